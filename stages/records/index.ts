@@ -1,0 +1,5 @@
+export * from './types.js';
+export * from './header.js';
+export * from './codec.js';
+export * from './probe-batch.js';
+export * from './stage.js';

@@ -1,0 +1,145 @@
+/**
+ * The record schema: the only thing every stage shares.
+ *
+ * A record stream is: one `scan` header, any number of records, one `end` trailer.
+ * Every record is a plain object tagged by `type`. A stage passes through every record whose
+ * type it does not consume, so records of types defined later (service, os, …) flow through
+ * stages written before them.
+ */
+
+/** Bumped when a field changes meaning or a required field is added. Decoders refuse newer schemas. */
+export const SCHEMA_VERSION = 1;
+
+export type Proto = 'tcp' | 'udp' | 'sctp';
+
+/** IP protocol numbers, as used in probe batches' `protos` column. */
+export const PROTO_NUMBER: Readonly<Record<Proto, number>> = { tcp: 6, udp: 17, sctp: 132 };
+export const PROTO_BY_NUMBER: Readonly<Record<number, Proto>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+/** Nmap's port-state vocabulary. */
+export type PortState = 'open' | 'closed' | 'filtered' | 'unfiltered' | 'open|filtered' | 'closed|filtered';
+
+export type HostState = 'up' | 'down' | 'unknown';
+
+/** Compact port lists per protocol, nmap style ("22,80,100-200"); empty string when none. */
+export interface PortLists {
+  tcp: string;
+  udp: string;
+  sctp: string;
+}
+
+/** What the targets stage planned: enough for reports ("Not shown: 997 closed ports", scaninfo). */
+export interface ScanPlan {
+  /** Number of distinct target hosts after exclusions. */
+  hosts: number;
+  /** Number of (port, proto) pairs probed on each host. */
+  portsPerHost: number;
+  /** Total probes = hosts × portsPerHost (before sharding). */
+  probes: number;
+  /** Probes in this shard (equals `probes` without --shard). */
+  shardProbes: number;
+  ports: PortLists;
+  /** Seed of the permutation, so a run can be reproduced. */
+  seed: number;
+  shard: { index: number; count: number };
+}
+
+export interface ScanHeader {
+  type: 'scan';
+  schema: number;
+  tool: 'prtip';
+  version: string;
+  scanId: string;
+  /** The command line(s) that produced the stream, one entry per stage that ran. */
+  args: string[];
+  /** Unix epoch, milliseconds. */
+  startTime: number;
+  plan?: ScanPlan;
+  /** Scan types run so far ("connect", "syn", …), appended by scanning stages. */
+  scanTypes?: string[];
+}
+
+/**
+ * A batch of probes as packed binary columns (the hot path: JS cost is per batch).
+ * Entry i is probe number `start + i` of the scan's permutation index space.
+ *   addrs:  count × 4 bytes (family 4) or count × 16 bytes (family 6), network order
+ *   ports:  count × 2 bytes, big-endian
+ *   protos: count × 1 byte, IP protocol number (6 tcp, 17 udp, 132 sctp)
+ */
+export interface ProbeBatch {
+  type: 'probes';
+  family: 4 | 6;
+  start: number;
+  count: number;
+  addrs: Uint8Array;
+  ports: Uint8Array;
+  protos: Uint8Array;
+}
+
+export interface PortRecord {
+  type: 'port';
+  ip: string;
+  port: number;
+  proto: Proto;
+  state: PortState;
+  /** Nmap reason vocabulary: syn-ack, reset, conn-refused, no-response, port-unreach, … */
+  reason: string;
+  /** TTL of the reply, null when the scan type cannot see it (connect scan). */
+  ttl: number | null;
+  /** Round-trip time in milliseconds, null when there was no reply. */
+  rtt: number | null;
+  /** Unix epoch, milliseconds, when the state was decided. */
+  time: number;
+}
+
+export interface HostRecord {
+  type: 'host';
+  ip: string;
+  state: HostState;
+  /** Why: user-set (-Pn), syn-ack, conn-refused, no-response, … */
+  reason: string;
+  hostname?: string;
+  time: number;
+}
+
+/** Room for later stages: detect emits these; older stages pass them through untouched. */
+export interface ServiceRecord {
+  type: 'service';
+  ip: string;
+  port: number;
+  proto: Proto;
+  name: string;
+  product?: string;
+  version?: string;
+  extrainfo?: string;
+  cpe?: string[];
+  method: 'probed' | 'table';
+  conf: number;
+}
+
+export interface OsRecord {
+  type: 'os';
+  ip: string;
+  matches: { name: string; accuracy: number; cpe?: string[] }[];
+}
+
+export interface EndTrailer {
+  type: 'end';
+  endTime: number;
+  /** True when a stage stopped early (SIGINT, upstream ended without a trailer). */
+  interrupted: boolean;
+  /** Counters per stage, e.g. { targets: { probes: 100 }, send: { open: 3 } }. */
+  counters: Record<string, Record<string, number>>;
+}
+
+export type KnownRecord =
+  | ScanHeader
+  | ProbeBatch
+  | PortRecord
+  | HostRecord
+  | ServiceRecord
+  | OsRecord
+  | EndTrailer;
+
+/** Any record: the known ones, or one of a type this build does not know (passed through). */
+export type AnyRecord = KnownRecord | { type: string; [field: string]: unknown };
