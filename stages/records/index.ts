@@ -3,3 +3,4 @@ export * from './header.js';
 export * from './codec.js';
 export * from './probe-batch.js';
 export * from './stage.js';
+export * from './errors.js';
