@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "prtip_native",
+      "sources": ["src/addon.cc", "src/checksum.cc", "src/pcap-info.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "libraries": ["-lpcap"]
+    }
+  ]
+}
