@@ -1,0 +1,214 @@
+/**
+ * Every command-line option prtip accepts, in nmap's spelling, in one table. Commands pick the
+ * groups they accept; help text is generated from the same table, so it cannot drift.
+ */
+import { UserInputError } from '../../../stages/records/index.js';
+import type { OutputRequest } from '../../../stages/format/index.js';
+import { parseInteger, parseRate, parseShard, parseTime, parseTimingTemplate } from './nmap-values.js';
+
+export interface CliOptions {
+  targets: string[];
+  inputFiles: string[];
+  exclude: string[];
+  excludeFiles: string[];
+  ports?: string;
+  fast: boolean;
+  topPorts?: number;
+  family?: 4 | 6;
+  seed?: number;
+  shard?: { index: number; count: number };
+  sequential: boolean;
+  datadir?: string;
+  scanTypes: string[];
+  assumeUp: boolean;
+  reverseDns: boolean;
+  timing?: number;
+  maxRetries?: number;
+  maxParallelism?: number;
+  timeoutMs?: number;
+  maxRate?: number;
+  outputs: OutputRequest[];
+  openOnly: boolean;
+  reason: boolean;
+  verbose: number;
+}
+
+export function emptyOptions(): CliOptions {
+  return {
+    targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
+    scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0,
+  };
+}
+
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'timing' | 'output' | 'misc';
+
+export const GROUP_TITLES: Record<FlagGroup, string> = {
+  targets: 'TARGET SPECIFICATION',
+  ports: 'PORT SPECIFICATION AND SCAN ORDER',
+  scan: 'SCAN TECHNIQUES',
+  discovery: 'HOST DISCOVERY AND NAMES',
+  timing: 'TIMING AND PERFORMANCE',
+  output: 'OUTPUT',
+  misc: 'MISC',
+};
+
+export interface FlagSpec {
+  /** Spellings, e.g. ['-p'] or ['--max-rate', '--rate']. */
+  names: string[];
+  /** Placeholder of the value in help; absent for switches. */
+  value?: string;
+  group: FlagGroup;
+  help: string;
+  apply(o: CliOptions, value: string, name: string): void;
+}
+
+const TIMEOUT_MAX_MS = 3_600_000;
+
+export const FLAGS: FlagSpec[] = [
+  // targets
+  { names: ['-iL'], value: 'FILE', group: 'targets', help: 'read targets from FILE ("-" = stdin)', apply: (o, v) => o.inputFiles.push(v) },
+  { names: ['--exclude'], value: 'SPECS', group: 'targets', help: 'exclude hosts/networks (comma-separated)', apply: (o, v) => o.exclude.push(v) },
+  { names: ['--excludefile'], value: 'FILE', group: 'targets', help: 'exclude the targets listed in FILE', apply: (o, v) => o.excludeFiles.push(v) },
+  { names: ['-4'], group: 'targets', help: 'IPv4 only: hostnames resolve to IPv4 (the default)', apply: (o) => { o.family = 4; } },
+  { names: ['-6'], group: 'targets', help: 'IPv6: hostnames resolve to IPv6; IPv4 targets are refused', apply: (o) => { o.family = 6; } },
+  // ports and order
+  { names: ['-p'], value: 'PORTS', group: 'ports', help: 'ports: 22; 1-65535; -p- (all); U:53,T:21-25,80; http,ssh; [1-1024]', apply: (o, v) => { o.ports = v; } },
+  { names: ['-F'], group: 'ports', help: 'fast: the 100 most common ports', apply: (o) => { o.fast = true; } },
+  { names: ['--top-ports'], value: 'N', group: 'ports', help: 'the N most common ports (nmap-services frequencies)', apply: (o, v, n) => { o.topPorts = parseInteger(n, v, 1, 65535); } },
+  { names: ['-r'], group: 'ports', help: 'probe in sequential order instead of a random permutation', apply: (o) => { o.sequential = true; } },
+  { names: ['--seed'], value: 'N', group: 'ports', help: 'seed of the random order (reproducible scans and shards)', apply: (o, v, n) => { o.seed = parseInteger(n, v, 0, 0xffffffff); } },
+  { names: ['--shard'], value: 'I/N', group: 'ports', help: 'scan only shard I of N (disjoint slices; use the same --seed on every shard)', apply: (o, v) => { o.shard = parseShard(v); } },
+  { names: ['--datadir'], value: 'DIR', group: 'misc', help: 'where nmap data files live (default /usr/share/nmap)', apply: (o, v) => { o.datadir = v; } },
+  // scan techniques
+  { names: ['-sT'], group: 'scan', help: 'TCP connect scan (kernel sockets, no privileges needed)', apply: (o) => { if (!o.scanTypes.includes('connect')) o.scanTypes.push('connect'); } },
+  // discovery and names
+  { names: ['-Pn'], group: 'discovery', help: 'treat every host as up (no host is reported down)', apply: (o) => { o.assumeUp = true; } },
+  { names: ['-n'], group: 'discovery', help: 'never do reverse DNS (the default; overrides an earlier -R)', apply: (o) => { o.reverseDns = false; } },
+  { names: ['-R'], group: 'discovery', help: 'reverse-resolve hosts that are up (system resolver)', apply: (o) => { o.reverseDns = true; } },
+  // timing
+  { names: ['-T'], value: '0-5', group: 'timing', help: 'timing template: 0 paranoid … 3 normal … 5 insane', apply: (o, v) => { o.timing = parseTimingTemplate(v); } },
+  { names: ['--max-retries'], value: 'N', group: 'timing', help: 'extra attempts for a probe without answer', apply: (o, v, n) => { o.maxRetries = parseInteger(n, v, 0, 50); } },
+  { names: ['--max-rtt-timeout'], value: 'TIME', group: 'timing', help: 'how long one attempt waits (500ms, 2s)', apply: (o, v, n) => { o.timeoutMs = Math.max(1, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
+  { names: ['--max-parallelism'], value: 'N', group: 'timing', help: 'most probes in flight at once', apply: (o, v, n) => { o.maxParallelism = parseInteger(n, v, 1, 65535); } },
+  { names: ['--max-rate', '--rate'], value: 'PPS', group: 'timing', help: 'most probes sent per second (1000, 200k)', apply: (o, v, n) => { o.maxRate = parseRate(n, v); } },
+  // output
+  { names: ['-oN'], value: 'FILE', group: 'output', help: 'normal (nmap-style) output to FILE ("-" = stdout)', apply: (o, v) => o.outputs.push({ format: 'normal', path: v }) },
+  { names: ['-oD', '-oJL'], value: 'FILE', group: 'output', help: 'JSON Lines: one object per record ("-" = stdout)', apply: (o, v) => o.outputs.push({ format: 'jsonl', path: v }) },
+  { names: ['--open'], group: 'output', help: 'show only open ports', apply: (o) => { o.openOnly = true; } },
+  { names: ['--reason'], group: 'output', help: 'show why each port is in its state', apply: (o) => { o.reason = true; } },
+  { names: ['-v'], group: 'output', help: 'verbose: report open ports on stderr as they are found', apply: (o) => { o.verbose++; } },
+];
+
+/** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
+const NOT_YET: Record<string, string> = {
+  '-sS': 'SYN scan', '-sU': 'UDP scan', '-sA': 'ACK scan', '-sW': 'window scan', '-sM': 'Maimon scan',
+  '-sN': 'NULL scan', '-sF': 'FIN scan', '-sX': 'Xmas scan', '-sY': 'SCTP INIT scan', '-sZ': 'SCTP COOKIE-ECHO scan',
+  '-sO': 'IP protocol scan', '-sI': 'idle scan', '-sV': 'service/version detection', '-sC': 'script scan',
+  '-sn': 'ping scan', '-sL': 'list scan', '-O': 'OS detection', '-A': 'aggressive scan (-sV -O -sC)',
+  '-oX': 'XML output', '-oG': 'grepable output', '-oA': 'output in all formats', '-oS': 'script kiddie output',
+  '-f': 'fragmentation', '-D': 'decoys', '-S': 'source address', '-e': 'interface choice', '-g': 'source port',
+  '--source-port': 'source port', '--ttl': 'IP TTL', '--script': 'NSE scripts', '-PS': 'TCP SYN ping',
+  '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
+  '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute', '--min-rate': 'a minimum rate',
+  '--resume': 'resuming a scan', '--db': 'storing results in DuckDB', '-sR': 'RPC scan', '--version-intensity': 'service detection',
+};
+
+export interface ParseResult {
+  options: CliOptions;
+}
+
+const byName = new Map<string, FlagSpec>();
+for (const f of FLAGS) for (const n of f.names) byName.set(n, f);
+
+function notYet(token: string): UserInputError | undefined {
+  const key = Object.keys(NOT_YET).find((k) => token === k || (token.startsWith(k) && /^-P[SAUY]/.test(k)));
+  if (!key) return undefined;
+  return new UserInputError(`${token} (${NOT_YET[key]}) is not available in this version of prtip; see prtip help`);
+}
+
+/**
+ * Parses nmap-style arguments: `-p 22` and `-p22`, `-T4`, `-sT`, `-oN FILE`, `--opt VALUE`,
+ * `--opt=VALUE`, bare words as targets. Only flags of `groups` are accepted; anything else is a
+ * UserInputError quoting the token.
+ */
+export function parseArgs(argv: string[], groups: readonly FlagGroup[], command: string, allowTargets: boolean): CliOptions {
+  const o = emptyOptions();
+  const allowed = (f: FlagSpec) => groups.includes(f.group);
+  const take = (i: number, name: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined) throw new UserInputError(`${name} needs a value; see prtip ${command} --help`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i]!;
+    if (tok === '--') {
+      for (const rest of argv.slice(i + 1)) addTarget(rest);
+      break;
+    }
+    if (!tok.startsWith('-') || tok === '-') {
+      addTarget(tok);
+      continue;
+    }
+    let name = tok;
+    let inline: string | undefined;
+    if (tok.startsWith('--') && tok.includes('=')) {
+      name = tok.slice(0, tok.indexOf('='));
+      inline = tok.slice(tok.indexOf('=') + 1);
+    }
+    let spec = byName.get(name);
+    if (!spec && !tok.startsWith('--')) {
+      // Attached values: -p22, -p-, -T4, -oNfile. Longest spelling first (-oJL before -oD's -o…).
+      const candidates = [...byName.keys()].filter((k) => !k.startsWith('--') && tok.startsWith(k) && byName.get(k)!.value);
+      candidates.sort((a, b) => b.length - a.length);
+      if (candidates[0]) {
+        name = candidates[0];
+        spec = byName.get(name);
+        inline = tok.slice(name.length);
+      } else if (/^-s[A-Za-z]{2,}$/.test(tok)) {
+        // Combined scan letters, as nmap allows: -sTV = -sT -sV.
+        const expanded = [...tok.slice(2)].map((c) => `-s${c}`);
+        argv = [...argv.slice(0, i), ...expanded, ...argv.slice(i + 1)];
+        i--;
+        continue;
+      } else if (/^-v{2,}$/.test(tok) && byName.get('-v') && groups.includes('output')) {
+        o.verbose += tok.length - 1;
+        continue;
+      }
+    }
+    if (!spec || !allowed(spec)) {
+      throw (spec ? undefined : notYet(tok)) ??
+        new UserInputError(`unknown option "${tok}" for prtip ${command}; see prtip ${command} --help`);
+    }
+    if (spec.value) {
+      const value = inline ?? take(i++, name);
+      spec.apply(o, value, name);
+    } else {
+      if (inline !== undefined) throw new UserInputError(`${name} takes no value, got "${tok}"`);
+      spec.apply(o, '', name);
+    }
+  }
+  return o;
+
+  function addTarget(word: string): void {
+    if (!allowTargets) throw new UserInputError(`prtip ${command} takes no arguments, got "${word}"; see prtip ${command} --help`);
+    if (word === '-') throw new UserInputError('"-" is not a target; to read targets from stdin use -iL -');
+    o.targets.push(word);
+  }
+}
+
+/** Help text for a command: usage, what it does, and its flags grouped as nmap groups them. */
+export function helpText(usage: string, summary: string, groups: readonly FlagGroup[], examples: string[]): string {
+  const lines = [`USAGE: ${usage}`, '', summary, ''];
+  for (const g of groups) {
+    const flags = FLAGS.filter((f) => f.group === g);
+    if (flags.length === 0) continue;
+    lines.push(`${GROUP_TITLES[g]}:`);
+    for (const f of flags) {
+      const left = `  ${f.names.join(', ')}${f.value ? ` ${f.value}` : ''}`;
+      lines.push(`${left.padEnd(30)} ${f.help}`);
+    }
+    lines.push('');
+  }
+  if (examples.length) lines.push('EXAMPLES:', ...examples.map((e) => `  ${e}`), '');
+  return lines.join('\n');
+}

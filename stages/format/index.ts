@@ -1,0 +1,102 @@
+/**
+ * stages/format: writes records as text for people and other tools. Each output format is a
+ * small module behind OutputFormat; this stage fans records out to every requested output and
+ * passes all records on unchanged (so a store stage can follow it).
+ */
+import type { Duplex, Writable } from 'node:stream';
+import {
+  stageStream,
+  UserInputError,
+  type AnyRecord,
+  type EndTrailer,
+  type ScanHeader,
+} from '../records/index.js';
+import { jsonLinesFormat } from './out-jsonl.js';
+import { normalFormat } from './out-normal.js';
+import type { OutputFormat, OutputFormatFactory, ViewOptions } from './output-format.js';
+import { OutputSink } from './sink.js';
+
+export type { ViewOptions } from './output-format.js';
+
+/** The output formats by name; the CLI maps -oN/-oD onto these. */
+export const OUTPUT_FORMATS: Readonly<Record<string, { flag: string; describe: string; create: OutputFormatFactory }>> = {
+  normal: { flag: '-oN', describe: 'nmap-style normal text', create: normalFormat },
+  jsonl: { flag: '-oD', describe: 'JSON Lines, one object per record', create: (sink) => jsonLinesFormat(sink) },
+};
+
+export type OutputFormatName = keyof typeof OUTPUT_FORMATS;
+
+export interface OutputRequest {
+  format: OutputFormatName;
+  /** File path, or "-" for stdout. */
+  path: string;
+}
+
+export interface FormatOptions {
+  outputs: OutputRequest[];
+  view: ViewOptions;
+  /** Where "-" goes (default process.stdout). */
+  stdout?: Writable;
+}
+
+/** Opens every output before any record flows, so a bad path is reported before the scan runs. */
+export async function openOutputs(opts: FormatOptions): Promise<{ formats: OutputFormat[]; sinks: OutputSink[] }> {
+  const toStdout = opts.outputs.filter((o) => o.path === '-');
+  if (toStdout.length > 1) {
+    throw new UserInputError(
+      `only one output can go to stdout ("-"), got ${toStdout.map((o) => OUTPUT_FORMATS[o.format]!.flag).join(' and ')}`,
+    );
+  }
+  const sinks: OutputSink[] = [];
+  const formats: OutputFormat[] = [];
+  for (const o of opts.outputs) {
+    const spec = OUTPUT_FORMATS[o.format];
+    if (!spec) throw new UserInputError(`unknown output format "${o.format}"`);
+    const sink = OutputSink.open(o.path, opts.stdout ?? process.stdout);
+    try {
+      await sink.ready();
+    } catch (err) {
+      throw new UserInputError(`cannot write ${spec.flag} output "${o.path}": ${(err as Error).message}`);
+    }
+    sinks.push(sink);
+    formats.push(spec.create(sink, opts.view));
+  }
+  return { formats, sinks };
+}
+
+export function formatRecords(opts: FormatOptions) {
+  return async function* format(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
+    const { formats, sinks } = await openOutputs(opts);
+    let header: ScanHeader | undefined;
+    let trailer: EndTrailer | undefined;
+    let begun = false;
+    const begin = async () => {
+      if (begun) return;
+      begun = true;
+      for (const f of formats) await f.begin(header);
+    };
+    try {
+      for await (const rec of source) {
+        if (rec.type === 'scan') {
+          header = rec as ScanHeader;
+          await begin();
+        } else if (rec.type === 'end') {
+          trailer = rec as EndTrailer;
+        } else {
+          await begin();
+          for (const f of formats) await f.record(rec);
+        }
+        yield rec;
+      }
+    } finally {
+      // Even when upstream fails mid-stream, what arrived is written out with its summary.
+      await begin();
+      for (const f of formats) await f.end(trailer);
+      for (const s of sinks) await s.close();
+    }
+  };
+}
+
+export function createFormatStage(opts: FormatOptions): Duplex {
+  return stageStream(formatRecords(opts));
+}

@@ -1,0 +1,30 @@
+import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
+import type { OutputFormat } from './output-format.js';
+import type { OutputSink } from './sink.js';
+
+/** Byte columns (probe batches, raw replies) become base64 text; JSON has no bytes. */
+function replacer(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
+
+/**
+ * JSON Lines (-oD): one JSON object per record with the record's own field names. Probe
+ * batches are plans, not results, and are left out.
+ */
+export function jsonLinesFormat(sink: OutputSink): OutputFormat {
+  const line = (rec: unknown) => sink.write(`${JSON.stringify(rec, replacer)}\n`);
+  return {
+    async begin(header: ScanHeader | undefined) {
+      if (header) await line(header);
+    },
+    async record(rec: AnyRecord) {
+      if (rec.type === 'probes') return;
+      await line(rec);
+    },
+    async end(trailer: EndTrailer | undefined) {
+      if (trailer) await line(trailer);
+    },
+  };
+}

@@ -1,0 +1,24 @@
+import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
+import type { OutputSink } from './sink.js';
+
+/** Presentation choices shared by the human-readable formats. */
+export interface ViewOptions {
+  /** --open: show only open (and open|filtered) ports. */
+  openOnly: boolean;
+  /** --reason: add a REASON column. */
+  reason: boolean;
+  /** Service name for a port from the services table (nmap-services), when known. */
+  serviceName: (port: number, proto: string) => string | undefined;
+}
+
+/**
+ * One output format (normal, JSON Lines, …): it sees the header, every record, and the trailer,
+ * and writes to its sink. Like ZMap's output modules, each format is one small file.
+ */
+export interface OutputFormat {
+  begin(header: ScanHeader | undefined): Promise<void>;
+  record(rec: AnyRecord): Promise<void>;
+  end(trailer: EndTrailer | undefined): Promise<void>;
+}
+
+export type OutputFormatFactory = (sink: OutputSink, view: ViewOptions) => OutputFormat;

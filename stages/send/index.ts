@@ -1,0 +1,182 @@
+/**
+ * stages/send: turns probe batches into port records. Scan types are small modules behind one
+ * interface (ScanType); the connect scan needs no privileges and uses kernel sockets.
+ */
+import {
+  extendTrailer,
+  isTrailer,
+  probeBatchProblem,
+  probesOf,
+  RecordStreamError,
+  stageStream,
+  type AnyRecord,
+  type EndTrailer,
+  type PortRecord,
+  type ProbeBatch,
+  type ScanHeader,
+} from '../records/index.js';
+import type { Duplex } from 'node:stream';
+import { connectOnce } from './proto-connect.js';
+import { HostTable } from './host-table.js';
+import { reverseName } from './reverse-dns.js';
+import { TokenBucket } from './token-bucket.js';
+
+export type ScanTypeName = 'connect';
+
+export interface SendOptions {
+  scanType: ScanTypeName;
+  /** Most connects in flight at once. */
+  maxParallelism: number;
+  /** How long one attempt waits for an answer, ms. */
+  timeoutMs: number;
+  /** Extra attempts for a probe that got no answer (nmap's --max-retries). */
+  maxRetries: number;
+  /** Most probes started per second (undefined: as fast as parallelism allows). */
+  maxRate?: number;
+  /** -Pn: report every host as up (reason user-set) instead of inferring from replies. */
+  assumeUp: boolean;
+  /** -R: look up names of hosts that are up. */
+  reverseDns: boolean;
+  /** The command line of this stage, appended to the header's args. */
+  args?: string[];
+  signal?: AbortSignal;
+  /** Non-fatal notices for the user (e.g. probes of a protocol this scan type cannot send). */
+  onWarning?: (message: string) => void;
+}
+
+export const SEND_DEFAULTS: Omit<SendOptions, 'scanType'> = {
+  maxParallelism: 256,
+  timeoutMs: 1000,
+  maxRetries: 1,
+  assumeUp: false,
+  reverseDns: false,
+};
+
+interface Counters {
+  sent: number;
+  open: number;
+  closed: number;
+  filtered: number;
+  retries: number;
+  skipped: number;
+  [k: string]: number;
+}
+
+export function sendRecords(opts: SendOptions) {
+  return async function* send(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
+    const counters: Counters = { sent: 0, open: 0, closed: 0, filtered: 0, retries: 0, skipped: 0 };
+    const hosts = new HostTable();
+    const bucket = opts.maxRate ? new TokenBucket(opts.maxRate) : undefined;
+    const done: PortRecord[] = [];
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    let trailer: EndTrailer | undefined;
+    const skippedProtos = new Set<string>();
+    const aborted = () => opts.signal?.aborted === true;
+
+    const settle = (rec: PortRecord): void => {
+      counters[rec.state === 'open' ? 'open' : rec.state === 'closed' ? 'closed' : 'filtered']++;
+      hosts.note(rec);
+      done.push(rec);
+      inFlight--;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const waitForCompletion = () => new Promise<void>((resolve) => (wake = resolve));
+
+    const probePort = async (ip: string, port: number): Promise<PortRecord> => {
+      let attempt = 0;
+      let shortageBackoff = 10;
+      for (;;) {
+        counters.sent++;
+        const outcome = await connectOnce(ip, port, opts.timeoutMs);
+        if (outcome.localShortage && !aborted()) {
+          // Out of fds or ephemeral ports: not an answer from the target. Back off and try again.
+          counters.sent--;
+          await new Promise((r) => setTimeout(r, shortageBackoff));
+          shortageBackoff = Math.min(shortageBackoff * 2, 1000);
+          continue;
+        }
+        if (outcome.retryable && attempt < opts.maxRetries && !aborted()) {
+          attempt++;
+          counters.retries++;
+          continue;
+        }
+        return {
+          type: 'port', ip, port, proto: 'tcp', state: outcome.state, reason: outcome.reason,
+          ttl: null, rtt: outcome.rtt === null ? null : Math.round(outcome.rtt * 1000) / 1000, time: Date.now(),
+        };
+      }
+    };
+
+    function* drainDone(): Generator<PortRecord> {
+      while (done.length > 0) yield done.shift()!;
+    }
+
+    for await (const rec of source) {
+      if (rec.type === 'scan') {
+        const header = rec as ScanHeader;
+        yield {
+          ...header,
+          args: [...header.args, ...(opts.args ?? [])],
+          scanTypes: [...(header.scanTypes ?? []), opts.scanType],
+        };
+        continue;
+      }
+      if (isTrailer(rec)) {
+        trailer = rec;
+        break;
+      }
+      if (rec.type !== 'probes') {
+        yield rec;
+        continue;
+      }
+      const batch = rec as ProbeBatch;
+      const problem = probeBatchProblem(batch);
+      if (problem) throw new RecordStreamError(`probe batch at ${String(batch.start)}: ${problem}`);
+      for (const probe of probesOf(batch)) {
+        if (aborted()) break;
+        if (probe.proto !== 'tcp') {
+          counters.skipped++;
+          skippedProtos.add(probe.proto);
+          continue;
+        }
+        while (inFlight >= opts.maxParallelism) {
+          await waitForCompletion();
+          yield* drainDone();
+        }
+        if (bucket) await bucket.take(opts.signal);
+        if (aborted()) break;
+        inFlight++;
+        void probePort(probe.ip, probe.port).then(settle);
+        if (done.length > 0) yield* drainDone();
+      }
+      if (aborted()) break;
+    }
+
+    while (inFlight > 0) {
+      await waitForCompletion();
+      yield* drainDone();
+    }
+    yield* drainDone();
+
+    if (skippedProtos.size > 0) {
+      opts.onWarning?.(
+        `${counters.skipped} ${[...skippedProtos].join('/')} probes skipped: the connect scan (-sT) probes TCP only`,
+      );
+    }
+    for (const host of hosts.records(opts.assumeUp)) {
+      if (opts.reverseDns && host.state === 'up') {
+        const name = await reverseName(host.ip);
+        if (name) host.hostname = name;
+      }
+      yield host;
+    }
+    yield extendTrailer(trailer, 'send', { ...counters, hosts: hosts.size }, aborted() || trailer === undefined);
+  };
+}
+
+export function createSendStage(opts: SendOptions): Duplex {
+  return stageStream(sendRecords(opts));
+}
