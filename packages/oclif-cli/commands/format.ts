@@ -1,0 +1,28 @@
+import { formatRecords } from '../../../stages/format/index.js';
+import { commandHelp, PrtipCommand } from '../lib/base-command.js';
+import type { CliOptions, FlagGroup } from '../lib/flags.js';
+import { drain, interruptController, stdinRecords } from '../lib/io.js';
+import { formatOptions } from '../lib/stage-options.js';
+
+const GROUPS: FlagGroup[] = ['output', 'misc'];
+
+export default class Format extends PrtipCommand {
+  static override summary = 'Write the records read on stdin as normal text or JSON Lines';
+  static override description = commandHelp(
+    'prtip … | prtip format [-oN FILE] [-oD FILE] [--open] [--reason]',
+    'Reads a record stream on stdin and writes the requested outputs ("-" = stdout).\n' +
+      'With no output option it prints the normal (nmap-style) report on stdout.',
+    GROUPS,
+    ['prtip targets 198.18.0.0/24 -p 80 | prtip send -sT | prtip format -oN scan.txt -oD -'],
+  );
+
+  protected readonly commandName = 'format';
+  protected readonly groups = GROUPS;
+
+  protected async main(o: CliOptions): Promise<void> {
+    // Upstream stages stop on Ctrl-C and end the stream; format keeps reading to write what they flush.
+    interruptController(false);
+    const outputs = o.outputs.length > 0 ? o.outputs : [{ format: 'normal' as const, path: '-' }];
+    await drain(formatRecords(formatOptions(o, outputs))(stdinRecords('format')));
+  }
+}

@@ -1,0 +1,43 @@
+import { formatRecords } from '../../../stages/format/index.js';
+import { UserInputError } from '../../../stages/records/index.js';
+import { sendRecords } from '../../../stages/send/index.js';
+import { commandHelp, PrtipCommand } from '../lib/base-command.js';
+import type { CliOptions, FlagGroup } from '../lib/flags.js';
+import { drain, interruptController, stdinRecords, writeRecordsToStdout } from '../lib/io.js';
+import { formatOptions, sendOptions } from '../lib/stage-options.js';
+import { verboseObserver } from '../lib/verbose.js';
+
+const GROUPS: FlagGroup[] = ['scan', 'discovery', 'timing', 'output'];
+
+export default class Send extends PrtipCommand {
+  static override summary = 'Probe the targets read on stdin and emit port records';
+  static override description = commandHelp(
+    'prtip targets … | prtip send [options] | prtip format …',
+    'Reads probe batches on stdin, probes each (address, port), and writes port and host\n' +
+      'records (msgpack); every other record passes through. On a terminal it prints a report.\n' +
+      'Scan types: -sT (TCP connect; the default).',
+    GROUPS,
+    ['prtip targets 198.18.0.0/24 -p 1-1024 | prtip send -sT -T4 | prtip format -oD results.jsonl'],
+  );
+
+  protected readonly commandName = 'send';
+  protected readonly groups = GROUPS;
+
+  protected async main(o: CliOptions): Promise<void> {
+    if (o.outputs.length > 0) {
+      throw new UserInputError(
+        'output files are written by prtip format (or prtip scan): prtip targets … | prtip send | prtip format -oN FILE',
+      );
+    }
+    const interrupt = interruptController();
+    const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
+    const observe = verboseObserver(o.verbose);
+    const send = sendRecords(sendOptions(o, [this.commandLine()], interrupt.signal, warn));
+    const input = stdinRecords('send');
+    const records = observe
+      ? (async function* () { for await (const r of send(input)) { observe(r); yield r; } })()
+      : send(input);
+    if (process.stdout.isTTY) await drain(formatRecords(formatOptions(o, [{ format: 'normal', path: '-' }]))(records));
+    else await writeRecordsToStdout(records);
+  }
+}

@@ -1,0 +1,90 @@
+/** How a stage process meets the outside: stdin/stdout as record streams or text, signals, errors. */
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  createRecordDecoder,
+  createRecordEncoder,
+  RecordStreamError,
+  UserInputError,
+  type AnyRecord,
+} from '../../../stages/records/index.js';
+
+export type RecordGenerator = AsyncGenerator<AnyRecord, void, undefined>;
+
+/** Records from stdin; refuses a terminal (a stage's input is another stage's output). */
+export function stdinRecords(command: string): RecordGenerator {
+  if (process.stdin.isTTY) {
+    throw new UserInputError(
+      `prtip ${command} reads records on stdin; pipe another stage into it, e.g. prtip targets 198.18.0.0/24 -p 80 | prtip ${command}`,
+    );
+  }
+  const decoder = createRecordDecoder('stdin');
+  process.stdin.pipe(decoder);
+  process.stdin.on('error', (e) => decoder.destroy(e));
+  return (async function* () {
+    for await (const rec of decoder) yield rec as AnyRecord;
+  })();
+}
+
+/** Writes records to stdout as msgpack (for the next stage in a pipe). */
+export async function writeRecordsToStdout(records: AsyncIterable<AnyRecord>): Promise<void> {
+  await pipeline(Readable.from(records, { objectMode: true, highWaterMark: 16 }), createRecordEncoder(), process.stdout);
+}
+
+/** Consumes records, discarding them (the format stage has already written its outputs). */
+export async function drain(records: AsyncIterable<AnyRecord>): Promise<void> {
+  for await (const _ of records) {
+    // nothing: pulling is what drives the pipeline
+  }
+}
+
+/**
+ * SIGINT: the first one asks the stages to stop and flush (the abort signal), the second exits
+ * at once. A stage in the middle of a pipe can ignore the first (its upstream will end).
+ */
+export function interruptController(stopOnFirst = true): AbortController {
+  const controller = new AbortController();
+  let count = 0;
+  const onSignal = () => {
+    count++;
+    if (count === 1) {
+      process.stderr.write('\nprtip: interrupted; flushing results (press Ctrl-C again to quit at once)\n');
+      if (stopOnFirst) controller.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller;
+}
+
+/** A reader that went away (prtip targets … | head) is not an error: stop quietly. */
+export function quietOnClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
+}
+
+/** Prints an error the user can act on; a stack only for bugs, and only with PRTIP_DEBUG=1. */
+export function reportError(err: unknown): number {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EPIPE' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE') return 0;
+  if (err instanceof UserInputError || err instanceof RecordStreamError) {
+    process.stderr.write(`prtip: ${e.message}\n`);
+    return 1;
+  }
+  if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') {
+    process.stderr.write(`prtip: ${e.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`prtip: internal error: ${e?.message ?? String(err)}\n`);
+  if (process.env.PRTIP_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
+  else process.stderr.write('(set PRTIP_DEBUG=1 for details, and please report it)\n');
+  return 2;
+}
+
+/** Writes text lines to stdout with backpressure. */
+export async function writeText(lines: AsyncIterable<string>, out: Writable = process.stdout): Promise<void> {
+  await pipeline(Readable.from(lines), out);
+}
