@@ -11,11 +11,12 @@ export class RecordStreamError extends Error {
 }
 
 /** msgpack with record structures; `sequential` puts each structure definition inline, so a stream is self-describing. */
+/** (msgpackr mutates its options object: each codec gets a fresh copy.) */
 const CODEC_OPTIONS = { useRecords: true, sequential: true } as const;
 
 /** Object-mode records in, msgpack bytes out. */
 export function createRecordEncoder(): Transform {
-  const packr = new Packr(CODEC_OPTIONS);
+  const packr = new Packr({ ...CODEC_OPTIONS });
   return new Transform({
     writableObjectMode: true,
     readableObjectMode: false,
@@ -49,7 +50,7 @@ const HINT = 'feed it the output of another prtip stage (e.g. prtip targets … 
  * the source and byte offset — after every valid record before it has been passed on.
  */
 export function createRecordDecoder(source = 'stdin'): Transform {
-  const unpackr = new Unpackr(CODEC_OPTIONS);
+  const unpackr = new Unpackr({ ...CODEC_OPTIONS });
   let pending: Buffer | undefined;
   let offset = 0; // stream offset of pending[0]
   let seenHeader = false;
