@@ -1,0 +1,35 @@
+/** The targets stage's options: one field per command-line flag it honours. */
+export interface TargetsOptions {
+  /** Target specs from the command line (nmap syntax). */
+  specs: string[];
+  /** -iL FILE ('-' = read `stdin`). */
+  inputFiles?: string[];
+  /** Used when an input or exclude file is '-'. */
+  stdin?: NodeJS.ReadableStream;
+  /** --exclude values (each may be comma-separated specs). */
+  exclude?: string[];
+  /** --excludefile */
+  excludeFiles?: string[];
+  /** -p spec; undefined → nmap's default, the top 1000 TCP ports. */
+  ports?: string;
+  /** -F: top 100 ports. */
+  fast?: boolean;
+  /** --top-ports N */
+  topPorts?: number;
+  /** -4 / -6 */
+  family?: 4 | 6;
+  /** --seed (default: random 32-bit, recorded in header.plan.seed). */
+  seed?: number;
+  /** --shard i/n, 1-based i. */
+  shard?: { index: number; count: number };
+  /** -r: no permutation (host-major sequential order). */
+  sequential?: boolean;
+  /** Where nmap-services lives (default: $PRTIP_DATADIR, else /usr/share/nmap). */
+  datadir?: string;
+  /** Probes per batch, default 8192. */
+  batchSize?: number;
+  /** Command line, put into the header. */
+  args: string[];
+  /** Aborted on SIGINT: stop generating, still emit the trailer with interrupted: true. */
+  signal?: AbortSignal;
+}
