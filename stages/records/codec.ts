@@ -14,15 +14,21 @@ export class RecordStreamError extends Error {
 /** (msgpackr mutates its options object: each codec gets a fresh copy.) */
 const CODEC_OPTIONS = { useRecords: true, sequential: true } as const;
 
+/** Encodes records one at a time; structures seen earlier in the same stream are referenced, not repeated. */
+export function createRecordPacker(): (record: AnyRecord) => Buffer {
+  const packr = new Packr({ ...CODEC_OPTIONS });
+  return (record) => packr.pack(record);
+}
+
 /** Object-mode records in, msgpack bytes out. */
 export function createRecordEncoder(): Transform {
-  const packr = new Packr({ ...CODEC_OPTIONS });
+  const pack = createRecordPacker();
   return new Transform({
     writableObjectMode: true,
     readableObjectMode: false,
     writableHighWaterMark: 64,
     transform(record: AnyRecord, _enc, cb: TransformCallback) {
-      cb(null, packr.pack(record));
+      cb(null, pack(record));
     },
   });
 }

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { batchAddress, type AnyRecord, type ProbeBatch, type ScanHeader } from '../../../stages/records/index.js';
 import { PROTO_BY_NUMBER } from '../../../stages/records/index.js';
 import { targetRecords } from '../../../stages/targets/index.js';
@@ -44,7 +43,7 @@ export default class Targets extends PrtipCommand {
   protected async main(o: CliOptions): Promise<void> {
     const interrupt = interruptController();
     const records = targetRecords(targetsOptions(o, [this.commandLine()], interrupt.signal));
-    if (process.stdout.isTTY) await writeText(Readable.from(probeLines(records)));
+    if (process.stdout.isTTY) await writeText(probeLines(records));
     else await writeRecordsToStdout(records);
   }
 }

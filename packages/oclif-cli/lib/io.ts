@@ -1,9 +1,9 @@
 /** How a stage process meets the outside: stdin/stdout as record streams or text, signals, errors. */
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import {
   createRecordDecoder,
-  createRecordEncoder,
+  createRecordPacker,
   RecordStreamError,
   UserInputError,
   type AnyRecord,
@@ -26,9 +26,18 @@ export function stdinRecords(command: string): RecordGenerator {
   })();
 }
 
+/**
+ * Writes to stdout with backpressure. stdout is never handed to pipeline(): a failing stage must
+ * not destroy stdout (oclif rethrows stdout errors), it must reach our error report.
+ */
+async function writeChunk(chunk: string | Buffer, out: Writable): Promise<void> {
+  if (!out.write(chunk)) await once(out, 'drain');
+}
+
 /** Writes records to stdout as msgpack (for the next stage in a pipe). */
-export async function writeRecordsToStdout(records: AsyncIterable<AnyRecord>): Promise<void> {
-  await pipeline(Readable.from(records, { objectMode: true, highWaterMark: 16 }), createRecordEncoder(), process.stdout);
+export async function writeRecordsToStdout(records: AsyncIterable<AnyRecord>, out: Writable = process.stdout): Promise<void> {
+  const pack = createRecordPacker();
+  for await (const rec of records) await writeChunk(pack(rec), out);
 }
 
 /** Consumes records, discarding them (the format stage has already written its outputs). */
@@ -84,7 +93,7 @@ export function reportError(err: unknown): number {
   return 2;
 }
 
-/** Writes text lines to stdout with backpressure. */
+/** Writes text to stdout with backpressure. */
 export async function writeText(lines: AsyncIterable<string>, out: Writable = process.stdout): Promise<void> {
-  await pipeline(Readable.from(lines), out);
+  for await (const text of lines) await writeChunk(text, out);
 }
