@@ -50,86 +50,111 @@ function describeBytes(buf: Uint8Array, at: number): string {
 const HINT = 'feed it the output of another prtip stage (e.g. prtip targets … | prtip send -sT)';
 
 /**
- * msgpack bytes in, validated object-mode records out.
+ * msgpack bytes in, validated records out, chunk by chunk.
  * The first record must be a `scan` header of a schema this build reads; every value must be an
- * object with a string `type`. Anything else stops the stream with a RecordStreamError naming
- * the source and byte offset — after every valid record before it has been passed on.
+ * object with a string `type`. Anything else is a RecordStreamError naming the source and byte
+ * offset — reported only after every valid record before it has been handed out.
  */
-export function createRecordDecoder(source = 'stdin'): Transform {
-  const unpackr = new Unpackr({ ...CODEC_OPTIONS });
-  let pending: Buffer | undefined;
-  let offset = 0; // stream offset of pending[0]
-  let seenHeader = false;
-  let sawTrailer = false;
+export class RecordDecoder {
+  private readonly unpackr = new Unpackr({ ...CODEC_OPTIONS });
+  private pending: Buffer | undefined;
+  private offset = 0; // stream offset of pending[0]
+  private seenHeader = false;
+  /** Whether a trailer arrived: a stream that ended without one was cut short upstream. */
+  sawTrailer = false;
 
-  function check(value: unknown, at: number): RecordStreamError | undefined {
+  constructor(private readonly source = 'stdin') {}
+
+  private check(value: unknown, at: number): RecordStreamError | undefined {
     const rec = value as { type?: unknown; schema?: unknown };
     if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof rec.type !== 'string') {
       return new RecordStreamError(
-        `${source}: not a prtip record stream at byte ${at}: got ${describeValue(value)}; ${HINT}`,
+        `${this.source}: not a prtip record stream at byte ${at}: got ${describeValue(value)}; ${HINT}`,
       );
     }
-    if (!seenHeader) {
+    if (!this.seenHeader) {
       if (rec.type !== 'scan') {
         return new RecordStreamError(
-          `${source}: record stream must start with a "scan" header, got a "${rec.type}" record at byte ${at}; ${HINT}`,
+          `${this.source}: record stream must start with a "scan" header, got a "${rec.type}" record at byte ${at}; ${HINT}`,
         );
       }
       if (typeof rec.schema !== 'number' || rec.schema > SCHEMA_VERSION) {
         return new RecordStreamError(
-          `${source}: record schema ${String(rec.schema)} is newer than this prtip reads (${SCHEMA_VERSION}); upgrade prtip`,
+          `${this.source}: record schema ${String(rec.schema)} is newer than this prtip reads (${SCHEMA_VERSION}); upgrade prtip`,
         );
       }
-      seenHeader = true;
+      this.seenHeader = true;
     }
-    if (rec.type === 'end') sawTrailer = true;
+    if (rec.type === 'end') this.sawTrailer = true;
     return undefined;
   }
 
-  const decoder = new Transform({
+  /** Decodes what the chunk completes; a record cut at the chunk's end waits for the next chunk. */
+  decode(chunk: Buffer): { records: AnyRecord[]; error?: RecordStreamError } {
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = undefined;
+    const records: AnyRecord[] = [];
+    let error: RecordStreamError | undefined;
+    let consumed = 0;
+    try {
+      this.unpackr.unpackMultiple(buf, (value: unknown, _start?: number, end?: number) => {
+        error = this.check(value, this.offset + consumed);
+        if (error) return false;
+        consumed = end ?? consumed;
+        records.push(value as AnyRecord);
+        return true;
+      });
+    } catch (err) {
+      const e = err as { incomplete?: boolean; lastPosition?: number; message?: string };
+      if (e.incomplete && typeof e.lastPosition === 'number') {
+        consumed = e.lastPosition;
+        this.pending = buf.subarray(consumed);
+      } else {
+        error = new RecordStreamError(
+          `${this.source}: not a prtip record stream at byte ${this.offset + consumed}: ${describeBytes(buf, consumed)} ` +
+            `(${e.message ?? 'undecodable'}); ${HINT}`,
+        );
+      }
+    }
+    this.offset += consumed;
+    return { records, error };
+  }
+
+  /** At end of input: an error when the stream stopped inside a record. */
+  finish(): RecordStreamError | undefined {
+    if (!this.pending || this.pending.length === 0) return undefined;
+    return new RecordStreamError(
+      `${this.source}: stream ended inside a record at byte ${this.offset} (${this.pending.length} bytes left over); the upstream stage was cut off`,
+    );
+  }
+}
+
+/** Records from a byte stream, in order; throws at the first bad byte, after yielding everything before it. */
+export async function* decodeRecords(bytes: AsyncIterable<Buffer>, source = 'stdin'): AsyncGenerator<AnyRecord, void, undefined> {
+  const decoder = new RecordDecoder(source);
+  for await (const chunk of bytes) {
+    const { records, error } = decoder.decode(chunk);
+    yield* records;
+    if (error) throw error;
+  }
+  const error = decoder.finish();
+  if (error) throw error;
+}
+
+/** The decoder as an object-mode Transform stream. */
+export function createRecordDecoder(source = 'stdin'): Transform {
+  const decoder = new RecordDecoder(source);
+  return new Transform({
     readableObjectMode: true,
     writableObjectMode: false,
     readableHighWaterMark: 64,
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-      pending = undefined;
-      let failure: Error | undefined;
-      let consumed = 0;
-      try {
-        unpackr.unpackMultiple(buf, (value: unknown, _start?: number, end?: number) => {
-          failure = check(value, offset + consumed);
-          if (failure) return false;
-          consumed = end ?? consumed;
-          this.push(value);
-          return true;
-        });
-      } catch (err) {
-        const e = err as { incomplete?: boolean; lastPosition?: number; message?: string };
-        if (e.incomplete && typeof e.lastPosition === 'number') {
-          consumed = e.lastPosition;
-          pending = buf.subarray(consumed);
-        } else {
-          failure = new RecordStreamError(
-            `${source}: not a prtip record stream at byte ${offset + consumed}: ${describeBytes(buf, consumed)} ` +
-              `(${e.message ?? 'undecodable'}); ${HINT}`,
-          );
-        }
-      }
-      offset += consumed;
-      cb(failure);
+      const { records, error } = decoder.decode(chunk);
+      for (const r of records) this.push(r);
+      cb(error);
     },
     flush(cb: TransformCallback) {
-      if (pending && pending.length > 0) {
-        cb(new RecordStreamError(
-          `${source}: stream ended inside a record at byte ${offset} (${pending.length} bytes left over); the upstream stage was cut off`,
-        ));
-        return;
-      }
-      cb();
+      cb(decoder.finish());
     },
   });
-  /** Whether a trailer arrived: a stream that ended without one was cut short upstream. */
-  Object.defineProperty(decoder, 'sawTrailer', { get: () => sawTrailer });
-  Object.defineProperty(decoder, 'sawHeader', { get: () => seenHeader });
-  return decoder;
 }

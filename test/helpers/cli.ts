@@ -7,6 +7,8 @@ export const PRTIP_BIN = fileURLToPath(new URL('../../packages/oclif-cli/bin/run
 export interface CliResult {
   code: number | null;
   stdout: string;
+  /** stdout as bytes (record streams are binary). */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -22,7 +24,8 @@ export function runCli(args: string[], opts: { input?: string | Buffer; timeoutM
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      const bytes = Buffer.concat(out);
+      resolve({ code, stdout: bytes.toString(), stdoutBytes: bytes, stderr: Buffer.concat(err).toString() });
     });
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input);

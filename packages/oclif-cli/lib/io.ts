@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import {
-  createRecordDecoder,
+  decodeRecords,
   createRecordPacker,
   RecordStreamError,
   UserInputError,
@@ -18,12 +18,7 @@ export function stdinRecords(command: string): RecordGenerator {
       `prtip ${command} reads records on stdin; pipe another stage into it, e.g. prtip targets 198.18.0.0/24 -p 80 | prtip ${command}`,
     );
   }
-  const decoder = createRecordDecoder('stdin');
-  process.stdin.pipe(decoder);
-  process.stdin.on('error', (e) => decoder.destroy(e));
-  return (async function* () {
-    for await (const rec of decoder) yield rec as AnyRecord;
-  })();
+  return decodeRecords(process.stdin as AsyncIterable<Buffer>, 'stdin');
 }
 
 /**
