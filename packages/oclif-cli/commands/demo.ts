@@ -29,7 +29,7 @@ export default class Demo extends PrtipCommand {
   }
 
   private async namespaceDemo(): Promise<void> {
-    const ports = `21-23,80,443,${DEMO_OPEN_PORTS.join(',')},${DEMO_FILTERED_PORT}`;
+    const ports = [...new Set([21, 23, 25, ...DEMO_OPEN_PORTS, DEMO_FILTERED_PORT])].sort((a, b) => a - b).join(',');
     process.stdout.write(
       `prtip demo: lab built in two network namespaces; target ${'198.18.0.2'} has listeners on ` +
         `${DEMO_OPEN_PORTS.join(', ')} and a firewall dropping ${DEMO_FILTERED_PORT}.\n` +

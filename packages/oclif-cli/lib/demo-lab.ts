@@ -69,7 +69,7 @@ export async function buildNamespaceLab(): Promise<NamespaceLab> {
     ip(['-n', scannerNs, 'neigh', 'replace', DEMO_TARGET, 'lladdr', mac(targetNs, 'veth1'), 'dev', 'veth0', 'nud', 'permanent']);
     ip(['-n', targetNs, 'neigh', 'replace', DEMO_SCANNER, 'lladdr', mac(scannerNs, 'veth0'), 'dev', 'veth1', 'nud', 'permanent']);
     execFileSync('ip', ['netns', 'exec', targetNs, 'nft', '-f', '-'], {
-      input: `table inet prtip_demo { chain input { type filter hook input priority 0; tcp dport ${DEMO_FILTERED_PORT} drop; } }\n`,
+      input: `table inet prtip_demo {\n  chain input {\n    type filter hook input priority 0;\n    tcp dport ${DEMO_FILTERED_PORT} drop\n  }\n}\n`,
     });
     listener = spawn('ip', ['netns', 'exec', targetNs, process.execPath, '-e', LISTENER_SCRIPT, ...DEMO_OPEN_PORTS.map(String)], {
       stdio: ['ignore', 'pipe', 'inherit'],
