@@ -1,6 +1,8 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { once } from 'node:events';
+import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { Packr, Unpackr } from 'msgpackr';
-import { SCHEMA_VERSION, type AnyRecord } from './types.js';
+import { recycleProbeBatch } from './probe-batch.js';
+import { SCHEMA_VERSION, type AnyRecord, type ProbeBatch } from './types.js';
 
 /** A byte stream that is not a prtip record stream; the message says what arrived and where. */
 export class RecordStreamError extends Error {
@@ -18,6 +20,33 @@ const CODEC_OPTIONS = { useRecords: true, sequential: true } as const;
 export function createRecordPacker(): (record: AnyRecord) => Buffer {
   const packr = new Packr({ ...CODEC_OPTIONS });
   return (record) => packr.pack(record);
+}
+
+/** Large enough for a full IPv6 batch of 8192 probes (19 bytes each) plus framing. */
+const SCRATCH_BYTES = 256 * 1024;
+
+/**
+ * Writes records as msgpack to a byte stream, packing into one reused buffer: each write is
+ * awaited before the buffer is packed again, and probe batches' columns are recycled once packed.
+ * A stream of any length therefore runs in the same memory.
+ */
+export class RecordWriter {
+  private readonly packr = new Packr({ ...CODEC_OPTIONS });
+  private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+
+  constructor(private readonly out: Writable) {}
+
+  async write(record: AnyRecord): Promise<void> {
+    this.packr.useBuffer(this.scratch);
+    const bytes = this.packr.pack(record);
+    if (record.type === 'probes') recycleProbeBatch(record as ProbeBatch);
+    if (bytes.buffer !== this.scratch.buffer) {
+      // Too big for the scratch buffer: msgpackr allocated its own, which nobody reuses.
+      if (!this.out.write(bytes)) await once(this.out, 'drain');
+      return;
+    }
+    await new Promise<void>((resolve, reject) => this.out.write(bytes, (err) => (err ? reject(err) : resolve())));
+  }
 }
 
 /** Object-mode records in, msgpack bytes out. */

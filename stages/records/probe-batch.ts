@@ -1,5 +1,30 @@
 import { PROTO_BY_NUMBER, type ProbeBatch, type Proto } from './types.js';
 
+/**
+ * Column buffers handed back by the last consumer of a batch (recycleProbeBatch), by size.
+ * Without reuse a fast producer leaves dead buffers that V8 collects only after tens of MB have
+ * piled up, so peak memory would depend on how long the scan runs.
+ */
+const spareColumns = new Map<number, Uint8Array[]>();
+const SPARES_PER_SIZE = 8;
+
+function reuseOrAllocate(size: number): Uint8Array {
+  return spareColumns.get(size)?.pop() ?? new Uint8Array(size);
+}
+
+/**
+ * Gives a batch's column buffers back for reuse. Only the batch's last user may call it (e.g. the
+ * encoder, once the bytes are packed): the batch must not be read afterwards.
+ */
+export function recycleProbeBatch(batch: ProbeBatch): void {
+  for (const column of [batch.addrs, batch.ports, batch.protos]) {
+    if (column.byteOffset !== 0 || column.byteLength !== column.buffer.byteLength) continue; // a view: not ours
+    const list = spareColumns.get(column.byteLength) ?? [];
+    if (list.length < SPARES_PER_SIZE) list.push(column);
+    spareColumns.set(column.byteLength, list);
+  }
+}
+
 /** Fills one probe batch's packed columns; `take()` hands it out and starts the next. */
 export class ProbeBatchWriter {
   readonly family: 4 | 6;
@@ -19,9 +44,9 @@ export class ProbeBatchWriter {
   }
 
   private reset(start: number): void {
-    this.addrs = new Uint8Array(this.capacity * this.addrWidth);
-    this.ports = new Uint8Array(this.capacity * 2);
-    this.protos = new Uint8Array(this.capacity);
+    this.addrs = reuseOrAllocate(this.capacity * this.addrWidth);
+    this.ports = reuseOrAllocate(this.capacity * 2);
+    this.protos = reuseOrAllocate(this.capacity);
     this.count = 0;
     this.start = start;
   }

@@ -128,3 +128,33 @@ t.test('IPv6 text form follows RFC 5952', async (t) => {
   t.equal(formatIPv6(v6([0x2001, 0xdb8, 0, 1, 1, 1, 1, 1])), '2001:db8:0:1:1:1:1:1', 'a single zero is not compressed');
   t.equal(formatIPv6(v6([1, 0, 0, 2, 0, 0, 3, 4])), '1::2:0:0:3:4', 'first run wins ties');
 });
+
+t.test('RecordWriter: reused buffers and recycled batches never corrupt what was written', async (t) => {
+  const { RecordWriter, decodeRecords } = await import('../../stages/records/index.js');
+  const chunks: Buffer[] = [];
+  // A slow consumer that keeps references to the chunks it is handed and completes writes later.
+  const slow = new Writable({
+    highWaterMark: 1,
+    write(c: Buffer, _e, cb) {
+      chunks.push(Buffer.from(c));
+      setTimeout(cb, 1);
+    },
+  });
+  const writer = new RecordWriter(slow);
+  const expected: string[] = [];
+  await writer.write(newHeader(['x']));
+  for (let b = 0; b < 20; b++) {
+    const w = new ProbeBatchWriter(4, 100);
+    for (let i = 0; i < 100; i++) w.addV4(b * 100 + i, 0xc6120000 + b * 100 + i, 1 + ((b * 7 + i) % 65535), 6);
+    const batch = w.take()!;
+    for (const p of probesOf(batch)) expected.push(`${p.index} ${p.ip} ${p.port}`);
+    await writer.write(batch); // recycles the batch's columns: the next batch reuses them
+  }
+  await writer.write(newTrailer());
+  const got: string[] = [];
+  for await (const r of decodeRecords((async function* () { yield* chunks; })(), 'test')) {
+    if (r.type === 'probes') for (const p of probesOf(r as ProbeBatch)) got.push(`${p.index} ${p.ip} ${p.port}`);
+  }
+  t.equal(got.length, 2000);
+  t.same(got, expected);
+});

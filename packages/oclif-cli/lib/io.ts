@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import {
   decodeRecords,
-  createRecordPacker,
+  RecordWriter,
   RecordStreamError,
   UserInputError,
   type AnyRecord,
@@ -31,8 +31,8 @@ async function writeChunk(chunk: string | Buffer, out: Writable): Promise<void> 
 
 /** Writes records to stdout as msgpack (for the next stage in a pipe). */
 export async function writeRecordsToStdout(records: AsyncIterable<AnyRecord>, out: Writable = process.stdout): Promise<void> {
-  const pack = createRecordPacker();
-  for await (const rec of records) await writeChunk(pack(rec), out);
+  const writer = new RecordWriter(out);
+  for await (const rec of records) await writer.write(rec);
 }
 
 /** Consumes records, discarding them (the format stage has already written its outputs). */
