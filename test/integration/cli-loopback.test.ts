@@ -1,0 +1,73 @@
+// The CLI end to end on loopback listeners (no privileges needed): the pipe and the single
+// command agree, the nmap-style call works without a command, and the demo runs.
+import t from 'tap';
+import net from 'node:net';
+import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { jsonLines, PRTIP_BIN, runCli } from '../helpers/cli.js';
+
+async function listeners(n: number) {
+  const servers = await Promise.all(Array.from({ length: n }, async () => {
+    const s = net.createServer((c) => c.on('error', () => {}).end());
+    s.listen(0, '127.0.0.1');
+    await once(s, 'listening');
+    return s;
+  }));
+  return { ports: servers.map((s) => (s.address() as net.AddressInfo).port), close: () => servers.forEach((s) => s.close()) };
+}
+
+/** Runs a shell pipeline of prtip commands, bounded in time. */
+function pipe(cmd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const full = cmd.replaceAll('prtip ', `${process.execPath} ${PRTIP_BIN} `);
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-o', 'pipefail', '-c', full], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+const rows = (text: string) =>
+  jsonLines(text).filter((r) => r.type === 'port').map((r) => `${r.ip} ${r.port} ${r.state} ${r.reason}`).sort();
+
+t.test('pipe and single command agree on loopback, state for state', async (t) => {
+  const open = await listeners(3);
+  t.teardown(open.close);
+  // Ports 1-3: nothing listens there on loopback (privileged ports, no daemon on this machine).
+  const ports = [...open.ports, 1, 2, 3].join(',');
+  const a = await pipe(`prtip targets 127.0.0.1 -p ${ports} | prtip send -sT | prtip format -oD -`);
+  const b = await runCli(['scan', '-sT', '-p', ports, '-oD', '-', '127.0.0.1']);
+  const c = await runCli(['-sT', '-p', ports, '-oD', '-', '127.0.0.1']);
+  t.equal(a.code, 0, a.stderr);
+  t.equal(b.code, 0, b.stderr);
+  t.equal(c.code, 0, c.stderr);
+  const expected = [...open.ports.map((p) => `127.0.0.1 ${p} open syn-ack`), ...[1, 2, 3].map((p) => `127.0.0.1 ${p} closed conn-refused`)].sort();
+  t.same(rows(a.stdout), expected);
+  t.same(rows(b.stdout), expected);
+  t.same(rows(c.stdout), expected);
+  const trailer = jsonLines(a.stdout).at(-1)!;
+  t.match(trailer, { type: 'end', interrupted: false, counters: { targets: { probes: 6 }, send: { open: 3, closed: 3 } } });
+});
+
+t.test('a stage reading a cut-off stream keeps what arrived and says the trailer is missing', async (t) => {
+  const r = await pipe(`prtip targets 127.0.0.1 -p 1-3 | head -c 60 | prtip format -oD -`);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /stream ended inside a record|not a prtip record stream/);
+});
+
+t.test('demo runs, shows open ports, and leaves nothing behind', async (t) => {
+  const r = await runCli(['demo'], { timeoutMs: 90_000 });
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /open\s+\S+\s+syn-ack/);
+  t.match(r.stdout, /closed\s+\S+\s+conn-refused/);
+  t.match(r.stdout, /prtip done: 1 IP address \(1 host up\)/);
+  if (process.getuid?.() === 0) {
+    t.match(r.stdout, /8443\/tcp filtered/);
+    t.match(r.stdout, /lab torn down/);
+    const { execFileSync } = await import('node:child_process');
+    t.notMatch(execFileSync('ip', ['netns', 'list']).toString(), /prtip-demo-/, 'no demo namespace left');
+  }
+});
