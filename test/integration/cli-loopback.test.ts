@@ -71,3 +71,14 @@ t.test('demo runs, shows open ports, and leaves nothing behind', async (t) => {
     t.notMatch(execFileSync('ip', ['netns', 'list']).toString(), /prtip-demo-/, 'no demo namespace left');
   }
 });
+
+t.test('-R names hosts that are up from the system resolver; -n (the default) does not', async (t) => {
+  const open = await listeners(1);
+  t.teardown(open.close);
+  const hostOf = (text: string) => jsonLines(text).find((r) => r.type === 'host');
+  const named = await runCli(['scan', '-sT', '-R', '-p', String(open.ports[0]), '-oD', '-', '127.0.0.1']);
+  t.equal(named.code, 0, named.stderr);
+  t.match(hostOf(named.stdout), { ip: '127.0.0.1', state: 'up', hostname: 'localhost' });
+  const plain = await runCli(['scan', '-sT', '-R', '-n', '-p', String(open.ports[0]), '-oD', '-', '127.0.0.1']);
+  t.equal(hostOf(plain.stdout)?.hostname, undefined);
+});

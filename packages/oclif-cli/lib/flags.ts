@@ -212,3 +212,12 @@ export function helpText(usage: string, summary: string, groups: readonly FlagGr
   if (examples.length) lines.push('EXAMPLES:', ...examples.map((e) => `  ${e}`), '');
   return lines.join('\n');
 }
+
+/** The README's flag table, generated from FLAGS (a test keeps the README equal to it). */
+export function markdownFlagTable(): string {
+  const rows = FLAGS.map((f) => {
+    const spelling = f.names.map((n) => `\`${n}${f.value ? ` ${f.value}` : ''}\``).join(', ');
+    return `| ${spelling} | ${GROUP_TITLES[f.group].toLowerCase()} | ${f.help.replaceAll('|', '\\|')} |`;
+  });
+  return ['| option | group | what it does |', '|---|---|---|', ...rows].join('\n');
+}

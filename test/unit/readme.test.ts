@@ -1,0 +1,19 @@
+// The README stays true: its flag table is the one the CLI accepts.
+import t from 'tap';
+import fs from 'node:fs';
+import { markdownFlagTable } from '../../packages/oclif-cli/lib/flags.js';
+
+const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+t.test('README flag table equals the CLI flag table', async (t) => {
+  const start = readme.indexOf('<!-- flags:start -->');
+  const end = readme.indexOf('<!-- flags:end -->');
+  t.ok(start >= 0 && end > start, 'README has the flag table markers');
+  t.equal(readme.slice(start + '<!-- flags:start -->'.length, end).trim(), markdownFlagTable(),
+    'regenerate with: node -e "import(\'./dist/packages/oclif-cli/lib/flags.js\').then(m => console.log(m.markdownFlagTable()))"');
+});
+
+t.test('README gives the two set-up commands', async (t) => {
+  t.match(readme, /npm ci && npm run build/);
+  t.match(readme, /npm test/);
+});
