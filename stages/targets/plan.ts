@@ -16,10 +16,9 @@ export const MAX_INTERVALS = 1 << 20;
 /** Largest index space (hosts × ports): the send stage's retry bitmap and double-exact indices rely on it. */
 export const MAX_PROBES = 2 ** 48;
 /**
- * Probes per batch: JS cost is per batch, so bigger amortizes better. Peak memory does not depend
- * on it much: each batch's columns are fresh ArrayBuffers, and V8 collects dead young ones only
- * once ~32 MB have accumulated (its external-memory scavenge threshold), so RSS plateaus at about
- * baseline + 32 MB whatever the scan size (see bench/targets.mjs).
+ * Probes per batch: JS cost is per batch, so bigger amortizes better. Peak memory stays flat
+ * whatever the scan size: the encoder recycles each batch's columns once packed
+ * (RecordWriter / recycleProbeBatch in stages/records; see bench/targets.mjs).
  */
 export const DEFAULT_BATCH_SIZE = 8192;
 const MAX_BATCH_SIZE = 1 << 20;
