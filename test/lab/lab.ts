@@ -582,7 +582,8 @@ async function prepareDaemon(name: DaemonName, tmp: string): Promise<string[]> {
         'mynetworks = 127.0.0.0/8',
         'inet_interfaces = all',
         'inet_protocols = all',
-        'maillog_file = /dev/stdout',
+        `maillog_file = ${join(dir, 'maillog')}`,
+        `maillog_file_prefixes = /var, /dev/stdout, ${dir}`,
         'smtpd_banner = $myhostname ESMTP $mail_name (Debian/GNU)',
         '',
       ].join('\n'));
