@@ -329,8 +329,13 @@ export class ServiceEngine {
       // NULL probe (a probe file without one still gets a plain connect to read greetings).
       stats.probesSent++;
       let nullRun: ProbeRun | undefined;
+      let nullData = 0;
+      const nullTest = nullProbe ? tester(nullProbe) : () => false;
       const nullDone = tcpExchange(ip, port, Buffer.alloc(0), tunnel, this.waitOf(nullProbe), this.o,
-        nullProbe ? tester(nullProbe) : () => false, ac.signal).then((r) => {
+        (data) => {
+          nullData = data.length;
+          return nullTest(data);
+        }, ac.signal).then((r) => {
         nullRun = r;
         account(r);
         if (decided) ac.abort(); // the greeting settled it: stop the others
@@ -355,7 +360,11 @@ export class ServiceEngine {
         account(r);
         if (!r.connected && (r.end === 'refused' || r.end === 'tls-failed')) break;
       }
-      if (!decided) await nullDone; // a late greeting may still decide
+      // A greeting still on its way may decide. A NULL connection silent through the whole
+      // sequence is not waited out: every later probe's connection would have carried the same
+      // greeting, and its response was tested against the NULL probe's matches too.
+      if (!decided && !nullRun && nullData === 0) ac.abort();
+      if (!decided) await nullDone;
       if (decided) return { kind: 'match', match: decided, cert };
       if (soft) return { kind: 'soft', match: soft, cert };
       return { kind: 'unmatched', cert };
