@@ -94,39 +94,58 @@ function jsonObjects(text: string): Array<Record<string, unknown>> {
   return text.split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-export async function compareOnLab(lab: Lab, opts: { nmapArgs?: string[]; prtipArgs?: string[] } = {}): Promise<SvComparison> {
+export interface ToolRun {
+  rows: ServiceRow[];
+  ms: number;
+  stderr: string;
+  /** prtip only: the service records it wrote (JSONL objects). */
+  records: Array<Record<string, unknown>>;
+}
+
+/** nmap -sS -sU -sV on the lab ports, in the scanner namespace. */
+export async function runNmapSv(lab: Lab, extraArgs: string[] = []): Promise<ToolRun> {
+  const t0 = Date.now();
+  const nm = await lab.exec(['nmap', '-n', '-Pn', '-sS', '-sU', '-sV', '-p', `T:${SV_TCP_PORTS.join(',')},U:${SV_UDP_PORTS.join(',')}`,
+    '--max-retries', '1', ...extraArgs, '-oX', '-', lab.targetV4], { timeoutMs: 300_000 });
+  return { rows: parseNmapXml(nm.stdout.toString()), ms: Date.now() - t0, stderr: nm.stderr, records: [] };
+}
+
+/** prtip scan -sT -sV on the TCP ports, then the UDP port records through prtip detect. */
+export async function runPrtipSv(lab: Lab, extraArgs: string[] = []): Promise<ToolRun> {
   const ip = lab.targetV4;
   const node = process.execPath;
-
-  let t0 = Date.now();
-  const nm = await lab.exec(['nmap', '-n', '-Pn', '-sS', '-sU', '-sV', '-p', `T:${SV_TCP_PORTS.join(',')},U:${SV_UDP_PORTS.join(',')}`,
-    '--max-retries', '1', ...(opts.nmapArgs ?? []), '-oX', '-', ip], { timeoutMs: 300_000 });
-  const nmapMs = Date.now() - t0;
-  const nmapRows = parseNmapXml(nm.stdout.toString());
-
   // The UDP port, as a port record fed to `prtip detect` (prtip has no UDP scan yet).
   const pack = createRecordPacker();
   const udpRecords = SV_UDP_PORTS.map((port): PortRecord => ({
     type: 'port', ip, port, proto: 'udp', state: 'open|filtered', reason: 'no-response', ttl: null, rtt: null, time: Date.now(),
   }));
   const udpInput = Buffer.concat([pack(newHeader(['sv-compare'])), ...udpRecords.map((r) => pack(r)), pack(newTrailer())]);
-
-  t0 = Date.now();
-  const tcp = await lab.exec([node, RUN_JS, 'scan', '-sT', '-sV', '-Pn', '-p', SV_TCP_PORTS.join(','), ...(opts.prtipArgs ?? []), '-oD', '-', ip], { timeoutMs: 300_000 });
-  const udp = await lab.exec(['bash', '-o', 'pipefail', '-c', `${node} ${RUN_JS} detect ${(opts.prtipArgs ?? []).join(' ')} | ${node} ${RUN_JS} format -oD -`], {
+  const t0 = Date.now();
+  const tcp = await lab.exec([node, RUN_JS, 'scan', '-sT', '-sV', '-Pn', '-p', SV_TCP_PORTS.join(','), ...extraArgs, '-oD', '-', ip], { timeoutMs: 300_000 });
+  const udp = await lab.exec(['bash', '-o', 'pipefail', '-c', `${node} ${RUN_JS} detect ${extraArgs.join(' ')} | ${node} ${RUN_JS} format -oD -`], {
     input: udpInput, timeoutMs: 300_000,
   });
-  const prtipMs = Date.now() - t0;
-  const recs = [...jsonObjects(tcp.stdout.toString()), ...jsonObjects(udp.stdout.toString())].filter((r) => r['type'] === 'service');
-  const prtipRows: ServiceRow[] = recs.map((r) => ({
+  const ms = Date.now() - t0;
+  const records = [...jsonObjects(tcp.stdout.toString()), ...jsonObjects(udp.stdout.toString())].filter((r) => r['type'] === 'service');
+  const rows: ServiceRow[] = records.map((r) => ({
     port: r['port'] as number, proto: r['proto'] as string, name: r['name'] as string,
     product: r['product'] as string | undefined, version: r['version'] as string | undefined,
     extrainfo: r['extrainfo'] as string | undefined, tunnel: r['tunnel'] as string | undefined,
   }));
+  return { rows, ms, stderr: tcp.stderr + udp.stderr, records };
+}
+
+export function combine(nmap: ToolRun, prtip: ToolRun): SvComparison {
   return {
-    nmap: nmapRows, prtip: prtipRows, ...compareRows(nmapRows, prtipRows), nmapMs, prtipMs,
-    nmapStderr: nm.stderr, prtipStderr: tcp.stderr + udp.stderr, prtipRecords: recs,
+    nmap: nmap.rows, prtip: prtip.rows, ...compareRows(nmap.rows, prtip.rows), nmapMs: nmap.ms, prtipMs: prtip.ms,
+    nmapStderr: nmap.stderr, prtipStderr: prtip.stderr, prtipRecords: prtip.records,
   };
+}
+
+export async function compareOnLab(lab: Lab, opts: { nmapArgs?: string[]; prtipArgs?: string[] } = {}): Promise<SvComparison> {
+  const nmap = await runNmapSv(lab, opts.nmapArgs);
+  const prtip = await runPrtipSv(lab, opts.prtipArgs);
+  return combine(nmap, prtip);
 }
 
 export function report(c: SvComparison): string {

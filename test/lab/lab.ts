@@ -18,7 +18,7 @@
 // on process exit and on SIGINT/SIGTERM.
 
 import { spawn, spawnSync, execFileSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePcap, type CapturedPacket } from './pcap.js';
 
@@ -484,6 +484,15 @@ ${temps}
 `;
 }
 
+/** The newest installed PostgreSQL server's bin directory (Debian: /usr/lib/postgresql/<major>/bin). */
+function postgresBin(): string {
+  const majors = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql').filter((d) => /^\d+$/.test(d) && existsSync(`/usr/lib/postgresql/${d}/bin/postgres`)).map(Number)
+    : [];
+  if (majors.length === 0) throw new Error('lab: postgresql is not installed (apt-get install postgresql)');
+  return `/usr/lib/postgresql/${Math.max(...majors)}/bin`;
+}
+
 async function prepareDaemon(name: DaemonName, tmp: string): Promise<string[]> {
   const dir = join(tmp, name);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -595,8 +604,9 @@ async function prepareDaemon(name: DaemonName, tmp: string): Promise<string[]> {
     case 'postgresql': {
       const data = join(dir, 'data');
       execFileSync('chown', ['postgres', dir]);
-      await must(['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/initdb', '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { timeoutMs: 60_000 });
-      return ['runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/postgres', '-D', data,
+      const bin = postgresBin();
+      await must(['runuser', '-u', 'postgres', '--', join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { timeoutMs: 60_000 });
+      return ['runuser', '-u', 'postgres', '--', join(bin, 'postgres'), '-D', data,
         '-c', "listen_addresses=*", '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', '-c', 'logging_collector=off'];
     }
     case 'dnsmasq':
