@@ -81,6 +81,32 @@ interface ProbeRun {
 
 type Tester = (data: string) => boolean;
 
+/** Responses up to this size are re-tested on every chunk. */
+const ALWAYS_TEST_BYTES = 4096;
+
+/**
+ * Thousands of patterns per test make re-testing a growing response on every small chunk
+ * quadratic (a service trickling bytes up to the cap). Beyond ALWAYS_TEST_BYTES a response is
+ * re-tested only when it has doubled since the last test, and once more when the exchange ends,
+ * so the number of tests grows with log(size).
+ */
+function throttled(test: Tester): { onData: Tester; atEnd: (data: string) => void } {
+  let tested = 0;
+  return {
+    onData: (data) => {
+      if (data.length > ALWAYS_TEST_BYTES && data.length < 2 * tested) return false;
+      tested = data.length;
+      return test(data);
+    },
+    atEnd: (data) => {
+      if (data.length !== tested) {
+        tested = data.length;
+        test(data);
+      }
+    },
+  };
+}
+
 /** Runs one TCP (optionally TLS) exchange: connect, send payload, read until a match or a bound. */
 function tcpExchange(
   ip: string,
@@ -92,6 +118,7 @@ function tcpExchange(
   test: Tester,
   signal: AbortSignal,
 ): Promise<ProbeRun> {
+  const t = throttled(test);
   return new Promise((resolve) => {
     if (signal.aborted) {
       resolve({ data: '', end: 'aborted', connected: false, elapsed: 0 });
@@ -125,6 +152,7 @@ function tcpExchange(
       sock.removeAllListeners('data');
       sock.on('error', () => {});
       sock.destroy();
+      if (end !== 'matched' && end !== 'aborted') t.atEnd(data);
       resolve({ data, end, connected, elapsed: connected ? Date.now() - connectedAt : 0, cert });
     };
     const onAbort = () => finish('aborted');
@@ -147,7 +175,7 @@ function tcpExchange(
     sock.on('data', (chunk: Buffer) => {
       const room = o.maxResponseBytes - data.length;
       data += chunk.subarray(0, Math.max(0, room)).toString('latin1');
-      if (test(data)) return finish('matched');
+      if (t.onData(data)) return finish('matched');
       if (chunk.length >= room) return finish('cap');
       clearTimeout(idleTimer);
       idleTimer = setTimeout(() => finish('idle'), o.idleMs);
@@ -165,6 +193,7 @@ function tcpExchange(
 
 /** One UDP exchange on a connected socket (so ICMP port-unreachable surfaces as ECONNREFUSED). */
 function udpExchange(ip: string, port: number, payload: Buffer, waitMs: number, o: EngineOptions, test: Tester, signal: AbortSignal): Promise<ProbeRun> {
+  const t = throttled(test);
   return new Promise((resolve) => {
     if (signal.aborted) {
       resolve({ data: '', end: 'aborted', connected: false, elapsed: 0 });
@@ -189,6 +218,7 @@ function udpExchange(ip: string, port: number, payload: Buffer, waitMs: number, 
       } catch {
         /* already closed */
       }
+      if (end !== 'matched' && end !== 'aborted') t.atEnd(data);
       resolve({ data, end, connected: true, elapsed: Date.now() - started });
     };
     const onAbort = () => finish('aborted');
@@ -197,7 +227,7 @@ function udpExchange(ip: string, port: number, payload: Buffer, waitMs: number, 
     sock.on('message', (msg: Buffer) => {
       const room = o.maxResponseBytes - data.length;
       data += msg.subarray(0, Math.max(0, room)).toString('latin1');
-      if (test(data)) return finish('matched');
+      if (t.onData(data)) return finish('matched');
       if (msg.length >= room) return finish('cap');
       clearTimeout(idleTimer);
       idleTimer = setTimeout(() => finish('idle'), o.idleMs);
