@@ -54,6 +54,22 @@ if (skip) {
     t.notOk(packets.some((p) => fromScanner(p) && p.proto === 'tcp' && p.dport !== undefined && !SV_TCP_PORTS.includes(p.dport)), 'no other TCP port touched');
   });
 
+  t.test('the pipe gives what the single command gives', async (t) => {
+    const node = process.execPath;
+    const bin = new URL('../../packages/oclif-cli/bin/run.js', import.meta.url).pathname;
+    const ports = '21,22,80,443,6379';
+    const cmd = `${node} ${bin} targets ${lab.targetV4} -p ${ports} | ${node} ${bin} send -sT | ${node} ${bin} detect | ${node} ${bin} format -oD -`;
+    const r = await lab.exec(['bash', '-o', 'pipefail', '-c', cmd], { timeoutMs: 120_000 });
+    t.equal(r.code, 0, r.stderr);
+    const piped = r.stdout.toString().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((x) => x['type'] === 'service');
+    const strip = (x: Record<string, unknown>) => ({ port: x['port'], name: x['name'], product: x['product'], version: x['version'], extrainfo: x['extrainfo'], tunnel: x['tunnel'], cpe: x['cpe'] });
+    const want = c.prtipRecords.filter((x) => ports.split(',').map(Number).includes(x['port'] as number) && x['proto'] === 'tcp');
+    const byPort = (a: Record<string, unknown>, b: Record<string, unknown>) => (a['port'] as number) - (b['port'] as number);
+    t.same(piped.sort(byPort).map(strip), want.sort(byPort).map(strip));
+    t.equal(piped.length, 5);
+  });
+
   t.test('timing (informational, not asserted)', async (t) => {
     t.comment(`nmap ${c.nmapMs} ms, prtip ${c.prtipMs} ms, ratio prtip/nmap ${(c.prtipMs / c.nmapMs).toFixed(3)}`);
     t.pass('measured');
