@@ -319,8 +319,10 @@ export class ServiceEngine {
     if (this.o.tls && !signal.aborted && plain.match?.service === 'ssl') {
       const inner = await this.tcpSearch(ip, port, true, signal, stats);
       if (inner.kind === 'match' || inner.kind === 'soft') return { ...inner, tunnel: 'ssl', ...stats };
-      // TLS did not come up, or nothing inside it matched: report what the plain search saw.
-      return { ...plain, cert: inner.cert ?? plain.cert, ...(inner.cert ? { tunnel: 'ssl' as const } : {}), ...stats };
+      // TLS came up but nothing inside it matched: nmap's "ssl/https?" (table name, in TLS).
+      if (inner.cert) return { kind: 'unmatched', tunnel: 'ssl', cert: inner.cert, ...stats };
+      // TLS did not come up: report what the plain search saw (the ssl match).
+      return { ...plain, ...stats };
     }
     return { ...plain, ...stats };
   }

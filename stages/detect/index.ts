@@ -106,7 +106,7 @@ function serviceRecord(p: PortRecord, out: PortOutcome, tableName: string | unde
   if (out.kind === 'unreachable') return undefined;
   if (out.kind === 'tcpwrapped') return { ...base, name: 'tcpwrapped', method: 'probed', conf: 8 };
   if (!out.match) {
-    const rec: ServiceRecord = { ...base, name: out.tunnel === 'ssl' ? 'ssl' : tableName ?? 'unknown', method: 'table', conf: 3 };
+    const rec: ServiceRecord = { ...base, name: tableName ?? 'unknown', method: 'table', conf: 3 };
     if (out.tunnel) rec.tunnel = out.tunnel;
     if (out.cert) rec.cert = out.cert;
     return rec;

@@ -174,6 +174,31 @@ t.test('TLS: an ssl match restarts probing inside TLS and keeps the certificate'
   t.match(s.cert!.sha256, /^[0-9a-f]{64}$/);
 });
 
+t.test('TLS with nothing recognisable inside: table name, in TLS, with the certificate', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'prtip-detect-tls2-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'),
+    '-days', '2', '-subj', '/CN=quiet.test'], { stdio: 'ignore' });
+  const srv = tls.createServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }, (s) => s.on('error', () => {}));
+  srv.on('tlsClientError', () => {});
+  const conns = new Set<net.Socket>();
+  srv.on('connection', (c: net.Socket) => {
+    conns.add(c);
+    c.on('close', () => conns.delete(c));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => {
+    for (const c of conns) c.destroy();
+    srv.close(() => r());
+  }));
+  const port = (srv.address() as net.AddressInfo).port;
+  const out = await runDetect([portRec(port)], { ...FAST, probes: builtinProbes(), probeTimeoutMs: 300 });
+  const s = services(out)[0]!;
+  t.match(s, { tunnel: 'ssl', method: 'table', conf: 3 });
+  t.not(s.name, 'ssl', 'the name is the port\'s table name, as nmap\'s ssl/https?');
+  t.match(s.cert, { subject: 'CN=quiet.test', keyType: 'rsa', keyBits: 2048 });
+});
+
 t.test('UDP: an answering port is identified; an unreachable one yields no record', async (t) => {
   const sock = dgram.createSocket('udp4');
   sock.on('message', (m, rinfo) => {
