@@ -214,3 +214,36 @@ t.test('the whole installed nmap-service-probes loads', { skip: existsSync(INSTA
   t.same(c.problems, [], 'no problem lines');
   t.comment(`${c.probes} probes, ${c.matches} match + ${c.softmatches} softmatch lines, ${c.loaded} loaded`);
 });
+
+t.test('fuzz: mutated probe files never throw; every line is parsed, reported or skipped as a comment', async (t) => {
+  const base = FIXTURE.split('\n');
+  let seed = 777;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const junk = ['|', '/', '\\', 'm', 'q', '$1', '$P(', '$SUBST(1,"', '(', '[', '\x00', '\xff', ' ', 'cpe:', 'p/', 'i', 's', '9', '-', ','];
+  let runs = 0;
+  for (let k = 0; k < 2000; k++) {
+    const lines = base.map((l) => {
+      if (rnd(4) !== 0 || l === '') return l;
+      const at = rnd(l.length + 1);
+      const op = rnd(3);
+      if (op === 0) return l.slice(0, at) + junk[rnd(junk.length)] + l.slice(at);
+      if (op === 1) return l.slice(0, at) + l.slice(at + 1 + rnd(4));
+      return l.slice(0, at);
+    });
+    const text = lines.join('\n');
+    try {
+      const f = parseServiceProbes(text, 'fuzz');
+      const c = checkProbeFile(f);
+      for (const p of f.probes) testResponse(f, p, 'SSH-2.0-Lab_1 X\r\n');
+      if (c.loaded + c.untranslatable.length !== c.matches + c.softmatches) t.fail('a match line was neither loaded nor reported');
+      runs++;
+    } catch (e) {
+      t.fail(`threw on:\n${text}\n${String(e)}`);
+      break;
+    }
+  }
+  t.equal(runs, 2000, 'every mutated file parsed without throwing');
+});
