@@ -5,12 +5,15 @@
 import type { AnyRecord } from '../stages/records/index.js';
 import { formatRecords, type FormatOptions } from '../stages/format/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
+import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
 import { targetRecords, type TargetsOptions } from '../stages/targets/index.js';
 
 export interface ScanPipelineOptions {
   targets: TargetsOptions;
   send: SendOptions;
   format: FormatOptions;
+  /** -sV: service detection after send. */
+  detect?: Partial<DetectOptions>;
   /** Sees every record between send and format (e.g. -v's live "Discovered open port" lines). */
   observe?: (rec: AnyRecord) => void;
 }
@@ -24,7 +27,8 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
-  const found = sendRecords(opts.send)(targetRecords(opts.targets));
+  const sent = sendRecords(opts.send)(targetRecords(opts.targets));
+  const found = opts.detect ? detectRecords(opts.detect)(sent) : sent;
   return formatRecords(opts.format)(observed(found, opts.observe));
 }
 

@@ -23,6 +23,27 @@ function versionText(s: ServiceRecord | undefined): string {
   return [s.product, s.version, s.extrainfo ? `(${s.extrainfo})` : undefined].filter(Boolean).join(' ');
 }
 
+/** nmap's "Service Info: Host: …; OS: …; Device: …; CPE: …" line, from the services' h/ o/ d/ fields. */
+function serviceInfo(services: Array<ServiceRecord | undefined>): string | undefined {
+  const hosts = new Set<string>(), oses = new Set<string>(), devices = new Set<string>(), cpes = new Set<string>();
+  for (const s of services) {
+    if (!s) continue;
+    if (s.hostname) hosts.add(s.hostname);
+    if (s.ostype) oses.add(s.ostype);
+    if (s.devicetype) devices.add(s.devicetype);
+    for (const c of s.cpe ?? []) if (c.startsWith('cpe:/o:') || c.startsWith('cpe:/h:')) cpes.add(c);
+  }
+  const parts: string[] = [];
+  const add = (label: string, set: Set<string>) => {
+    if (set.size) parts.push(`${label}${set.size > 1 ? 's' : ''}: ${[...set].join(', ')}`);
+  };
+  add('Host', hosts);
+  add('OS', oses);
+  add('Device', devices);
+  add('CPE', cpes);
+  return parts.length ? `Service Info: ${parts.join('; ')}` : undefined;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows
@@ -76,12 +97,15 @@ function hostBlock(r: HostReport, view: ViewOptions): string {
     const rows = [head];
     for (const p of shown) {
       const svc = r.services.get(portKey(p.port, p.proto));
-      const row = [`${p.port}/${p.proto}`, p.state, svc?.name ?? view.serviceName(p.port, p.proto) ?? 'unknown'];
+      const name = svc ? `${svc.tunnel === 'ssl' ? 'ssl/' : ''}${svc.name}${svc.method === 'table' ? '?' : ''}` : undefined;
+      const row = [`${p.port}/${p.proto}`, p.state, name ?? view.serviceName(p.port, p.proto) ?? 'unknown'];
       if (view.reason) row.push(p.ttl !== null ? `${p.reason} ttl ${p.ttl}` : p.reason);
       if (withVersion) row.push(versionText(svc));
       rows.push(row);
     }
     lines.push(table(rows));
+    const info = serviceInfo(shown.map((p) => r.services.get(portKey(p.port, p.proto))));
+    if (info) lines.push(info);
   }
   return `${lines.join('\n')}\n\n`;
 }

@@ -115,6 +115,41 @@ export interface ServiceRecord {
   cpe?: string[];
   method: 'probed' | 'table';
   conf: number;
+  /** Host name the service announced (nmap's h/ field). */
+  hostname?: string;
+  /** Operating system the service revealed (nmap's o/ field). */
+  ostype?: string;
+  /** Device type (nmap's d/ field). */
+  devicetype?: string;
+  /** 'ssl' when the service was found inside TLS (nmap's tunnel="ssl", shown as ssl/http). */
+  tunnel?: 'ssl';
+  /** The TLS certificate, when the service spoke TLS. */
+  cert?: CertSummary;
+  /** The probe whose response identified the service (NULL, GetRequest, …). */
+  probe?: string;
+}
+
+/** What a service record keeps of a TLS certificate. */
+export interface CertSummary {
+  /** Distinguished names as "CN=…, O=…". */
+  subject: string;
+  issuer: string;
+  /** subjectAltName entries, e.g. "DNS:example.org", "IP:198.18.0.2". */
+  sans: string[];
+  /** ISO 8601 validity bounds. */
+  notBefore: string;
+  notAfter: string;
+  /** rsa, ec, ed25519, … */
+  keyType: string;
+  keyBits?: number;
+  curve?: string;
+  serial: string;
+  /** SHA-256 of the DER certificate, hex. */
+  sha256: string;
+  selfSigned: boolean;
+  /** Negotiated protocol and cipher (TLSv1.3, TLS_AES_256_GCM_SHA384). */
+  protocol?: string;
+  cipher?: string;
 }
 
 export interface OsRecord {

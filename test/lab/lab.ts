@@ -18,14 +18,18 @@
 // on process exit and on SIGINT/SIGTERM.
 
 import { spawn, spawnSync, execFileSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePcap, type CapturedPacket } from './pcap.js';
 
 export { parsePcap, describePacket, tcpFlagLetters, formatIPv4, formatIPv6, TCP_FLAGS } from './pcap.js';
 export type { CapturedPacket, CapturedProto } from './pcap.js';
 
-export type DaemonName = 'nginx' | 'sshd' | 'redis';
+export type DaemonName =
+  | 'nginx' | 'sshd' | 'redis'
+  // service-detection targets: nginx with TLS on 443 (self-signed cert made at lab start), vsftpd,
+  // postfix, memcached, postgresql, dnsmasq (DNS on UDP and TCP 53; replies from the asked address)
+  | 'nginx-tls' | 'vsftpd' | 'postfix' | 'memcached' | 'postgresql' | 'dnsmasq';
 
 export interface LabOptions {
   /** Real Debian daemons in the target namespace, bound to 0.0.0.0 and ::. Ports: nginx 80, sshd 22, redis 6379. */
@@ -106,6 +110,8 @@ export interface Lab {
   tcpFiltered: number[];
   /** Which port each requested daemon listens on. */
   daemonPorts: Partial<Record<DaemonName, number>>;
+  /** UDP ports of requested daemons that answer on UDP (dnsmasq 53). Sorted. */
+  udpOpen: number[];
   /** The lab's temp dir under /run (daemon state, pcaps). Removed by teardown. */
   tmpDir: string;
   /** Run a command (argv form, no shell) inside a namespace, scanner by default. Never rejects for a non-zero exit. */
@@ -136,7 +142,12 @@ const TARGET_MAC = '02:00:c6:12:00:02';
 const SCANNER_IF = 'veth-scan';
 const TARGET_IF = 'veth-tgt';
 const DEFAULT_LISTENERS = [8080, 31337];
-const DAEMON_PORTS: Record<DaemonName, number> = { nginx: 80, sshd: 22, redis: 6379 };
+const DAEMON_PORTS: Record<DaemonName, number> = {
+  nginx: 80, sshd: 22, redis: 6379,
+  'nginx-tls': 443, vsftpd: 21, postfix: 25, memcached: 11211, postgresql: 5432, dnsmasq: 53,
+};
+/** Daemons that also answer on UDP, and where. */
+const DAEMON_UDP_PORTS: Partial<Record<DaemonName, number>> = { dnsmasq: 53 };
 const STDERR_KEEP = 64 * 1024;
 
 // ───────────────────────────── skip check ─────────────────────────────
@@ -473,6 +484,15 @@ ${temps}
 `;
 }
 
+/** The newest installed PostgreSQL server's bin directory (Debian: /usr/lib/postgresql/<major>/bin). */
+function postgresBin(): string {
+  const majors = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql').filter((d) => /^\d+$/.test(d) && existsSync(`/usr/lib/postgresql/${d}/bin/postgres`)).map(Number)
+    : [];
+  if (majors.length === 0) throw new Error('lab: postgresql is not installed (apt-get install postgresql)');
+  return `/usr/lib/postgresql/${Math.max(...majors)}/bin`;
+}
+
 async function prepareDaemon(name: DaemonName, tmp: string): Promise<string[]> {
   const dir = join(tmp, name);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -522,6 +542,77 @@ async function prepareDaemon(name: DaemonName, tmp: string): Promise<string[]> {
       );
       return ['/usr/sbin/sshd', '-D', '-e', '-f', conf, '-p', '22'];
     }
+    case 'nginx-tls': {
+      mkdirSync(join(dir, 'www'), { recursive: true, mode: 0o755 });
+      mkdirSync(join(dir, 'temp'), { recursive: true, mode: 0o755 });
+      writeFileSync(join(dir, 'www', 'index.html'), '<!doctype html>\n<html><head><title>prtip lab tls</title></head><body>tls</body></html>\n', { mode: 0o644 });
+      const crt = join(dir, 'lab.crt');
+      const key = join(dir, 'lab.key');
+      await must(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '30',
+        '-subj', '/CN=prtip-lab/O=prtip test lab', '-addext', `subjectAltName=DNS:prtip-lab,IP:${TARGET_V4}`], { timeoutMs: 30_000 });
+      const conf = join(dir, 'nginx.conf');
+      writeFileSync(conf, nginxConfig(dir)
+        .replace('listen 80 default_server;', 'listen 443 ssl default_server;')
+        .replace('listen [::]:80 default_server;', `listen [::]:443 ssl default_server;\n    ssl_certificate ${crt};\n    ssl_certificate_key ${key};`));
+      return ['nginx', '-e', 'stderr', '-p', dir + '/', '-c', conf];
+    }
+    case 'vsftpd': {
+      const empty = join(dir, 'empty');
+      mkdirSync(empty, { recursive: true, mode: 0o555 });
+      const conf = join(dir, 'vsftpd.conf');
+      writeFileSync(conf, [
+        '# prtip test lab — generated',
+        'listen=NO', 'listen_ipv6=YES', 'listen_port=21', 'background=NO',
+        'anonymous_enable=NO', 'local_enable=NO', 'write_enable=NO',
+        `secure_chroot_dir=${empty}`, 'xferlog_enable=NO', 'vsftpd_log_file=/dev/null',
+        'isolate=NO', 'isolate_network=NO', 'seccomp_sandbox=NO', 'max_per_ip=0', 'max_clients=0', '',
+      ].join('\n'), { mode: 0o600 });
+      return ['/usr/sbin/vsftpd', conf];
+    }
+    case 'postfix': {
+      const etc = join(dir, 'etc');
+      const spool = join(dir, 'spool');
+      const data = join(dir, 'lib');
+      for (const d of [etc, spool, data]) mkdirSync(d, { recursive: true, mode: 0o755 });
+      execFileSync('chown', ['postfix', data]);
+      writeFileSync(join(etc, 'master.cf'), readFileSync('/etc/postfix/master.cf'));
+      // postfix-script refuses to start without the dynamic map registry next to main.cf.
+      for (const f of ['dynamicmaps.cf', 'dynamicmaps.cf.d']) {
+        if (existsSync(join('/etc/postfix', f))) cpSync(join('/etc/postfix', f), join(etc, f), { recursive: true });
+      }
+      writeFileSync(join(etc, 'main.cf'), [
+        '# prtip test lab — generated',
+        'compatibility_level = 3.6',
+        `queue_directory = ${spool}`,
+        `data_directory = ${data}`,
+        'myhostname = prtip-lab.test',
+        'mydestination =',
+        'relay_domains =',
+        'mynetworks = 127.0.0.0/8',
+        'inet_interfaces = all',
+        'inet_protocols = all',
+        `maillog_file = ${join(dir, 'maillog')}`,
+        `maillog_file_prefixes = /var, /dev/stdout, ${dir}`,
+        'smtpd_banner = $myhostname ESMTP $mail_name (Debian/GNU)',
+        '',
+      ].join('\n'));
+      await run(['postfix', '-c', etc, 'set-permissions'], { timeoutMs: 30_000 });
+      return ['/usr/lib/postfix/sbin/master', '-c', etc, '-d'];
+    }
+    case 'memcached':
+      return ['memcached', '-u', 'memcache', '-l', '0.0.0.0,[::]', '-p', '11211', '-U', '0', '-P', join(dir, 'memcached.pid')];
+    case 'postgresql': {
+      const data = join(dir, 'data');
+      execFileSync('chown', ['postgres', dir]);
+      const bin = postgresBin();
+      await must(['runuser', '-u', 'postgres', '--', join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { timeoutMs: 60_000 });
+      return ['runuser', '-u', 'postgres', '--', join(bin, 'postgres'), '-D', data,
+        '-c', "listen_addresses=*", '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', '-c', 'logging_collector=off'];
+    }
+    case 'dnsmasq':
+      // Bound to the wildcard address, dnsmasq answers from the address it was asked on (IP_PKTINFO).
+      return ['dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=53', '--no-resolv', '--no-hosts',
+        '--address=/lab.test/198.18.0.2', `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--user=nobody', '--group=nogroup', '--log-facility=-'];
     case 'redis':
       return [
         'redis-server',
@@ -617,6 +708,7 @@ class LabImpl implements Lab {
   tcpOpen: number[] = [];
   tcpFiltered: number[] = [];
   daemonPorts: Partial<Record<DaemonName, number>> = {};
+  udpOpen: number[] = [];
   tmpDir: string;
 
   /** Namespaces that exist (created by us). */
@@ -693,6 +785,7 @@ class LabImpl implements Lab {
     this.anyIpV6 = plan.anyIpV6;
     const daemonPorts = daemons.map((d) => DAEMON_PORTS[d]);
     for (const d of daemons) this.daemonPorts[d] = DAEMON_PORTS[d];
+    this.udpOpen = [...new Set(daemons.flatMap((d) => (DAEMON_UDP_PORTS[d] !== undefined ? [DAEMON_UDP_PORTS[d]!] : [])))].sort((a, b) => a - b);
 
     // Key generation and config writing overlap with the network plumbing.
     const prepared = Promise.all(daemons.map(async (d) => [d, await prepareDaemon(d, this.tmpDir)] as const));

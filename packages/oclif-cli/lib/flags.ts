@@ -31,22 +31,31 @@ export interface CliOptions {
   openOnly: boolean;
   reason: boolean;
   verbose: number;
+  /** -sV */
+  versionDetect: boolean;
+  /** --version-intensity / --version-light / --version-all */
+  versionIntensity?: number;
+  /** prtip detect --check-db */
+  checkDb: boolean;
 }
 
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
     scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0,
+    versionDetect: false, checkDb: false,
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'timing' | 'output' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
   ports: 'PORT SPECIFICATION AND SCAN ORDER',
   scan: 'SCAN TECHNIQUES',
   discovery: 'HOST DISCOVERY AND NAMES',
+  version: 'SERVICE/VERSION DETECTION',
+  probedb: 'PROBE DATABASE',
   timing: 'TIMING AND PERFORMANCE',
   output: 'OUTPUT',
   misc: 'MISC',
@@ -85,6 +94,12 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-Pn'], group: 'discovery', help: 'treat every host as up (no host is reported down)', apply: (o) => { o.assumeUp = true; } },
   { names: ['-n'], group: 'discovery', help: 'never do reverse DNS (the default; overrides an earlier -R)', apply: (o) => { o.reverseDns = false; } },
   { names: ['-R'], group: 'discovery', help: 'reverse-resolve hosts that are up (system resolver)', apply: (o) => { o.reverseDns = true; } },
+  // service/version detection
+  { names: ['-sV'], group: 'version', help: 'probe open ports for service/version (nmap-service-probes, or the built-in set)', apply: (o) => { o.versionDetect = true; } },
+  { names: ['--version-intensity'], value: '0-9', group: 'version', help: 'probes tried: rarity up to this (default 7); port-listed probes always', apply: (o, v, n) => { o.versionIntensity = parseInteger(n, v, 0, 9); } },
+  { names: ['--version-light'], group: 'version', help: 'alias for --version-intensity 2', apply: (o) => { o.versionIntensity = 2; } },
+  { names: ['--version-all'], group: 'version', help: 'alias for --version-intensity 9 (every probe)', apply: (o) => { o.versionIntensity = 9; } },
+  { names: ['--check-db'], group: 'probedb', help: 'load the probe database, report what cannot be used (counts and reasons), exit', apply: (o) => { o.checkDb = true; } },
   // timing
   { names: ['-T'], value: '0-5', group: 'timing', help: 'timing template: 0 paranoid … 3 normal … 5 insane', apply: (o, v) => { o.timing = parseTimingTemplate(v); } },
   { names: ['--max-retries'], value: 'N', group: 'timing', help: 'extra attempts for a probe without answer', apply: (o, v, n) => { o.maxRetries = parseInteger(n, v, 0, 50); } },
@@ -103,14 +118,14 @@ export const FLAGS: FlagSpec[] = [
 const NOT_YET: Record<string, string> = {
   '-sS': 'SYN scan', '-sU': 'UDP scan', '-sA': 'ACK scan', '-sW': 'window scan', '-sM': 'Maimon scan',
   '-sN': 'NULL scan', '-sF': 'FIN scan', '-sX': 'Xmas scan', '-sY': 'SCTP INIT scan', '-sZ': 'SCTP COOKIE-ECHO scan',
-  '-sO': 'IP protocol scan', '-sI': 'idle scan', '-sV': 'service/version detection', '-sC': 'script scan',
+  '-sO': 'IP protocol scan', '-sI': 'idle scan', '-sC': 'script scan',
   '-sn': 'ping scan', '-sL': 'list scan', '-O': 'OS detection', '-A': 'aggressive scan (-sV -O -sC)',
   '-oX': 'XML output', '-oG': 'grepable output', '-oA': 'output in all formats', '-oS': 'script kiddie output',
   '-f': 'fragmentation', '-D': 'decoys', '-S': 'source address', '-e': 'interface choice', '-g': 'source port',
   '--source-port': 'source port', '--ttl': 'IP TTL', '--script': 'NSE scripts', '-PS': 'TCP SYN ping',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute', '--min-rate': 'a minimum rate',
-  '--resume': 'resuming a scan', '--db': 'storing results in DuckDB', '-sR': 'RPC scan', '--version-intensity': 'service detection',
+  '--resume': 'resuming a scan', '--db': 'storing results in DuckDB', '-sR': 'RPC scan',
 };
 
 export interface ParseResult {

@@ -4,6 +4,7 @@ import type { FormatOptions, OutputRequest } from '../../../stages/format/index.
 import { UserInputError, type Proto } from '../../../stages/records/index.js';
 import { SEND_DEFAULTS, type SendOptions } from '../../../stages/send/index.js';
 import type { TargetsOptions } from '../../../stages/targets/index.js';
+import type { DetectOptions } from '../../../stages/detect/index.js';
 import { loadServicesTable } from '../../../stages/datafiles/index.js';
 import type { CliOptions } from './flags.js';
 
@@ -83,5 +84,18 @@ export function formatOptions(o: CliOptions, outputs: OutputRequest[]): FormatOp
       reason: o.reason,
       serviceName: (port, proto) => services.serviceName(port, proto as Proto),
     },
+  };
+}
+
+/** -sV and friends → the detect stage. Timing templates shorten probe waits as nmap's do (-T4/-T5). */
+export function detectOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): Partial<DetectOptions> {
+  const t = o.timing ?? 3;
+  return {
+    datadir: o.datadir,
+    intensity: o.versionIntensity ?? 7,
+    ...(t >= 5 ? { probeTimeoutMs: 2000 } : t === 4 ? { probeTimeoutMs: 4000 } : {}),
+    args,
+    signal,
+    onWarning,
   };
 }

@@ -1,0 +1,441 @@
+/**
+ * The probe engine: identifies the service on one port, with nmap's semantics.
+ *
+ * TCP: the NULL probe first (connect, send nothing, read a greeting); then the probes whose
+ * `ports` list the port (or `sslports` inside TLS), in file order, regardless of rarity; then
+ * every other probe with rarity ≤ intensity, in file order. Each probe uses its own connection.
+ * A response is tested against the probe's own matches, then its fallbacks, then (TCP) the NULL
+ * probe's. The first hard match ends the search; a softmatch narrows it: from then on only probes
+ * that can hard-match that service are sent, and only that service's matches count. A connection
+ * closed before any data, within tcpwrappedms, is `tcpwrapped`. A match naming `ssl` restarts the
+ * whole search inside TLS (nginx on 443 → ssl/http), and the certificate is kept.
+ * UDP: no NULL probe; the same ordering and matching; an ICMP port-unreachable ends the search.
+ *
+ * One departure from nmap, for speed: nmap waits the NULL probe's whole totalwaitms (6 s) for a
+ * greeting before sending anything. Here the next probes start on their own connections once the
+ * NULL connection has been silent for `nullOverlapMs`; a greeting that still arrives and hard-
+ * matches wins over any later probe (it is first in nmap's order), unless a later probe already
+ * settled the port. Likewise a probe that got data but no match stops after `idleMs` of silence
+ * instead of waiting out its totalwaitms.
+ *
+ * Bounds: every connection has a connect timeout and a total wait; at most `maxResponseBytes`
+ * are kept per response (then the socket is closed); every port has a deadline; the caller adds
+ * per-host deadlines and concurrency limits. A silent, endless or slow service costs at most a
+ * port deadline and maxResponseBytes of memory.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { CertSummary } from '../records/index.js';
+import { fallbackProbe, regexOf, type ServiceMatch, type ServiceProbe, type ServiceProbeFile } from './service-probes.js';
+import { peerCert } from './tls-cert.js';
+import { versionFields, type VersionFields } from './version-info.js';
+
+export interface EngineOptions {
+  probes: ServiceProbeFile;
+  /** 0–9: probes with rarity above it are skipped unless they list the port. */
+  intensity: number;
+  /** Upper bound on any one probe's wait (ms); the probe file's totalwaitms applies below it. */
+  probeTimeoutMs?: number;
+  connectTimeoutMs: number;
+  /** Silence on the NULL connection before the other probes start (see above). */
+  nullOverlapMs: number;
+  /** Silence after data without a match before a probe gives up. */
+  idleMs: number;
+  /** Most bytes kept of one response. */
+  maxResponseBytes: number;
+  /** Restart probing inside TLS when a service turns out to be ssl. */
+  tls: boolean;
+}
+
+export const DEFAULT_PROBE_WAIT_MS = 5000;
+export const DEFAULT_TCPWRAPPED_MS = 3000;
+
+export interface MatchOutcome {
+  soft: boolean;
+  service: string;
+  fields: VersionFields;
+  probe: string;
+}
+
+export interface PortOutcome {
+  /** 'match' (hard), 'soft', 'tcpwrapped', 'unmatched' (connected, nothing matched), 'unreachable' (never connected / port closed). */
+  kind: 'match' | 'soft' | 'tcpwrapped' | 'unmatched' | 'unreachable';
+  match?: MatchOutcome;
+  tunnel?: 'ssl';
+  cert?: CertSummary;
+  /** Bytes read from the service over all probes (bounded by maxResponseBytes per probe). */
+  bytesRead: number;
+  probesSent: number;
+}
+
+interface ProbeRun {
+  data: string;
+  /** How the exchange ended. */
+  end: 'matched' | 'eof' | 'reset' | 'timeout' | 'idle' | 'cap' | 'refused' | 'connect-timeout' | 'error' | 'aborted' | 'tls-failed';
+  connected: boolean;
+  /** ms from connect to the end. */
+  elapsed: number;
+  cert?: CertSummary;
+}
+
+type Tester = (data: string) => boolean;
+
+/** Responses up to this size are re-tested on every chunk. */
+const ALWAYS_TEST_BYTES = 4096;
+
+/**
+ * Thousands of patterns per test make re-testing a growing response on every small chunk
+ * quadratic (a service trickling bytes up to the cap). Beyond ALWAYS_TEST_BYTES a response is
+ * re-tested only when it has doubled since the last test, and once more when the exchange ends,
+ * so the number of tests grows with log(size).
+ */
+function throttled(test: Tester): { onData: Tester; atEnd: (data: string) => void } {
+  let tested = 0;
+  return {
+    onData: (data) => {
+      if (data.length > ALWAYS_TEST_BYTES && data.length < 2 * tested) return false;
+      tested = data.length;
+      return test(data);
+    },
+    atEnd: (data) => {
+      if (data.length !== tested) {
+        tested = data.length;
+        test(data);
+      }
+    },
+  };
+}
+
+/** Runs one TCP (optionally TLS) exchange: connect, send payload, read until a match or a bound. */
+function tcpExchange(
+  ip: string,
+  port: number,
+  payload: Buffer,
+  useTls: boolean,
+  waitMs: number,
+  o: EngineOptions,
+  test: Tester,
+  signal: AbortSignal,
+): Promise<ProbeRun> {
+  const t = throttled(test);
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve({ data: '', end: 'aborted', connected: false, elapsed: 0 });
+      return;
+    }
+    let data = '';
+    let connected = false;
+    let connectedAt = 0;
+    let settled = false;
+    let cert: CertSummary | undefined;
+    let waitTimer: NodeJS.Timeout | undefined;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const sock: net.Socket = useTls
+      ? tls.connect({
+          host: ip,
+          port,
+          rejectUnauthorized: false,
+          // Old services too: nmap identifies them, so must we.
+          minVersion: 'TLSv1',
+          ciphers: 'DEFAULT:@SECLEVEL=0',
+          ...(net.isIP(ip) ? {} : { servername: ip }),
+        })
+      : net.connect({ host: ip, port });
+    const finish = (end: ProbeRun['end']) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(connectTimer);
+      clearTimeout(waitTimer);
+      clearTimeout(idleTimer);
+      signal.removeEventListener('abort', onAbort);
+      sock.removeAllListeners('data');
+      sock.on('error', () => {});
+      sock.destroy();
+      if (end !== 'matched' && end !== 'aborted') t.atEnd(data);
+      resolve({ data, end, connected, elapsed: connected ? Date.now() - connectedAt : 0, cert });
+    };
+    const onAbort = () => finish('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+    const connectTimer = setTimeout(() => finish('connect-timeout'), o.connectTimeoutMs);
+    sock.once(useTls ? 'secureConnect' : 'connect', () => {
+      connected = true;
+      connectedAt = Date.now();
+      clearTimeout(connectTimer);
+      if (useTls) {
+        try {
+          cert = peerCert(sock as tls.TLSSocket);
+        } catch {
+          /* a certificate Node cannot parse: no summary */
+        }
+      }
+      if (payload.length > 0) sock.write(payload);
+      waitTimer = setTimeout(() => finish('timeout'), waitMs);
+    });
+    sock.on('data', (chunk: Buffer) => {
+      const room = o.maxResponseBytes - data.length;
+      data += chunk.subarray(0, Math.max(0, room)).toString('latin1');
+      if (t.onData(data)) return finish('matched');
+      if (chunk.length >= room) return finish('cap');
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => finish('idle'), o.idleMs);
+    });
+    sock.once('end', () => finish('eof'));
+    sock.once('close', () => finish(connected ? 'eof' : 'error'));
+    sock.once('error', (e: NodeJS.ErrnoException) => {
+      if (!connected && useTls && e.code !== 'ECONNREFUSED' && e.code !== 'ECONNRESET' && e.code !== 'ETIMEDOUT') {
+        return finish('tls-failed');
+      }
+      finish(e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'ECONNRESET' || e.code === 'EPIPE' ? 'reset' : 'error');
+    });
+  });
+}
+
+/** One UDP exchange on a connected socket (so ICMP port-unreachable surfaces as ECONNREFUSED). */
+function udpExchange(ip: string, port: number, payload: Buffer, waitMs: number, o: EngineOptions, test: Tester, signal: AbortSignal): Promise<ProbeRun> {
+  const t = throttled(test);
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve({ data: '', end: 'aborted', connected: false, elapsed: 0 });
+      return;
+    }
+    const sock = dgram.createSocket(net.isIPv6(ip) ? 'udp6' : 'udp4');
+    const started = Date.now();
+    let data = '';
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const finish = (end: ProbeRun['end']) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(idleTimer);
+      signal.removeEventListener('abort', onAbort);
+      sock.removeAllListeners('message');
+      sock.on('error', () => {});
+      try {
+        sock.close();
+      } catch {
+        /* already closed */
+      }
+      if (end !== 'matched' && end !== 'aborted') t.atEnd(data);
+      resolve({ data, end, connected: true, elapsed: Date.now() - started });
+    };
+    const onAbort = () => finish('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+    sock.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ECONNREFUSED' ? 'refused' : 'error'));
+    sock.on('message', (msg: Buffer) => {
+      const room = o.maxResponseBytes - data.length;
+      data += msg.subarray(0, Math.max(0, room)).toString('latin1');
+      if (t.onData(data)) return finish('matched');
+      if (msg.length >= room) return finish('cap');
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => finish('idle'), o.idleMs);
+    });
+    sock.connect(port, ip, () => {
+      sock.send(payload, (err) => {
+        if (err) finish('error');
+      });
+      timer = setTimeout(() => finish('timeout'), waitMs);
+    });
+  });
+}
+
+/** The probes to send after NULL, in nmap's order. */
+export function probeOrder(file: ServiceProbeFile, proto: 'tcp' | 'udp', port: number, tunnel: boolean, intensity: number): ServiceProbe[] {
+  const list = file.probes.filter((p) => p.proto === proto && p.name !== 'NULL');
+  const relevant = list.filter((p) => (tunnel ? p.sslports : p.ports).has(port));
+  const rest = list.filter((p) => !relevant.includes(p) && p.rarity <= intensity);
+  return [...relevant, ...rest];
+}
+
+/** Matches a response is tested against: the probe's, its fallbacks', then (TCP) the NULL probe's. */
+function matchLists(file: ServiceProbeFile, probe: ServiceProbe): ServiceProbe[] {
+  const lists: ServiceProbe[] = [probe];
+  for (const name of probe.fallback) {
+    const fb = fallbackProbe(file, probe, name);
+    if (fb && !lists.includes(fb)) lists.push(fb);
+  }
+  const nul = file.byName.get('tcp:NULL');
+  if (probe.proto === 'tcp' && nul && !lists.includes(nul)) lists.push(nul);
+  return lists;
+}
+
+/** Can this probe (with its fallbacks) hard-match `service`? nmap's softmatch narrowing. */
+function canMatch(file: ServiceProbeFile, probe: ServiceProbe, service: string): boolean {
+  return matchLists(file, probe).some((p) => p.matches.some((m) => !m.soft && m.service === service));
+}
+
+function tryMatch(m: ServiceMatch, data: string, probeName: string): MatchOutcome | undefined {
+  const re = regexOf(m);
+  if (!re) return undefined;
+  const r = re.exec(data);
+  if (!r) return undefined;
+  return { soft: m.soft, service: m.service, fields: versionFields(m.templates, r, m.groupMap!), probe: probeName };
+}
+
+/** First hard match, else first softmatch, among the probe's match lists. */
+export function testResponse(file: ServiceProbeFile, probe: ServiceProbe, data: string, soft?: string): MatchOutcome | undefined {
+  let firstSoft: MatchOutcome | undefined;
+  for (const list of matchLists(file, probe)) {
+    for (const m of list.matches) {
+      if (soft !== undefined && m.service !== soft) continue;
+      if (m.soft && (firstSoft || soft !== undefined)) continue;
+      const hit = tryMatch(m, data, probe.name);
+      if (!hit) continue;
+      if (!hit.soft) return hit;
+      firstSoft = hit;
+    }
+  }
+  return firstSoft;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export class ServiceEngine {
+  constructor(private readonly o: EngineOptions) {}
+
+  private waitOf(p: ServiceProbe | undefined): number {
+    const w = p?.totalwaitms ?? DEFAULT_PROBE_WAIT_MS;
+    return this.o.probeTimeoutMs !== undefined ? Math.min(w, this.o.probeTimeoutMs) : w;
+  }
+
+  /** Identifies the service on ip:port. Resolves (never rejects) when done or when `signal` aborts. */
+  async detect(ip: string, port: number, proto: 'tcp' | 'udp', signal: AbortSignal): Promise<PortOutcome> {
+    const stats = { bytesRead: 0, probesSent: 0 };
+    if (proto === 'udp') return { ...(await this.udpSearch(ip, port, signal, stats)), ...stats };
+    const plain = await this.tcpSearch(ip, port, false, signal, stats);
+    if (this.o.tls && !signal.aborted && plain.match?.service === 'ssl') {
+      const inner = await this.tcpSearch(ip, port, true, signal, stats);
+      if (inner.kind === 'match' || inner.kind === 'soft') return { ...inner, tunnel: 'ssl', ...stats };
+      // TLS came up but nothing inside it matched: nmap's "ssl/https?" (table name, in TLS).
+      if (inner.cert) return { kind: 'unmatched', tunnel: 'ssl', cert: inner.cert, ...stats };
+      // TLS did not come up: report what the plain search saw (the ssl match).
+      return { ...plain, ...stats };
+    }
+    return { ...plain, ...stats };
+  }
+
+  private async tcpSearch(
+    ip: string,
+    port: number,
+    tunnel: boolean,
+    outer: AbortSignal,
+    stats: { bytesRead: number; probesSent: number },
+  ): Promise<Omit<PortOutcome, 'bytesRead' | 'probesSent'>> {
+    const file = this.o.probes;
+    const nullProbe = file.byName.get('tcp:NULL');
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    outer.addEventListener('abort', stop, { once: true });
+    let decided: MatchOutcome | undefined;
+    let soft: MatchOutcome | undefined;
+    let cert: CertSummary | undefined;
+    const tester = (probe: ServiceProbe): Tester => (data) => {
+      if (decided) return true;
+      const hit = testResponse(file, probe, data, soft?.service);
+      if (!hit) return false;
+      if (!hit.soft) {
+        decided = hit;
+        return true;
+      }
+      soft ??= hit;
+      return false;
+    };
+    const account = (r: ProbeRun) => {
+      stats.bytesRead += r.data.length;
+      cert ??= r.cert;
+    };
+    try {
+      // NULL probe (a probe file without one still gets a plain connect to read greetings).
+      stats.probesSent++;
+      let nullRun: ProbeRun | undefined;
+      let nullData = 0;
+      const nullTest = nullProbe ? tester(nullProbe) : () => false;
+      const nullDone = tcpExchange(ip, port, Buffer.alloc(0), tunnel, this.waitOf(nullProbe), this.o,
+        (data) => {
+          nullData = data.length;
+          return nullTest(data);
+        }, ac.signal).then((r) => {
+        nullRun = r;
+        account(r);
+        if (decided) ac.abort(); // the greeting settled it: stop the others
+        return r;
+      });
+      await Promise.race([nullDone, sleep(this.o.nullOverlapMs, ac.signal)]);
+      if (decided) return { kind: 'match', match: decided, cert };
+      if (nullRun) {
+        if (!nullRun.connected) {
+          return nullRun.end === 'tls-failed' ? { kind: 'unmatched', cert } : { kind: 'unreachable' };
+        }
+        const wrappedMs = nullProbe?.tcpwrappedms ?? DEFAULT_TCPWRAPPED_MS;
+        if (nullRun.data.length === 0 && (nullRun.end === 'eof' || nullRun.end === 'reset') && nullRun.elapsed < wrappedMs) {
+          return { kind: 'tcpwrapped', cert };
+        }
+      }
+      for (const probe of probeOrder(file, 'tcp', port, tunnel, this.o.intensity)) {
+        if (decided || ac.signal.aborted) break;
+        if (soft && !canMatch(file, probe, soft.service)) continue;
+        stats.probesSent++;
+        const r = await tcpExchange(ip, port, probe.payload, tunnel, this.waitOf(probe), this.o, tester(probe), ac.signal);
+        account(r);
+        if (!r.connected && (r.end === 'refused' || r.end === 'tls-failed')) break;
+      }
+      // A greeting still on its way may decide. A NULL connection silent through the whole
+      // sequence is not waited out: every later probe's connection would have carried the same
+      // greeting, and its response was tested against the NULL probe's matches too.
+      if (!decided && !nullRun && nullData === 0) ac.abort();
+      if (!decided) await nullDone;
+      if (decided) return { kind: 'match', match: decided, cert };
+      if (soft) return { kind: 'soft', match: soft, cert };
+      return { kind: 'unmatched', cert };
+    } finally {
+      outer.removeEventListener('abort', stop);
+      ac.abort();
+    }
+  }
+
+  private async udpSearch(
+    ip: string,
+    port: number,
+    signal: AbortSignal,
+    stats: { bytesRead: number; probesSent: number },
+  ): Promise<Omit<PortOutcome, 'bytesRead' | 'probesSent'>> {
+    const file = this.o.probes;
+    let decided: MatchOutcome | undefined;
+    let soft: MatchOutcome | undefined;
+    let answered = false;
+    for (const probe of probeOrder(file, 'udp', port, false, this.o.intensity)) {
+      if (decided || signal.aborted) break;
+      if (soft && !canMatch(file, probe, soft.service)) continue;
+      stats.probesSent++;
+      const r = await udpExchange(ip, port, probe.payload, this.waitOf(probe), this.o, (data) => {
+        const hit = testResponse(file, probe, data, soft?.service);
+        if (!hit) return false;
+        if (!hit.soft) {
+          decided = hit;
+          return true;
+        }
+        soft ??= hit;
+        return false;
+      }, signal);
+      stats.bytesRead += r.data.length;
+      if (r.data.length > 0) answered = true;
+      if (r.end === 'refused') return { kind: 'unreachable' };
+    }
+    if (decided) return { kind: 'match', match: decided };
+    if (soft) return { kind: 'soft', match: soft };
+    return answered ? { kind: 'unmatched' } : { kind: 'unreachable' };
+  }
+}

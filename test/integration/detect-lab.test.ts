@@ -1,0 +1,77 @@
+// prtip -sV against nmap -sV on real Debian daemons in the namespace lab: every field nmap reports
+// (service name, product, version) must agree, and the wire must show prtip probing each port
+// (TCP connections, a TLS ClientHello on 443, a DNS query over UDP 53).
+import t from 'tap';
+import { createLab, labSkipReason, type CapturedPacket } from '../lab/lab.js';
+import { combine, report, runNmapSv, runPrtipSv, SV_DAEMONS, SV_TCP_PORTS } from '../../bench/sv-compare.js';
+
+const skip = labSkipReason();
+if (skip) {
+  if (process.env.CI) t.fail(`the lab must run in CI, but: ${skip}`);
+  else t.pass(`lab skipped: ${skip}`);
+} else {
+  const lab = await createLab({ daemons: SV_DAEMONS, tcpListeners: [], startTimeoutMs: 60_000 });
+  t.teardown(() => lab.teardown());
+
+  const cap = await lab.capture(`dst host ${lab.targetV4} and (tcp or udp port 53)`);
+  const prtip = await runPrtipSv(lab);
+  const packets = await cap.stop();
+  const nmap = await runNmapSv(lab);
+  const c = combine(nmap, prtip);
+  t.comment(report(c));
+
+  t.test('nmap identified the lab daemons (the reference is sound)', async (t) => {
+    t.ok(c.nmap.length >= SV_TCP_PORTS.length, `nmap reported ${c.nmap.length} services: ${c.nmapStderr.slice(0, 500)}`);
+    t.ok(c.reported >= 25, `nmap reported ${c.reported} fields`);
+  });
+
+  t.test('prtip agrees with nmap on every field nmap reported', async (t) => {
+    for (const f of c.fields) t.equal(f.prtip, f.nmap, `${f.port} ${f.field}`);
+    t.equal(c.agreeing, c.reported, `agreement ${c.agreeing}/${c.reported}`);
+  });
+
+  t.test('the TLS service carries the lab certificate', async (t) => {
+    const s = c.prtipRecords.find((r) => r['port'] === 443) as { tunnel?: string; cert?: { subject: string; sans: string[]; keyType: string; keyBits?: number; selfSigned: boolean } } | undefined;
+    t.equal(s?.tunnel, 'ssl');
+    t.match(s?.cert?.subject, /CN=prtip-lab/);
+    t.ok(s?.cert?.sans.includes(`IP:${lab.targetV4}`), `SANs ${JSON.stringify(s?.cert?.sans)}`);
+    t.equal(s?.cert?.keyType, 'rsa');
+    t.equal(s?.cert?.keyBits, 2048);
+    t.equal(s?.cert?.selfSigned, true);
+  });
+
+  t.test('on the wire: prtip connected to every port, spoke TLS on 443, asked DNS over UDP', async (t) => {
+    const fromScanner = (p: CapturedPacket) => p.src === lab.scannerV4;
+    for (const port of SV_TCP_PORTS) {
+      t.ok(packets.some((p) => fromScanner(p) && p.proto === 'tcp' && p.dport === port && p.flags === 'S'), `SYN to ${port}`);
+    }
+    const hello = packets.some((p) => fromScanner(p) && p.dport === 443 && p.payload !== undefined && p.payload[0] === 0x16 && p.payload[1] === 0x03 && p.payload[5] === 0x01);
+    t.ok(hello, 'a TLS ClientHello to 443');
+    const httpInTls = packets.filter((p) => fromScanner(p) && p.dport === 443 && p.payload?.[0] === 0x17);
+    t.ok(httpInTls.length > 0, 'application data inside TLS on 443 (the HTTP probe)');
+    const dns = packets.find((p) => fromScanner(p) && p.proto === 'udp' && p.dport === 53 && p.payload?.includes(Buffer.from('\x07version\x04bind', 'latin1')));
+    t.ok(dns, 'a version.bind query over UDP 53');
+    t.notOk(packets.some((p) => fromScanner(p) && p.proto === 'tcp' && p.dport !== undefined && !SV_TCP_PORTS.includes(p.dport)), 'no other TCP port touched');
+  });
+
+  t.test('the pipe gives what the single command gives', async (t) => {
+    const node = process.execPath;
+    const bin = new URL('../../packages/oclif-cli/bin/run.js', import.meta.url).pathname;
+    const ports = '21,22,80,443,6379';
+    const cmd = `${node} ${bin} targets ${lab.targetV4} -p ${ports} | ${node} ${bin} send -sT | ${node} ${bin} detect | ${node} ${bin} format -oD -`;
+    const r = await lab.exec(['bash', '-o', 'pipefail', '-c', cmd], { timeoutMs: 120_000 });
+    t.equal(r.code, 0, r.stderr);
+    const piped = r.stdout.toString().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((x) => x['type'] === 'service');
+    const strip = (x: Record<string, unknown>) => ({ port: x['port'], name: x['name'], product: x['product'], version: x['version'], extrainfo: x['extrainfo'], tunnel: x['tunnel'], cpe: x['cpe'] });
+    const want = c.prtipRecords.filter((x) => ports.split(',').map(Number).includes(x['port'] as number) && x['proto'] === 'tcp');
+    const byPort = (a: Record<string, unknown>, b: Record<string, unknown>) => (a['port'] as number) - (b['port'] as number);
+    t.same(piped.sort(byPort).map(strip), want.sort(byPort).map(strip));
+    t.equal(piped.length, 5);
+  });
+
+  t.test('timing (informational, not asserted)', async (t) => {
+    t.comment(`nmap ${c.nmapMs} ms, prtip ${c.prtipMs} ms, ratio prtip/nmap ${(c.prtipMs / c.nmapMs).toFixed(3)}`);
+    t.pass('measured');
+  });
+}
