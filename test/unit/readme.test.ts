@@ -10,7 +10,7 @@ t.test('README flag table equals the CLI flag table', async (t) => {
   const end = readme.indexOf('<!-- flags:end -->');
   t.ok(start >= 0 && end > start, 'README has the flag table markers');
   t.equal(readme.slice(start + '<!-- flags:start -->'.length, end).trim(), markdownFlagTable(),
-    'regenerate with: node -e "import(\'./dist/packages/oclif-cli/lib/flags.js\').then(m => console.log(m.markdownFlagTable()))"');
+    'regenerate with: npm run readme:flags');
 });
 
 t.test('README gives the two set-up commands', async (t) => {
