@@ -93,10 +93,18 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--max-rate', '--rate'], value: 'PPS', group: 'timing', help: 'most probes sent per second (1000, 200k)', apply: (o, v, n) => { o.maxRate = parseRate(n, v); } },
   // output
   { names: ['-oN'], value: 'FILE', group: 'output', help: 'normal (nmap-style) output to FILE ("-" = stdout)', apply: (o, v) => o.outputs.push({ format: 'normal', path: v }) },
+  { names: ['-oX'], value: 'FILE', group: 'output', help: 'Nmap XML (valid against nmap.dtd; ndiff reads it)', apply: (o, v) => o.outputs.push({ format: 'xml', path: v }) },
+  { names: ['-oG'], value: 'FILE', group: 'output', help: 'grepable output, one line per host', apply: (o, v) => o.outputs.push({ format: 'grepable', path: v }) },
+  { names: ['-oA'], value: 'BASE', group: 'output', help: 'BASE.nmap, BASE.xml and BASE.gnmap at once', apply: (o, v) => {
+    if (v === '-') throw new UserInputError('-oA takes a file name base, not "-"');
+    o.outputs.push({ format: 'normal', path: `${v}.nmap` }, { format: 'xml', path: `${v}.xml` }, { format: 'grepable', path: `${v}.gnmap` });
+  } },
+  { names: ['-oJ'], value: 'FILE', group: 'output', help: 'one JSON document: scan, hosts with ports, runstats', apply: (o, v) => o.outputs.push({ format: 'json', path: v }) },
   { names: ['-oD', '-oJL'], value: 'FILE', group: 'output', help: 'JSON Lines: one object per record ("-" = stdout)', apply: (o, v) => o.outputs.push({ format: 'jsonl', path: v }) },
+  { names: ['-oC', '--csv'], value: 'FILE', group: 'output', help: 'CSV: one row per port with its service', apply: (o, v) => o.outputs.push({ format: 'csv', path: v }) },
   { names: ['--open'], group: 'output', help: 'show only open ports', apply: (o) => { o.openOnly = true; } },
   { names: ['--reason'], group: 'output', help: 'show why each port is in its state', apply: (o) => { o.reason = true; } },
-  { names: ['-v'], group: 'output', help: 'verbose: report open ports on stderr as they are found', apply: (o) => { o.verbose++; } },
+  { names: ['-v'], group: 'output', help: 'verbose: open ports on stderr as found; down hosts in reports', apply: (o) => { o.verbose++; } },
 ];
 
 /** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
@@ -105,7 +113,7 @@ const NOT_YET: Record<string, string> = {
   '-sN': 'NULL scan', '-sF': 'FIN scan', '-sX': 'Xmas scan', '-sY': 'SCTP INIT scan', '-sZ': 'SCTP COOKIE-ECHO scan',
   '-sO': 'IP protocol scan', '-sI': 'idle scan', '-sV': 'service/version detection', '-sC': 'script scan',
   '-sn': 'ping scan', '-sL': 'list scan', '-O': 'OS detection', '-A': 'aggressive scan (-sV -O -sC)',
-  '-oX': 'XML output', '-oG': 'grepable output', '-oA': 'output in all formats', '-oS': 'script kiddie output',
+  '-oS': 'script kiddie output',
   '-f': 'fragmentation', '-D': 'decoys', '-S': 'source address', '-e': 'interface choice', '-g': 'source port',
   '--source-port': 'source port', '--ttl': 'IP TTL', '--script': 'NSE scripts', '-PS': 'TCP SYN ping',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',

@@ -81,6 +81,7 @@ export function formatOptions(o: CliOptions, outputs: OutputRequest[]): FormatOp
     view: {
       openOnly: o.openOnly,
       reason: o.reason,
+      verbose: o.verbose,
       serviceName: (port, proto) => services.serviceName(port, proto as Proto),
     },
   };
