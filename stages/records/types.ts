@@ -115,6 +115,8 @@ export interface ServiceRecord {
   cpe?: string[];
   method: 'probed' | 'table';
   conf: number;
+  /** Raw banner text as received (e.g. imported from masscan), when a stage keeps it. */
+  banner?: string;
 }
 
 export interface OsRecord {

@@ -31,6 +31,8 @@ export interface CliOptions {
   openOnly: boolean;
   reason: boolean;
   verbose: number;
+  db?: string;
+  resume?: string;
 }
 
 export function emptyOptions(): CliOptions {
@@ -40,7 +42,7 @@ export function emptyOptions(): CliOptions {
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'timing' | 'output' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'timing' | 'output' | 'database' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
@@ -49,6 +51,7 @@ export const GROUP_TITLES: Record<FlagGroup, string> = {
   discovery: 'HOST DISCOVERY AND NAMES',
   timing: 'TIMING AND PERFORMANCE',
   output: 'OUTPUT',
+  database: 'DATABASE (DuckDB)',
   misc: 'MISC',
 };
 
@@ -102,6 +105,8 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-oJ'], value: 'FILE', group: 'output', help: 'one JSON document: scan, hosts with ports, runstats', apply: (o, v) => o.outputs.push({ format: 'json', path: v }) },
   { names: ['-oD', '-oJL'], value: 'FILE', group: 'output', help: 'JSON Lines: one object per record ("-" = stdout)', apply: (o, v) => o.outputs.push({ format: 'jsonl', path: v }) },
   { names: ['-oC', '--csv'], value: 'FILE', group: 'output', help: 'CSV: one row per port with its service', apply: (o, v) => o.outputs.push({ format: 'csv', path: v }) },
+  { names: ['--db'], value: 'FILE', group: 'database', help: 'append the scan to a DuckDB database (checkpointed; see prtip sql)', apply: (o, v) => { o.db = v; } },
+  { names: ['--resume'], value: 'FILE', group: 'database', help: 'continue the unfinished scan stored in FILE (by --db)', apply: (o, v) => { o.resume = v; } },
   { names: ['--open'], group: 'output', help: 'show only open ports', apply: (o) => { o.openOnly = true; } },
   { names: ['--reason'], group: 'output', help: 'show why each port is in its state', apply: (o) => { o.reason = true; } },
   { names: ['-v'], group: 'output', help: 'verbose: open ports on stderr as found; down hosts in reports', apply: (o) => { o.verbose++; } },
@@ -118,7 +123,7 @@ const NOT_YET: Record<string, string> = {
   '--source-port': 'source port', '--ttl': 'IP TTL', '--script': 'NSE scripts', '-PS': 'TCP SYN ping',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute', '--min-rate': 'a minimum rate',
-  '--resume': 'resuming a scan', '--db': 'storing results in DuckDB', '-sR': 'RPC scan', '--version-intensity': 'service detection',
+  '-sR': 'RPC scan', '--version-intensity': 'service detection',
 };
 
 export interface ParseResult {
