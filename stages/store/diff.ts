@@ -44,7 +44,8 @@ const SVC = `concat_ws(' ', name, product, version, CASE WHEN extrainfo IS NOT N
 /**
  * What changed from scan A to scan B: ports that opened (open in B, not open or unseen in A),
  * ports that closed (open in A, not open or unseen in B), services that changed on ports open
- * in both, and hosts whose up/down state changed. One row per port and scan, by the merge
+ * in both (another name, or another product/version when both scans name one — a scan that
+ * only knows less, like masscan's bare names, is not a change), and hosts whose up/down changed. One row per port and scan, by the merge
  * precedence (open > closed > unfiltered > closed|filtered > open|filtered > filtered).
  */
 export async function diffScans(db: Database, a: string, b: string): Promise<ScanDiff> {
@@ -54,15 +55,16 @@ export async function diffScans(db: Database, a: string, b: string): Promise<Sca
        SELECT scan_id, ip, port, proto, state FROM ports WHERE scan_id IN ($1, $2)
        QUALIFY row_number() OVER (PARTITION BY scan_id, ip, port, proto ORDER BY ${STATE_RANK_SQL}, time DESC) = 1),
      s AS (
-       SELECT scan_id, ip, port, proto, ${SVC} AS svc FROM services WHERE scan_id IN ($1, $2)
+       SELECT scan_id, ip, port, proto, name, product, version, ${SVC} AS svc FROM services WHERE scan_id IN ($1, $2)
        QUALIFY row_number() OVER (PARTITION BY scan_id, ip, port, proto ORDER BY conf DESC NULLS LAST) = 1),
-     pa AS (SELECT p.*, s.svc FROM p LEFT JOIN s USING (scan_id, ip, port, proto) WHERE p.scan_id = $1),
-     pb AS (SELECT p.*, s.svc FROM p LEFT JOIN s USING (scan_id, ip, port, proto) WHERE p.scan_id = $2)
+     pa AS (SELECT p.*, s.svc, s.name, s.product, s.version FROM p LEFT JOIN s USING (scan_id, ip, port, proto) WHERE p.scan_id = $1),
+     pb AS (SELECT p.*, s.svc, s.name, s.product, s.version FROM p LEFT JOIN s USING (scan_id, ip, port, proto) WHERE p.scan_id = $2)
      SELECT coalesce(pa.ip, pb.ip) AS ip, coalesce(pa.port, pb.port) AS port, coalesce(pa.proto, pb.proto) AS proto,
             pa.state AS sa, pb.state AS sb, pa.svc AS va, pb.svc AS vb
      FROM pa FULL OUTER JOIN pb ON pa.ip = pb.ip AND pa.port = pb.port AND pa.proto = pb.proto
      WHERE coalesce(pa.state = 'open', false) <> coalesce(pb.state = 'open', false)
-        OR (pa.state = 'open' AND pb.state = 'open' AND pa.svc IS NOT NULL AND pb.svc IS NOT NULL AND pa.svc <> pb.svc)
+        OR (pa.state = 'open' AND pb.state = 'open' AND pa.name IS NOT NULL AND pb.name IS NOT NULL AND (pa.name <> pb.name
+            OR (pa.product IS NOT NULL AND pb.product IS NOT NULL AND (pa.product <> pb.product OR pa.version IS DISTINCT FROM pb.version))))
      ORDER BY 1, 3, 2`,
     [a, b],
   );

@@ -266,7 +266,7 @@ export function parseMasscanJson(text: string, source: string, id: string): Impo
   const trimmed = text.trim();
   try {
     if (trimmed.startsWith('[')) {
-      const lenient = trimmed.replace(/,\s*\]\s*$/, ']').replace(/\{\s*finished\s*:\s*1\s*\}\s*,?/g, '');
+      const lenient = trimmed.replace(/\{\s*finished\s*:\s*1\s*\}\s*,?/g, '').replace(/,\s*\]\s*$/, ']');
       items = JSON.parse(lenient) as unknown[];
     } else {
       items = trimmed.split('\n').filter((l) => l.trim() && l.trim() !== ',').map((l) => JSON.parse(l.replace(/,\s*$/, '')) as unknown);
