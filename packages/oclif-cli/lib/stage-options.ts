@@ -22,6 +22,7 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     topPorts: o.topPorts,
     family: o.family,
     seed: o.seed,
+    batchSize: o.batchSize,
     shard: o.shard,
     sequential: o.sequential,
     datadir: o.datadir,
