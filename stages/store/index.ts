@@ -68,7 +68,10 @@ export function storeRecords(opts: StoreOptions) {
           trailer = rec as EndTrailer;
         } else if (writer) {
           switch (rec.type) {
-            case 'port': await writer.port(rec as PortRecord); break;
+            case 'port':
+              writer.port(rec as PortRecord);
+              if (writer.portsPending) await writer.flushPorts();
+              break;
             case 'host': await writer.host(rec as HostRecord); break;
             case 'service': await writer.service(rec as ServiceRecord); break;
             case 'os': await writer.os(rec as OsRecord); break;
