@@ -52,7 +52,7 @@ function hostBlock(r: HostReport, view: ViewOptions): string {
   }
   const summary = notShown(hidden);
   if (summary) lines.push(summary);
-  else if ((view.verbose ?? 0) > 0 && shown.length > 0) lines.push(''); // nmap -v leaves a blank line here
+  else if (shown.length > 0) lines.push(''); // nmap leaves a blank line where no "Not shown" line is
   if (shown.length > 0) {
     const withVersion = shown.some((p) => serviceFor(r, p, view).svc?.product !== undefined);
     const head = ['PORT', 'STATE', 'SERVICE'];
