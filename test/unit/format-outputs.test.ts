@@ -169,3 +169,18 @@ t.test('every registered format survives hostile records', async (t) => {
     t.ok(text.length > 1024 * 1024, `${name}: wrote the 1 MB banner`);
   }
 });
+
+t.test('CLI: -oA BASE writes .nmap, .xml, .gnmap; -oJ and --csv beside them (loopback scan)', async (t) => {
+  const { runCli } = await import('../helpers/cli.js');
+  const base = path.join(tmp, 'cli');
+  const r = await runCli(['scan', '-sT', '-p', '1-30', '127.0.0.1', '-oA', base, '-oJ', `${base}.json`, '--csv', `${base}.csv`, '--reason']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^Starting prtip /, 'the normal report still goes to stdout');
+  const v = spawnSync('xmllint', ['--noout', '--dtdvalid', DTD, `${base}.xml`], { encoding: 'utf8' });
+  t.equal(v.status, 0, v.stderr);
+  t.match(fs.readFileSync(`${base}.nmap`, 'utf8'), /^# prtip .* scan initiated .*\nprtip scan report for 127\.0\.0\.1\n/);
+  t.match(fs.readFileSync(`${base}.gnmap`, 'utf8'), /Host: 127\.0\.0\.1 \(\)\tPorts: .*\tIgnored State: closed \(\d+\)/);
+  const doc = JSON.parse(fs.readFileSync(`${base}.json`, 'utf8')) as { hosts: Array<{ ports: unknown[] }> };
+  t.equal(doc.hosts[0]!.ports.length, 30);
+  t.equal(fs.readFileSync(`${base}.csv`, 'utf8').split('\r\n').filter(Boolean).length, 31);
+});

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { runScan } from '../../../pipelines/scan.js';
 import { UserInputError } from '../../../stages/records/index.js';
 import { findResumable, finishedRanges, openDatabase } from '../../../stages/store/index.js';
@@ -38,6 +39,7 @@ export default class Scan extends PrtipCommand {
       if (argv.length !== 2 && !(argv.length === 1 && argv[0]!.startsWith('--resume='))) {
         throw new UserInputError('--resume FILE takes no other options: the stored scan\'s own options are used');
       }
+      if (!fs.existsSync(o.resume)) throw new UserInputError(`--resume "${o.resume}": no such database file`);
       const db = await openDatabase(o.resume);
       try {
         const scan = await findResumable(db, o.resume);
@@ -62,12 +64,18 @@ export default class Scan extends PrtipCommand {
     const outputs = o.outputs.some((x) => x.path === '-') ? o.outputs : [...o.outputs, { format: 'normal' as const, path: '-' }];
     const targets = targetsOptions(o, args, interrupt.signal);
     if (resume) targets.skip = resume.skip;
-    await runScan({
-      targets,
-      send: sendOptions(o, [], interrupt.signal, warn),
-      format: formatOptions(o, outputs),
-      store: o.db ? { path: o.db, argv, resumeScanId: resume?.scanId } : undefined,
-      observe: verboseObserver(o.verbose),
-    });
+    // Opened before any record flows, so a bad --db path fails before the scan starts.
+    const db = o.db ? await openDatabase(o.db) : undefined;
+    try {
+      await runScan({
+        targets,
+        send: sendOptions(o, [], interrupt.signal, warn),
+        format: formatOptions(o, outputs),
+        store: o.db ? { path: o.db, db, argv, resumeScanId: resume?.scanId } : undefined,
+        observe: verboseObserver(o.verbose),
+      });
+    } finally {
+      db?.close();
+    }
   }
 }
