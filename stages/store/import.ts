@@ -167,7 +167,7 @@ export function parseNmapXml(text: string, source: string, id: string): Imported
         case 'port': {
           const p = num(a.portid);
           const proto = a.protocol as Proto;
-          currentPort = p !== undefined && PROTOS.has(proto)
+          currentPort = p !== undefined && Number.isInteger(p) && p >= 0 && p <= 65535 && PROTOS.has(proto)
             ? { type: 'port', ip: '', port: p, proto, state: 'filtered', reason: '', ttl: null, rtt: null, time: hostTime }
             : undefined;
           break;

@@ -2,7 +2,7 @@ import {
   DOUBLE, DuckDBDataChunk, DuckDBTimestampMillisecondsValue, INTEGER, LIST, TIMESTAMP_MS, VARCHAR, listValue,
   type DuckDBAppender, type DuckDBConnection, type DuckDBValue,
 } from '@duckdb/node-api';
-import type { EndTrailer, HostRecord, OsRecord, PortRecord, ProgressRecord, ScanHeader, ServiceRecord } from '../records/index.js';
+import { UserInputError, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord, type ScanHeader, type ServiceRecord } from '../records/index.js';
 import { STATE_RANK_SQL } from './schema.js';
 
 const VARCHAR_LIST = LIST(VARCHAR);
@@ -160,6 +160,10 @@ export class ScanWriter {
   /** The scans row, written (and committed) when the header arrives, so --resume can find it. */
   async insertScan(h: ScanHeader, source: string, argv: string[] | undefined): Promise<void> {
     const plan = h.plan;
+    const exists = await this.conn.runAndReadAll('SELECT count(*) FROM scans WHERE scan_id = $1', [this.scanId]);
+    if (Number(exists.getRows()[0]![0]) > 0) {
+      throw new UserInputError(`scan ${this.scanId} is already in the database; a record stream is stored once (or use prtip scan --resume)`);
+    }
     await this.conn.run(
       `INSERT INTO scans (scan_id, source, tool, version, args, argv, start_time, status, seed, planned_hosts, planned_probes,
          ports_tcp, ports_udp, ports_sctp) VALUES ($1, $2, $3, $4, $5, $6, epoch_ms($7::BIGINT), 'running', $8, $9, $10, $11, $12, $13)`,

@@ -198,3 +198,13 @@ t.test('prtip store in a pipe: stores and passes records on', async (t) => {
   const q = await runCli(['sql', file, 'select count(*) as n from ports', '--json']);
   t.same(JSON.parse(q.stdout), [{ n: 5 }]);
 });
+
+t.test('the same record stream stored twice is refused, not doubled', async (t) => {
+  const file = path.join(tmp, 'twice.duckdb');
+  const recs: AnyRecord[] = [newHeader(['x']), port('198.18.0.1', 1, 'open'), newTrailer(false)];
+  await run(storeRecords({ path: file }), recs);
+  await t.rejects(run(storeRecords({ path: file }), recs), { name: 'UserInputError', message: /already in the database/ });
+  const db = await openDatabase(file);
+  t.teardown(() => db.close());
+  t.same((await query(db.conn, 'SELECT count(*) FROM ports')).rows, [[1]]);
+});
