@@ -60,9 +60,10 @@ export function storeRecords(opts: StoreOptions) {
       for await (const rec of source) {
         if (rec.type === 'scan' && !writer) {
           const header = rec as ScanHeader;
-          writer = new ScanWriter(db.conn, opts.resumeScanId ?? header.scanId);
-          if (opts.resumeScanId) await writer.markResumed();
-          else await writer.insertScan(header, opts.source ?? 'prtip', opts.argv);
+          const w = new ScanWriter(db.conn, opts.resumeScanId ?? header.scanId);
+          if (opts.resumeScanId) await w.markResumed();
+          else await w.insertScan(header, opts.source ?? 'prtip', opts.argv);
+          writer = w; // only now: a refused header must not touch the scan already stored
           await writer.begin();
         } else if (rec.type === 'end') {
           trailer = rec as EndTrailer;

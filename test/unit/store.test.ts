@@ -207,4 +207,5 @@ t.test('the same record stream stored twice is refused, not doubled', async (t) 
   const db = await openDatabase(file);
   t.teardown(() => db.close());
   t.same((await query(db.conn, 'SELECT count(*) FROM ports')).rows, [[1]]);
+  t.same((await query(db.conn, 'SELECT status FROM scans')).rows, [['complete']], 'the stored scan is untouched');
 });
