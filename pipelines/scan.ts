@@ -4,6 +4,7 @@
  */
 import type { AnyRecord } from '../stages/records/index.js';
 import { formatRecords, type FormatOptions } from '../stages/format/index.js';
+import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { storeRecords, type StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetsOptions } from '../stages/targets/index.js';
@@ -14,6 +15,12 @@ export interface ScanPipelineOptions {
   format: FormatOptions;
   /** --db: append to a DuckDB database as records arrive (before formatting). */
   store?: StoreOptions;
+  /**
+   * --resume: what the interrupted run already stored. The outputs get these too, merged with
+   * the new records (stages/merge: batches probed twice appear once), so -oX & co. show the
+   * whole scan. They do not go to the store, which has them.
+   */
+  prior?: AnyRecord[];
   /** Sees every record between send and format (e.g. -v's live "Discovered open port" lines). */
   observe?: (rec: AnyRecord) => void;
 }
@@ -29,7 +36,21 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const found = sendRecords(opts.send)(targetRecords(opts.targets));
   const stored = opts.store ? storeRecords(opts.store)(found) : found;
-  return formatRecords(opts.format)(observed(stored, opts.observe));
+  const seen = observed(stored, opts.observe);
+  const forOutputs = opts.prior ? mergeRecords()(afterHeader(seen, opts.prior)) : seen;
+  return formatRecords(opts.format)(forOutputs);
+}
+
+/** The stream with `extra` records inserted right after its header. */
+async function* afterHeader(source: AsyncIterable<AnyRecord>, extra: AnyRecord[]): AsyncGenerator<AnyRecord, void, undefined> {
+  let inserted = false;
+  for await (const rec of source) {
+    yield rec;
+    if (!inserted && rec.type === 'scan') {
+      inserted = true;
+      yield* extra;
+    }
+  }
 }
 
 export async function runScan(opts: ScanPipelineOptions): Promise<void> {

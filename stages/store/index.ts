@@ -16,7 +16,7 @@ import { ScanWriter } from './writer.js';
 export { openDatabase, query, scalar, type Database, type QueryResult } from './db.js';
 export { SCHEMA_SQL, TABLES, STATE_RANK_SQL, type TableName } from './schema.js';
 export { ScanWriter } from './writer.js';
-export { findResumable, finishedRanges, type ResumableScan } from './resume.js';
+export { findResumable, finishedRanges, storedRecords, type ResumableScan } from './resume.js';
 export { importFile, parseNmapXml, parseMasscanJson } from './import.js';
 export { diffScans, resolveScanId, type ScanDiff } from './diff.js';
 export { exportParquet } from './export.js';

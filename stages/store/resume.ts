@@ -1,4 +1,6 @@
-import { UserInputError } from '../records/index.js';
+import {
+  UserInputError, type AnyRecord, type HostState, type OsMatch, type PortState, type Proto, type ServiceRecord,
+} from '../records/index.js';
 import { query, type Database } from './db.js';
 
 export interface ResumableScan {
@@ -37,5 +39,44 @@ export async function finishedRanges(db: Database, scanId: string): Promise<Arra
     if (last && start <= last[1]) last[1] = Math.max(last[1], end);
     else out.push([start, end]);
   }
+  return out;
+}
+
+/**
+ * The records a scan already holds in the database (ports, hosts, services, OS matches), for a
+ * resumed scan's text outputs: they show the whole scan, not only the part run after resuming.
+ */
+export async function storedRecords(db: Database, scanId: string): Promise<AnyRecord[]> {
+  const out: AnyRecord[] = [];
+  const ports = await query(db.conn, 'SELECT ip, port, proto, state, reason, ttl, rtt_ms, epoch_ms(time) FROM ports WHERE scan_id = $1', [scanId]);
+  for (const [ip, port, proto, state, reason, ttl, rtt, time] of ports.rows as Array<[string, number, Proto, PortState, string | null, number | null, number | null, number]>) {
+    out.push({ type: 'port', ip, port, proto, state, reason: reason ?? '', ttl, rtt, time: Number(time) });
+  }
+  const hosts = await query(db.conn, 'SELECT ip, state, reason, hostname, epoch_ms(time) FROM hosts WHERE scan_id = $1', [scanId]);
+  for (const [ip, state, reason, hostname, time] of hosts.rows as Array<[string, HostState, string | null, string | null, number]>) {
+    out.push({ type: 'host', ip, state, reason: reason ?? '', ...(hostname ? { hostname } : {}), time: Number(time) });
+  }
+  const svcs = await query(db.conn, 'SELECT ip, port, proto, name, product, version, extrainfo, cpe, method, conf, banner FROM services WHERE scan_id = $1', [scanId]);
+  for (const [ip, port, proto, name, product, version, extrainfo, cpe, method, conf, banner] of svcs.rows as Array<[string, number, Proto, string, string | null, string | null, string | null, string[] | null, string, number, string | null]>) {
+    const s: ServiceRecord = { type: 'service', ip, port, proto, name, method: method === 'probed' ? 'probed' : 'table', conf };
+    if (product !== null) s.product = product;
+    if (version !== null) s.version = version;
+    if (extrainfo !== null) s.extrainfo = extrainfo;
+    if (cpe !== null) s.cpe = cpe;
+    if (banner !== null) s.banner = banner;
+    out.push(s);
+  }
+  const os = await query(db.conn, 'SELECT ip, name, accuracy, vendor, osfamily, osgen, devicetype, cpe FROM os_matches WHERE scan_id = $1 ORDER BY ip, rank', [scanId]);
+  const byIp = new Map<string, OsMatch[]>();
+  for (const [ip, name, accuracy, vendor, osfamily, osgen, devicetype, cpe] of os.rows as Array<[string, string, number, string | null, string | null, string | null, string | null, string[] | null]>) {
+    const m: OsMatch = { name, accuracy };
+    if (vendor !== null) m.vendor = vendor;
+    if (osfamily !== null) m.osfamily = osfamily;
+    if (osgen !== null) m.osgen = osgen;
+    if (devicetype !== null) m.devicetype = devicetype;
+    if (cpe !== null) m.cpe = cpe;
+    byIp.set(ip, [...(byIp.get(ip) ?? []), m]);
+  }
+  for (const [ip, matches] of byIp) out.push({ type: 'os', ip, matches });
   return out;
 }

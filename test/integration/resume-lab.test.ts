@@ -4,7 +4,7 @@
 // and SIGINT leaves a cleanly finished, resumable database.
 import t from 'tap';
 import fs from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
 import { PRTIP_BIN } from '../helpers/cli.js';
 import { openDatabase, query } from '../../stages/store/index.js';
@@ -68,7 +68,7 @@ if (skip) {
 
   t.test('uninterrupted vs SIGKILL + --resume: identical results, finished batches not re-probed', async (t) => {
     const full = `${dir}/full.duckdb`;
-    const whole = await lab.exec([process.execPath, PRTIP_BIN, ...common, '--seed', '4242', '--db', full, TARGETS], { timeoutMs: 120_000 });
+    const whole = await lab.exec([process.execPath, PRTIP_BIN, ...common, '--seed', '4242', '--db', full, '-oX', `${dir}/full.xml`, '-oJ', `${dir}/full.json`, TARGETS], { timeoutMs: 120_000 });
     t.equal(whole.code, 0, whole.stderr);
     const a = await rows(full);
     t.equal(a.ports.length, TOTAL, 'uninterrupted: every probe has its port row');
@@ -76,7 +76,7 @@ if (skip) {
 
     const part = `${dir}/part.duckdb`;
     // Slow enough to be killed mid-scan: 48 open ports in all; kill at the 16th found.
-    const killed = await runUntil([...common, '--max-rate', '600', '--seed', '4242', '--db', part, TARGETS], (s) => discovered(s) >= 16, 'SIGKILL');
+    const killed = await runUntil([...common, '--max-rate', '600', '--seed', '4242', '--db', part, '-oX', `${dir}/part.xml`, '-oJ', `${dir}/part.json`, TARGETS], (s) => discovered(s) >= 16, 'SIGKILL');
     t.equal(killed.sig, 'SIGKILL', `killed mid-scan (${killed.stderr.slice(-300)})`);
     const b = await rows(part);
     t.equal(b.status, 'running', 'the killed scan is stored as unfinished');
@@ -99,6 +99,15 @@ if (skip) {
     t.same(c.ports, a.ports, 'the union equals the uninterrupted scan, port for port');
     t.same(c.hosts, a.hosts, 'and host for host');
     t.equal(c.done, TOTAL, 'every batch is marked finished');
+
+    // The resumed run rewrote the -oX/-oJ files named in the stored command line: with the part
+    // the killed run stored, merged with its own, they show the whole scan.
+    const portsOf = (f: string) => (JSON.parse(fs.readFileSync(f, 'utf8')) as { hosts: Array<{ ip: string; ports: Array<{ port: number; state: string; reason: string }> }> })
+      .hosts.flatMap((h) => h.ports.map((p) => `${h.ip} ${p.port}/tcp ${p.state} ${p.reason}`)).sort();
+    t.same(portsOf(`${dir}/part.json`), a.ports, '-oJ after resume: every port of the scan, once');
+    const nd = spawnSync('ndiff', [`${dir}/full.xml`, `${dir}/part.xml`], { encoding: 'utf8', maxBuffer: 16 << 20 });
+    const changes = nd.stdout.split('\n').filter((l) => /^[-+]/.test(l) && !/^[-+]Nmap /.test(l));
+    t.same(changes, [], `ndiff full.xml part.xml: no host or port differs (${nd.stderr})`);
 
     const again = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '--resume', part], { timeoutMs: 30_000 });
     t.equal(again.code, 1);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { runScan } from '../../../pipelines/scan.js';
-import { UserInputError } from '../../../stages/records/index.js';
-import { findResumable, finishedRanges, openDatabase } from '../../../stages/store/index.js';
+import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
+import { findResumable, finishedRanges, openDatabase, storedRecords } from '../../../stages/store/index.js';
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
@@ -34,7 +34,7 @@ export default class Scan extends PrtipCommand {
 
   protected async main(o: CliOptions): Promise<void> {
     let argv = this.argv;
-    let resume: { scanId: string; skip: Array<[number, number]>; seed: number } | undefined;
+    let resume: { scanId: string; skip: Array<[number, number]>; seed: number; prior: AnyRecord[] } | undefined;
     if (o.resume !== undefined) {
       if (argv.length !== 2 && !(argv.length === 1 && argv[0]!.startsWith('--resume='))) {
         throw new UserInputError('--resume FILE takes no other options: the stored scan\'s own options are used');
@@ -43,7 +43,7 @@ export default class Scan extends PrtipCommand {
       const db = await openDatabase(o.resume);
       try {
         const scan = await findResumable(db, o.resume);
-        resume = { scanId: scan.scanId, skip: await finishedRanges(db, scan.scanId), seed: scan.seed };
+        resume = { scanId: scan.scanId, skip: await finishedRanges(db, scan.scanId), seed: scan.seed, prior: await storedRecords(db, scan.scanId) };
         argv = scan.argv;
       } finally {
         db.close();
@@ -73,6 +73,7 @@ export default class Scan extends PrtipCommand {
         format: formatOptions(o, outputs),
         store: o.db ? { path: o.db, db, argv, resumeScanId: resume?.scanId } : undefined,
         observe: verboseObserver(o.verbose),
+        prior: resume?.prior,
       });
     } finally {
       db?.close();
