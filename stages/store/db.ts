@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { UserInputError } from '../records/index.js';
 import { SCHEMA_SQL } from './schema.js';
@@ -8,8 +9,14 @@ export interface Database {
   close(): void;
 }
 
-/** Opens (creating when absent) a prtip DuckDB file with its schema in place. */
-export async function openDatabase(path: string, opts: { readOnly?: boolean; create?: boolean } = {}): Promise<Database> {
+/**
+ * Opens a prtip DuckDB file. By default it is created when absent and the schema is put in
+ * place; `existing: true` (sql, diff, export) refuses a missing file and leaves the schema alone.
+ */
+export async function openDatabase(path: string, opts: { readOnly?: boolean; existing?: boolean } = {}): Promise<Database> {
+  if (opts.existing && path !== ':memory:' && !fs.existsSync(path)) {
+    throw new UserInputError(`no database "${path}" (prtip scan --db FILE or prtip db import FILE creates one)`);
+  }
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(path, opts.readOnly ? { access_mode: 'READ_ONLY' } : {});
@@ -17,7 +24,7 @@ export async function openDatabase(path: string, opts: { readOnly?: boolean; cre
     throw new UserInputError(`cannot open DuckDB database "${path}": ${(err as Error).message.split('\n')[0]}`);
   }
   const conn = await instance.connect();
-  if (!opts.readOnly && opts.create !== false) await conn.run(SCHEMA_SQL);
+  if (!opts.readOnly && !opts.existing) await conn.run(SCHEMA_SQL);
   return {
     instance,
     conn,

@@ -181,9 +181,10 @@ t.test('CLI: prtip sql (table, --json, --csv), db import/diff/export, bad input'
     t.match(r.stderr, /^prtip: /, 'one-line message');
     t.notMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
   }
-  r = await runCli(['sql', path.join(tmp, 'nodir', 'x.duckdb'), 'select 1']);
+  r = await runCli(['sql', path.join(tmp, 'missing.duckdb'), 'select 1']);
   t.equal(r.code, 1);
-  t.match(r.stderr, /cannot open DuckDB database/);
+  t.match(r.stderr, /^prtip: no database ".*missing\.duckdb"/);
+  t.notOk(fs.existsSync(path.join(tmp, 'missing.duckdb')), 'a mistyped name is not created');
 });
 
 t.test('prtip store in a pipe: stores and passes records on', async (t) => {

@@ -24,7 +24,7 @@ export default class Sql extends SimpleCommand {
     if (!file || !sql) throw new UserInputError('usage: prtip sql FILE "QUERY" [--json | --csv]');
     if (extra.length) throw new UserInputError(`prtip sql takes one query; quote it: got extra "${extra[0]}"`);
     if (a.switches.has('--json') && a.switches.has('--csv')) throw new UserInputError('choose one of --json and --csv');
-    const db = await openDatabase(file);
+    const db = await openDatabase(file, { existing: true });
     try {
       let r;
       try {

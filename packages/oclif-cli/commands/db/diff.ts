@@ -24,7 +24,7 @@ export default class DbDiff extends SimpleCommand {
     const a = parseSimple(argv, 'db diff', ['--json'], []);
     const [dbFile, refA, refB, ...extra] = a.positional;
     if (!dbFile || (refA && !refB) || extra.length) throw new UserInputError('usage: prtip db diff DBFILE [A B] [--json]');
-    const db = await openDatabase(dbFile);
+    const db = await openDatabase(dbFile, { existing: true });
     try {
       const idA = await resolveScanId(db, refA ?? '@2');
       const idB = await resolveScanId(db, refB ?? '@1');

@@ -22,7 +22,7 @@ export default class DbExport extends SimpleCommand {
     const [dbFile, ...extra] = a.positional;
     const dir = a.values.get('--parquet');
     if (!dbFile || !dir || extra.length) throw new UserInputError('usage: prtip db export DBFILE --parquet DIR [--scan ID]');
-    const db = await openDatabase(dbFile);
+    const db = await openDatabase(dbFile, { existing: true });
     try {
       const ref = a.values.get('--scan');
       const scan = ref ? await resolveScanId(db, ref) : undefined;
