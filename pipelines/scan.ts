@@ -1,11 +1,13 @@
 /**
- * `prtip scan`: the stages of a scan composed in one process. Records pass between stages as
+ * `prtip scan`: the stages of a scan composed in one process (targets → send → store → format). Records pass between stages as
  * objects (no encoding); each stage is an async generator, so backpressure runs end to end.
  */
 import type { AnyRecord } from '../stages/records/index.js';
 import { formatRecords, type FormatOptions } from '../stages/format/index.js';
+import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
+import { storeRecords, type StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetsOptions } from '../stages/targets/index.js';
 
 export interface ScanPipelineOptions {
@@ -14,6 +16,14 @@ export interface ScanPipelineOptions {
   format: FormatOptions;
   /** -sV: service detection after send. */
   detect?: Partial<DetectOptions>;
+  /** --db: append to a DuckDB database as records arrive (before formatting). */
+  store?: StoreOptions;
+  /**
+   * --resume: what the interrupted run already stored. The outputs get these too, merged with
+   * the new records (stages/merge: batches probed twice appear once), so -oX & co. show the
+   * whole scan. They do not go to the store, which has them.
+   */
+  prior?: AnyRecord[];
   /** Sees every record between send and format (e.g. -v's live "Discovered open port" lines). */
   observe?: (rec: AnyRecord) => void;
 }
@@ -29,7 +39,22 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const sent = sendRecords(opts.send)(targetRecords(opts.targets));
   const found = opts.detect ? detectRecords(opts.detect)(sent) : sent;
-  return formatRecords(opts.format)(observed(found, opts.observe));
+  const stored = opts.store ? storeRecords(opts.store)(found) : found;
+  const seen = observed(stored, opts.observe);
+  const forOutputs = opts.prior ? mergeRecords()(afterHeader(seen, opts.prior)) : seen;
+  return formatRecords(opts.format)(forOutputs);
+}
+
+/** The stream with `extra` records inserted right after its header. */
+async function* afterHeader(source: AsyncIterable<AnyRecord>, extra: AnyRecord[]): AsyncGenerator<AnyRecord, void, undefined> {
+  let inserted = false;
+  for await (const rec of source) {
+    yield rec;
+    if (!inserted && rec.type === 'scan') {
+      inserted = true;
+      yield* extra;
+    }
+  }
 }
 
 export async function runScan(opts: ScanPipelineOptions): Promise<void> {

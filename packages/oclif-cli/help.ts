@@ -20,7 +20,7 @@ export default class PrtipHelp extends Help {
       '  prtip targets … | prtip send … | prtip format …   the same stages as a Unix pipe',
       '',
       'COMMANDS',
-      ...commands.map((c) => `  ${c.id.padEnd(width)}  ${c.summary ?? ''}`),
+      ...commands.map((c) => `  ${c.id.replace(/:/g, ' ').padEnd(width)}  ${c.summary ?? ''}`),
       '',
       'Run prtip COMMAND --help for its options.',
     ];

@@ -1,4 +1,5 @@
-import type { HostRecord, PortRecord, ServiceRecord } from '../records/index.js';
+import type { HostRecord, OsRecord, PortRecord, ServiceRecord } from '../records/index.js';
+import type { ViewOptions } from './output-format.js';
 
 /** Everything the report knows about one host, gathered from its records. */
 export interface HostReport {
@@ -6,6 +7,7 @@ export interface HostReport {
   host?: HostRecord;
   ports: PortRecord[];
   services: Map<string, ServiceRecord>;
+  os?: OsRecord;
 }
 
 export const portKey = (port: number, proto: string): string => `${port}/${proto}`;
@@ -61,6 +63,21 @@ export class HostReports {
     this.get(rec.ip).services.set(portKey(rec.port, rec.proto), rec);
   }
 
+  addOs(rec: OsRecord): void {
+    this.get(rec.ip).os = rec;
+  }
+
+  /** Routes a record of a kind reports use; returns false for others. */
+  add(rec: { type: string }): boolean {
+    switch (rec.type) {
+      case 'port': this.addPort(rec as PortRecord); return true;
+      case 'host': this.addHost(rec as HostRecord); return true;
+      case 'service': this.addService(rec as ServiceRecord); return true;
+      case 'os': this.addOs(rec as OsRecord); return true;
+      default: return false;
+    }
+  }
+
   sorted(): HostReport[] {
     return [...this.byIp.values()].sort((a, b) => compareIps(a.ip, b.ip));
   }
@@ -70,4 +87,101 @@ export class HostReports {
 export function isUp(r: HostReport): boolean {
   if (r.host) return r.host.state === 'up';
   return r.ports.some((p) => p.state === 'open' || p.state === 'closed' || p.state === 'unfiltered');
+}
+
+/** The host's status and why, as nmap reports it. */
+export function hostStatus(r: HostReport): { state: 'up' | 'down' | 'unknown'; reason: string; ttl: number } {
+  if (r.host) return { state: r.host.state, reason: r.host.reason, ttl: 0 };
+  const answer = r.ports.find((p) => p.state === 'open' || p.state === 'closed' || p.state === 'unfiltered');
+  if (answer) return { state: 'up', reason: answer.reason, ttl: answer.ttl ?? 0 };
+  return { state: 'down', reason: 'no-response', ttl: 0 };
+}
+
+/** Like nmap: a state with more than this many ports on a host is summarised, not listed. */
+export const COLLAPSE_OVER = 25;
+
+export const SHOWN_WITH_OPEN = new Set(['open', 'open|filtered']);
+
+/** Ports of one state (and protocol) that the report summarises instead of listing. */
+export interface HiddenGroup {
+  state: string;
+  proto: string;
+  count: number;
+  /** reason → ports with that reason, in port order */
+  reasons: Map<string, number[]>;
+}
+
+/** Splits a host's ports into listed ones and nmap's "Not shown" groups (per state, then protocol). */
+export function splitPorts(r: HostReport, view: Pick<ViewOptions, 'openOnly'>): { shown: PortRecord[]; hidden: HiddenGroup[] } {
+  const ports = [...r.ports].sort(comparePorts);
+  const counts = new Map<string, number>();
+  for (const p of ports) counts.set(p.state, (counts.get(p.state) ?? 0) + 1);
+  const listed = (p: PortRecord): boolean =>
+    view.openOnly ? SHOWN_WITH_OPEN.has(p.state) : p.state === 'open' || (counts.get(p.state) ?? 0) <= COLLAPSE_OVER;
+  const shown: PortRecord[] = [];
+  const groups = new Map<string, HiddenGroup>();
+  for (const p of ports) {
+    if (listed(p)) {
+      shown.push(p);
+      continue;
+    }
+    const key = `${p.state} ${p.proto}`;
+    let g = groups.get(key);
+    if (!g) {
+      g = { state: p.state, proto: p.proto, count: 0, reasons: new Map() };
+      groups.set(key, g);
+    }
+    g.count++;
+    const list = g.reasons.get(p.reason) ?? [];
+    list.push(p.port);
+    g.reasons.set(p.reason, list);
+  }
+  return { shown, hidden: [...groups.values()] };
+}
+
+/** 1,2,3,5,7,8 → "1-3,5,7-8" (ports must be sorted). */
+export function portRanges(ports: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < ports.length; ) {
+    let j = i;
+    while (j + 1 < ports.length && ports[j + 1] === ports[j]! + 1) j++;
+    out.push(i === j ? `${ports[i]}` : `${ports[i]}-${ports[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
+/** The service name a report shows for a port: the detected one, else the services table's. */
+export function serviceFor(r: HostReport, p: PortRecord, view: ViewOptions): { name?: string; svc?: ServiceRecord } {
+  const svc = r.services.get(portKey(p.port, p.proto));
+  return { name: svc?.name ?? view.serviceName(p.port, p.proto), svc };
+}
+
+/** "product version (extrainfo)" as nmap's VERSION column shows it. */
+export function versionText(s: ServiceRecord | undefined): string {
+  if (!s) return '';
+  return [s.product, s.version, s.extrainfo ? `(${s.extrainfo})` : undefined].filter(Boolean).join(' ');
+}
+
+/** Smallest reply time of a host, ms (nmap's "latency"). */
+export function bestRtt(ports: PortRecord[]): number | undefined {
+  let best = Infinity;
+  for (const p of ports) if (p.rtt !== null && p.rtt < best) best = p.rtt;
+  return best === Infinity ? undefined : best;
+}
+
+export function plural(n: number, word: string, suffix = 'es'): string {
+  return `${n} ${word}${n === 1 ? '' : suffix}`;
+}
+
+/** nmap's closing summary: "1 IP address (1 host up) scanned in 0.05 seconds". */
+export function doneSummary(total: number, up: number, seconds: string): string {
+  return `${plural(total, 'IP address')} (${plural(up, 'host', 's')} up) scanned in ${seconds} seconds`;
+}
+
+/** Text made safe for one line of a text format: control characters become \xHH. */
+export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 }

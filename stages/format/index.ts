@@ -11,17 +11,28 @@ import {
   type EndTrailer,
   type ScanHeader,
 } from '../records/index.js';
+import { csvFormat } from './out-csv.js';
+import { grepableFormat } from './out-grepable.js';
+import { jsonFormat } from './out-json.js';
 import { jsonLinesFormat } from './out-jsonl.js';
 import { normalFormat } from './out-normal.js';
+import { xmlFormat } from './out-xml.js';
 import type { OutputFormat, OutputFormatFactory, ViewOptions } from './output-format.js';
 import { OutputSink } from './sink.js';
 
 export type { ViewOptions } from './output-format.js';
+export { CSV_COLUMNS, csvField } from './out-csv.js';
+export { xmlAttr, xmlText } from './xml-text.js';
+export { compareIps } from './host-report.js';
 
 /** The output formats by name; the CLI maps -oN/-oD onto these. */
 export const OUTPUT_FORMATS: Readonly<Record<string, { flag: string; describe: string; create: OutputFormatFactory }>> = {
   normal: { flag: '-oN', describe: 'nmap-style normal text', create: normalFormat },
+  xml: { flag: '-oX', describe: 'Nmap XML (valid against nmap.dtd)', create: xmlFormat },
+  grepable: { flag: '-oG', describe: 'nmap grepable, one line per host', create: grepableFormat },
+  json: { flag: '-oJ', describe: 'one JSON document', create: jsonFormat },
   jsonl: { flag: '-oD', describe: 'JSON Lines, one object per record', create: (sink) => jsonLinesFormat(sink) },
+  csv: { flag: '-oC', describe: 'CSV, one row per port', create: csvFormat },
 };
 
 export type OutputFormatName = keyof typeof OUTPUT_FORMATS;

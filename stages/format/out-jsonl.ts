@@ -3,7 +3,7 @@ import type { OutputFormat } from './output-format.js';
 import type { OutputSink } from './sink.js';
 
 /** Byte columns (probe batches, raw replies) become base64 text; JSON has no bytes. */
-function replacer(_key: string, value: unknown): unknown {
+export function jsonReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
   if (typeof value === 'bigint') return value.toString();
   return value;
@@ -14,7 +14,7 @@ function replacer(_key: string, value: unknown): unknown {
  * batches are plans, not results, and are left out.
  */
 export function jsonLinesFormat(sink: OutputSink): OutputFormat {
-  const line = (rec: unknown) => sink.write(`${JSON.stringify(rec, replacer)}\n`);
+  const line = (rec: unknown) => sink.write(`${JSON.stringify(rec, jsonReplacer)}\n`);
   return {
     async begin(header: ScanHeader | undefined) {
       if (header) await line(header);

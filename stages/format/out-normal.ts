@@ -1,26 +1,15 @@
-import type { AnyRecord, EndTrailer, HostRecord, PortRecord, ScanHeader, ServiceRecord } from '../records/index.js';
-import { comparePorts, HostReports, isUp, portKey, type HostReport } from './host-report.js';
+import type { AnyRecord, EndTrailer, PortRecord, ScanHeader, ServiceRecord } from '../records/index.js';
+import {
+  bestRtt, doneSummary, hostStatus, HostReports, isUp, oneLine, portKey, serviceFor, SHOWN_WITH_OPEN, splitPorts,
+  versionText, type HiddenGroup, type HostReport,
+} from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
 
-/** Like nmap: a state with more than this many ports on a host is summarised, not listed. */
-const COLLAPSE_OVER = 25;
-
-const SHOWN_WITH_OPEN = new Set(['open', 'open|filtered']);
-
-function plural(n: number, word: string, suffix = 'es'): string {
-  return `${n} ${word}${n === 1 ? '' : suffix}`;
-}
-
+/** nmap's latency: two significant digits in fixed notation ("0.000070s", "0.00011s"). */
 function latency(ports: PortRecord[]): string | undefined {
-  let best = Infinity;
-  for (const p of ports) if (p.rtt !== null && p.rtt < best) best = p.rtt;
-  return best === Infinity ? undefined : `${(best / 1000).toPrecision(2)}s`;
-}
-
-function versionText(s: ServiceRecord | undefined): string {
-  if (!s) return '';
-  return [s.product, s.version, s.extrainfo ? `(${s.extrainfo})` : undefined].filter(Boolean).join(' ');
+  const best = bestRtt(ports);
+  return best === undefined ? undefined : `${(best / 1000).toPrecision(2)}s`;
 }
 
 /** nmap's "Service Info: Host: …; OS: …; Device: …; CPE: …" line, from the services' h/ o/ d/ fields. */
@@ -52,69 +41,89 @@ function table(rows: string[][]): string {
 }
 
 /** nmap's "Not shown: 997 closed tcp ports (conn-refused)" for the states that are not listed. */
-function notShown(hidden: PortRecord[]): string | undefined {
+function notShown(hidden: HiddenGroup[]): string | undefined {
   if (hidden.length === 0) return undefined;
-  const groups = new Map<string, { n: number; reasons: Map<string, number> }>();
-  for (const p of hidden) {
-    const key = `${p.state} ${p.proto}`;
-    const g = groups.get(key) ?? { n: 0, reasons: new Map() };
-    g.n++;
-    g.reasons.set(p.reason, (g.reasons.get(p.reason) ?? 0) + 1);
-    groups.set(key, g);
-  }
-  const parts = [...groups].map(([key, g]) => {
-    const reasons = [...g.reasons].map(([r, n]) => (g.reasons.size > 1 ? `${n} ${r}` : r)).join(', ');
-    return `${g.n} ${key} ${g.n === 1 ? 'port' : 'ports'} (${reasons})`;
+  const parts = hidden.map((g) => {
+    const reasons = [...g.reasons].map(([r, ports]) => (g.reasons.size > 1 ? `${ports.length} ${r}` : r)).join(', ');
+    return `${g.count} ${g.state} ${g.proto} ${g.count === 1 ? 'port' : 'ports'} (${reasons})`;
   });
   return `Not shown: ${parts.join(', ')}`;
 }
 
+function hostName(r: HostReport): string {
+  const name = r.host?.hostname;
+  return name ? `${oneLine(name)} (${r.ip})` : r.ip;
+}
+
+function downBlock(r: HostReport, view: ViewOptions): string {
+  const why = view.reason ? `, received ${hostStatus(r).reason}` : '';
+  return `prtip scan report for ${hostName(r)} [host down${why}]\n`;
+}
+
 function hostBlock(r: HostReport, view: ViewOptions): string {
   const lines: string[] = [];
-  const name = r.host?.hostname;
-  lines.push(`prtip scan report for ${name ? `${name} (${r.ip})` : r.ip}`);
+  lines.push(`prtip scan report for ${hostName(r)}`);
   const lat = latency(r.ports);
-  lines.push(lat ? `Host is up (${lat} latency).` : 'Host is up.');
+  const why = view.reason ? `, received ${hostStatus(r).reason}` : '';
+  lines.push(lat ? `Host is up${why} (${lat} latency).` : `Host is up${why}.`);
 
-  const ports = [...r.ports].sort(comparePorts);
-  const counts = new Map<string, number>();
-  for (const p of ports) counts.set(p.state, (counts.get(p.state) ?? 0) + 1);
-  const listed = (p: PortRecord): boolean =>
-    view.openOnly ? SHOWN_WITH_OPEN.has(p.state) : p.state === 'open' || (counts.get(p.state) ?? 0) <= COLLAPSE_OVER;
-  const shown = ports.filter(listed);
-  const hidden = ports.filter((p) => !listed(p));
-
-  if (shown.length === 0 && ports.length > 0) {
-    lines.push(`All ${ports.length} scanned ports on ${r.ip} are in ignored states.`);
+  const { shown, hidden } = splitPorts(r, view);
+  if (shown.length === 0 && r.ports.length > 0) {
+    lines.push(`All ${r.ports.length} scanned ports on ${hostName(r)} are in ignored states.`);
   }
   const summary = notShown(hidden);
   if (summary) lines.push(summary);
+  else if (shown.length > 0) lines.push(''); // nmap leaves a blank line where no "Not shown" line is
   if (shown.length > 0) {
-    const withVersion = shown.some((p) => r.services.has(portKey(p.port, p.proto)));
+    const withVersion = shown.some((p) => serviceFor(r, p, view).svc?.product !== undefined);
     const head = ['PORT', 'STATE', 'SERVICE'];
     if (view.reason) head.push('REASON');
     if (withVersion) head.push('VERSION');
     const rows = [head];
     for (const p of shown) {
-      const svc = r.services.get(portKey(p.port, p.proto));
-      const name = svc ? `${svc.tunnel === 'ssl' ? 'ssl/' : ''}${svc.name}${svc.method === 'table' ? '?' : ''}` : undefined;
-      const row = [`${p.port}/${p.proto}`, p.state, name ?? view.serviceName(p.port, p.proto) ?? 'unknown'];
+      const { name, svc } = serviceFor(r, p, view);
+      // nmap's normal output: ssl/http for a service found inside TLS, http? for a guess from the table.
+      const shown = svc ? `${svc.tunnel === 'ssl' ? 'ssl/' : ''}${svc.name}${svc.method === 'table' ? '?' : ''}` : name;
+      const row = [`${p.port}/${p.proto}`, p.state, oneLine(shown ?? 'unknown')];
       if (view.reason) row.push(p.ttl !== null ? `${p.reason} ttl ${p.ttl}` : p.reason);
-      if (withVersion) row.push(versionText(svc));
+      if (withVersion) row.push(oneLine(versionText(svc)));
       rows.push(row);
     }
     lines.push(table(rows));
     const info = serviceInfo(shown.map((p) => r.services.get(portKey(p.port, p.proto))));
     if (info) lines.push(info);
   }
+  if (r.os && r.os.matches.length > 0) {
+    const best = r.os.matches[0]!;
+    const exact = best.accuracy >= 100;
+    lines.push(exact ? `OS details: ${oneLine(best.name)}` : `Aggressive OS guesses: ${r.os.matches.map((m) => `${oneLine(m.name)} (${m.accuracy}%)`).join(', ')}`);
+  }
   return `${lines.join('\n')}\n\n`;
 }
 
-function clock(ms: number): string {
+/** "2026-11-28 23:01 UTC", as nmap's "Starting" line shows the time. */
+function shortClock(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
 }
 
-/** Nmap-style normal output (-oN): a report per host that is up, then a summary line. */
+/** ctime(3) layout in UTC, as nmap's file comments show it: "Sat Nov 28 23:01:58 2026". */
+export function ctime(ms: number): string {
+  const d = new Date(ms);
+  const day = d.toUTCString().slice(0, 3);
+  const mon = d.toUTCString().slice(8, 11);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${day} ${mon} ${String(d.getUTCDate()).padStart(2, ' ')} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${d.getUTCFullYear()}`;
+}
+
+export function elapsedSeconds(header: ScanHeader | undefined, trailer: EndTrailer | undefined): string {
+  return header && trailer ? ((trailer.endTime - header.startTime) / 1000).toFixed(2) : '0.00';
+}
+
+/**
+ * Nmap-style normal output (-oN): nmap's layout line for line — a report per host that is up
+ * (with -v also "[host down]" lines), "Not shown" summaries, then the closing summary. The only
+ * deliberate difference is the tool's name ("prtip scan report for").
+ */
 export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
   const reports = new HostReports();
   let header: ScanHeader | undefined;
@@ -125,32 +134,35 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       const version = h?.version ?? '?';
       const started = h?.startTime ?? Date.now();
       if (toFile) {
-        await sink.write(`# prtip ${version} scan initiated ${clock(started)} as: ${(h?.args ?? []).join(' | ')}\n`);
+        await sink.write(`# prtip ${version} scan initiated ${ctime(started)} as: ${oneLine((h?.args ?? []).join(' | '))}\n`);
       } else {
-        await sink.write(`Starting prtip ${version} at ${clock(started)}\n`);
+        await sink.write(`Starting prtip ${version} at ${shortClock(started)}\n`);
       }
     },
     async record(rec: AnyRecord) {
-      if (rec.type === 'port') reports.addPort(rec as PortRecord);
-      else if (rec.type === 'host') reports.addHost(rec as HostRecord);
-      else if (rec.type === 'service') reports.addService(rec as ServiceRecord);
+      reports.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let seen = 0;
       for (const r of reports.sorted()) {
         seen++;
-        if (!isUp(r)) continue;
+        if (!isUp(r)) {
+          if ((view.verbose ?? 0) > 0) await sink.write(downBlock(r, view));
+          continue;
+        }
         up++;
         if (view.openOnly && !r.ports.some((p) => SHOWN_WITH_OPEN.has(p.state))) continue;
         await sink.write(hostBlock(r, view));
       }
       const total = header?.plan?.hosts ?? seen;
-      const seconds = header && trailer ? ((trailer.endTime - header.startTime) / 1000).toFixed(2) : '?';
       if (!trailer || trailer.interrupted) await sink.write('Scan interrupted: results above are partial.\n');
-      const done = `${plural(total, 'IP address')} (${plural(up, 'host', 's')} up) scanned in ${seconds} seconds`;
+      if (up === 0 && total === 1) {
+        await sink.write('Note: Host seems down. If it is really up, but blocking our ping probes, try -Pn\n');
+      }
+      const done = doneSummary(total, up, elapsedSeconds(header, trailer));
       const endTime = trailer?.endTime ?? Date.now();
-      await sink.write(toFile ? `# prtip done at ${clock(endTime)} -- ${done}\n` : `prtip done: ${done}\n`);
+      await sink.write(toFile ? `# prtip done at ${ctime(endTime)} -- ${done}\n` : `prtip done: ${done}\n`);
     },
   };
 }

@@ -7,6 +7,8 @@ export interface ViewOptions {
   openOnly: boolean;
   /** --reason: add a REASON column. */
   reason: boolean;
+  /** -v level: 1 also reports hosts that are down (normal, XML, grepable). */
+  verbose?: number;
   /** Service name for a port from the services table (nmap-services), when known. */
   serviceName: (port: number, proto: string) => string | undefined;
 }

@@ -127,6 +127,8 @@ export interface ServiceRecord {
   cert?: CertSummary;
   /** The probe whose response identified the service (NULL, GetRequest, …). */
   probe?: string;
+  /** Raw banner text as received (e.g. imported from masscan), when a stage keeps it. */
+  banner?: string;
 }
 
 /** What a service record keeps of a TLS certificate. */
@@ -155,7 +157,29 @@ export interface CertSummary {
 export interface OsRecord {
   type: 'os';
   ip: string;
-  matches: { name: string; accuracy: number; cpe?: string[] }[];
+  matches: OsMatch[];
+}
+
+export interface OsMatch {
+  name: string;
+  accuracy: number;
+  cpe?: string[];
+  /** nmap's osclass fields, when the OS stage knows them (XML <osclass>). */
+  vendor?: string;
+  osfamily?: string;
+  osgen?: string;
+  devicetype?: string;
+}
+
+/**
+ * Emitted by a scanning stage after every probe of a batch has its answer (all of the batch's
+ * port records were emitted before it). The store records these ranges so a killed scan can be
+ * resumed: positions start..start+count-1 of the permutation need not be probed again.
+ */
+export interface ProgressRecord {
+  type: 'progress';
+  start: number;
+  count: number;
 }
 
 export interface EndTrailer {
@@ -174,6 +198,7 @@ export type KnownRecord =
   | HostRecord
   | ServiceRecord
   | OsRecord
+  | ProgressRecord
   | EndTrailer;
 
 /** Any record: the known ones, or one of a type this build does not know (passed through). */

@@ -13,6 +13,7 @@ import {
   type EndTrailer,
   type PortRecord,
   type ProbeBatch,
+  type ProgressRecord,
   type ScanHeader,
 } from '../records/index.js';
 import type { Duplex } from 'node:stream';
@@ -67,17 +68,25 @@ export function sendRecords(opts: SendOptions) {
     const counters: Counters = { sent: 0, open: 0, closed: 0, filtered: 0, retries: 0, skipped: 0 };
     const hosts = new HostTable();
     const bucket = opts.maxRate ? new TokenBucket(opts.maxRate) : undefined;
-    const done: PortRecord[] = [];
+    const done: Array<PortRecord | ProgressRecord> = [];
     let inFlight = 0;
     let wake: (() => void) | undefined;
     let trailer: EndTrailer | undefined;
     const skippedProtos = new Set<string>();
     const aborted = () => opts.signal?.aborted === true;
 
-    const settle = (rec: PortRecord): void => {
+    // Per batch: probes still unanswered. When a fully fed batch has no probe left, a progress
+    // record follows its last port record (the store checkpoints it for --resume).
+    interface BatchState { start: number; count: number; left: number; fed: boolean }
+    const finishBatch = (b: BatchState): void => {
+      if (b.fed && b.left === 0) done.push({ type: 'progress', start: b.start, count: b.count });
+    };
+    const settle = (rec: PortRecord, batch: BatchState): void => {
       counters[rec.state === 'open' ? 'open' : rec.state === 'closed' ? 'closed' : 'filtered']++;
       hosts.note(rec);
       done.push(rec);
+      batch.left--;
+      finishBatch(batch);
       inFlight--;
       const w = wake;
       wake = undefined;
@@ -110,7 +119,7 @@ export function sendRecords(opts: SendOptions) {
       }
     };
 
-    function* drainDone(): Generator<PortRecord> {
+    function* drainDone(): Generator<PortRecord | ProgressRecord> {
       while (done.length > 0) yield done.shift()!;
     }
 
@@ -135,9 +144,11 @@ export function sendRecords(opts: SendOptions) {
       const batch = rec as ProbeBatch;
       const problem = probeBatchProblem(batch);
       if (problem) throw new RecordStreamError(`probe batch at ${String(batch.start)}: ${problem}`);
+      const state: BatchState = { start: batch.start, count: batch.count, left: batch.count, fed: false };
       for (const probe of probesOf(batch)) {
         if (aborted()) break;
         if (probe.proto !== 'tcp') {
+          state.left--;
           counters.skipped++;
           skippedProtos.add(probe.proto);
           continue;
@@ -149,10 +160,12 @@ export function sendRecords(opts: SendOptions) {
         if (bucket) await bucket.take(opts.signal);
         if (aborted()) break;
         inFlight++;
-        void probePort(probe.ip, probe.port).then(settle);
+        void probePort(probe.ip, probe.port).then((rec) => settle(rec, state));
         if (done.length > 0) yield* drainDone();
       }
       if (aborted()) break;
+      state.fed = true;
+      finishBatch(state);
     }
 
     while (inFlight > 0) {

@@ -12,10 +12,27 @@ import { FeistelPermutation } from './rand-feistel.js';
 const V6_SEED_TWEAK = 0x5bd1e995;
 
 /** The batches of this shard, in position order: IPv4 positions first, then IPv6. */
-export function* probeBatches(tp: TargetPlan): Generator<ProbeBatch, void, undefined> {
-  const { shardStart, shardEnd, probes4 } = tp;
-  if (shardStart < probes4) yield* v4Batches(tp, shardStart, Math.min(shardEnd, probes4));
-  if (shardEnd > probes4) yield* v6Batches(tp, Math.max(shardStart, probes4), shardEnd);
+export function* probeBatches(tp: TargetPlan, skip: ReadonlyArray<readonly [number, number]> = []): Generator<ProbeBatch, void, undefined> {
+  const { probes4 } = tp;
+  for (const [from, to] of keptSegments(tp.shardStart, tp.shardEnd, skip)) {
+    if (from < probes4) yield* v4Batches(tp, from, Math.min(to, probes4));
+    if (to > probes4) yield* v6Batches(tp, Math.max(from, probes4), to);
+  }
+}
+
+/** [start, end) minus the skipped ranges, in order. A batch never spans a gap. */
+export function keptSegments(start: number, end: number, skip: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
+  const sorted = [...skip].filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  const out: Array<[number, number]> = [];
+  let pos = start;
+  for (const [a, b] of sorted) {
+    if (b <= pos) continue;
+    if (a >= end) break;
+    if (a > pos) out.push([pos, a]);
+    pos = Math.max(pos, b);
+  }
+  if (pos < end) out.push([pos, end]);
+  return out;
 }
 
 function* v4Batches(tp: TargetPlan, from: number, to: number): Generator<ProbeBatch, void, undefined> {

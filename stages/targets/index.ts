@@ -13,7 +13,7 @@ export { planTargets, DEFAULT_BATCH_SIZE, MAX_INTERVALS, MAX_PROBES, type Target
 export { parsePortSpec, selectPorts, DEFAULT_TOP_PORTS, FAST_TOP_PORTS, type PortList, type PortSelection } from './ports.js';
 export { parseTargetSpec, splitSpecs, type SpecContext, type SpecToken, type TargetSpec } from './target-spec.js';
 export { FeistelPermutation, feistelSelfTest } from './rand-feistel.js';
-export { probeBatches } from './generate.js';
+export { probeBatches, keptSegments } from './generate.js';
 
 /**
  * The stage's records as an async generator (pipelines compose these): header, batches, trailer.
@@ -25,7 +25,7 @@ export async function* targetRecords(opts: TargetsOptions, planned?: TargetPlan)
   yield newHeader(opts.args, { plan: tp.plan });
   let emitted = 0;
   let interrupted = false;
-  for (const batch of probeBatches(tp)) {
+  for (const batch of probeBatches(tp, opts.skip)) {
     // Checked before each batch: after Ctrl-C no new probe goes out, but the trailer still does.
     if (opts.signal?.aborted) {
       interrupted = true;

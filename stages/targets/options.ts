@@ -26,6 +26,11 @@ export interface TargetsOptions {
   sequential?: boolean;
   /** Where nmap-services lives (default: $PRTIP_DATADIR, else /usr/share/nmap). */
   datadir?: string;
+  /**
+   * Permutation positions not to generate, as [start, end) ranges (a resumed scan skips the
+   * batches a killed run finished). Needs the same seed, ports, targets and shard as that run.
+   */
+  skip?: Array<[number, number]>;
   /** Probes per batch, default 8192. */
   batchSize?: number;
   /** Command line, put into the header. */

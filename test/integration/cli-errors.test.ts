@@ -24,7 +24,13 @@ const cases: Array<[string[], RegExp, string?]> = [
   [['-sT', '--max-retries', 'x', '198.18.0.1'], /"x"/],
   [['scan', '-oN', '/nonexistent/dir/out.txt', '-p', '80', '127.0.0.1'], /\/nonexistent\/dir\/out\.txt/],
   [['send', 'stray'], /"stray"/],
-  [['format', '-oX', 'x.xml'], /-oX/],
+  [['format', '-oX', '/nonexistent/dir/x.xml'], /-oX output "\/nonexistent\/dir\/x\.xml"/],
+  [['scan', '-oA', '-', '-p', '80', '127.0.0.1'], /-oA takes a file name base/],
+  [['scan', '--resume', '/nonexistent/dir/x.duckdb'], /\/nonexistent\/dir\/x\.duckdb/],
+  [['scan', '--resume', 'x.duckdb', '-p', '80'], /--resume FILE takes no other options/],
+  [['scan', '--db', '/nonexistent/dir/x.duckdb', '-p', '80', '127.0.0.1'], /cannot open DuckDB database "\/nonexistent\/dir\/x\.duckdb"/],
+  [['scan', '--batch-size', '0', '127.0.0.1'], /"0"/],
+  [['merge', '--memory', 'lots'], /"lots"/],
 ];
 
 for (const [args, re] of cases) {

@@ -7,5 +7,5 @@ const argv = process.argv.slice(2);
 const config = await Config.load(root.pathname);
 const first = argv[0];
 const asksForHelpOrVersion = first === undefined || ['--help', '-h', 'help', '--version', '-V'].includes(first);
-if (!asksForHelpOrVersion && !config.findCommand(first)) argv.unshift('scan');
+if (!asksForHelpOrVersion && !config.findCommand(first) && !config.findTopic(first)) argv.unshift('scan');
 await run(argv, config).then(() => flush()).catch((err) => handle(err));

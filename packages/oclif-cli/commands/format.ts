@@ -7,13 +7,16 @@ import { formatOptions } from '../lib/stage-options.js';
 const GROUPS: FlagGroup[] = ['output', 'misc'];
 
 export default class Format extends PrtipCommand {
-  static override summary = 'Write the records read on stdin as normal text or JSON Lines';
+  static override summary = 'Write the records read on stdin as nmap normal/XML/grepable text, JSON, JSON Lines or CSV';
   static override description = commandHelp(
-    'prtip … | prtip format [-oN FILE] [-oD FILE] [--open] [--reason]',
-    'Reads a record stream on stdin and writes the requested outputs ("-" = stdout).\n' +
-      'With no output option it prints the normal (nmap-style) report on stdout.',
+    'prtip … | prtip format [-oN|-oX|-oG|-oJ|-oD|-oC FILE] [-oA BASE] [--open] [--reason] [-v]',
+    'Reads a record stream on stdin and writes the requested outputs ("-" = stdout): -oN nmap\n' +
+      'normal, -oX Nmap XML (valid against nmap.dtd, read by ndiff), -oG grepable, -oA all three,\n' +
+      '-oJ one JSON document, -oD JSON Lines, -oC/--csv CSV. With no output option it prints the\n' +
+      'normal (nmap-style) report on stdout.',
     GROUPS,
-    ['prtip targets 198.18.0.0/24 -p 80 | prtip send -sT | prtip format -oN scan.txt -oD -'],
+    ['prtip targets 198.18.0.0/24 -p 80 | prtip send -sT | prtip format -oN scan.txt -oD -',
+      'prtip merge a.rec b.rec | prtip format -oA merged'],
   );
 
   protected readonly commandName = 'format';

@@ -1,22 +1,32 @@
+import fs from 'node:fs';
 import { runScan } from '../../../pipelines/scan.js';
-import { UserInputError } from '../../../stages/records/index.js';
+import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
+import { findResumable, finishedRanges, openDatabase, storedRecords } from '../../../stages/store/index.js';
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
-import type { CliOptions, FlagGroup } from '../lib/flags.js';
+import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
 import { detectOptions, formatOptions, sendOptions, targetsOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
 
-const GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'discovery', 'version', 'timing', 'output', 'misc'];
+const GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'discovery', 'version', 'timing', 'output', 'database', 'misc'];
 
 export default class Scan extends PrtipCommand {
-  static override summary = 'Run a whole scan in one process (targets → send → [detect] → format)';
+  static override summary = 'Run a whole scan in one process (targets → send → [detect] → [store] → format)';
   static override description = commandHelp(
-    'prtip [scan] [options] TARGET...',
+    'prtip [scan] [options] TARGET...  |  prtip scan --resume FILE',
     'Scans the targets with the same stages the pipe runs, in one process, and prints the\n' +
-      'normal report on stdout (plus any -oN/-oD files). nmap spellings are accepted; options\n' +
-      'prtip does not implement yet are refused by name.',
+      'normal report on stdout (plus any -oN/-oX/-oG/-oJ/-oD/-oC files). nmap spellings are accepted;\n' +
+      'options prtip does not implement yet are refused by name. With --db FILE the results go to a\n' +
+      'DuckDB database as they arrive, checkpointed every second; a scan killed in any way can be\n' +
+      'continued with --resume FILE (same plan and seed, finished probe batches skipped).',
     GROUPS,
-    ['prtip scan -sT -p 1-1024 198.18.0.0/24', 'prtip scan -sV -p 22,80,443 198.18.0.7', 'prtip -sT -F --open -oD results.jsonl 198.18.0.7', 'prtip scan -sT -p- -T4 -oN all.txt 198.18.0.7'],
+    [
+      'prtip scan -sT -p 1-1024 198.18.0.0/24',
+      'prtip scan -sV -p 22,80,443 198.18.0.7',
+      'prtip -sT -F --open -oD results.jsonl 198.18.0.7',
+      'prtip scan -sT -p- -T4 -oA all 198.18.0.7 --db scans.duckdb',
+      'prtip scan --resume scans.duckdb',
+    ],
   );
 
   protected readonly commandName = 'scan';
@@ -24,20 +34,51 @@ export default class Scan extends PrtipCommand {
   protected override readonly takesTargets = true;
 
   protected async main(o: CliOptions): Promise<void> {
+    let argv = this.argv;
+    let resume: { scanId: string; skip: Array<[number, number]>; seed: number; prior: AnyRecord[] } | undefined;
+    if (o.resume !== undefined) {
+      if (argv.length !== 2 && !(argv.length === 1 && argv[0]!.startsWith('--resume='))) {
+        throw new UserInputError('--resume FILE takes no other options: the stored scan\'s own options are used');
+      }
+      if (!fs.existsSync(o.resume)) throw new UserInputError(`--resume "${o.resume}": no such database file`);
+      const db = await openDatabase(o.resume);
+      try {
+        const scan = await findResumable(db, o.resume);
+        resume = { scanId: scan.scanId, skip: await finishedRanges(db, scan.scanId), seed: scan.seed, prior: await storedRecords(db, scan.scanId) };
+        argv = scan.argv;
+      } finally {
+        db.close();
+      }
+      const file = o.resume;
+      o = parseArgs(argv, GROUPS, 'scan', true);
+      o.seed = resume.seed;
+      o.db = file;
+      process.stderr.write(`prtip: resuming scan ${resume.scanId}: ${resume.skip.reduce((n, [a, b]) => n + b - a, 0)} probes already done\n`);
+    }
     const uPorts = o.ports !== undefined && /(^|,)\s*[US]:/i.test(o.ports);
     if (uPorts) {
       throw new UserInputError(`-p "${o.ports}" asks for UDP/SCTP ports, but prtip scans TCP only for now (-sT)`);
     }
     const interrupt = interruptController();
     const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
-    const args = [this.commandLine()];
+    const args = [['prtip', 'scan', ...argv].join(' ')];
     const outputs = o.outputs.some((x) => x.path === '-') ? o.outputs : [...o.outputs, { format: 'normal' as const, path: '-' }];
-    await runScan({
-      targets: targetsOptions(o, args, interrupt.signal),
-      send: sendOptions(o, [], interrupt.signal, warn),
-      format: formatOptions(o, outputs),
-      detect: o.versionDetect ? detectOptions(o, [], interrupt.signal, warn) : undefined,
-      observe: verboseObserver(o.verbose),
-    });
+    const targets = targetsOptions(o, args, interrupt.signal);
+    if (resume) targets.skip = resume.skip;
+    // Opened before any record flows, so a bad --db path fails before the scan starts.
+    const db = o.db ? await openDatabase(o.db) : undefined;
+    try {
+      await runScan({
+        targets,
+        send: sendOptions(o, [], interrupt.signal, warn),
+        format: formatOptions(o, outputs),
+        detect: o.versionDetect ? detectOptions(o, [], interrupt.signal, warn) : undefined,
+        store: o.db ? { path: o.db, db, argv, resumeScanId: resume?.scanId } : undefined,
+        observe: verboseObserver(o.verbose),
+        prior: resume?.prior,
+      });
+    } finally {
+      db?.close();
+    }
   }
 }

@@ -16,6 +16,7 @@ export interface CliOptions {
   topPorts?: number;
   family?: 4 | 6;
   seed?: number;
+  batchSize?: number;
   shard?: { index: number; count: number };
   sequential: boolean;
   datadir?: string;
@@ -37,6 +38,8 @@ export interface CliOptions {
   versionIntensity?: number;
   /** prtip detect --check-db */
   checkDb: boolean;
+  db?: string;
+  resume?: string;
 }
 
 export function emptyOptions(): CliOptions {
@@ -47,7 +50,7 @@ export function emptyOptions(): CliOptions {
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
@@ -58,6 +61,7 @@ export const GROUP_TITLES: Record<FlagGroup, string> = {
   probedb: 'PROBE DATABASE',
   timing: 'TIMING AND PERFORMANCE',
   output: 'OUTPUT',
+  database: 'DATABASE (DuckDB)',
   misc: 'MISC',
 };
 
@@ -86,6 +90,7 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--top-ports'], value: 'N', group: 'ports', help: 'the N most common ports (nmap-services frequencies)', apply: (o, v, n) => { o.topPorts = parseInteger(n, v, 1, 65535); } },
   { names: ['-r'], group: 'ports', help: 'probe in sequential order instead of a random permutation', apply: (o) => { o.sequential = true; } },
   { names: ['--seed'], value: 'N', group: 'ports', help: 'seed of the random order (reproducible scans and shards)', apply: (o, v, n) => { o.seed = parseInteger(n, v, 0, 0xffffffff); } },
+  { names: ['--batch-size'], value: 'N', group: 'ports', help: 'probes per batch record (default 8192); --resume restarts at batch granularity', apply: (o, v, n) => { o.batchSize = parseInteger(n, v, 1, 1 << 20); } },
   { names: ['--shard'], value: 'I/N', group: 'ports', help: 'scan only shard I of N (disjoint slices; use the same --seed on every shard)', apply: (o, v) => { o.shard = parseShard(v); } },
   { names: ['--datadir'], value: 'DIR', group: 'misc', help: 'where nmap data files live (default /usr/share/nmap)', apply: (o, v) => { o.datadir = v; } },
   // scan techniques
@@ -108,10 +113,20 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--max-rate', '--rate'], value: 'PPS', group: 'timing', help: 'most probes sent per second (1000, 200k)', apply: (o, v, n) => { o.maxRate = parseRate(n, v); } },
   // output
   { names: ['-oN'], value: 'FILE', group: 'output', help: 'normal (nmap-style) output to FILE ("-" = stdout)', apply: (o, v) => o.outputs.push({ format: 'normal', path: v }) },
+  { names: ['-oX'], value: 'FILE', group: 'output', help: 'Nmap XML (valid against nmap.dtd; ndiff reads it)', apply: (o, v) => o.outputs.push({ format: 'xml', path: v }) },
+  { names: ['-oG'], value: 'FILE', group: 'output', help: 'grepable output, one line per host', apply: (o, v) => o.outputs.push({ format: 'grepable', path: v }) },
+  { names: ['-oA'], value: 'BASE', group: 'output', help: 'BASE.nmap, BASE.xml and BASE.gnmap at once', apply: (o, v) => {
+    if (v === '-') throw new UserInputError('-oA takes a file name base, not "-"');
+    o.outputs.push({ format: 'normal', path: `${v}.nmap` }, { format: 'xml', path: `${v}.xml` }, { format: 'grepable', path: `${v}.gnmap` });
+  } },
+  { names: ['-oJ'], value: 'FILE', group: 'output', help: 'one JSON document: scan, hosts with ports, runstats', apply: (o, v) => o.outputs.push({ format: 'json', path: v }) },
   { names: ['-oD', '-oJL'], value: 'FILE', group: 'output', help: 'JSON Lines: one object per record ("-" = stdout)', apply: (o, v) => o.outputs.push({ format: 'jsonl', path: v }) },
+  { names: ['-oC', '--csv'], value: 'FILE', group: 'output', help: 'CSV: one row per port with its service', apply: (o, v) => o.outputs.push({ format: 'csv', path: v }) },
+  { names: ['--db'], value: 'FILE', group: 'database', help: 'append the scan to a DuckDB database (checkpointed; see prtip sql)', apply: (o, v) => { o.db = v; } },
+  { names: ['--resume'], value: 'FILE', group: 'database', help: 'continue the unfinished scan stored in FILE (by --db)', apply: (o, v) => { o.resume = v; } },
   { names: ['--open'], group: 'output', help: 'show only open ports', apply: (o) => { o.openOnly = true; } },
   { names: ['--reason'], group: 'output', help: 'show why each port is in its state', apply: (o) => { o.reason = true; } },
-  { names: ['-v'], group: 'output', help: 'verbose: report open ports on stderr as they are found', apply: (o) => { o.verbose++; } },
+  { names: ['-v'], group: 'output', help: 'verbose: open ports on stderr as found; down hosts in reports', apply: (o) => { o.verbose++; } },
 ];
 
 /** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
@@ -120,12 +135,12 @@ const NOT_YET: Record<string, string> = {
   '-sN': 'NULL scan', '-sF': 'FIN scan', '-sX': 'Xmas scan', '-sY': 'SCTP INIT scan', '-sZ': 'SCTP COOKIE-ECHO scan',
   '-sO': 'IP protocol scan', '-sI': 'idle scan', '-sC': 'script scan',
   '-sn': 'ping scan', '-sL': 'list scan', '-O': 'OS detection', '-A': 'aggressive scan (-sV -O -sC)',
-  '-oX': 'XML output', '-oG': 'grepable output', '-oA': 'output in all formats', '-oS': 'script kiddie output',
+  '-oS': 'script kiddie output',
   '-f': 'fragmentation', '-D': 'decoys', '-S': 'source address', '-e': 'interface choice', '-g': 'source port',
   '--source-port': 'source port', '--ttl': 'IP TTL', '--script': 'NSE scripts', '-PS': 'TCP SYN ping',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute', '--min-rate': 'a minimum rate',
-  '--resume': 'resuming a scan', '--db': 'storing results in DuckDB', '-sR': 'RPC scan',
+  '-sR': 'RPC scan',
 };
 
 export interface ParseResult {

@@ -23,6 +23,7 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     topPorts: o.topPorts,
     family: o.family,
     seed: o.seed,
+    batchSize: o.batchSize,
     shard: o.shard,
     sequential: o.sequential,
     datadir: o.datadir,
@@ -82,6 +83,7 @@ export function formatOptions(o: CliOptions, outputs: OutputRequest[]): FormatOp
     view: {
       openOnly: o.openOnly,
       reason: o.reason,
+      verbose: o.verbose,
       serviceName: (port, proto) => services.serviceName(port, proto as Proto),
     },
   };

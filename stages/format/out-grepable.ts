@@ -1,0 +1,63 @@
+import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
+import { doneSummary, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
+import { ctime, elapsedSeconds } from './out-normal.js';
+import type { OutputFormat, ViewOptions } from './output-format.js';
+import type { OutputSink } from './sink.js';
+
+/** A field inside a port entry: one line, and no "/" or "," (which separate fields and entries). */
+const field = (s: string | undefined) => oneLine(s ?? '').replace(/\//g, '|').replace(/,/g, ';');
+
+function hostLines(r: HostReport, view: ViewOptions): string {
+  const name = r.host?.hostname ? field(r.host.hostname).replace(/[()]/g, '') : '';
+  const who = `Host: ${r.ip} (${name})`;
+  const up = isUp(r);
+  const lines = [`${who}\tStatus: ${up ? 'Up' : 'Down'}`];
+  if (!up) return `${lines[0]}\n`;
+  const { shown, hidden } = splitPorts(r, view);
+  const listed = view.openOnly ? shown.filter((p) => p.state === 'open' || p.state === 'open|filtered') : shown;
+  if (r.ports.length > 0) {
+    // port/state/protocol/owner/service/rpc info/version/
+    const entries = listed.map((p) => {
+      const { name: svcName, svc } = serviceFor(r, p, view);
+      return `${p.port}/${p.state}/${p.proto}//${field(svcName)}//${field(versionText(svc))}/`;
+    });
+    let line = `${who}\tPorts: ${entries.join(', ')}`;
+    const ignored = hidden[0];
+    if (ignored) {
+      const count = hidden.filter((g) => g.state === ignored.state).reduce((n, g) => n + g.count, 0);
+      line += `\tIgnored State: ${ignored.state} (${count})`;
+    }
+    if (r.os?.matches[0]) line += `\tOS: ${field(r.os.matches[0].name)}`;
+    lines.push(line);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Grepable output (-oG): nmap's one-line-per-host layout. Down hosts appear with -v. */
+export function grepableFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
+  const reports = new HostReports();
+  let header: ScanHeader | undefined;
+  return {
+    async begin(h) {
+      header = h;
+      await sink.write(`# prtip ${h?.version ?? '?'} scan initiated ${ctime(h?.startTime ?? Date.now())} as: ${oneLine((h?.args ?? []).join(' | '))}\n`);
+    },
+    async record(rec: AnyRecord) {
+      reports.add(rec);
+    },
+    async end(trailer: EndTrailer | undefined) {
+      let up = 0;
+      let seen = 0;
+      for (const r of reports.sorted()) {
+        seen++;
+        if (isUp(r)) up++;
+        else if ((view.verbose ?? 0) < 1) continue;
+        await sink.write(hostLines(r, view));
+      }
+      const total = header?.plan?.hosts ?? seen;
+      const done = doneSummary(total, up, elapsedSeconds(header, trailer));
+      const note = !trailer || trailer.interrupted ? ' (interrupted: partial results)' : '';
+      await sink.write(`# prtip done at ${ctime(trailer?.endTime ?? Date.now())} -- ${done}${note}\n`);
+    },
+  };
+}

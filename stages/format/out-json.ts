@@ -1,0 +1,65 @@
+import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
+import { comparePorts, hostStatus, HostReports, isUp, portKey, type HostReport } from './host-report.js';
+import { jsonReplacer } from './out-jsonl.js';
+import type { OutputFormat, ViewOptions } from './output-format.js';
+import type { OutputSink } from './sink.js';
+
+/** One host as JSON: every port (nothing collapsed: this is for machines), with its service. */
+function hostObject(r: HostReport, view: ViewOptions) {
+  const st = hostStatus(r);
+  const ports = [...r.ports].sort(comparePorts)
+    .filter((p) => !view.openOnly || p.state === 'open' || p.state === 'open|filtered')
+    .map((p) => {
+      const svc = r.services.get(portKey(p.port, p.proto));
+      const { type: _t, ip: _i, port: _p, proto: _pr, ...service } = svc ?? ({} as Record<string, unknown>);
+      return {
+        port: p.port, proto: p.proto, state: p.state, reason: p.reason, ttl: p.ttl, rtt: p.rtt, time: p.time,
+        service: svc ? service : view.serviceName(p.port, p.proto) ? { name: view.serviceName(p.port, p.proto), method: 'table', conf: 3 } : null,
+      };
+    });
+  return {
+    ip: r.ip,
+    hostname: r.host?.hostname ?? null,
+    status: st.state,
+    reason: st.reason,
+    ports,
+    os: r.os?.matches ?? [],
+  };
+}
+
+/**
+ * One JSON document (-oJ): { scan: header, hosts: [...], runstats: {...} }. Hosts are written
+ * one by one into the array, so the document is never built whole in memory as a string.
+ */
+export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
+  const reports = new HostReports();
+  let header: ScanHeader | undefined;
+  const json = (v: unknown) => JSON.stringify(v, jsonReplacer);
+  return {
+    async begin(h) {
+      header = h;
+      await sink.write(`{"scan":${json(h ?? null)},\n"hosts":[`);
+    },
+    async record(rec: AnyRecord) {
+      reports.add(rec);
+    },
+    async end(trailer: EndTrailer | undefined) {
+      let up = 0;
+      let total = 0;
+      let written = 0;
+      for (const r of reports.sorted()) {
+        const isHostUp = isUp(r);
+        if (isHostUp) up++;
+        total++;
+        if (!isHostUp && (view.verbose ?? 0) < 1) continue;
+        await sink.write(`${written++ > 0 ? ',' : ''}\n${json(hostObject(r, view))}`);
+      }
+      const runstats = {
+        hosts: { up, down: total - up, total: Math.max(header?.plan?.hosts ?? 0, total) },
+        elapsed: header && trailer ? (trailer.endTime - header.startTime) / 1000 : null,
+        interrupted: !trailer || trailer.interrupted,
+      };
+      await sink.write(`\n],\n"runstats":${json(runstats)},\n"trailer":${json(trailer ?? null)}}\n`);
+    },
+  };
+}

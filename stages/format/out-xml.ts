@@ -1,0 +1,175 @@
+import { PRTIP_VERSION, type AnyRecord, type EndTrailer, type PortRecord, type ScanHeader } from '../records/index.js';
+import {
+  doneSummary, hostStatus, HostReports, isUp, portRanges, serviceFor, splitPorts, type HostReport,
+} from './host-report.js';
+import { ctime, elapsedSeconds } from './out-normal.js';
+import type { OutputFormat, ViewOptions } from './output-format.js';
+import type { OutputSink } from './sink.js';
+import { xmlAttr, xmlElement, xmlText } from './xml-text.js';
+
+/** prtip scan type names → nmap.dtd's scan_types. */
+const XML_SCAN_TYPE: Record<string, string> = {
+  connect: 'connect', syn: 'syn', ack: 'ack', window: 'window', maimon: 'maimon', null: 'null', fin: 'fin',
+  xmas: 'xmas', udp: 'udp', sctpinit: 'sctpinit', sctpcookieecho: 'sctpcookieecho', ipproto: 'ipproto',
+};
+
+/** nmap counts services in a port list ("1-3,80" → 4). */
+function countPorts(list: string): number {
+  if (!list) return 0;
+  return list.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : b - a! + 1);
+  }, 0);
+}
+
+const epoch = (ms: number) => Math.floor(ms / 1000);
+
+/** nmap's <times>: smoothed RTT, variance and timeout, in microseconds. */
+function timesElement(ports: PortRecord[]): string | undefined {
+  const rtts = ports.map((p) => p.rtt).filter((x): x is number => x !== null).map((ms) => ms * 1000);
+  if (rtts.length === 0) return undefined;
+  const mean = rtts.reduce((a, b) => a + b, 0) / rtts.length;
+  const dev = rtts.reduce((a, b) => a + Math.abs(b - mean), 0) / rtts.length;
+  return xmlElement('times', {
+    srtt: Math.round(mean), rttvar: Math.round(dev), to: Math.max(100000, Math.round(mean + 4 * dev)),
+  });
+}
+
+function hostElement(r: HostReport, view: ViewOptions): string {
+  const st = hostStatus(r);
+  let first = Infinity;
+  let last = -Infinity;
+  for (const t of r.ports.map((p) => p.time).concat(r.host ? [r.host.time] : [])) {
+    if (t < first) first = t;
+    if (t > last) last = t;
+  }
+  const out: string[] = [];
+  out.push(`<host${first !== Infinity ? ` starttime="${epoch(first)}" endtime="${epoch(last)}"` : ''}>` +
+    xmlElement('status', { state: st.state, reason: st.reason, reason_ttl: st.ttl }));
+  out.push(xmlElement('address', { addr: r.ip, addrtype: r.ip.includes(':') ? 'ipv6' : 'ipv4' }));
+  if (r.host?.hostname) {
+    out.push(`<hostnames>\n${xmlElement('hostname', { name: r.host.hostname, type: 'PTR' })}\n</hostnames>`);
+  } else {
+    out.push('<hostnames>\n</hostnames>');
+  }
+  if (r.ports.length > 0) {
+    const { shown, hidden } = splitPorts(r, { openOnly: false });
+    const lines: string[] = ['<ports>'];
+    // nmap.dtd: one <extraports> per state, with <extrareasons> per reason (and protocol).
+    const byState = new Map<string, typeof hidden>();
+    for (const g of hidden) byState.set(g.state, [...(byState.get(g.state) ?? []), g]);
+    for (const [state, groups] of byState) {
+      const count = groups.reduce((n, g) => n + g.count, 0);
+      lines.push(`<extraports state="${xmlAttr(state)}" count="${count}">`);
+      for (const g of groups) {
+        for (const [reason, ports] of g.reasons) {
+          lines.push(xmlElement('extrareasons', { reason, count: ports.length, proto: g.proto, ports: portRanges(ports) }));
+        }
+      }
+      lines.push('</extraports>');
+    }
+    const ports = view.openOnly ? shown.filter((p) => p.state === 'open' || p.state === 'open|filtered') : shown;
+    for (const p of ports) {
+      const { name, svc } = serviceFor(r, p, view);
+      const state = xmlElement('state', { state: p.state, reason: p.reason, reason_ttl: p.ttl ?? 0 });
+      let service = '';
+      if (svc) {
+        const cpes = (svc.cpe ?? []).map((c) => `<cpe>${xmlText(c)}</cpe>`).join('');
+        const conf = Math.max(0, Math.min(10, Math.round(svc.conf)));
+        service = xmlElement('service', {
+          name: svc.name, product: svc.product, version: svc.version, extrainfo: svc.extrainfo,
+          method: svc.method === 'probed' ? 'probed' : 'table', conf,
+        }, cpes || undefined);
+      } else if (name) {
+        service = xmlElement('service', { name, method: 'table', conf: 3 });
+      }
+      lines.push(`<port protocol="${p.proto}" portid="${p.port}">${state}${service}</port>`);
+    }
+    lines.push('</ports>');
+    out.push(lines.join('\n'));
+  }
+  if (r.os && r.os.matches.length > 0) {
+    const lines = ['<os>'];
+    for (const m of r.os.matches) {
+      let classes = '';
+      if (m.vendor && m.osfamily) {
+        const cpes = (m.cpe ?? []).map((c) => `<cpe>${xmlText(c)}</cpe>`).join('');
+        classes = xmlElement('osclass', {
+          type: m.devicetype, vendor: m.vendor, osfamily: m.osfamily, osgen: m.osgen, accuracy: Math.round(m.accuracy),
+        }, cpes || undefined);
+      }
+      lines.push(xmlElement('osmatch', { name: m.name, accuracy: Math.round(m.accuracy), line: 0 }, classes || undefined));
+    }
+    lines.push('</os>');
+    out.push(lines.join('\n'));
+  }
+  const times = timesElement(r.ports);
+  if (times) out.push(times);
+  out.push('</host>');
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * Nmap XML (-oX), valid against the installed nmap.dtd, read by ndiff and Nmap-XML importers.
+ * nmap.dtd allows only scanner="nmap", so prtip names itself in profile_name="prtip" and in a
+ * comment; version is prtip's. Hosts that are down appear only with -v, as in nmap.
+ */
+export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
+  const reports = new HostReports();
+  let header: ScanHeader | undefined;
+  return {
+    async begin(h) {
+      header = h;
+      const start = h?.startTime ?? Date.now();
+      const args = (h?.args ?? []).join(' | ');
+      const lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<!DOCTYPE nmaprun>',
+        '<?xml-stylesheet href="file:///usr/share/nmap/nmap.xsl" type="text/xsl"?>',
+        `<!-- prtip ${PRTIP_VERSION} scan initiated ${ctime(start)} -->`,
+        `${xmlElement('nmaprun', {
+          scanner: 'nmap', args, start: epoch(start), startstr: ctime(start), version: h?.version ?? PRTIP_VERSION,
+          profile_name: 'prtip', xmloutputversion: '1.05',
+        }).slice(0, -2)}>`,
+      ];
+      const plan = h?.plan;
+      const type = XML_SCAN_TYPE[h?.scanTypes?.[0] ?? 'connect'] ?? 'connect';
+      if (plan) {
+        for (const proto of ['tcp', 'udp', 'sctp'] as const) {
+          const list = plan.ports[proto];
+          if (!list) continue;
+          const protoType = proto === 'udp' ? 'udp' : proto === 'sctp' ? 'sctpinit' : type;
+          lines.push(xmlElement('scaninfo', { type: protoType, protocol: proto, numservices: countPorts(list), services: list }));
+        }
+      }
+      lines.push(xmlElement('verbose', { level: view.verbose ?? 0 }), xmlElement('debugging', { level: 0 }));
+      await sink.write(`${lines.join('\n')}\n`);
+    },
+    async record(rec: AnyRecord) {
+      reports.add(rec);
+    },
+    async end(trailer: EndTrailer | undefined) {
+      let up = 0;
+      let down = 0;
+      for (const r of reports.sorted()) {
+        if (isUp(r)) up++;
+        else {
+          down++;
+          if ((view.verbose ?? 0) < 1) continue;
+        }
+        await sink.write(hostElement(r, view));
+      }
+      const total = Math.max(header?.plan?.hosts ?? 0, up + down);
+      const end = trailer?.endTime ?? Date.now();
+      const elapsed = elapsedSeconds(header, trailer);
+      const interrupted = !trailer || trailer.interrupted;
+      const summary = `prtip done at ${ctime(end)}; ${doneSummary(total, up, elapsed)}`;
+      await sink.write(
+        `<runstats>${xmlElement('finished', {
+          time: epoch(end), timestr: ctime(end), summary, elapsed,
+          exit: interrupted ? 'error' : 'success', errormsg: interrupted ? 'scan interrupted: results are partial' : undefined,
+        })}${xmlElement('hosts', { up, down: total - up, total })}\n</runstats>\n</nmaprun>\n`,
+      );
+    },
+  };
+}

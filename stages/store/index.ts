@@ -1,0 +1,103 @@
+/**
+ * stages/store: appends a scan's records to a DuckDB database (tables scans, hosts, ports,
+ * services, os_matches, progress; see README.md) with DuckDB appenders, and passes every record
+ * on unchanged. It commits a checkpoint every `checkpointMs` or `checkpointRows`, so a scan
+ * killed with SIGKILL leaves a database that opens and holds everything up to the last
+ * checkpoint — including which probe batches were finished, for `prtip scan --resume`.
+ */
+import type { Duplex } from 'node:stream';
+import {
+  stageStream, type AnyRecord, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord,
+  type ScanHeader, type ServiceRecord,
+} from '../records/index.js';
+import { openDatabase, type Database } from './db.js';
+import { ScanWriter } from './writer.js';
+
+export { openDatabase, query, scalar, type Database, type QueryResult } from './db.js';
+export { SCHEMA_SQL, TABLES, STATE_RANK_SQL, type TableName } from './schema.js';
+export { ScanWriter } from './writer.js';
+export { findResumable, finishedRanges, storedRecords, type ResumableScan } from './resume.js';
+export { importFile, parseNmapXml, parseMasscanJson } from './import.js';
+export { diffScans, resolveScanId, type ScanDiff } from './diff.js';
+export { exportParquet } from './export.js';
+
+export interface StoreOptions {
+  /** DuckDB file (created when absent). */
+  path: string;
+  /** Where the rows came from: prtip, nmap-xml, masscan-json. */
+  source?: string;
+  /** prtip scan's argv, kept so --resume can re-create the plan. */
+  argv?: string[];
+  /** Continue this existing scan (its rows get this id) instead of adding a new one. */
+  resumeScanId?: string;
+  /** Commit at least this often, ms (default 1000). */
+  checkpointMs?: number;
+  /** … or after this many rows (default 100000). */
+  checkpointRows?: number;
+  /** An already-open database (the store stage then leaves it open). */
+  db?: Database;
+}
+
+export const STORE_DEFAULTS = { checkpointMs: 1000, checkpointRows: 100_000 };
+
+export function storeRecords(opts: StoreOptions) {
+  return async function* store(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
+    const db = opts.db ?? (await openDatabase(opts.path));
+    const everyMs = opts.checkpointMs ?? STORE_DEFAULTS.checkpointMs;
+    const everyRows = opts.checkpointRows ?? STORE_DEFAULTS.checkpointRows;
+    let writer: ScanWriter | undefined;
+    let trailer: EndTrailer | undefined;
+    let lastCommit = Date.now();
+    let rowsAtCommit = 0;
+    const checkpoint = async () => {
+      if (!writer) return;
+      await writer.commit();
+      lastCommit = Date.now();
+      rowsAtCommit = writer.rows;
+      await writer.begin();
+    };
+    try {
+      for await (const rec of source) {
+        if (rec.type === 'scan' && !writer) {
+          const header = rec as ScanHeader;
+          const w = new ScanWriter(db.conn, opts.resumeScanId ?? header.scanId);
+          if (opts.resumeScanId) await w.markResumed();
+          else await w.insertScan(header, opts.source ?? 'prtip', opts.argv);
+          writer = w; // only now: a refused header must not touch the scan already stored
+          await writer.begin();
+        } else if (rec.type === 'end') {
+          trailer = rec as EndTrailer;
+        } else if (writer) {
+          switch (rec.type) {
+            case 'port':
+              writer.port(rec as PortRecord);
+              if (writer.portsPending) await writer.flushPorts();
+              break;
+            case 'host': await writer.host(rec as HostRecord); break;
+            case 'service': await writer.service(rec as ServiceRecord); break;
+            case 'os': await writer.os(rec as OsRecord); break;
+            case 'progress': await writer.progress(rec as ProgressRecord); break;
+            default: break;
+          }
+          if (writer.rows - rowsAtCommit >= everyRows || Date.now() - lastCommit >= everyMs) {
+            await checkpoint();
+          }
+        }
+        yield rec;
+      }
+    } finally {
+      // Upstream failure or a consumer that stopped early: what arrived is still committed.
+      if (writer) {
+        await writer.close();
+        if (opts.resumeScanId && trailer && !trailer.interrupted) await writer.reconcile();
+        await writer.finishScan(trailer);
+        await db.conn.run('CHECKPOINT');
+      }
+      if (!opts.db) db.close();
+    }
+  };
+}
+
+export function createStoreStage(opts: StoreOptions): Duplex {
+  return stageStream(storeRecords(opts));
+}

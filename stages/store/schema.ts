@@ -1,0 +1,50 @@
+/**
+ * The DuckDB schema of a prtip database (documented in stages/store/README.md). Every row of
+ * every table carries the scan id, so many scans — prtip's own and imported Nmap/masscan
+ * results — live side by side and are queried together.
+ */
+export const TABLES = ['scans', 'hosts', 'ports', 'services', 'os_matches', 'progress'] as const;
+export type TableName = (typeof TABLES)[number];
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS scans (
+  scan_id     VARCHAR PRIMARY KEY,
+  source      VARCHAR NOT NULL,      -- prtip | nmap-xml | masscan-json
+  tool        VARCHAR,
+  version     VARCHAR,
+  args        VARCHAR,               -- command line(s), ' | ' between stages
+  argv        VARCHAR,               -- JSON array: prtip scan's own argv (what --resume re-runs)
+  start_time  TIMESTAMP_MS,
+  end_time    TIMESTAMP_MS,
+  status      VARCHAR NOT NULL,      -- running | complete | interrupted
+  seed        UBIGINT,
+  planned_hosts  BIGINT,
+  planned_probes BIGINT,
+  ports_tcp   VARCHAR, ports_udp VARCHAR, ports_sctp VARCHAR,
+  resumed     INTEGER DEFAULT 0,     -- how many times --resume continued it
+  counters    VARCHAR                -- JSON: the trailer's per-stage counters
+);
+CREATE TABLE IF NOT EXISTS hosts (
+  scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, state VARCHAR, reason VARCHAR, hostname VARCHAR, time TIMESTAMP_MS
+);
+CREATE TABLE IF NOT EXISTS ports (
+  scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, port INTEGER NOT NULL, proto VARCHAR NOT NULL,
+  state VARCHAR NOT NULL, reason VARCHAR, ttl INTEGER, rtt_ms DOUBLE, time TIMESTAMP_MS
+);
+CREATE TABLE IF NOT EXISTS services (
+  scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, port INTEGER NOT NULL, proto VARCHAR NOT NULL,
+  name VARCHAR, product VARCHAR, version VARCHAR, extrainfo VARCHAR, cpe VARCHAR[], method VARCHAR, conf INTEGER,
+  banner VARCHAR
+);
+CREATE TABLE IF NOT EXISTS os_matches (
+  scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, rank INTEGER, name VARCHAR, accuracy INTEGER,
+  vendor VARCHAR, osfamily VARCHAR, osgen VARCHAR, devicetype VARCHAR, cpe VARCHAR[]
+);
+CREATE TABLE IF NOT EXISTS progress (
+  scan_id VARCHAR NOT NULL, start BIGINT NOT NULL, count INTEGER NOT NULL
+);
+`;
+
+/** Port-state precedence (shared with stages/merge's documentation): lower rank wins. */
+export const STATE_RANK_SQL = `CASE state WHEN 'open' THEN 0 WHEN 'closed' THEN 1 WHEN 'unfiltered' THEN 2
+  WHEN 'closed|filtered' THEN 3 WHEN 'open|filtered' THEN 4 WHEN 'filtered' THEN 5 ELSE 6 END`;

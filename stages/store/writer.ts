@@ -1,0 +1,215 @@
+import {
+  DOUBLE, DuckDBDataChunk, DuckDBTimestampMillisecondsValue, INTEGER, LIST, TIMESTAMP_MS, VARCHAR, listValue,
+  type DuckDBAppender, type DuckDBConnection, type DuckDBValue,
+} from '@duckdb/node-api';
+import { UserInputError, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord, type ScanHeader, type ServiceRecord } from '../records/index.js';
+import { STATE_RANK_SQL } from './schema.js';
+
+const VARCHAR_LIST = LIST(VARCHAR);
+/** Column types of the ports table, in order; port rows go in as whole data chunks (the hot path). */
+const PORT_TYPES = [VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, VARCHAR, INTEGER, DOUBLE, TIMESTAMP_MS];
+/** DuckDB's vector size: one data chunk holds at most this many rows. */
+const CHUNK_ROWS = 2048;
+
+function ts(ms: number): DuckDBTimestampMillisecondsValue {
+  return new DuckDBTimestampMillisecondsValue(BigInt(Math.round(ms)));
+}
+
+/** Appends one scan's rows with DuckDB appenders inside a transaction that commit() closes. */
+export class ScanWriter {
+  private readonly appenders = new Map<string, DuckDBAppender>();
+  private inTransaction = false;
+  private portColumns: DuckDBValue[][] = PORT_TYPES.map(() => []);
+  rows = 0;
+
+  constructor(private readonly conn: DuckDBConnection, readonly scanId: string) {}
+
+  private async appender(table: string): Promise<DuckDBAppender> {
+    let a = this.appenders.get(table);
+    if (!a) {
+      a = await this.conn.createAppender(table);
+      this.appenders.set(table, a);
+    }
+    return a;
+  }
+
+  async begin(): Promise<void> {
+    if (this.inTransaction) return;
+    await this.conn.run('BEGIN TRANSACTION');
+    this.inTransaction = true;
+  }
+
+  /** Makes everything appended so far durable (the checkpoint a killed scan falls back to). */
+  async commit(): Promise<void> {
+    await this.flushPorts();
+    for (const a of this.appenders.values()) a.flushSync();
+    if (this.inTransaction) await this.conn.run('COMMIT');
+    this.inTransaction = false;
+  }
+
+  async close(): Promise<void> {
+    await this.commit();
+    for (const a of this.appenders.values()) a.closeSync();
+    this.appenders.clear();
+  }
+
+  private str(a: DuckDBAppender, v: string | undefined | null): void {
+    if (v === undefined || v === null) a.appendNull();
+    else a.appendVarchar(v);
+  }
+
+  private int(a: DuckDBAppender, v: number | undefined | null): void {
+    if (v === undefined || v === null || !Number.isFinite(v)) a.appendNull();
+    else a.appendInteger(Math.round(v));
+  }
+
+  private list(a: DuckDBAppender, v: string[] | undefined): void {
+    if (!v) a.appendNull();
+    else a.appendList(listValue(v.map(String)), VARCHAR_LIST);
+  }
+
+  /**
+   * Port rows are buffered as columns and appended a data chunk at a time: one native call per
+   * 2048 rows instead of one per value (about 1.7x the rows/s of per-value appends).
+   */
+  port(r: PortRecord): void {
+    const c = this.portColumns;
+    c[0]!.push(this.scanId);
+    c[1]!.push(r.ip);
+    c[2]!.push(r.port);
+    c[3]!.push(r.proto);
+    c[4]!.push(r.state);
+    c[5]!.push(r.reason ?? null);
+    c[6]!.push(r.ttl === null || r.ttl === undefined || !Number.isFinite(r.ttl) ? null : Math.round(r.ttl));
+    c[7]!.push(r.rtt === null || r.rtt === undefined || !Number.isFinite(r.rtt) ? null : r.rtt);
+    c[8]!.push(ts(r.time));
+    this.rows++;
+  }
+
+  /** Whether a full chunk of port rows waits for flushPorts(). */
+  get portsPending(): boolean {
+    return this.portColumns[0]!.length >= CHUNK_ROWS;
+  }
+
+  async flushPorts(): Promise<void> {
+    const n = this.portColumns[0]!.length;
+    if (n === 0) return;
+    const chunk = DuckDBDataChunk.create(PORT_TYPES, n);
+    chunk.setColumns(this.portColumns);
+    (await this.appender('ports')).appendDataChunk(chunk);
+    this.portColumns = PORT_TYPES.map(() => []);
+  }
+
+  async host(r: HostRecord): Promise<void> {
+    const a = await this.appender('hosts');
+    a.appendVarchar(this.scanId);
+    a.appendVarchar(r.ip);
+    this.str(a, r.state);
+    this.str(a, r.reason);
+    this.str(a, r.hostname);
+    a.appendTimestampMilliseconds(ts(r.time));
+    a.endRow();
+    this.rows++;
+  }
+
+  async service(r: ServiceRecord): Promise<void> {
+    const a = await this.appender('services');
+    a.appendVarchar(this.scanId);
+    a.appendVarchar(r.ip);
+    a.appendInteger(r.port);
+    a.appendVarchar(r.proto);
+    this.str(a, r.name);
+    this.str(a, r.product);
+    this.str(a, r.version);
+    this.str(a, r.extrainfo);
+    this.list(a, r.cpe);
+    this.str(a, r.method);
+    this.int(a, r.conf);
+    this.str(a, r.banner);
+    a.endRow();
+    this.rows++;
+  }
+
+  async os(r: OsRecord): Promise<void> {
+    const a = await this.appender('os_matches');
+    let rank = 0;
+    for (const m of r.matches) {
+      a.appendVarchar(this.scanId);
+      a.appendVarchar(r.ip);
+      a.appendInteger(rank++);
+      this.str(a, m.name);
+      this.int(a, m.accuracy);
+      this.str(a, m.vendor);
+      this.str(a, m.osfamily);
+      this.str(a, m.osgen);
+      this.str(a, m.devicetype);
+      this.list(a, m.cpe);
+      a.endRow();
+      this.rows++;
+    }
+  }
+
+  async progress(r: ProgressRecord): Promise<void> {
+    const a = await this.appender('progress');
+    a.appendVarchar(this.scanId);
+    a.appendBigInt(BigInt(r.start));
+    a.appendInteger(r.count);
+    a.endRow();
+  }
+
+  /** The scans row, written (and committed) when the header arrives, so --resume can find it. */
+  async insertScan(h: ScanHeader, source: string, argv: string[] | undefined): Promise<void> {
+    const plan = h.plan;
+    const exists = await this.conn.runAndReadAll('SELECT count(*) FROM scans WHERE scan_id = $1', [this.scanId]);
+    if (Number(exists.getRows()[0]![0]) > 0) {
+      throw new UserInputError(`scan ${this.scanId} is already in the database; a record stream is stored once (or use prtip scan --resume)`);
+    }
+    await this.conn.run(
+      `INSERT INTO scans (scan_id, source, tool, version, args, argv, start_time, status, seed, planned_hosts, planned_probes,
+         ports_tcp, ports_udp, ports_sctp) VALUES ($1, $2, $3, $4, $5, $6, epoch_ms($7::BIGINT), 'running', $8, $9, $10, $11, $12, $13)`,
+      [
+        this.scanId, source, h.tool ?? null, h.version ?? null, h.args.join(' | '), argv ? JSON.stringify(argv) : null, h.startTime,
+        plan ? plan.seed : null, plan ? plan.hosts : null, plan ? plan.shardProbes : null,
+        plan?.ports.tcp ?? null, plan?.ports.udp ?? null, plan?.ports.sctp ?? null,
+      ] as never,
+    );
+  }
+
+  async markResumed(): Promise<void> {
+    await this.conn.run(`UPDATE scans SET status = 'running', resumed = resumed + 1 WHERE scan_id = $1`, [this.scanId]);
+  }
+
+  async finishScan(t: EndTrailer | undefined): Promise<void> {
+    await this.conn.run(
+      `UPDATE scans SET end_time = epoch_ms($2::BIGINT), status = $3, counters = $4 WHERE scan_id = $1`,
+      [this.scanId, t?.endTime ?? Date.now(), !t || t.interrupted ? 'interrupted' : 'complete', JSON.stringify(t?.counters ?? {})] as never,
+    );
+  }
+
+  /**
+   * After a resumed scan: batches that were probed but not yet checkpointed as done were probed
+   * again, and each run reported the hosts it saw. Keep one row per port (by the merge
+   * precedence, then the latest) and one per host (up wins), and add hosts only the ports show.
+   */
+  async reconcile(): Promise<void> {
+    const id = [this.scanId];
+    await this.conn.run(
+      `DELETE FROM ports WHERE scan_id = $1 AND rowid NOT IN (
+         SELECT rowid FROM ports WHERE scan_id = $1
+         QUALIFY row_number() OVER (PARTITION BY ip, port, proto ORDER BY ${STATE_RANK_SQL}, time DESC, rowid DESC) = 1)`, id);
+    await this.conn.run(
+      `DELETE FROM hosts WHERE scan_id = $1 AND rowid NOT IN (
+         SELECT rowid FROM hosts WHERE scan_id = $1
+         QUALIFY row_number() OVER (PARTITION BY ip ORDER BY CASE state WHEN 'up' THEN 0 WHEN 'unknown' THEN 1 ELSE 2 END, time DESC, rowid DESC) = 1)`, id);
+    await this.conn.run(
+      `INSERT INTO hosts SELECT scan_id, ip,
+         CASE WHEN bool_or(state IN ('open', 'closed', 'unfiltered')) THEN 'up' ELSE 'down' END,
+         coalesce(min(reason) FILTER (WHERE state IN ('open', 'closed', 'unfiltered')), 'no-response'), NULL, max(time)
+       FROM ports p WHERE scan_id = $1 AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.scan_id = p.scan_id AND h.ip = p.ip)
+       GROUP BY scan_id, ip`, id);
+    // A host first seen down in one run and answering in the other is up.
+    await this.conn.run(
+      `UPDATE hosts SET state = 'up', reason = (SELECT min(p.reason) FROM ports p WHERE p.scan_id = hosts.scan_id AND p.ip = hosts.ip AND p.state IN ('open','closed','unfiltered'))
+       WHERE scan_id = $1 AND state = 'down' AND EXISTS (SELECT 1 FROM ports p WHERE p.scan_id = hosts.scan_id AND p.ip = hosts.ip AND p.state IN ('open','closed','unfiltered'))`, id);
+  }
+}
