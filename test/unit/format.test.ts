@@ -48,6 +48,7 @@ t.test('normal output: nmap layout, sorted hosts and ports, "Not shown" for big 
     'Starting prtip 0.1.0 at 1970-01-01 00:16 UTC',
     'prtip scan report for 198.18.0.9',
     'Host is up (0.0012s latency).',
+    '', // nmap leaves a blank line where "Not shown" would stand
     'PORT   STATE SERVICE',
     '80/tcp open  http',
     '',

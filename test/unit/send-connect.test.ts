@@ -117,3 +117,14 @@ t.test('a corrupt probe batch is refused with its position', async (t) => {
   const bad = { ...batchFor([1, 2]), count: 3 };
   await t.rejects(collect(sendRecords({ ...SEND_DEFAULTS, scanType: 'connect' })(source([newHeader(['t']), bad]))), /probe batch at 0: addrs column/);
 });
+
+t.test('a host whose first port is filtered is still up when a later port answers', async (t) => {
+  const { HostTable } = await import('../../stages/send/host-table.js');
+  const table = new HostTable();
+  const rec = (port: number, state: PortRecord['state'], reason: string): PortRecord =>
+    ({ type: 'port', ip: '198.18.0.5', port, proto: 'tcp', state, reason, ttl: null, rtt: null, time: 0 });
+  table.note(rec(1, 'filtered', 'no-response'));
+  table.note(rec(2, 'closed', 'conn-refused'));
+  table.note(rec(3, 'filtered', 'no-response'));
+  t.same([...table.records(false)].map((h) => [h.state, h.reason]), [['up', 'conn-refused']]);
+});
