@@ -81,10 +81,7 @@ SynEngine::SynEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SynEngin
   core_->ifname = ifn.As<Napi::String>().Utf8Value();
   core_->rate = number_field(env, o, "rate", 0);
   for (uint32_t s = kMaxSlots; s > 0; s--) core_->free_slots.push_back(s - 1);
-  tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "prtip-syn-replies", 0, 1,
-                                        [this](Napi::Env) {
-                                          if (stopped_deferred_) stopped_deferred_->Resolve(Env().Undefined());
-                                        });
+  tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "prtip-syn-replies", 0, 1);
   tsfn_.Unref(env);  // only a started engine keeps the process alive
 }
 
@@ -298,7 +295,23 @@ Napi::Value SynEngine::Stop(const Napi::CallbackInfo& info) {
   }
   stopped_ = true;
   Shutdown();
-  tsfn_.Release();  // the finalizer (after queued calls ran) resolves the promise
+  if (!started_) {
+    tsfn_.Release();
+    stopped_deferred_->Resolve(env.Undefined());
+    return p;
+  }
+  // The threads are joined, so every reply batch is already queued: a last call behind them
+  // resolves the promise once they all reached JS.
+  Napi::Promise::Deferred* deferred = stopped_deferred_.get();
+  Napi::ThreadSafeFunction tsfn = tsfn_;
+  auto done = [deferred, tsfn](Napi::Env env, Napi::Function, int*) {
+    if (env != nullptr) deferred->Resolve(env.Undefined());
+    tsfn.Release();
+  };
+  if (tsfn_.NonBlockingCall(static_cast<int*>(nullptr), done) != napi_ok) {
+    tsfn_.Release();
+    stopped_deferred_->Resolve(env.Undefined());
+  }
   return p;
 }
 
