@@ -57,6 +57,8 @@ export interface SynEngineStats {
   /** Captured packets that were not replies to this scan. */
   foreign: number;
   pcapDropped: number;
+  /** From the first send to the end of the last sendmmsg (packets − 1 intervals, so sent/sendSeconds ≈ the rate). */
+  sendSeconds: number;
   error?: string;
 }
 

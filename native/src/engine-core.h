@@ -49,6 +49,7 @@ constexpr size_t kReplyRecordSize = 56;
 
 struct EngineCounters {
   std::atomic<uint64_t> sent{0}, send_errors{0}, send_retries{0};
+  std::atomic<uint64_t> first_send_ns{0}, last_send_ns{0};  // monotonic clock, for the achieved rate
   std::atomic<uint64_t> captured{0}, replies{0}, invalid{0}, duplicates{0}, foreign{0}, pcap_dropped{0};
 };
 

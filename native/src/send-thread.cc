@@ -98,7 +98,9 @@ void run_sender(EngineCore& core) {
       if (!bucket.acquire(m, core.stopping)) return;
       const uint32_t stamp = realtime_us32();
       for (size_t j = 0; j < m; j++) b.sent_us[idx[j]].store(stamp, std::memory_order_relaxed);
+      if (core.counters.first_send_ns.load(std::memory_order_relaxed) == 0) core.counters.first_send_ns = monotonic_ns();
       send_all(core, msgs.data(), unsigned(m));
+      core.counters.last_send_ns = monotonic_ns();
       core.counters.sent += m;
       k += m;
     }

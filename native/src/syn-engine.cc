@@ -129,7 +129,10 @@ Napi::Value SynEngine::Start(const Napi::CallbackInfo& info) {
   if (!c.pcap) fail(env, std::string("SynEngine.start: pcap_create: ") + err);
   pcap_set_snaplen(c.pcap, 256);
   pcap_set_promisc(c.pcap, 0);
-  pcap_set_immediate_mode(c.pcap, 1);
+  // Not immediate mode: TPACKET_V3 hands over blocks of packets (at most 2 ms old), so a
+  // flood of replies costs one wake-up per block instead of one per packet.
+  pcap_set_immediate_mode(c.pcap, 0);
+  pcap_set_timeout(c.pcap, 2);
   pcap_set_buffer_size(c.pcap, 64 << 20);
   if (pcap_activate(c.pcap) < 0) fail(env, std::string("SynEngine.start: pcap_activate: ") + pcap_geterr(c.pcap));
   pcap_setdirection(c.pcap, PCAP_D_IN);
@@ -279,6 +282,8 @@ Napi::Value SynEngine::Stats(const Napi::CallbackInfo& info) {
   o.Set("duplicates", double(k.duplicates.load()));
   o.Set("foreign", double(k.foreign.load()));
   o.Set("pcapDropped", double(k.pcap_dropped.load()));
+  const uint64_t first = k.first_send_ns.load(), last = k.last_send_ns.load();
+  o.Set("sendSeconds", first && last > first ? double(last - first) / 1e9 : 0.0);
   std::lock_guard<std::mutex> lock(core_->qmu);
   if (!core_->thread_error.empty()) o.Set("error", core_->thread_error);
   return o;

@@ -253,6 +253,9 @@ export class SynScanner {
       const s = engine.stats();
       this.counters.invalid += s.invalid;
       this.counters.duplicates += s.duplicates;
+      this.counters.packets = (this.counters.packets ?? 0) + s.sent;
+      if (s.sendRetries) this.counters.sendRetries = (this.counters.sendRetries ?? 0) + s.sendRetries;
+      if (s.sendSeconds > 0) this.counters.pps = Math.max(this.counters.pps ?? 0, Math.round(s.sent / s.sendSeconds));
       if (s.sendErrors) this.counters.sendErrors = (this.counters.sendErrors ?? 0) + s.sendErrors;
       if (s.pcapDropped) this.counters.pcapDropped = (this.counters.pcapDropped ?? 0) + s.pcapDropped;
       if (s.error) throw new Error(`SYN engine: ${s.error}`);
