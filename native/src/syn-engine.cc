@@ -133,7 +133,9 @@ Napi::Value SynEngine::Start(const Napi::CallbackInfo& info) {
   // flood of replies costs one wake-up per block instead of one per packet.
   pcap_set_immediate_mode(c.pcap, 0);
   pcap_set_timeout(c.pcap, 2);
-  pcap_set_buffer_size(c.pcap, 64 << 20);
+  // 8 MiB: ~25k replies of headroom. A larger ring only grows RSS with the number of replies
+  // (its pages are touched as it fills); a reply lost to a full ring is recovered by a retry.
+  pcap_set_buffer_size(c.pcap, 8 << 20);
   if (pcap_activate(c.pcap) < 0) fail(env, std::string("SynEngine.start: pcap_activate: ") + pcap_geterr(c.pcap));
   pcap_setdirection(c.pcap, PCAP_D_IN);
   // Only replies to our address: TCP to our source port, and ICMP errors that may quote a probe.

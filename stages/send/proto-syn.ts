@@ -75,7 +75,9 @@ export class SynScanner {
   readonly counters: SynCounters = { sent: 0, retries: 0, open: 0, closed: 0, filtered: 0, invalid: 0, duplicates: 0 };
   private readonly engines = new Map<4 | 6, { engine: SynEngine; route: RawRoute }>();
   private readonly inflight: InFlight[] = [];
-  private readonly done: PortRecord[] = [];
+  private readonly replyBuffers: Buffer[] = [];
+  /** Retired batches whose unanswered probes are still to be reported (decoded lazily). */
+  private readonly unanswered: Array<{ b: InFlight; answered: Buffer; time: number }> = [];
   private readonly rtt: RttEstimator;
   private readonly sourcePort: number;
   private readonly key = new Uint8Array(16);
@@ -87,16 +89,25 @@ export class SynScanner {
     // Above Linux's default ephemeral range (32768–60999) so no kernel socket shares our port.
     this.sourcePort = opts.sourcePort ?? randomInt(61000, 65536);
     crypto.getRandomValues(this.key);
-    this.queueLimit = Math.max(65536, Math.ceil((opts.maxRate ?? 0) * 0.25));
+    this.queueLimit = opts.maxRate ? Math.max(16384, Math.ceil(opts.maxRate * 0.25)) : 131072;
   }
 
   get aborted(): boolean {
     return this.opts.signal?.aborted === true;
   }
 
-  /** Finished records so far (port records in reply order, then the unanswered ones). */
+  /** Finished records so far: replies in arrival order, and probes that ran out of attempts. */
   *take(): Generator<PortRecord> {
-    while (this.done.length > 0) yield this.done.shift()!;
+    for (;;) {
+      const packed = this.replyBuffers.shift();
+      if (packed) {
+        yield* this.decodeReplies(packed);
+        continue;
+      }
+      const retired = this.unanswered.shift();
+      if (!retired) return;
+      yield* this.noResponse(retired.b, retired.answered, retired.time);
+    }
   }
 
   get pending(): number {
@@ -126,7 +137,19 @@ export class SynScanner {
     return engine;
   }
 
+  /**
+   * Replies stay packed (56 bytes each, off the JS heap) until the records are pulled: a consumer
+   * that lags behind a flood of replies then costs a Buffer, not an object per reply.
+   */
   private onReplies(packed: Buffer): void {
+    for (let off = 0; off + REPLY_RECORD_SIZE <= packed.byteLength; off += REPLY_RECORD_SIZE) {
+      const rtt = packed.readFloatLE(off + 16);
+      if (packed[off + 45] !== REPLY_KIND.icmp && rtt >= 0) this.rtt.sample(rtt);
+    }
+    this.replyBuffers.push(packed);
+  }
+
+  private *decodeReplies(packed: Buffer): Generator<PortRecord> {
     const dv = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
     for (let off = 0; off + REPLY_RECORD_SIZE <= packed.byteLength; off += REPLY_RECORD_SIZE) {
       const rtt = dv.getFloat32(off + 16, true);
@@ -138,9 +161,8 @@ export class SynScanner {
       if (kind === REPLY_KIND.synAck) { state = 'open'; reason = 'syn-ack'; }
       else if (kind === REPLY_KIND.rst) { state = 'closed'; reason = 'reset'; }
       else { state = 'filtered'; reason = (family === 4 ? ICMP4_REASONS[code] : ICMP6_REASONS[code]) ?? 'unreach'; }
-      if (kind !== REPLY_KIND.icmp && rtt >= 0) this.rtt.sample(rtt);
       this.counters[state === 'open' ? 'open' : state === 'closed' ? 'closed' : 'filtered']++;
-      this.done.push({
+      yield {
         type: 'port',
         ip: addrText(packed, off + 24, family),
         port: dv.getUint16(off + 40, true),
@@ -150,7 +172,7 @@ export class SynScanner {
         ttl: packed[off + 46]!,
         rtt: rtt >= 0 ? Math.round(rtt * 1000) / 1000 : null,
         time: Math.round(dv.getFloat64(off + 8, true)),
-      });
+      };
     }
   }
 
@@ -222,16 +244,19 @@ export class SynScanner {
   private retire(engine: SynEngine, b: InFlight): void {
     const answered = engine.retire(b.slot);
     if (this.aborted) return; // an interrupted scan reports what it found, not what it did not wait for
+    this.unanswered.push({ b, answered, time: Date.now() });
+  }
+
+  private *noResponse(b: InFlight, answered: Buffer, time: number): Generator<PortRecord> {
     const width = b.family === 4 ? 4 : 16;
-    const time = Date.now();
     const n = b.ports.length / 2;
     for (let i = 0; i < n; i++) {
       if (answered[i >> 3]! & (1 << (i & 7))) continue;
       this.counters.filtered++;
-      this.done.push({
+      yield {
         type: 'port', ip: addrText(b.addrs, i * width, b.family), port: (b.ports[i * 2]! << 8) | b.ports[i * 2 + 1]!,
         proto: 'tcp', state: 'filtered', reason: 'no-response', ttl: null, rtt: null, time,
-      });
+      };
     }
   }
 
