@@ -14,6 +14,8 @@
  *   pps       peak send rate: prtip unpaced (sent / time from first to last sendmmsg) vs a plain C
  *             sendmmsg loop on the same veth (bench/sendmmsg-loop.c), as a ratio; the target drops
  *             the probes, so both measure the send path without reply handling.
+ *   rate      --rate held on the wire: SYN rate from target-side capture timestamps for asked rates
+ *             from 100 pps up, as error in percent.
  *   memory    peak RSS of a /16 sweep vs a /24 sweep (one port), as a ratio.
  */
 import { execFileSync } from 'node:child_process';
@@ -169,6 +171,26 @@ async function pps(): Promise<void> {
   } finally { await lab.teardown(); }
 }
 
+async function rate(): Promise<void> {
+  const lab = await createLab({ anyIpV4: '198.19.0.0/16', tcpListeners: [] });
+  try {
+    const rows: Array<{ asked: number; measured: number; error: number; packets: number; tcpdumpDropped: number }> = [];
+    // 0: unpaced, the ceiling of this path with replies and a capture running (the last row).
+    for (const asked of [100, 1000, 10_000, 50_000, 100_000, 200_000, 0]) {
+      const ports = asked === 0 ? 65535 : Math.min(65535, Math.max(300, asked * 2)); // about 2-3 s of sending
+      const cap = await lab.capture('tcp and dst host 198.19.0.5 and tcp[tcpflags] == tcp-syn', { snaplen: 96 });
+      await timed(lab, `${PRTIP} scan -sS ${asked ? `--rate ${asked}` : ''} --max-retries 0 --max-rtt-timeout 100ms -p 1-${ports} -oD - 198.19.0.5 > /dev/null`);
+      const packets = await cap.stop();
+      const span = packets.at(-1)!.time - packets[0]!.time;
+      const measured = (packets.length - 1) / span;
+      rows.push({ asked, measured: Math.round(measured), error: asked ? measured / asked - 1 : 0, packets: packets.length, tcpdumpDropped: cap.dropped ?? 0 });
+      if (asked === 0) log(`unpaced (this path's ceiling with replies and capture): ${measured.toFixed(0)} pps`);
+      else log(`rate ${asked} pps: measured ${measured.toFixed(0)} pps on the wire (${(100 * (measured / asked - 1)).toFixed(2)}%), ${packets.length} SYNs, tcpdump dropped ${cap.dropped ?? 0}`);
+    }
+    results.rate = rows;
+  } finally { await lab.teardown(); }
+}
+
 async function memory(): Promise<void> {
   const lab = await createLab({ anyIpV4: '198.19.0.0/16', tcpListeners: [80] });
   try {
@@ -190,10 +212,10 @@ if (reason) {
   console.error(`bench/syn: ${reason}`);
   process.exit(1);
 }
-const table: Record<string, () => Promise<void>> = { sweep, allports, loss, pps, memory };
+const table: Record<string, () => Promise<void>> = { sweep, allports, loss, pps, rate, memory };
 for (const c of cases) {
   const fn = table[c];
-  if (!fn) throw new Error(`bench/syn: unknown case ${c} (sweep, allports, loss, pps, memory)`);
+  if (!fn) throw new Error(`bench/syn: unknown case ${c} (${Object.keys(table).join(', ')})`);
   await fn();
 }
 if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
