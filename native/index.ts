@@ -72,8 +72,8 @@ export interface SynEngine {
   start(): void;
   /** Queues a batch for sending; null while all 4096 slots are in flight (retire some first). */
   enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array): { slot: number; seq: number } | null;
-  /** Queues the slot's unanswered probes again; the job's seq, or -1 when every probe was answered. */
-  resend(slot: number): number;
+  /** Queues the slot's unanswered probes again: the job's seq and size, or null when every probe was answered. */
+  resend(slot: number): { seq: number; count: number } | null;
   /** Frees the slot; returns its answered bitmap (bit i%8 of byte i/8 = entry i answered). */
   retire(slot: number): Buffer;
   /** Seq of the last send job completed (jobs complete in order). */

@@ -220,7 +220,7 @@ Napi::Value SynEngine::Enqueue(const Napi::CallbackInfo& info) {
   return r;
 }
 
-// resend(slot) → seq of the job re-sending the unanswered probes, or -1 when all were answered.
+// resend(slot) → { seq, count } of the job re-sending the unanswered probes, or null when all were answered.
 Napi::Value SynEngine::Resend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
@@ -235,9 +235,12 @@ Napi::Value SynEngine::Resend(const Napi::CallbackInfo& info) {
       if (!(b->answered[i / 64] & (1ull << (i % 64)))) entries.push_back(i);
     }
   }
-  if (entries.empty()) return Napi::Number::New(env, -1);
+  if (entries.empty()) return env.Null();
   const size_t n = entries.size();
-  return Napi::Number::New(env, double(Push(slot, b, std::move(entries), n)));
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("seq", double(Push(slot, b, std::move(entries), n)));
+  r.Set("count", double(n));
+  return r;
 }
 
 // retire(slot) → the answered bitmap (bit i of byte i/8 = entry i), and the slot is free again.

@@ -31,7 +31,11 @@ export interface SynScanOptions {
 }
 
 export interface SynCounters {
+  /** Probes handed to the engine. */
+  probes: number;
+  /** SYNs on the wire (first tries and retries). */
   sent: number;
+  /** Probes re-sent because they had no answer yet. */
   retries: number;
   open: number;
   closed: number;
@@ -72,10 +76,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * on the first batch of that family (its route decides interface, source and next hop).
  */
 export class SynScanner {
-  readonly counters: SynCounters = { sent: 0, retries: 0, open: 0, closed: 0, filtered: 0, invalid: 0, duplicates: 0 };
+  readonly counters: SynCounters = { probes: 0, sent: 0, retries: 0, open: 0, closed: 0, filtered: 0, invalid: 0, duplicates: 0 };
   private readonly engines = new Map<4 | 6, { engine: SynEngine; route: RawRoute }>();
   private readonly inflight: InFlight[] = [];
   private readonly replyBuffers: Buffer[] = [];
+  private closed = false;
   /** Retired batches whose unanswered probes are still to be reported (decoded lazily). */
   private readonly unanswered: Array<{ b: InFlight; answered: Buffer; time: number }> = [];
   private readonly rtt: RttEstimator;
@@ -202,7 +207,7 @@ export class SynScanner {
         const r = engine.enqueue(family, start, addrs, ports);
         if (r) {
           this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0 });
-          this.counters.sent += ports.length / 2;
+          this.counters.probes += ports.length / 2;
           return;
         }
       }
@@ -218,6 +223,12 @@ export class SynScanner {
     const timeout = this.rtt.timeoutMs;
     for (let k = 0; k < this.inflight.length; k++) {
       const b = this.inflight[k]!;
+      if (this.aborted) {
+        // Interrupted: stop now. What was answered is already reported; the rest is not waited for.
+        this.retire(this.engines.get(b.family)!.engine, b);
+        this.inflight.splice(k--, 1);
+        continue;
+      }
       if (b.sentAt === undefined) {
         if (b.seq <= sentSeq.get(b.family)!) b.sentAt = now;
         else continue;
@@ -227,11 +238,11 @@ export class SynScanner {
       if (now - b.sentAt < wait && !this.aborted) continue;
       const engine = this.engines.get(b.family)!.engine;
       if (!last && !this.aborted) {
-        const seq = engine.resend(b.slot);
-        if (seq >= 0) {
-          this.counters.retries += 1;
+        const again = engine.resend(b.slot);
+        if (again) {
+          this.counters.retries += again.count;
           b.attempt++;
-          b.seq = seq;
+          b.seq = again.seq;
           b.sentAt = undefined;
           continue;
         }
@@ -262,6 +273,7 @@ export class SynScanner {
 
   /** Waits out the batches in flight (yielding records as they finish), then stops the engines. */
   async *finish(): AsyncGenerator<PortRecord> {
+    if (this.aborted) await this.close(); // stop sending at once; replies captured so far still arrive
     while (this.inflight.length > 0) {
       this.service();
       yield* this.take();
@@ -273,18 +285,19 @@ export class SynScanner {
 
   /** Stops the engines (idempotent); every reply captured so far is delivered first. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     for (const [, { engine }] of this.engines) {
       await engine.stop();
       const s = engine.stats();
       this.counters.invalid += s.invalid;
       this.counters.duplicates += s.duplicates;
-      this.counters.packets = (this.counters.packets ?? 0) + s.sent;
+      this.counters.sent += s.sent;
       if (s.sendRetries) this.counters.sendRetries = (this.counters.sendRetries ?? 0) + s.sendRetries;
       if (s.sendSeconds > 0) this.counters.pps = Math.max(this.counters.pps ?? 0, Math.round(s.sent / s.sendSeconds));
       if (s.sendErrors) this.counters.sendErrors = (this.counters.sendErrors ?? 0) + s.sendErrors;
       if (s.pcapDropped) this.counters.pcapDropped = (this.counters.pcapDropped ?? 0) + s.pcapDropped;
       if (s.error) throw new Error(`SYN engine: ${s.error}`);
     }
-    this.engines.clear();
   }
 }

@@ -124,6 +124,30 @@ if (skip) {
     const span = packets.at(-1)!.time - packets[0]!.time;
     const rate = (packets.length - 1) / span;
     t.ok(Math.abs(rate / 4000 - 1) <= 0.05, `measured ${rate.toFixed(0)} pps for 4000 asked`);
+
+    const slowCap = await lab.capture(`tcp and dst host 198.19.0.10 and tcp[tcpflags] == tcp-syn`, SNAP);
+    const slow = await sh(lab, `prtip scan -sS --rate 100 --max-retries 0 --max-rtt-timeout 200ms -p 1-150 -oD /dev/null 198.19.0.10`);
+    const slowPackets = await slowCap.stop();
+    t.equal(slow.code, 0, slow.stderr);
+    t.equal(slowPackets.length, 150);
+    const slowRate = (slowPackets.length - 1) / (slowPackets.at(-1)!.time - slowPackets[0]!.time);
+    t.ok(Math.abs(slowRate / 100 - 1) <= 0.05, `measured ${slowRate.toFixed(1)} pps for 100 asked`);
+  });
+
+  t.test('SIGINT stops the sender, flushes what was found and writes the trailer', async (t) => {
+    const cap = await lab.capture(`tcp and dst host 198.19.0.11 and tcp[tcpflags] == tcp-syn`, SNAP);
+    const out = `/tmp/prtip-syn-sigint-${process.pid}.jsonl`;
+    const r = await sh(lab, `prtip scan -sS --rate 200 -p 1-2000 -oD ${out} 198.19.0.11 > /dev/null & pid=$!; sleep 2; kill -INT $pid; wait $pid; echo rc=$?; cat ${out}; rm -f ${out}`);
+    await new Promise((res) => setTimeout(res, 500));
+    const packets = await cap.stop();
+    t.match(r.stdout, /^rc=0$/m, 'exits cleanly');
+    const recs = jsonLines(r.stdout.split('\n').slice(1).join('\n'));
+    const ports = recs.filter((x) => x.type === 'port');
+    const end = recs.at(-1) as { type: string; interrupted: boolean; counters: { send: { sent: number } } };
+    t.match(end, { type: 'end', interrupted: true });
+    t.ok(ports.length > 50 && ports.length < 2000, `partial results flushed (${ports.length})`);
+    t.equal(packets.length, end.counters.send.sent, 'the trailer counts the SYNs on the wire');
+    t.ok(packets.length < 2000, `sending stopped at the interrupt (${packets.length} of 2000 SYNs)`);
   });
 
   t.test('retransmissions go only to probes without an answer (20% loss)', async (t) => {
@@ -150,8 +174,11 @@ if (skip) {
     }
     t.equal(bad, 0, 'no SYN after a port answered, and every port answered');
     t.ok(retransmitted > 0, `${retransmitted} ports needed a retransmission`);
-    const end = jsonLines(r.stdout).at(-1) as { counters: { send: { duplicates: number } } };
-    t.equal(end.counters.send.duplicates, 0);
+    const end = jsonLines(r.stdout).at(-1) as { counters: { send: { duplicates: number; sent: number; probes: number; retries: number } } };
+    const synsOnWire = packets.filter((p) => p.flags === 'S' && p.dst === lossy.targetV4).length;
+    t.equal(end.counters.send.sent, synsOnWire, 'sent = SYNs on the wire');
+    t.equal(end.counters.send.retries, synsOnWire - all.length, 'retries = SYNs beyond one per probe');
+    t.equal(end.counters.send.probes, all.length);
   });
 
   t.test('same answer as nmap -sS for open, closed and filtered ports on several hosts', async (t) => {
