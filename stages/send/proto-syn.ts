@@ -9,8 +9,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { loadNative, REPLY_KIND, REPLY_RECORD_SIZE, type SynEngine } from '../../native/index.js';
-import { formatIPv6, PROTO_NUMBER, type PortRecord, type ProbeBatch } from '../records/index.js';
-import { resolveRawRoute, type RawRoute } from './routing.js';
+import { formatIPv6, PROTO_NUMBER, UserInputError, type PortRecord, type ProbeBatch } from '../records/index.js';
+import { addressBytes as addressBytesOf, nextHopOf, resolveRawRoute, type RawRoute } from './routing.js';
 import { RttEstimator } from './rtt.js';
 
 export interface SynScanOptions {
@@ -81,6 +81,7 @@ export class SynScanner {
   private readonly inflight: InFlight[] = [];
   private readonly replyBuffers: Buffer[] = [];
   private closed = false;
+  private readonly checkedPrefixes = new Set<string>();
   /** Retired batches whose unanswered probes are still to be reported (decoded lazily). */
   private readonly unanswered: Array<{ b: InFlight; answered: Buffer; time: number }> = [];
   private readonly rtt: RttEstimator;
@@ -198,8 +199,38 @@ export class SynScanner {
     }
   }
 
+  /**
+   * Every probe of a family leaves for one next hop. When that next hop is an on-link target,
+   * another on-link host would get frames addressed to the wrong MAC: such a scan is refused.
+   * Other addresses are checked once per /24 (/64): their route must lead through that same host.
+   */
+  private async checkNextHop(family: 4 | 6, addrs: Uint8Array): Promise<void> {
+    const { route } = this.engines.get(family)!;
+    if (!route.onLink) return;
+    const width = family === 4 ? 4 : 16;
+    const hop = addressBytesOf(route.nextHop);
+    const prefix = family === 4 ? 3 : 8;
+    for (let o = 0; o < addrs.length; o += width) {
+      let same = true;
+      for (let k = 0; k < width && same; k++) same = addrs[o + k] === hop[k];
+      if (same) continue;
+      const key = `${family}:${Buffer.from(addrs.subarray(o, o + prefix)).toString('hex')}`;
+      if (this.checkedPrefixes.has(key)) continue;
+      const other = addrText(addrs, o, family);
+      const r = await nextHopOf(other, { iface: this.opts.iface, source: this.opts.sourceAddress });
+      if (r.onLink || r.nextHop !== route.nextHop || r.ifname !== route.ifname) {
+        throw new UserInputError(
+          `-sS sends every IPv${family} probe to one next hop (${route.nextHop} on ${route.ifname}), but ${other} ` +
+            `${r.onLink ? 'is another host on the local link' : `goes through ${r.nextHop}`}: scan it in a separate run, or use -sT`,
+        );
+      }
+      this.checkedPrefixes.add(key);
+    }
+  }
+
   private async enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array): Promise<void> {
     const engine = await this.engineFor(family, addrText(addrs, 0, family));
+    await this.checkNextHop(family, addrs);
     for (;;) {
       if (this.aborted) return;
       this.service();

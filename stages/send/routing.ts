@@ -20,6 +20,8 @@ export interface RawRoute {
   srcMac: Uint8Array;
   nextHop: string;
   nextHopMac: Uint8Array;
+  /** True when the target is on the local link (no gateway): then the next hop is the target itself. */
+  onLink: boolean;
 }
 
 export interface RouteOverrides {
@@ -83,6 +85,17 @@ async function triggerResolution(addr: string, family: 4 | 6): Promise<void> {
   });
 }
 
+/** The kernel's next hop for `target`: its gateway, or the target itself when it is on the link. */
+export async function nextHopOf(target: string, overrides: RouteOverrides = {}): Promise<{ nextHop: string; onLink: boolean; ifname: string }> {
+  const args = ['route', 'get', target];
+  if (overrides.source) args.push('from', overrides.source);
+  if (overrides.iface) args.push('oif', overrides.iface);
+  const [route] = await ipJson(args);
+  if (!route || typeof route.dev !== 'string') throw new UserInputError(`no route to ${target}`);
+  const gateway = typeof route.gateway === 'string' ? route.gateway : undefined;
+  return { nextHop: gateway ?? target, onLink: gateway === undefined, ifname: route.dev };
+}
+
 /** The route the kernel would use to reach `target`, with the next hop's MAC resolved. */
 export async function resolveRawRoute(target: string, overrides: RouteOverrides = {}): Promise<RawRoute> {
   const family = net.isIP(target) as 4 | 6;
@@ -112,5 +125,5 @@ export async function resolveRawRoute(target: string, overrides: RouteOverrides 
     }
   }
   if (!mac) throw new UserInputError(`cannot resolve the MAC address of ${nextHop} on ${ifname} (ARP/NDP gave no answer)`);
-  return { family, ifname, source, sourceBytes: addressBytes(source), srcMac, nextHop, nextHopMac: macBytes(mac) };
+  return { family, ifname, source, sourceBytes: addressBytes(source), srcMac, nextHop, nextHopMac: macBytes(mac), onLink: nextHop === target };
 }

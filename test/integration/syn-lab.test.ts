@@ -107,6 +107,17 @@ if (skip) {
     t.equal(recs.filter((x) => x.type === 'port').length, 16);
   });
 
+  t.test('several hosts on the local link are refused (one next hop per family), routed ones are not', async (t) => {
+    // -r: the reachable target comes first, so its route sets the next hop (else ARP for .3 fails first).
+    const r = await sh(lab, `prtip scan -sS -r -p 22 -oD - ${lab.targetV4} 198.18.0.3`);
+    t.equal(r.code, 1);
+    t.match(r.stderr, /-sS sends every IPv4 probe to one next hop \(198\.18\.0\.2 on veth-scan\), but 198\.18\.0\.3 is another host on the local link/);
+    t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    const ok = await sh(lab, `prtip scan -sS -p 22 --max-rtt-timeout 300ms -oD - ${lab.targetV4} 198.19.0.3 198.19.0.200`);
+    t.equal(ok.code, 0, ok.stderr);
+    t.equal(portRows(ok.stdout).length, 3, 'the target and hosts routed through it');
+  });
+
   t.test('without CAP_NET_RAW: one line, then a connect scan with the same answer', async (t) => {
     const r = await sh(lab, `setpriv --bounding-set=-net_raw --inh-caps=-net_raw prtip scan -sS -p 22,81 --max-rtt-timeout 300ms -oD - ${lab.targetV4}`);
     t.equal(r.code, 0, r.stderr);
