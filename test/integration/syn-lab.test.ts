@@ -81,9 +81,13 @@ if (skip) {
     const kernelRsts = packets.filter((p) => p.flags === 'R' && p.src === lab.scannerV4);
     t.ok(kernelRsts.length >= lab.tcpOpen.length, 'the scanner kernel resets the half-open connections (harmless)');
 
-    const single = await sh(lab, `prtip scan -sS ${fast} -p ${portList} -oD - ${lab.targetV4}`);
+    const single = await sh(lab, `prtip scan -sS -e ${lab.scannerIf} -S ${lab.scannerV4} ${fast} -p ${portList} -oD - ${lab.targetV4}`);
     t.equal(single.code, 0, single.stderr);
-    t.same(portRows(single.stdout).map(key).sort(), expected(lab, lab.targetV4, ports), 'single command');
+    t.same(portRows(single.stdout).map(key).sort(), expected(lab, lab.targetV4, ports), 'single command, with -e and -S');
+    const badIface = await sh(lab, `prtip scan -sS -e nosuch0 -p 22 ${lab.targetV4}`);
+    t.equal(badIface.code, 1);
+    t.match(badIface.stderr, /nosuch0/);
+    t.equal(badIface.stderr.trim().split('\n').length, 1, 'one line');
   });
 
   t.test('IPv6: pipe == single command == ground truth, valid checksums over the IPv6 pseudo-header', async (t) => {
