@@ -2,7 +2,7 @@
  * SYN scan benchmarks, prtip against its peers on the same lab path in the same run (root only:
  * every scanner runs inside the lab's scanner namespace, whose only link is the veth).
  *
- *   npx tsc -p . && node dist/bench/syn.js [--case sweep,allports,loss,pps,memory] [--rate PPS] [--json]
+ *   npx tsc -p . && node dist/bench/syn.js [--case sweep,allports,loss,pps,rate,memory] [--rate PPS] [--json]
  *
  * Cases (figures printed as ratios; see the closing note of issue 3):
  *   sweep     198.19.0.0/16, port 80, every address live: hosts found and wall time to the complete
@@ -28,7 +28,7 @@ const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 // Run as installed: the executable itself (its #! line carries prtip's node flags).
 const PRTIP = join(root, 'packages/oclif-cli/bin/run.js');
 const arg = (flag: string) => { const i = process.argv.indexOf(flag); return i >= 0 ? process.argv[i + 1] : undefined; };
-const cases = (arg('--case') ?? 'sweep,allports,loss,pps,memory').split(',');
+const cases = (arg('--case') ?? 'sweep,allports,loss,pps,rate,memory').split(',');
 const RATE = Number(arg('--rate') ?? 100_000);
 const json = process.argv.includes('--json');
 const results: Record<string, unknown> = {};
