@@ -2,11 +2,14 @@
   "targets": [
     {
       "target_name": "prtip_native",
-      "sources": ["src/addon.cc", "src/checksum.cc", "src/pcap-info.cc"],
+      "sources": [
+        "src/addon.cc", "src/checksum.cc", "src/pcap-info.cc", "src/siphash.cc", "src/templ-tcp.cc",
+        "src/send-thread.cc", "src/recv-thread.cc", "src/syn-engine.cc"
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
-      "libraries": ["-lpcap"]
+      "libraries": ["-lpcap", "-lpthread"]
     }
   ]
 }

@@ -3,6 +3,9 @@
 
 #include "checksum.h"
 #include "pcap-info.h"
+#include "siphash.h"
+#include "syn-engine.h"
+#include "templ-tcp.h"
 
 namespace {
 
@@ -57,6 +60,10 @@ Napi::Value Checksum(const Napi::CallbackInfo& info) {
 Napi::Value SelfTest(const Napi::CallbackInfo& info) {
   const char* failure = prtip::checksum_selftest();
   if (failure) return Napi::String::New(info.Env(), std::string("checksum: ") + failure);
+  failure = prtip::siphash_selftest();
+  if (failure) return Napi::String::New(info.Env(), std::string("siphash: ") + failure);
+  failure = prtip::templ_selftest();
+  if (failure) return Napi::String::New(info.Env(), std::string("templ-tcp: ") + failure);
   return info.Env().Null();
 }
 
@@ -65,6 +72,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("checksum", Napi::Function::New(env, Checksum));
   exports.Set("selfTest", Napi::Function::New(env, SelfTest));
+  exports.Set("hasRawAccess", Napi::Function::New(env, prtip::HasRawAccess));
+  exports.Set("buildSynFrame", Napi::Function::New(env, prtip::BuildSynFrame));
+  exports.Set("parseReply", Napi::Function::New(env, prtip::ParseReply));
+  exports.Set("sipHash", Napi::Function::New(env, prtip::SipHash));
+  exports.Set("synCookie", Napi::Function::New(env, prtip::SynCookie));
+  exports.Set("SynEngine", prtip::SynEngine::Define(env));
   return exports;
 }
 

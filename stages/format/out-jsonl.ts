@@ -14,7 +14,9 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
  * batches are plans, not results, and are left out.
  */
 export function jsonLinesFormat(sink: OutputSink): OutputFormat {
-  const line = (rec: unknown) => sink.write(`${JSON.stringify(rec, jsonReplacer)}\n`);
+  // Port and host records hold only strings, numbers and nulls: no replacer (it runs per key).
+  const line = (rec: { type?: unknown }) =>
+    sink.write(`${rec.type === 'port' || rec.type === 'host' ? JSON.stringify(rec) : JSON.stringify(rec, jsonReplacer)}\n`);
   return {
     async begin(header: ScanHeader | undefined) {
       if (header) await line(header);

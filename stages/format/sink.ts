@@ -2,8 +2,18 @@ import fs from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 
-/** Where an output goes: a file, or stdout for "-". Writes honour backpressure. */
+/** Text is written out in chunks of about this size: one write per record is one syscall per record on a pipe. */
+const COALESCE_BYTES = 64 * 1024;
+
+/**
+ * Where an output goes: a file, or stdout for "-". Writes honour backpressure. Small writes are
+ * coalesced and go out when 64 KiB gathered, at the next turn of the event loop, or on close.
+ */
 export class OutputSink {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
+
   private constructor(
     readonly path: string,
     private readonly stream: Writable,
@@ -16,10 +26,29 @@ export class OutputSink {
   }
 
   async write(text: string): Promise<void> {
+    this.pending.push(text);
+    this.pendingBytes += text.length;
+    if (this.pendingBytes >= COALESCE_BYTES) return this.flush();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.flush().catch(() => {});
+      });
+    }
+  }
+
+  /** Writes out what was gathered; resolves when the stream can take more. */
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
     if (!this.stream.write(text)) await once(this.stream, 'drain');
   }
 
   async close(): Promise<void> {
+    await this.flush();
     if (!this.owned) return;
     this.stream.end();
     await once(this.stream, 'finish');

@@ -21,8 +21,13 @@ import { connectOnce } from './proto-connect.js';
 import { HostTable } from './host-table.js';
 import { reverseName } from './reverse-dns.js';
 import { TokenBucket } from './token-bucket.js';
+import { SynScanner } from './proto-syn.js';
 
-export type ScanTypeName = 'connect';
+export { resolveRawRoute, addressBytes, macBytes, type RawRoute } from './routing.js';
+export { RttEstimator } from './rtt.js';
+export { SynScanner } from './proto-syn.js';
+
+export type ScanTypeName = 'connect' | 'syn';
 
 export interface SendOptions {
   scanType: ScanTypeName;
@@ -34,6 +39,17 @@ export interface SendOptions {
   maxRetries: number;
   /** Most probes started per second (undefined: as fast as parallelism allows). */
   maxRate?: number;
+  /** SYN scan: most time one attempt waits at first (before RTTs are measured) is timeoutMs; these bound the adapted timeout. */
+  minRttTimeoutMs?: number;
+  maxRttTimeoutMs?: number;
+  /** SYN scan: cooldown after a probe's last attempt (--wait), ms. */
+  waitMs?: number;
+  /** SYN scan: fixed source port (-g / --source-port). */
+  sourcePort?: number;
+  /** SYN scan: interface (-e). */
+  iface?: string;
+  /** SYN scan: source address (-S). */
+  sourceAddress?: string;
   /** -Pn: report every host as up (reason user-set) instead of inferring from replies. */
   assumeUp: boolean;
   /** -R: look up names of hosts that are up. */
@@ -64,6 +80,86 @@ interface Counters {
 }
 
 export function sendRecords(opts: SendOptions) {
+  return opts.scanType === 'syn' ? synRecords(opts) : connectRecords(opts);
+}
+
+/** Passes the header on with this stage's args and scan type appended. */
+function stampHeader(header: ScanHeader, opts: SendOptions): ScanHeader {
+  return { ...header, args: [...header.args, ...(opts.args ?? [])], scanTypes: [...(header.scanTypes ?? []), opts.scanType] };
+}
+
+function synRecords(opts: SendOptions) {
+  return async function* send(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
+    const hosts = new HostTable();
+    const scanner = new SynScanner({
+      sourcePort: opts.sourcePort,
+      iface: opts.iface,
+      sourceAddress: opts.sourceAddress,
+      maxRate: opts.maxRate,
+      maxRetries: opts.maxRetries,
+      initialTimeoutMs: opts.timeoutMs,
+      minTimeoutMs: opts.minRttTimeoutMs ?? 100,
+      maxTimeoutMs: opts.maxRttTimeoutMs ?? 10_000,
+      waitMs: opts.waitMs,
+      signal: opts.signal,
+    });
+    let trailer: EndTrailer | undefined;
+    let skipped = 0;
+    const skippedProtos = new Set<string>();
+    const noted = function* (recs: Iterable<PortRecord | ProgressRecord>) {
+      for (const r of recs) {
+        if (r.type === 'port') hosts.note(r);
+        yield r;
+      }
+    };
+    try {
+      for await (const rec of source) {
+        if (rec.type === 'scan') {
+          yield stampHeader(rec as ScanHeader, opts);
+          continue;
+        }
+        if (isTrailer(rec)) {
+          trailer = rec;
+          break;
+        }
+        if (rec.type !== 'probes') {
+          yield rec;
+          continue;
+        }
+        const batch = rec as ProbeBatch;
+        const problem = probeBatchProblem(batch);
+        if (problem) throw new RecordStreamError(`probe batch at ${String(batch.start)}: ${problem}`);
+        for (let i = 0; i < batch.count; i++) {
+          if (batch.protos[i] !== 6) {
+            skipped++;
+            skippedProtos.add(String(batch.protos[i]));
+          }
+        }
+        await scanner.add(batch);
+        yield* noted(scanner.take());
+        if (scanner.aborted) break;
+      }
+      for await (const r of scanner.finish()) yield* noted([r]);
+    } finally {
+      await scanner.close();
+    }
+    if (skipped > 0) {
+      const names = [...skippedProtos].map((n) => (n === '17' ? 'udp' : n === '132' ? 'sctp' : `protocol ${n}`));
+      opts.onWarning?.(`${skipped} ${names.join('/')} probes skipped: the SYN scan (-sS) probes TCP only`);
+    }
+    for (const host of hosts.records(opts.assumeUp)) {
+      if (opts.reverseDns && host.state === 'up') {
+        const name = await reverseName(host.ip);
+        if (name) host.hostname = name;
+      }
+      yield host;
+    }
+    const { counters } = scanner;
+    yield extendTrailer(trailer, 'send', { ...counters, skipped, hosts: hosts.size }, scanner.aborted || trailer === undefined);
+  };
+}
+
+function connectRecords(opts: SendOptions) {
   return async function* send(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
     const counters: Counters = { sent: 0, open: 0, closed: 0, filtered: 0, retries: 0, skipped: 0 };
     const hosts = new HostTable();

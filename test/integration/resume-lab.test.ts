@@ -129,4 +129,32 @@ if (skip) {
     t.equal(c.status, 'complete');
     t.equal(c.ports.length, TOTAL);
   });
+
+  t.test('-sS (the default as root) checkpoints progress too: SIGKILL + --resume equals an uninterrupted -sS scan', async (t) => {
+    const syn = ['scan', '-sS', '-p', PORTS, '--max-retries', '1', '--batch-size', '100', '-v'];
+    const full = `${dir}/syn-full.duckdb`;
+    const whole = await lab.exec([process.execPath, PRTIP_BIN, ...syn, '--seed', '99', '--db', full, TARGETS], { timeoutMs: 120_000 });
+    t.equal(whole.code, 0, whole.stderr);
+    const a = await rows(full);
+    t.equal(a.ports.length, TOTAL);
+    t.equal(a.done, TOTAL, 'every probe is covered by a progress record');
+
+    const part = `${dir}/syn-part.duckdb`;
+    const killed = await runUntil([...syn, '--max-rate', '400', '--seed', '99', '--db', part, TARGETS], (s) => discovered(s) >= 16, 'SIGKILL');
+    t.equal(killed.sig, 'SIGKILL', `killed mid-scan (${killed.stderr.slice(-300)})`);
+    const b = await rows(part);
+    t.equal(b.status, 'running');
+    t.ok(b.done > 0 && b.done < TOTAL, `some SYN batches were checkpointed as finished (${b.done} of ${TOTAL})`);
+
+    const cap = await lab.capture(`tcp and dst net 198.19.0.0/28 and tcp[tcpflags] == tcp-syn`);
+    const resumed = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '--resume', part], { timeoutMs: 120_000 });
+    const packets = await cap.stop();
+    t.equal(resumed.code, 0, resumed.stderr);
+    const probed = new Set(packets.map((p) => `${p.dst} ${p.dport}`));
+    t.equal(probed.size, TOTAL - b.done, `the resumed run probed only unfinished batches (dropped ${String(cap.dropped)})`);
+    const c = await rows(part, b.id);
+    t.equal(c.status, 'complete');
+    t.same(c.ports, a.ports, 'the union equals the uninterrupted -sS scan, port for port');
+    t.same(c.hosts, a.hosts, 'and host for host');
+  });
 }

@@ -37,7 +37,7 @@ t.test('attached and separate values agree', async (t) => {
 t.test('bad flags and values: one clear message quoting the token', async (t) => {
   const bad: Array<[string[], RegExp]> = [
     [['-sZ'], /"-sZ" \(SCTP COOKIE-ECHO scan\) is not available|-sZ \(SCTP COOKIE-ECHO scan\) is not available/],
-    [['-sS'], /-sS \(SYN scan\) is not available in this version/],
+    [['-sU'], /-sU \(UDP scan\) is not available in this version/],
     [['-O'], /-O \(OS detection\) is not available/],
     [['-PS22'], /-PS22 \(TCP SYN ping\) is not available/],
     [['--frobnicate'], /unknown option "--frobnicate" for prtip scan/],

@@ -15,9 +15,13 @@ export default class Send extends PrtipCommand {
     'prtip targets … | prtip send [options] | prtip format …',
     'Reads probe batches on stdin, probes each (address, port), and writes port and host\n' +
       'records (msgpack); every other record passes through. On a terminal it prints a report.\n' +
-      'Scan types: -sT (TCP connect; the default).',
+      'Scan types: -sS (TCP SYN, raw packets; the default with root or CAP_NET_RAW),\n' +
+      '-sT (TCP connect; the default without).',
     GROUPS,
-    ['prtip targets 198.18.0.0/24 -p 1-1024 | prtip send -sT -T4 | prtip format -oD results.jsonl'],
+    [
+      'prtip targets 198.18.0.0/24 -p 1-1024 | prtip send -sT -T4 | prtip format -oD results.jsonl',
+      'prtip targets 198.18.0.0/16 -p 80 | prtip send -sS --rate 100k | prtip format -oN -',
+    ],
   );
 
   protected readonly commandName = 'send';

@@ -2,6 +2,7 @@
  * Every command-line option prtip accepts, in nmap's spelling, in one table. Commands pick the
  * groups they accept; help text is generated from the same table, so it cannot drift.
  */
+import net from 'node:net';
 import { UserInputError } from '../../../stages/records/index.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
 import { parseInteger, parseRate, parseShard, parseTime, parseTimingTemplate } from './nmap-values.js';
@@ -28,6 +29,11 @@ export interface CliOptions {
   maxParallelism?: number;
   timeoutMs?: number;
   maxRate?: number;
+  minRate?: number;
+  waitMs?: number;
+  iface?: string;
+  sourceAddress?: string;
+  sourcePort?: number;
   outputs: OutputRequest[];
   openOnly: boolean;
   reason: boolean;
@@ -77,6 +83,16 @@ export interface FlagSpec {
 
 const TIMEOUT_MAX_MS = 3_600_000;
 
+function parseInterface(v: string): string {
+  if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(v)) throw new UserInputError(`bad interface name "${v}" for -e`);
+  return v;
+}
+
+function parseAddress(flag: string, v: string): string {
+  if (net.isIP(v) === 0) throw new UserInputError(`bad address "${v}" for ${flag}: expected an IPv4 or IPv6 address`);
+  return v;
+}
+
 export const FLAGS: FlagSpec[] = [
   // targets
   { names: ['-iL'], value: 'FILE', group: 'targets', help: 'read targets from FILE ("-" = stdin)', apply: (o, v) => o.inputFiles.push(v) },
@@ -95,6 +111,10 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--datadir'], value: 'DIR', group: 'misc', help: 'where nmap data files live (default /usr/share/nmap)', apply: (o, v) => { o.datadir = v; } },
   // scan techniques
   { names: ['-sT'], group: 'scan', help: 'TCP connect scan (kernel sockets, no privileges needed)', apply: (o) => { if (!o.scanTypes.includes('connect')) o.scanTypes.push('connect'); } },
+  { names: ['-sS'], group: 'scan', help: 'TCP SYN scan (raw packets; needs root or CAP_NET_RAW; the default when privileged)', apply: (o) => { if (!o.scanTypes.includes('syn')) o.scanTypes.push('syn'); } },
+  { names: ['-e'], value: 'IFACE', group: 'scan', help: 'SYN scan: send and capture on IFACE (default: from the routing table)', apply: (o, v) => { o.iface = parseInterface(v); } },
+  { names: ['-S'], value: 'ADDR', group: 'scan', help: 'SYN scan: source address of the probes (default: from the routing table)', apply: (o, v) => { o.sourceAddress = parseAddress('-S', v); } },
+  { names: ['-g', '--source-port'], value: 'PORT', group: 'scan', help: 'SYN scan: fixed source port (default: random per scan)', apply: (o, v, n) => { o.sourcePort = parseInteger(n, v, 1, 65535); } },
   // discovery and names
   { names: ['-Pn'], group: 'discovery', help: 'treat every host as up (no host is reported down)', apply: (o) => { o.assumeUp = true; } },
   { names: ['-n'], group: 'discovery', help: 'never do reverse DNS (the default; overrides an earlier -R)', apply: (o) => { o.reverseDns = false; } },
@@ -111,6 +131,8 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--max-rtt-timeout'], value: 'TIME', group: 'timing', help: 'how long one attempt waits (500ms, 2s)', apply: (o, v, n) => { o.timeoutMs = Math.max(1, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
   { names: ['--max-parallelism'], value: 'N', group: 'timing', help: 'most probes in flight at once', apply: (o, v, n) => { o.maxParallelism = parseInteger(n, v, 1, 65535); } },
   { names: ['--max-rate', '--rate'], value: 'PPS', group: 'timing', help: 'most probes sent per second (1000, 200k)', apply: (o, v, n) => { o.maxRate = parseRate(n, v); } },
+  { names: ['--min-rate'], value: 'PPS', group: 'timing', help: 'SYN scan: send at least this fast (refused when above --max-rate)', apply: (o, v, n) => { o.minRate = parseRate(n, v); } },
+  { names: ['--wait'], value: 'TIME', group: 'timing', help: 'SYN scan: cooldown for replies after a probe\'s last attempt (1, 500ms)', apply: (o, v, n) => { o.waitMs = Math.min(TIMEOUT_MAX_MS, parseTime(n, v)); } },
   // output
   { names: ['-oN'], value: 'FILE', group: 'output', help: 'normal (nmap-style) output to FILE ("-" = stdout)', apply: (o, v) => o.outputs.push({ format: 'normal', path: v }) },
   { names: ['-oX'], value: 'FILE', group: 'output', help: 'Nmap XML (valid against nmap.dtd; ndiff reads it)', apply: (o, v) => o.outputs.push({ format: 'xml', path: v }) },
@@ -131,15 +153,14 @@ export const FLAGS: FlagSpec[] = [
 
 /** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
 const NOT_YET: Record<string, string> = {
-  '-sS': 'SYN scan', '-sU': 'UDP scan', '-sA': 'ACK scan', '-sW': 'window scan', '-sM': 'Maimon scan',
+  '-sU': 'UDP scan', '-sA': 'ACK scan', '-sW': 'window scan', '-sM': 'Maimon scan',
   '-sN': 'NULL scan', '-sF': 'FIN scan', '-sX': 'Xmas scan', '-sY': 'SCTP INIT scan', '-sZ': 'SCTP COOKIE-ECHO scan',
   '-sO': 'IP protocol scan', '-sI': 'idle scan', '-sC': 'script scan',
   '-sn': 'ping scan', '-sL': 'list scan', '-O': 'OS detection', '-A': 'aggressive scan (-sV -O -sC)',
   '-oS': 'script kiddie output',
-  '-f': 'fragmentation', '-D': 'decoys', '-S': 'source address', '-e': 'interface choice', '-g': 'source port',
-  '--source-port': 'source port', '--ttl': 'IP TTL', '--script': 'NSE scripts', '-PS': 'TCP SYN ping',
+  '-f': 'fragmentation', '-D': 'decoys', '--ttl': 'IP TTL', '--script': 'NSE scripts', '-PS': 'TCP SYN ping',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
-  '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute', '--min-rate': 'a minimum rate',
+  '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
   '-sR': 'RPC scan',
 };
 

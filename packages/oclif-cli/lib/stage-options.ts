@@ -7,6 +7,7 @@ import type { TargetsOptions } from '../../../stages/targets/index.js';
 import type { DetectOptions } from '../../../stages/detect/index.js';
 import { loadServicesTable } from '../../../stages/datafiles/index.js';
 import type { CliOptions } from './flags.js';
+import { loadNative } from '../../../native/index.js';
 
 export function targetsOptions(o: CliOptions, args: string[], signal: AbortSignal): TargetsOptions {
   if (o.targets.length === 0 && o.inputFiles.length === 0) {
@@ -52,8 +53,50 @@ function openFileLimit(): number | undefined {
   }
 }
 
-export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): SendOptions {
+/** True when this process may send raw packets (root or CAP_NET_RAW) and the native engine is built. */
+export function canSendRaw(): boolean {
+  try {
+    return loadNative().hasRawAccess();
+  } catch {
+    return false;
+  }
+}
+
+/** nmap's timing templates for the SYN scan: initial, min and max probe timeout (ms), retries. */
+const SYN_TIMING: ReadonlyArray<{ initial: number; min: number; max: number; retries: number; maxRate?: number }> = [
+  { initial: 300_000, min: 100, max: 300_000, retries: 3, maxRate: 1 / 300 },
+  { initial: 15_000, min: 100, max: 15_000, retries: 3, maxRate: 1 / 15 },
+  { initial: 1000, min: 100, max: 10_000, retries: 3, maxRate: 2.5 },
+  { initial: 1000, min: 100, max: 10_000, retries: 3 },
+  // Faster templates lower the floor of the adapted timeout: on a LAN the measured RTT is far
+  // below it, and a retry that comes too early only costs a duplicate the bitmap drops.
+  { initial: 500, min: 50, max: 1250, retries: 3 },
+  { initial: 250, min: 25, max: 300, retries: 2 },
+];
+
+/** Which scan type runs: the one asked for, else -sS when privileged, else -sT (with a notice if -sS was asked). */
+export function chooseScanType(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean = canSendRaw): 'syn' | 'connect' {
   if (o.scanTypes.length > 1) throw new UserInputError(`only one scan type at a time for now, got ${o.scanTypes.join(' and ')}`);
+  const asked = o.scanTypes[0];
+  if (asked === 'connect') return 'connect';
+  if (rawAllowed()) return 'syn';
+  if (asked === 'syn') onWarning('-sS needs root or CAP_NET_RAW; running a connect scan (-sT) instead');
+  return 'connect';
+}
+
+export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void, rawAllowed?: () => boolean): SendOptions {
+  const scanType = chooseScanType(o, onWarning, rawAllowed);
+  if (o.minRate !== undefined && o.maxRate !== undefined && o.minRate > o.maxRate) {
+    throw new UserInputError(`--min-rate ${o.minRate} is above --max-rate ${o.maxRate}`);
+  }
+  if (scanType === 'syn') return synSendOptions(o, args, signal, onWarning);
+  const synOnly = [
+    o.minRate !== undefined && '--min-rate', o.waitMs !== undefined && '--wait', o.iface !== undefined && '-e',
+    o.sourceAddress !== undefined && '-S', o.sourcePort !== undefined && '-g',
+  ].filter(Boolean);
+  if (synOnly.length > 0) {
+    throw new UserInputError(`${synOnly.join(', ')} ${synOnly.length > 1 ? 'apply' : 'applies'} to the SYN scan (-sS) only; the connect scan (-sT) uses kernel sockets`);
+  }
   const t = TIMING[o.timing ?? 3]!;
   let maxParallelism = o.maxParallelism ?? t.maxParallelism;
   const limit = openFileLimit();
@@ -63,11 +106,35 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
     maxParallelism = capped;
   }
   return {
-    scanType: 'connect',
+    scanType,
     maxParallelism,
     timeoutMs: o.timeoutMs ?? t.timeoutMs,
     maxRetries: o.maxRetries ?? t.maxRetries,
     maxRate: o.maxRate ?? t.maxRate,
+    assumeUp: o.assumeUp,
+    reverseDns: o.reverseDns,
+    args,
+    signal,
+    onWarning,
+  };
+}
+
+function synSendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): SendOptions {
+  const t = SYN_TIMING[o.timing ?? 3]!;
+  const max = o.timeoutMs ?? t.max;
+  return {
+    scanType: 'syn',
+    maxParallelism: o.maxParallelism ?? SEND_DEFAULTS.maxParallelism,
+    timeoutMs: Math.min(t.initial, max),
+    minRttTimeoutMs: Math.min(t.min, max),
+    maxRttTimeoutMs: max,
+    maxRetries: o.maxRetries ?? t.retries,
+    // --min-rate alone: the engine sends as fast as the path takes probes, which is never slower.
+    maxRate: o.maxRate ?? (t.maxRate !== undefined && o.minRate !== undefined ? Math.max(t.maxRate, o.minRate) : t.maxRate),
+    waitMs: o.waitMs,
+    iface: o.iface,
+    sourceAddress: o.sourceAddress,
+    sourcePort: o.sourcePort,
     assumeUp: o.assumeUp,
     reverseDns: o.reverseDns,
     args,

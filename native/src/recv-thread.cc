@@ -1,0 +1,120 @@
+// The receiver thread: libpcap on the scan's interface (immediate mode, BPF filter for replies to
+// our address), parsing in place, cookie validation against the probes in flight, duplicate
+// suppression through the answered bitmap, and batched hand-off of packed replies to JS.
+#include <poll.h>
+
+#include <cstring>
+
+#include "engine-core.h"
+#include "rate-limit.h"
+
+namespace prtip {
+
+static void put_reply(std::vector<uint8_t>& out, double index, double time_ms, float rtt_ms, uint32_t slot,
+                      const ParsedReply& r) {
+  const size_t at = out.size();
+  out.resize(at + kReplyRecordSize, 0);
+  uint8_t* p = out.data() + at;
+  memcpy(p, &index, 8);
+  memcpy(p + 8, &time_ms, 8);
+  memcpy(p + 16, &rtt_ms, 4);
+  memcpy(p + 20, &slot, 4);
+  memcpy(p + 24, r.peer, r.family == 4 ? 4 : 16);
+  memcpy(p + 40, &r.peer_port, 2);
+  memcpy(p + 42, &r.window, 2);
+  p[44] = uint8_t(r.family);
+  p[45] = r.kind;
+  p[46] = r.ttl;
+  p[47] = r.icmp_type;
+  p[48] = r.icmp_code;
+}
+
+static void on_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+  EngineCore& core = *reinterpret_cast<EngineCore*>(user);
+  core.counters.captured++;
+  ParsedReply r;
+  if (!parse_reply(bytes, h->caplen, r)) {
+    core.counters.foreign++;
+    return;
+  }
+  const bool ours = r.local_port == core.tmpl.source_port &&
+                    ((r.family == 4 && core.have4 && memcmp(r.local, core.tmpl.src4, 4) == 0) ||
+                     (r.family == 6 && core.have6 && memcmp(r.local, core.tmpl.src6, 16) == 0));
+  if (!ours) {
+    core.counters.foreign++;
+    return;
+  }
+  const uint32_t tag = r.probe_seq - syn_cookie(core.tmpl.key, r.family, r.local, r.peer, r.local_port, r.peer_port);
+  const uint32_t slot = tag >> kTagEntryBits, i = tag & kTagEntryMask;
+  double index, rtt_ms = -1;
+  {
+    std::lock_guard<std::mutex> lock(core.mu);
+    const InFlightBatch* b = core.slots[slot].get();
+    const size_t alen = r.family == 4 ? 4 : 16;
+    if (b == nullptr || b->family != r.family || i >= b->count || b->port(i) != r.peer_port ||
+        memcmp(b->addrs.data() + size_t(i) * alen, r.peer, alen) != 0) {
+      core.counters.invalid++;  // not a reply to a probe in flight: forged, stray or late
+      return;
+    }
+    uint64_t& word = core.slots[slot]->answered[i / 64];
+    const uint64_t bit = 1ull << (i % 64);
+    if (word & bit) {
+      core.counters.duplicates++;
+      return;
+    }
+    word |= bit;
+    core.slots[slot]->answered_count++;
+    index = b->start + double(i);
+    const uint32_t sent = b->sent_us[i].load(std::memory_order_relaxed);
+    const uint32_t now = uint32_t(uint64_t(h->ts.tv_sec) * 1000000ull + uint64_t(h->ts.tv_usec));
+    if (sent != 0) rtt_ms = double(uint32_t(now - sent)) / 1000.0;
+  }
+  core.counters.replies++;
+  const double time_ms = double(h->ts.tv_sec) * 1000.0 + double(h->ts.tv_usec) / 1000.0;
+  put_reply(core.out, index, time_ms, float(rtt_ms), slot, r);
+}
+
+static void flush(EngineCore& core) {
+  if (core.out.empty()) return;
+  auto* batch = new std::vector<uint8_t>(std::move(core.out));
+  core.out = std::vector<uint8_t>();
+  core.out.reserve(256 * kReplyRecordSize);
+  core.deliver(batch);
+}
+
+void run_receiver(EngineCore& core) {
+  const int fd = pcap_get_selectable_fd(core.pcap);
+  uint64_t last_flush = monotonic_ns();
+  core.out.reserve(256 * kReplyRecordSize);
+  auto drain = [&]() {
+    for (;;) {
+      const int n = pcap_dispatch(core.pcap, 512, on_packet, reinterpret_cast<u_char*>(&core));
+      if (n <= 0) return n;
+      if (core.out.size() >= 512 * kReplyRecordSize) {
+        flush(core);
+        last_flush = monotonic_ns();
+      }
+    }
+  };
+  while (!core.stopping.load()) {
+    pollfd pfd{fd, POLLIN, 0};
+    poll(&pfd, 1, 5);
+    const int n = drain();
+    if (n < 0 && n != PCAP_ERROR_BREAK) {
+      std::lock_guard<std::mutex> lock(core.qmu);
+      core.thread_error = std::string("pcap: ") + pcap_geterr(core.pcap);
+      break;
+    }
+    // Hand replies over at least every 2 ms, and in batches of up to 512.
+    if (!core.out.empty() && monotonic_ns() - last_flush > 2000000ull) {
+      flush(core);
+      last_flush = monotonic_ns();
+    }
+  }
+  drain();
+  pcap_stat st{};
+  if (pcap_stats(core.pcap, &st) == 0) core.counters.pcap_dropped = st.ps_drop + st.ps_ifdrop;
+  flush(core);
+}
+
+}  // namespace prtip

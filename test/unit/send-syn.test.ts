@@ -1,0 +1,61 @@
+// SYN-scan policy on the JS side: RTT-adapted timeouts, address bytes, and the choice between
+// -sS and -sT by privilege (with the one-line notice).
+import t from 'tap';
+import { addressBytes, RttEstimator } from '../../stages/send/index.js';
+import { chooseScanType, sendOptions } from '../../packages/oclif-cli/lib/stage-options.js';
+import { emptyOptions, parseArgs } from '../../packages/oclif-cli/lib/flags.js';
+
+t.test('RttEstimator: initial timeout, then srtt + 4·rttvar within [min, max]', async (t) => {
+  const r = new RttEstimator(1000, 100, 5000);
+  t.equal(r.timeoutMs, 1000, 'no sample yet: the initial timeout');
+  r.sample(0.2);
+  t.equal(r.timeoutMs, 100, 'fast path: clamped to the minimum');
+  const slow = new RttEstimator(1000, 100, 5000);
+  for (let i = 0; i < 50; i++) slow.sample(400);
+  t.ok(slow.timeoutMs >= 400 && slow.timeoutMs < 500, `steady 400 ms: ${slow.timeoutMs}`);
+  slow.sample(NaN);
+  slow.sample(-1);
+  t.equal(slow.samples, 50, 'invalid samples are ignored');
+  const huge = new RttEstimator(1000, 100, 5000);
+  huge.sample(60_000);
+  t.equal(huge.timeoutMs, 5000, 'clamped to the maximum');
+});
+
+t.test('addressBytes', async (t) => {
+  t.same([...addressBytes('198.18.0.1')], [198, 18, 0, 1]);
+  t.same([...addressBytes('2001:2::1')], [0x20, 1, 0, 2, ...new Array(11).fill(0), 1]);
+  t.same([...addressBytes('::ffff:1.2.3.4')], [...new Array(10).fill(0), 255, 255, 1, 2, 3, 4]);
+  t.same([...addressBytes('::')], new Array(16).fill(0));
+  t.throws(() => addressBytes('1.2.3'), /not an IP address/);
+});
+
+t.test('scan type: -sS when privileged, else -sT with one notice when -sS was asked', async (t) => {
+  const warnings: string[] = [];
+  const warn = (m: string) => warnings.push(m);
+  const o = emptyOptions();
+  t.equal(chooseScanType(o, warn, () => true), 'syn', 'default with privileges');
+  t.equal(chooseScanType(o, warn, () => false), 'connect', 'default without');
+  t.same(warnings, [], 'no notice when nothing was asked');
+  t.equal(chooseScanType({ ...o, scanTypes: ['syn'] }, warn, () => false), 'connect');
+  t.same(warnings, ['-sS needs root or CAP_NET_RAW; running a connect scan (-sT) instead']);
+  t.equal(chooseScanType({ ...o, scanTypes: ['connect'] }, warn, () => true), 'connect', '-sT stays -sT');
+  t.throws(() => chooseScanType({ ...o, scanTypes: ['syn', 'connect'] }, warn, () => true), /one scan type/);
+});
+
+t.test('SYN flags reach the send options; SYN-only flags are refused for -sT', async (t) => {
+  const ac = new AbortController();
+  const parse = (s: string) => parseArgs(s.split(' '), ['scan', 'timing', 'targets', 'ports'], 'scan', true);
+  const o = parse('-sS -e veth0 -S 198.18.0.1 -g 53 --min-rate 100 --rate 5k --wait 2 --max-retries 4 198.18.0.2');
+  const s = sendOptions(o, [], ac.signal, () => {}, () => true);
+  t.match(s, { scanType: 'syn', iface: 'veth0', sourceAddress: '198.18.0.1', sourcePort: 53, maxRate: 5000, waitMs: 2000, maxRetries: 4 });
+  t.equal(parse('--source-port 1000 x').sourcePort, 1000);
+  t.throws(() => sendOptions(parse('-sS --min-rate 10k --max-rate 1k x'), [], ac.signal, () => {}, () => true), /--min-rate 10000 is above --max-rate 1000/);
+  t.throws(() => sendOptions(parse('-sT -g 53 x'), [], ac.signal, () => {}, () => true), /-g applies to the SYN scan \(-sS\) only/);
+  t.throws(() => sendOptions(parse('-sS -g 53 --wait 1 x'), [], ac.signal, () => {}, () => false), /--wait, -g apply to the SYN scan/);
+  t.throws(() => parse('-S 1.2.3 x'), /bad address "1.2.3" for -S/);
+  t.throws(() => parse('-e "bad iface" x'), /bad interface name/);
+  t.throws(() => parse('-g 70000 x'), /bad number "70000" for -g/);
+  t.throws(() => parse('--wait soon x'), /bad time "soon" for --wait/);
+  const slow = sendOptions(parse('-sS -T2 --min-rate 50 x'), [], ac.signal, () => {}, () => true);
+  t.equal(slow.maxRate, 50, '--min-rate lifts a timing template\'s cap');
+});
