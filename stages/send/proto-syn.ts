@@ -128,6 +128,13 @@ export class SynScanner {
     const have = this.engines.get(family);
     if (have) return have.engine;
     const route = await resolveRawRoute(firstAddr, { iface: this.opts.iface, source: this.opts.sourceAddress });
+    if (route.local) {
+      // A frame injected on a packet socket enters the stack as if from outside, and the kernel
+      // drops it as a martian when it claims to come from one of its own addresses.
+      throw new UserInputError(
+        `-sS cannot probe ${firstAddr}: it is an address of this machine, which drops raw frames addressed to itself; scan it with -sT`,
+      );
+    }
     const native = loadNative();
     const engine = new native.SynEngine(
       {

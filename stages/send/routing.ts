@@ -22,6 +22,8 @@ export interface RawRoute {
   nextHopMac: Uint8Array;
   /** True when the target is on the local link (no gateway): then the next hop is the target itself. */
   onLink: boolean;
+  /** True when the target is an address of this machine (route type local). */
+  local: boolean;
 }
 
 export interface RouteOverrides {
@@ -125,5 +127,8 @@ export async function resolveRawRoute(target: string, overrides: RouteOverrides 
     }
   }
   if (!mac) throw new UserInputError(`cannot resolve the MAC address of ${nextHop} on ${ifname} (ARP/NDP gave no answer)`);
-  return { family, ifname, source, sourceBytes: addressBytes(source), srcMac, nextHop, nextHopMac: macBytes(mac), onLink: nextHop === target };
+  return {
+    family, ifname, source, sourceBytes: addressBytes(source), srcMac, nextHop, nextHopMac: macBytes(mac),
+    onLink: nextHop === target, local: route.type === 'local',
+  };
 }

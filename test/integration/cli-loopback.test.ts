@@ -82,3 +82,18 @@ t.test('-R names hosts that are up from the system resolver; -n (the default) do
   const plain = await runCli(['scan', '-sT', '-R', '-n', '-p', String(open.ports[0]), '-oD', '-', '127.0.0.1']);
   t.equal(hostOf(plain.stdout)?.hostname, undefined);
 });
+
+t.test('loopback without a scan type is connect-scanned correctly, privileged or not', async (t) => {
+  const open = await listeners(1);
+  t.teardown(open.close);
+  const r = await runCli(['scan', '-p', `${open.ports[0]},1`, '-oD', '-', 'localhost']);
+  t.equal(r.code, 0, r.stderr);
+  t.same(rows(r.stdout), [`127.0.0.1 1 closed conn-refused`, `127.0.0.1 ${open.ports[0]} open syn-ack`]);
+  t.match(jsonLines(r.stdout)[0], { type: 'scan', scanTypes: ['connect'] });
+  if (process.getuid?.() === 0) {
+    // Asked explicitly, -sS on this machine's own address is refused with the reason, not misreported.
+    const syn = await runCli(['scan', '-sS', '-p', String(open.ports[0]), '127.0.0.1']);
+    t.equal(syn.code, 1);
+    t.match(syn.stderr, /-sS cannot probe 127\.0\.0\.1: it is an address of this machine/);
+  }
+});

@@ -74,11 +74,19 @@ const SYN_TIMING: ReadonlyArray<{ initial: number; min: number; max: number; ret
   { initial: 250, min: 25, max: 300, retries: 2 },
 ];
 
-/** Which scan type runs: the one asked for, else -sS when privileged, else -sT (with a notice if -sS was asked). */
+/** Names of this machine's loopback: raw frames cannot reach the local stack (see SynScanner). */
+const LOOPBACK_TARGET = /^(localhost|127(\.\d{1,3}){0,3}(\/\d+)?|::1|0*:(0*:){0,6}0*1)$/i;
+
+/**
+ * Which scan type runs: the one asked for, else -sS when privileged, else -sT (with a notice if
+ * -sS was asked). Without a choice, a scan of loopback only is a connect scan, as it must be.
+ */
 export function chooseScanType(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean = canSendRaw): 'syn' | 'connect' {
   if (o.scanTypes.length > 1) throw new UserInputError(`only one scan type at a time for now, got ${o.scanTypes.join(' and ')}`);
   const asked = o.scanTypes[0];
   if (asked === 'connect') return 'connect';
+  const loopbackOnly = o.inputFiles.length === 0 && o.targets.length > 0 && o.targets.every((t) => LOOPBACK_TARGET.test(t));
+  if (asked === undefined && loopbackOnly) return 'connect';
   if (rawAllowed()) return 'syn';
   if (asked === 'syn') onWarning('-sS needs root or CAP_NET_RAW; running a connect scan (-sT) instead');
   return 'connect';
