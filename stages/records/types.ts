@@ -90,6 +90,8 @@ export interface PortRecord {
   rtt: number | null;
   /** Unix epoch, milliseconds, when the state was decided. */
   time: number;
+  /** TCP window of the reply (raw scans that saw one: SYN-ACK or RST). */
+  window?: number;
 }
 
 export interface HostRecord {

@@ -189,6 +189,7 @@ export class SynScanner {
         ttl: packed[off + 46]!,
         rtt: rtt >= 0 ? Math.round(rtt * 1000) / 1000 : null,
         time: Math.round(dv.getFloat64(off + 8, true)),
+        ...(kind === REPLY_KIND.icmp ? {} : { window: dv.getUint16(off + 42, true) }),
       };
     }
   }

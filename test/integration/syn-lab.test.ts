@@ -90,6 +90,20 @@ if (skip) {
     t.equal(badIface.stderr.trim().split('\n').length, 1, 'one line');
   });
 
+  t.test('port records carry the TCP window of the reply seen on the wire', async (t) => {
+    const cap = await lab.capture(`tcp and src host ${lab.targetV4}`, SNAP);
+    const r = await sh(lab, `prtip scan -sS ${fast} -p 22,80,81 -oD - ${lab.targetV4}`);
+    const packets = await cap.stop();
+    t.equal(r.code, 0, r.stderr);
+    const rows = jsonLines(r.stdout).filter((x) => x.type === 'port') as Array<{ port: number; state: string; window?: number }>;
+    t.equal(rows.length, 3);
+    for (const row of rows) {
+      const reply = packets.find((p) => p.sport === row.port && (p.flags === 'SA' || p.flags.includes('R')));
+      t.ok(reply, `a reply from port ${row.port} was captured`);
+      t.equal(row.window, reply?.window, `port ${row.port} (${row.state}): window as on the wire`);
+    }
+  });
+
   t.test('IPv6: pipe == single command == ground truth, valid checksums over the IPv6 pseudo-header', async (t) => {
     const cap = await lab.capture(`ip6 and tcp and dst host ${lab.targetV6}`, SNAP);
     const single = await sh(lab, `prtip scan -sS ${fast} -p ${portList} -oD - ${lab.targetV6}`);

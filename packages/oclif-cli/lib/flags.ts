@@ -129,7 +129,7 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-T'], value: '0-5', group: 'timing', help: 'timing template: 0 paranoid … 3 normal … 5 insane', apply: (o, v) => { o.timing = parseTimingTemplate(v); } },
   { names: ['--max-retries'], value: 'N', group: 'timing', help: 'extra attempts for a probe without answer', apply: (o, v, n) => { o.maxRetries = parseInteger(n, v, 0, 50); } },
   { names: ['--max-rtt-timeout'], value: 'TIME', group: 'timing', help: 'how long one attempt waits (500ms, 2s)', apply: (o, v, n) => { o.timeoutMs = Math.max(1, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
-  { names: ['--max-parallelism'], value: 'N', group: 'timing', help: 'most probes in flight at once', apply: (o, v, n) => { o.maxParallelism = parseInteger(n, v, 1, 65535); } },
+  { names: ['--max-parallelism'], value: 'N', group: 'timing', help: 'most connects in flight at once (-sT)', apply: (o, v, n) => { o.maxParallelism = parseInteger(n, v, 1, 65535); } },
   { names: ['--max-rate', '--rate'], value: 'PPS', group: 'timing', help: 'most probes sent per second (1000, 200k)', apply: (o, v, n) => { o.maxRate = parseRate(n, v); } },
   { names: ['--min-rate'], value: 'PPS', group: 'timing', help: 'SYN scan: send at least this fast (refused when above --max-rate)', apply: (o, v, n) => { o.minRate = parseRate(n, v); } },
   { names: ['--wait'], value: 'TIME', group: 'timing', help: 'SYN scan: cooldown for replies after a probe\'s last attempt (1, 500ms)', apply: (o, v, n) => { o.waitMs = Math.min(TIMEOUT_MAX_MS, parseTime(n, v)); } },

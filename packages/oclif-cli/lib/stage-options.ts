@@ -128,11 +128,14 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
 }
 
 function synSendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): SendOptions {
+  if (o.maxParallelism !== undefined) {
+    throw new UserInputError('--max-parallelism applies to the connect scan (-sT); the SYN scan (-sS) is paced by --max-rate/--min-rate');
+  }
   const t = SYN_TIMING[o.timing ?? 3]!;
   const max = o.timeoutMs ?? t.max;
   return {
     scanType: 'syn',
-    maxParallelism: o.maxParallelism ?? SEND_DEFAULTS.maxParallelism,
+    maxParallelism: SEND_DEFAULTS.maxParallelism, // unused by the SYN scan
     timeoutMs: Math.min(t.initial, max),
     minRttTimeoutMs: Math.min(t.min, max),
     maxRttTimeoutMs: max,
