@@ -1,31 +1,31 @@
 /**
  * stages/send: turns probe batches into port records. Scan types are small modules behind one
- * interface (ScanType); the connect scan needs no privileges and uses kernel sockets.
+ * interface (ScanEngine: proto-syn.ts, proto-connect.ts); the connect scan needs no privileges.
  */
 import {
   extendTrailer,
   isTrailer,
   probeBatchProblem,
-  probesOf,
+  PROTO_NUMBER,
   RecordStreamError,
   stageStream,
   type AnyRecord,
   type EndTrailer,
-  type PortRecord,
   type ProbeBatch,
-  type ProgressRecord,
   type ScanHeader,
 } from '../records/index.js';
 import type { Duplex } from 'node:stream';
-import { connectOnce } from './proto-connect.js';
+import { ConnectScanner } from './proto-connect.js';
 import { HostTable } from './host-table.js';
 import { reverseName } from './reverse-dns.js';
-import { TokenBucket } from './token-bucket.js';
 import { SynScanner } from './proto-syn.js';
+import type { Decided, ScanEngine } from './scan-engine.js';
 
 export { resolveRawRoute, addressBytes, macBytes, type RawRoute } from './routing.js';
 export { RttEstimator } from './rtt.js';
 export { SynScanner } from './proto-syn.js';
+export { ConnectScanner } from './proto-connect.js';
+export type { ScanEngine, Decided } from './scan-engine.js';
 
 export type ScanTypeName = 'connect' | 'syn';
 
@@ -69,29 +69,10 @@ export const SEND_DEFAULTS: Omit<SendOptions, 'scanType'> = {
   reverseDns: false,
 };
 
-interface Counters {
-  sent: number;
-  open: number;
-  closed: number;
-  filtered: number;
-  retries: number;
-  skipped: number;
-  [k: string]: number;
-}
-
-export function sendRecords(opts: SendOptions) {
-  return opts.scanType === 'syn' ? synRecords(opts) : connectRecords(opts);
-}
-
-/** Passes the header on with this stage's args and scan type appended. */
-function stampHeader(header: ScanHeader, opts: SendOptions): ScanHeader {
-  return { ...header, args: [...header.args, ...(opts.args ?? [])], scanTypes: [...(header.scanTypes ?? []), opts.scanType] };
-}
-
-function synRecords(opts: SendOptions) {
-  return async function* send(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
-    const hosts = new HostTable();
-    const scanner = new SynScanner({
+/** The scan type's engine for these options. */
+function engineFor(opts: SendOptions): ScanEngine {
+  if (opts.scanType === 'syn') {
+    return new SynScanner({
       sourcePort: opts.sourcePort,
       iface: opts.iface,
       sourceAddress: opts.sourceAddress,
@@ -103,11 +84,25 @@ function synRecords(opts: SendOptions) {
       waitMs: opts.waitMs,
       signal: opts.signal,
     });
+  }
+  return new ConnectScanner(opts);
+}
+
+const PROTO_NAMES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+/**
+ * The send stage: probe batches in, port / progress / host records out; every other record
+ * passes through. The scan type's engine does the probing; this driver is the same for all.
+ */
+export function sendRecords(opts: SendOptions) {
+  return async function* send(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
+    const engine = engineFor(opts);
+    const hosts = new HostTable();
     let trailer: EndTrailer | undefined;
     let skipped = 0;
     const skippedProtos = new Set<string>();
-    const noted = function* (recs: Iterable<PortRecord | ProgressRecord>) {
-      for (const r of recs) {
+    const noted = async function* (records: AsyncIterable<Decided>) {
+      for await (const r of records) {
         if (r.type === 'port') hosts.note(r);
         yield r;
       }
@@ -115,7 +110,8 @@ function synRecords(opts: SendOptions) {
     try {
       for await (const rec of source) {
         if (rec.type === 'scan') {
-          yield stampHeader(rec as ScanHeader, opts);
+          const header = rec as ScanHeader;
+          yield { ...header, args: [...header.args, ...(opts.args ?? [])], scanTypes: [...(header.scanTypes ?? []), opts.scanType] };
           continue;
         }
         if (isTrailer(rec)) {
@@ -130,22 +126,20 @@ function synRecords(opts: SendOptions) {
         const problem = probeBatchProblem(batch);
         if (problem) throw new RecordStreamError(`probe batch at ${String(batch.start)}: ${problem}`);
         for (let i = 0; i < batch.count; i++) {
-          if (batch.protos[i] !== 6) {
-            skipped++;
-            skippedProtos.add(String(batch.protos[i]));
-          }
+          if (batch.protos[i] === PROTO_NUMBER.tcp) continue;
+          skipped++;
+          skippedProtos.add(PROTO_NAMES[batch.protos[i]!] ?? `protocol ${batch.protos[i]}`);
         }
-        await scanner.add(batch);
-        yield* noted(scanner.take());
-        if (scanner.aborted) break;
+        yield* noted(engine.add(batch));
+        if (engine.aborted) break;
       }
-      for await (const r of scanner.finish()) yield* noted([r]);
+      yield* noted(engine.finish());
     } finally {
-      await scanner.close();
+      await engine.close();
     }
     if (skipped > 0) {
-      const names = [...skippedProtos].map((n) => (n === '17' ? 'udp' : n === '132' ? 'sctp' : `protocol ${n}`));
-      opts.onWarning?.(`${skipped} ${names.join('/')} probes skipped: the SYN scan (-sS) probes TCP only`);
+      const flag = opts.scanType === 'syn' ? 'the SYN scan (-sS)' : 'the connect scan (-sT)';
+      opts.onWarning?.(`${skipped} ${[...skippedProtos].join('/')} probes skipped: ${flag} probes TCP only`);
     }
     for (const host of hosts.records(opts.assumeUp)) {
       if (opts.reverseDns && host.state === 'up') {
@@ -154,135 +148,7 @@ function synRecords(opts: SendOptions) {
       }
       yield host;
     }
-    const { counters } = scanner;
-    yield extendTrailer(trailer, 'send', { ...counters, skipped, hosts: hosts.size }, scanner.aborted || trailer === undefined);
-  };
-}
-
-function connectRecords(opts: SendOptions) {
-  return async function* send(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
-    const counters: Counters = { sent: 0, open: 0, closed: 0, filtered: 0, retries: 0, skipped: 0 };
-    const hosts = new HostTable();
-    const bucket = opts.maxRate ? new TokenBucket(opts.maxRate) : undefined;
-    const done: Array<PortRecord | ProgressRecord> = [];
-    let inFlight = 0;
-    let wake: (() => void) | undefined;
-    let trailer: EndTrailer | undefined;
-    const skippedProtos = new Set<string>();
-    const aborted = () => opts.signal?.aborted === true;
-
-    // Per batch: probes still unanswered. When a fully fed batch has no probe left, a progress
-    // record follows its last port record (the store checkpoints it for --resume).
-    interface BatchState { start: number; count: number; left: number; fed: boolean }
-    const finishBatch = (b: BatchState): void => {
-      if (b.fed && b.left === 0) done.push({ type: 'progress', start: b.start, count: b.count });
-    };
-    const settle = (rec: PortRecord, batch: BatchState): void => {
-      counters[rec.state === 'open' ? 'open' : rec.state === 'closed' ? 'closed' : 'filtered']++;
-      hosts.note(rec);
-      done.push(rec);
-      batch.left--;
-      finishBatch(batch);
-      inFlight--;
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const waitForCompletion = () => new Promise<void>((resolve) => (wake = resolve));
-
-    const probePort = async (ip: string, port: number): Promise<PortRecord> => {
-      let attempt = 0;
-      let shortageBackoff = 10;
-      for (;;) {
-        counters.sent++;
-        const outcome = await connectOnce(ip, port, opts.timeoutMs);
-        if (outcome.localShortage && !aborted()) {
-          // Out of fds or ephemeral ports: not an answer from the target. Back off and try again.
-          counters.sent--;
-          await new Promise((r) => setTimeout(r, shortageBackoff));
-          shortageBackoff = Math.min(shortageBackoff * 2, 1000);
-          continue;
-        }
-        if (outcome.retryable && attempt < opts.maxRetries && !aborted()) {
-          attempt++;
-          counters.retries++;
-          continue;
-        }
-        return {
-          type: 'port', ip, port, proto: 'tcp', state: outcome.state, reason: outcome.reason,
-          ttl: null, rtt: outcome.rtt === null ? null : Math.round(outcome.rtt * 1000) / 1000, time: Date.now(),
-        };
-      }
-    };
-
-    function* drainDone(): Generator<PortRecord | ProgressRecord> {
-      while (done.length > 0) yield done.shift()!;
-    }
-
-    for await (const rec of source) {
-      if (rec.type === 'scan') {
-        const header = rec as ScanHeader;
-        yield {
-          ...header,
-          args: [...header.args, ...(opts.args ?? [])],
-          scanTypes: [...(header.scanTypes ?? []), opts.scanType],
-        };
-        continue;
-      }
-      if (isTrailer(rec)) {
-        trailer = rec;
-        break;
-      }
-      if (rec.type !== 'probes') {
-        yield rec;
-        continue;
-      }
-      const batch = rec as ProbeBatch;
-      const problem = probeBatchProblem(batch);
-      if (problem) throw new RecordStreamError(`probe batch at ${String(batch.start)}: ${problem}`);
-      const state: BatchState = { start: batch.start, count: batch.count, left: batch.count, fed: false };
-      for (const probe of probesOf(batch)) {
-        if (aborted()) break;
-        if (probe.proto !== 'tcp') {
-          state.left--;
-          counters.skipped++;
-          skippedProtos.add(probe.proto);
-          continue;
-        }
-        while (inFlight >= opts.maxParallelism) {
-          await waitForCompletion();
-          yield* drainDone();
-        }
-        if (bucket) await bucket.take(opts.signal);
-        if (aborted()) break;
-        inFlight++;
-        void probePort(probe.ip, probe.port).then((rec) => settle(rec, state));
-        if (done.length > 0) yield* drainDone();
-      }
-      if (aborted()) break;
-      state.fed = true;
-      finishBatch(state);
-    }
-
-    while (inFlight > 0) {
-      await waitForCompletion();
-      yield* drainDone();
-    }
-    yield* drainDone();
-
-    if (skippedProtos.size > 0) {
-      opts.onWarning?.(
-        `${counters.skipped} ${[...skippedProtos].join('/')} probes skipped: the connect scan (-sT) probes TCP only`,
-      );
-    }
-    for (const host of hosts.records(opts.assumeUp)) {
-      if (opts.reverseDns && host.state === 'up') {
-        const name = await reverseName(host.ip);
-        if (name) host.hostname = name;
-      }
-      yield host;
-    }
-    yield extendTrailer(trailer, 'send', { ...counters, hosts: hosts.size }, aborted() || trailer === undefined);
+    yield extendTrailer(trailer, 'send', { ...engine.counters, skipped, hosts: hosts.size }, engine.aborted || trailer === undefined);
   };
 }
 

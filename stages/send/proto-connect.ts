@@ -1,5 +1,8 @@
+/** The TCP connect scan (-sT): kernel sockets, bounded parallelism, retries, optional pacing. */
 import net from 'node:net';
-import type { PortState } from '../records/index.js';
+import { probesOf, type PortRecord, type PortState, type ProbeBatch } from '../records/index.js';
+import type { Decided, ScanEngine } from './scan-engine.js';
+import { TokenBucket } from './token-bucket.js';
 
 /** The outcome of one connect() to a TCP port, in nmap's vocabulary. */
 export interface ConnectOutcome {
@@ -64,4 +67,123 @@ export function connectOnce(ip: string, port: number, timeoutMs: number): Promis
     });
     socket.connect({ host: ip, port, noDelay: true });
   });
+}
+
+export interface ConnectScanOptions {
+  /** Most connects in flight at once. */
+  maxParallelism: number;
+  /** How long one attempt waits for an answer, ms. */
+  timeoutMs: number;
+  /** Extra attempts for a probe that got no answer. */
+  maxRetries: number;
+  /** Most connects started per second. */
+  maxRate?: number;
+  signal?: AbortSignal;
+}
+
+/** Per batch: probes still undecided. A fully fed batch with none left gets a progress record. */
+interface BatchState {
+  start: number;
+  count: number;
+  left: number;
+  fed: boolean;
+}
+
+export class ConnectScanner implements ScanEngine {
+  readonly counters = { sent: 0, open: 0, closed: 0, filtered: 0, retries: 0 };
+  private readonly bucket: TokenBucket | undefined;
+  private readonly done: Decided[] = [];
+  private inFlight = 0;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly opts: ConnectScanOptions) {
+    this.bucket = opts.maxRate ? new TokenBucket(opts.maxRate) : undefined;
+  }
+
+  get aborted(): boolean {
+    return this.opts.signal?.aborted === true;
+  }
+
+  async *add(batch: ProbeBatch): AsyncGenerator<Decided, void, undefined> {
+    const state: BatchState = { start: batch.start, count: batch.count, left: batch.count, fed: false };
+    for (const probe of probesOf(batch)) {
+      if (this.aborted) return;
+      if (probe.proto !== 'tcp') {
+        state.left--;
+        continue;
+      }
+      while (this.inFlight >= this.opts.maxParallelism) {
+        await this.completion();
+        yield* this.drain();
+      }
+      if (this.bucket) await this.bucket.take(this.opts.signal);
+      if (this.aborted) return;
+      this.inFlight++;
+      void this.probePort(probe.ip, probe.port).then((rec) => this.settle(rec, state));
+      yield* this.drain();
+    }
+    state.fed = true;
+    this.finishBatch(state);
+    yield* this.drain();
+  }
+
+  async *finish(): AsyncGenerator<Decided, void, undefined> {
+    while (this.inFlight > 0) {
+      await this.completion();
+      yield* this.drain();
+    }
+    yield* this.drain();
+  }
+
+  async close(): Promise<void> {
+    // Sockets close as their attempts end; nothing else is held.
+  }
+
+  private *drain(): Generator<Decided> {
+    while (this.done.length > 0) yield this.done.shift()!;
+  }
+
+  private completion(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private finishBatch(b: BatchState): void {
+    if (b.fed && b.left === 0) this.done.push({ type: 'progress', start: b.start, count: b.count });
+  }
+
+  private settle(rec: PortRecord, batch: BatchState): void {
+    this.counters[rec.state === 'open' ? 'open' : rec.state === 'closed' ? 'closed' : 'filtered']++;
+    this.done.push(rec);
+    batch.left--;
+    this.finishBatch(batch);
+    this.inFlight--;
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private async probePort(ip: string, port: number): Promise<PortRecord> {
+    let attempt = 0;
+    let shortageBackoff = 10;
+    for (;;) {
+      this.counters.sent++;
+      const outcome = await connectOnce(ip, port, this.opts.timeoutMs);
+      if (outcome.localShortage && !this.aborted) {
+        // Out of fds or ephemeral ports: not an answer from the target. Back off and try again.
+        this.counters.sent--;
+        await new Promise((r) => setTimeout(r, shortageBackoff));
+        shortageBackoff = Math.min(shortageBackoff * 2, 1000);
+        continue;
+      }
+      if (outcome.retryable && attempt < this.opts.maxRetries && !this.aborted) {
+        attempt++;
+        this.counters.retries++;
+        continue;
+      }
+      return {
+        type: 'port', ip, port, proto: 'tcp', state: outcome.state, reason: outcome.reason,
+        ttl: null, rtt: outcome.rtt === null ? null : Math.round(outcome.rtt * 1000) / 1000, time: Date.now(),
+      };
+    }
+  }
 }

@@ -12,6 +12,7 @@ import { loadNative, REPLY_KIND, REPLY_RECORD_SIZE, type SynEngine } from '../..
 import { formatIPv6, PROTO_NUMBER, UserInputError, type PortRecord, type ProbeBatch, type ProgressRecord } from '../records/index.js';
 import { addressBytes as addressBytesOf, nextHopOf, resolveRawRoute, type RawRoute } from './routing.js';
 import { RttEstimator } from './rtt.js';
+import type { ScanEngine } from './scan-engine.js';
 
 export interface SynScanOptions {
   /** Fixed source port (-g); default: random per scan, above the kernel's ephemeral range. */
@@ -75,7 +76,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `take`, and `finish` when the input ended. One native engine per address family, created
  * on the first batch of that family (its route decides interface, source and next hop).
  */
-export class SynScanner {
+export class SynScanner implements ScanEngine {
   readonly counters: SynCounters = { probes: 0, sent: 0, retries: 0, open: 0, closed: 0, filtered: 0, invalid: 0, duplicates: 0 };
   private readonly engines = new Map<4 | 6, { engine: SynEngine; route: RawRoute }>();
   private readonly inflight: InFlight[] = [];
@@ -198,7 +199,12 @@ export class SynScanner {
    * Queues a probe batch (TCP entries only; others are skipped and counted by the caller). Returns
    * when the engine took it; meanwhile it keeps retiring and re-sending batches in flight.
    */
-  async add(batch: ProbeBatch): Promise<void> {
+  async *add(batch: ProbeBatch): AsyncGenerator<PortRecord | ProgressRecord, void, undefined> {
+    await this.queue(batch);
+    yield* this.take();
+  }
+
+  private async queue(batch: ProbeBatch): Promise<void> {
     const width = batch.family === 4 ? 4 : 16;
     const tcp = PROTO_NUMBER.tcp;
     // Runs of consecutive TCP entries keep "index = start + i" true for each piece.
