@@ -83,6 +83,7 @@ function engineFor(opts: SendOptions): ScanEngine {
       maxTimeoutMs: opts.maxRttTimeoutMs ?? 10_000,
       waitMs: opts.waitMs,
       signal: opts.signal,
+      onWarning: opts.onWarning,
     });
   }
   return new ConnectScanner(opts);
