@@ -60,6 +60,8 @@ interface FamilyEngine {
   macOf: Map<string, Uint8Array | null>;
   /** The one gateway routed targets go through. */
   gateway?: string;
+  /** Some prefix is on the link (or special): its addresses are looked up one by one. */
+  perAddressPrefixes?: boolean;
 }
 
 interface InFlight {
@@ -286,13 +288,14 @@ export class SynScanner implements ScanEngine {
         const hop = hops.get(a);
         if (!hop) throw new UserInputError(`no route to ${a}`);
         if (!perAddress(hop)) this.checkGateway(family, a, hop);
+        else fam.perAddressPrefixes = true;
         fam.hopByPrefix.set(k, hop);
       }
     }
     // 2. inside those prefixes, each address's own route (a smaller subnet may be routed)
     const newAddrs = new Map<number | string, string>();
     let anyPerAddress = false;
-    for (let o = 0; o < addrs.length; o += width) {
+    for (let o = 0; fam.perAddressPrefixes && o < addrs.length; o += width) {
       if (!perAddress(fam.hopByPrefix.get(keyAt(o, prefix))!)) continue;
       anyPerAddress = true;
       const k = keyAt(o, width);

@@ -110,35 +110,40 @@ const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * The MACs of on-link hosts, from the neighbour table of `ifname`: read once; the addresses it
  * lacks get one UDP datagram each (bounded parallelism) so the kernel runs ARP/NDP, and the table
  * is polled until they are all resolved or `waitMs` ran out. Hosts that did not answer are absent.
+ * Addresses are resolved in chunks (`chunk`, each with its own wait) so the pending entries stay
+ * under the kernel's neighbour table limit (net.ipv4.neigh.default.gc_thresh3, 1024 by default).
  */
 export async function resolveNeighbours(
   ifname: string,
   family: 4 | 6,
   addrs: string[],
-  opts: { waitMs?: number; parallel?: number; pollMs?: number } = {},
+  opts: { waitMs?: number; parallel?: number; pollMs?: number; chunk?: number } = {},
 ): Promise<Map<string, Uint8Array>> {
   const found = new Map<string, Uint8Array>();
-  let table = await neighbourTable(ifname);
-  let missing: string[] = [];
+  const table = await neighbourTable(ifname);
+  const missing: string[] = [];
   for (const a of addrs) {
     const mac = table.get(addressKey(a));
     if (mac) found.set(a, mac);
     else missing.push(a);
   }
-  if (missing.length === 0) return found;
   const parallel = opts.parallel ?? 64;
-  for (let i = 0; i < missing.length; i += parallel) {
-    await Promise.all(missing.slice(i, i + parallel).map((a) => triggerResolution(a, family)));
-  }
-  const deadline = performance.now() + (opts.waitMs ?? 1000);
-  while (missing.length > 0 && performance.now() < deadline) {
-    await sleepMs(Math.min(opts.pollMs ?? 50, Math.max(1, deadline - performance.now())));
-    table = await neighbourTable(ifname);
-    missing = missing.filter((a) => {
-      const mac = table.get(addressKey(a));
-      if (mac) found.set(a, mac);
-      return !mac;
-    });
+  const chunk = opts.chunk ?? 256;
+  for (let c = 0; c < missing.length; c += chunk) {
+    let pending = missing.slice(c, c + chunk);
+    for (let i = 0; i < pending.length; i += parallel) {
+      await Promise.all(pending.slice(i, i + parallel).map((a) => triggerResolution(a, family)));
+    }
+    const deadline = performance.now() + (opts.waitMs ?? 1000);
+    while (pending.length > 0 && performance.now() < deadline) {
+      await sleepMs(Math.min(opts.pollMs ?? 50, Math.max(1, deadline - performance.now())));
+      const now = await neighbourTable(ifname);
+      pending = pending.filter((a) => {
+        const mac = now.get(addressKey(a));
+        if (mac) found.set(a, mac);
+        return !mac;
+      });
+    }
   }
   return found;
 }
@@ -199,17 +204,6 @@ async function triggerResolution(addr: string, family: 4 | 6): Promise<void> {
     s.on('error', () => { s.close(); resolve(); });
     s.send(Buffer.alloc(0), 9, addr, () => { s.close(); resolve(); });
   });
-}
-
-/** The kernel's next hop for `target`: its gateway, or the target itself when it is on the link. */
-export async function nextHopOf(target: string, overrides: RouteOverrides = {}): Promise<{ nextHop: string; onLink: boolean; ifname: string }> {
-  const args = ['route', 'get', target];
-  if (overrides.source) args.push('from', overrides.source);
-  if (overrides.iface) args.push('oif', overrides.iface);
-  const [route] = await ipJson(args);
-  if (!route || typeof route.dev !== 'string') throw new UserInputError(`no route to ${target}`);
-  const gateway = typeof route.gateway === 'string' ? route.gateway : undefined;
-  return { nextHop: gateway ?? target, onLink: gateway === undefined, ifname: route.dev };
 }
 
 /** The route the kernel would use to reach `target`, with the next hop's MAC resolved. */
