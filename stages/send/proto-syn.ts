@@ -321,12 +321,11 @@ export class SynScanner implements ScanEngine {
     if (unknown.size > 0) {
       const found = await resolveNeighbours(route.ifname, family, [...unknown]);
       for (const a of unknown) {
-        const mac = found.get(a) ?? null;
-        if (!mac && a === fam.gateway) {
-          throw new UserInputError(`cannot resolve the MAC address of ${a} on ${route.ifname} (ARP/NDP gave no answer)`);
-        }
-        fam.macOf.set(a, mac);
+        fam.macOf.set(a, found.get(a) ?? null);
       }
+    }
+    if (fam.gateway !== undefined && fam.macOf.get(fam.gateway) === null) {
+      throw new UserInputError(`cannot resolve the MAC address of ${fam.gateway} on ${route.ifname} (ARP/NDP gave no answer)`);
     }
     // 4. the columns: a MAC per probe, and which probes go nowhere
     const macs = new Uint8Array(n * 6);
@@ -334,8 +333,10 @@ export class SynScanner implements ScanEngine {
     for (let i = 0; i < n; i++) {
       const hop = hopOf(i * width);
       const mac = hop.local || hop.type !== 'unicast' ? undefined : fam.macOf.get(hop.nextHop);
-      if (mac) macs.set(mac, i * 6);
-      else (unresolved ??= new Uint8Array(n))[i] = hop.local ? 2 : 1;
+      if (mac) {
+        const m = i * 6; // six stores: cheaper per probe than TypedArray.set
+        macs[m] = mac[0]!; macs[m + 1] = mac[1]!; macs[m + 2] = mac[2]!; macs[m + 3] = mac[3]!; macs[m + 4] = mac[4]!; macs[m + 5] = mac[5]!;
+      } else (unresolved ??= new Uint8Array(n))[i] = hop.local ? 2 : 1;
     }
     return { macs, unresolved };
   }
