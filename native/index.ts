@@ -70,8 +70,12 @@ export interface SynEngineStats {
 export interface SynEngine {
   /** Opens the packet socket and the capture and starts both threads; throws (EPERM, …) when it cannot. */
   start(): void;
-  /** Queues a batch for sending; null while all 4096 slots are in flight (retire some first). */
-  enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array): { slot: number; seq: number } | null;
+  /**
+   * Queues a batch for sending; null while all 4096 slots are in flight (retire some first).
+   * `macs` (6 bytes per probe) gives each probe's Ethernet destination (hosts on the local link);
+   * absent, every probe goes to the template's next hop. Resends of the slot use the same MACs.
+   */
+  enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array): { slot: number; seq: number } | null;
   /** Queues the slot's unanswered probes again: the job's seq and size, or null when every probe was answered. */
   resend(slot: number): { seq: number; count: number } | null;
   /** Frees the slot; returns its answered bitmap (bit i%8 of byte i/8 = entry i answered). */
@@ -114,8 +118,8 @@ export interface NativeEngine {
   selfTest(): string | null;
   /** True when this process may open AF_PACKET raw sockets (root or CAP_NET_RAW). */
   hasRawAccess(): boolean;
-  /** One SYN frame as the engine would send it (tests). */
-  buildSynFrame(config: SynTemplateConfig, family: 4 | 6, addr: Uint8Array, port: number, tag: number): Buffer;
+  /** One SYN frame as the engine would send it (tests); dstMac: the probe's own next hop instead of the template's. */
+  buildSynFrame(config: SynTemplateConfig, family: 4 | 6, addr: Uint8Array, port: number, tag: number, dstMac?: Uint8Array): Buffer;
   /** Parses a captured frame (SYN-ACK, RST, or ICMP unreachable quoting a TCP probe); null otherwise. */
   parseReply(frame: Uint8Array): ParsedReplyInfo | null;
   sipHash(key: Uint8Array, data: Uint8Array): bigint;

@@ -26,12 +26,14 @@ struct InFlightBatch {
   double start = 0;             // permutation index of entry 0
   std::vector<uint8_t> addrs;   // count × 4 or 16 bytes, network order
   std::vector<uint8_t> ports;   // count × 2 bytes, big-endian
+  std::vector<uint8_t> macs;    // count × 6 bytes: each probe's next-hop MAC; empty: the template's
   std::vector<uint64_t> answered;
   uint32_t answered_count = 0;
   std::unique_ptr<std::atomic<uint32_t>[]> sent_us;  // last send time, µs of the realtime clock mod 2^32
 
   size_t addr_len() const { return family == 4 ? 4 : 16; }
   uint16_t port(uint32_t i) const { return uint16_t((ports[2 * i] << 8) | ports[2 * i + 1]); }
+  const uint8_t* mac(uint32_t i) const { return macs.empty() ? nullptr : macs.data() + size_t(i) * 6; }
 };
 
 struct SendJob {

@@ -77,6 +77,8 @@ void run_sender(EngineCore& core) {
     InFlightBatch& b = *job.batch;
     const size_t total = job.entries.empty() ? b.count : job.entries.size();
     const size_t alen = b.addr_len();
+    // SOCK_RAW: the frame's own Ethernet header decides where it goes (per probe when the batch
+    // carries MACs); sll_addr only names the template's next hop.
     sockaddr_ll* to = &dest[b.family == 4 ? 0 : 1];
     memcpy(to->sll_addr, b.family == 4 ? core.tmpl.dst_mac4 : core.tmpl.dst_mac6, 6);
     for (size_t k = 0; k < total;) {
@@ -86,7 +88,7 @@ void run_sender(EngineCore& core) {
         idx[j] = i;
         uint8_t* f = frames.data() + j * kMaxSynFrame;
         const size_t len = build_syn_frame(core.tmpl, b.family, b.addrs.data() + size_t(i) * alen, b.port(i),
-                                           (job.slot << kTagEntryBits) | i, f);
+                                           (job.slot << kTagEntryBits) | i, f, b.mac(i));
         iov[j].iov_base = f;
         iov[j].iov_len = len;
         memset(&msgs[j], 0, sizeof msgs[j]);

@@ -178,7 +178,9 @@ uint64_t SynEngine::Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, st
   return seq;
 }
 
-// enqueue(family, start, addrs, ports) → { slot, seq }, or null while every slot is in flight.
+// enqueue(family, start, addrs, ports, macs?) → { slot, seq }, or null while every slot is in flight.
+// macs: 6 bytes per probe, its next-hop MAC (hosts on the local link); absent: the template's.
+// Resends of the slot reuse them (they stay with the batch).
 Napi::Value SynEngine::Enqueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!started_ || stopped_) fail(env, "SynEngine.enqueue: engine not running");
@@ -196,12 +198,20 @@ Napi::Value SynEngine::Enqueue(const Napi::CallbackInfo& info) {
   const size_t count = ports.ByteLength() / 2;
   if (ports.ByteLength() % 2 != 0 || addrs.ByteLength() != count * alen) fail(env, "SynEngine.enqueue: column sizes disagree");
   if (count == 0 || count > kMaxBatchEntries) fail(env, "SynEngine.enqueue: 1 to 1048576 probes per batch");
+  const bool have_macs = info.Length() > 4 && !info[4].IsUndefined() && !info[4].IsNull();
+  if (have_macs && (!info[4].IsTypedArray() || info[4].As<Napi::Uint8Array>().ByteLength() != count * 6)) {
+    fail(env, "SynEngine.enqueue: macs must be a Uint8Array of 6 bytes per probe");
+  }
   auto b = std::make_shared<InFlightBatch>();
   b->family = family;
   b->count = uint32_t(count);
   b->start = info[1].As<Napi::Number>().DoubleValue();
   b->addrs.assign(addrs.Data(), addrs.Data() + addrs.ByteLength());
   b->ports.assign(ports.Data(), ports.Data() + ports.ByteLength());
+  if (have_macs) {
+    auto macs = info[4].As<Napi::Uint8Array>();
+    b->macs.assign(macs.Data(), macs.Data() + macs.ByteLength());
+  }
   b->answered.assign((count + 63) / 64, 0);
   b->sent_us.reset(new std::atomic<uint32_t>[count]);
   for (size_t i = 0; i < count; i++) b->sent_us[i].store(0, std::memory_order_relaxed);
@@ -331,7 +341,7 @@ Napi::Value HasRawAccess(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), fd >= 0);
 }
 
-// buildSynFrame(config, family, addr, port, tag) → Buffer with one SYN frame (tests).
+// buildSynFrame(config, family, addr, port, tag, dstMac?) → Buffer with one SYN frame (tests).
 Napi::Value BuildSynFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SynTemplateConfig t{};
@@ -342,9 +352,14 @@ Napi::Value BuildSynFrame(const Napi::CallbackInfo& info) {
   if ((family != 4 && family != 6) || addr.ByteLength() != size_t(family == 4 ? 4 : 16) || (family == 4 ? !h4 : !h6)) {
     fail(env, "buildSynFrame: family, address and source address disagree");
   }
+  const uint8_t* dst_mac = nullptr;
+  if (info.Length() > 5 && !info[5].IsUndefined()) {
+    if (!info[5].IsTypedArray() || info[5].As<Napi::Uint8Array>().ByteLength() != 6) fail(env, "buildSynFrame: dstMac must be 6 bytes");
+    dst_mac = info[5].As<Napi::Uint8Array>().Data();
+  }
   uint8_t f[kMaxSynFrame];
   const size_t len = build_syn_frame(t, family, addr.Data(), uint16_t(info[3].As<Napi::Number>().Uint32Value()),
-                                     info[4].As<Napi::Number>().Uint32Value(), f);
+                                     info[4].As<Napi::Number>().Uint32Value(), f, dst_mac);
   return Napi::Buffer<uint8_t>::Copy(env, f, len);
 }
 

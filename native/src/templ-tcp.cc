@@ -57,9 +57,9 @@ uint16_t tcp_checksum(int family, const uint8_t* saddr, const uint8_t* daddr, co
 }
 
 size_t build_syn_frame(const SynTemplateConfig& c, int family, const uint8_t* daddr, uint16_t dport,
-                       uint32_t tag, uint8_t* out) {
+                       uint32_t tag, uint8_t* out, const uint8_t* dst_mac) {
   const uint8_t* saddr = family == 4 ? c.src4 : c.src6;
-  memcpy(out, family == 4 ? c.dst_mac4 : c.dst_mac6, 6);
+  memcpy(out, dst_mac ? dst_mac : family == 4 ? c.dst_mac4 : c.dst_mac6, 6);
   memcpy(out + 6, c.src_mac, 6);
   put16(out + 12, family == 4 ? 0x0800 : 0x86dd);
   uint8_t* ip = out + 14;
@@ -218,6 +218,13 @@ const char* templ_selftest() {
   for (int i = 0; i < 16; i++) d6[i] = uint8_t(0xff - i);
   if (build_syn_frame(c, 6, d6, 443, 5, f) != kSynFrameLen6) return "IPv6 frame length";
   if (tcp_checksum(6, c.src6, d6, f + 54, kTcpSynLen) != 0) return "TCP checksum over the IPv6 pseudo-header";
+  if (memcmp(f, c.dst_mac6, 6) != 0) return "IPv6 frame: the template's next-hop MAC";
+  // A probe's own next-hop MAC (a host on the local link) changes the Ethernet destination only.
+  const uint8_t host_mac[6] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
+  uint8_t g[kMaxSynFrame];
+  if (build_syn_frame(c, 6, d6, 443, 5, g, host_mac) != kSynFrameLen6) return "IPv6 frame length with a given MAC";
+  if (memcmp(g, host_mac, 6) != 0) return "IPv6 frame: the given destination MAC";
+  if (memcmp(g + 6, f + 6, kSynFrameLen6 - 6) != 0) return "IPv6 frame with a given MAC: rest of the frame unchanged";
   // A hand-made SYN-ACK answering the IPv4 probe parses back to the probe's sequence number.
   uint8_t r[60] = {0};
   memcpy(r, c.src_mac, 6);

@@ -41,9 +41,10 @@ uint32_t syn_cookie(const uint8_t key[16], int family, const uint8_t* saddr, con
 // IP ID of IPv4 probes: other bits of the same hash, so probes do not share an ID.
 uint16_t syn_ip_id(const uint8_t key[16], const uint8_t* daddr, uint16_t dport);
 
-// Writes one SYN frame for (daddr, dport) carrying `tag`; returns its length.
+// Writes one SYN frame for (daddr, dport) carrying `tag`; returns its length. `dst_mac` is the
+// Ethernet destination (the probe's next hop), nullptr for the template's next hop of the family.
 size_t build_syn_frame(const SynTemplateConfig& c, int family, const uint8_t* daddr, uint16_t dport,
-                       uint32_t tag, uint8_t* out);
+                       uint32_t tag, uint8_t* out, const uint8_t* dst_mac = nullptr);
 
 // Checksum of a TCP segment over its pseudo-header (family 4: 4-byte addresses, 6: 16-byte).
 uint16_t tcp_checksum(int family, const uint8_t* saddr, const uint8_t* daddr, const uint8_t* segment, size_t len);

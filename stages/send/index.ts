@@ -21,7 +21,7 @@ import { reverseName } from './reverse-dns.js';
 import { SynScanner } from './proto-syn.js';
 import type { Decided, ScanEngine } from './scan-engine.js';
 
-export { resolveRawRoute, addressBytes, macBytes, type RawRoute } from './routing.js';
+export { resolveRawRoute, addressBytes, addressKey, macBytes, neighbourTable, nextHopsOf, resolveNeighbours, type NextHop, type RawRoute } from './routing.js';
 export { RttEstimator } from './rtt.js';
 export { SynScanner } from './proto-syn.js';
 export { ConnectScanner } from './proto-connect.js';
@@ -83,6 +83,7 @@ function engineFor(opts: SendOptions): ScanEngine {
       maxTimeoutMs: opts.maxRttTimeoutMs ?? 10_000,
       waitMs: opts.waitMs,
       signal: opts.signal,
+      onWarning: opts.onWarning,
     });
   }
   return new ConnectScanner(opts);

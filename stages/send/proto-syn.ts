@@ -10,7 +10,7 @@
 import { randomInt } from 'node:crypto';
 import { loadNative, REPLY_KIND, REPLY_RECORD_SIZE, type SynEngine } from '../../native/index.js';
 import { formatIPv6, PROTO_NUMBER, UserInputError, type PortRecord, type ProbeBatch, type ProgressRecord } from '../records/index.js';
-import { addressBytes as addressBytesOf, nextHopOf, resolveRawRoute, type RawRoute } from './routing.js';
+import { nextHopsOf, resolveNeighbours, resolveRawRoute, type NextHop, type RawRoute } from './routing.js';
 import { RttEstimator } from './rtt.js';
 import type { ScanEngine } from './scan-engine.js';
 
@@ -29,6 +29,8 @@ export interface SynScanOptions {
   waitMs?: number;
   ttl?: number;
   signal?: AbortSignal;
+  /** Non-fatal notices (e.g. this machine's own addresses skipped). */
+  onWarning?: (message: string) => void;
 }
 
 export interface SynCounters {
@@ -44,6 +46,22 @@ export interface SynCounters {
   invalid: number;
   duplicates: number;
   [k: string]: number;
+}
+
+/** One family's engine and what the scan learned about its next hops (bounded by the routes and the link's hosts). */
+interface FamilyEngine {
+  engine: SynEngine;
+  route: RawRoute;
+  /** Route per /24 (/64), keyed by the prefix (IPv4: its 24 bits as a number; IPv6: its bytes in hex). */
+  hopByPrefix: Map<number | string, NextHop>;
+  /** Route per address inside on-link prefixes (IPv4: as a number; IPv6: hex). */
+  hopByAddr: Map<number | string, NextHop>;
+  /** Next hop (host or gateway) → its MAC; null: ARP/NDP gave no answer. */
+  macOf: Map<string, Uint8Array | null>;
+  /** The one gateway routed targets go through. */
+  gateway?: string;
+  /** Some prefix is on the link (or special): its addresses are looked up one by one. */
+  perAddressPrefixes?: boolean;
 }
 
 interface InFlight {
@@ -78,13 +96,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export class SynScanner implements ScanEngine {
   readonly counters: SynCounters = { probes: 0, sent: 0, retries: 0, open: 0, closed: 0, filtered: 0, invalid: 0, duplicates: 0 };
-  private readonly engines = new Map<4 | 6, { engine: SynEngine; route: RawRoute }>();
+  private readonly engines = new Map<4 | 6, FamilyEngine>();
   private readonly inflight: InFlight[] = [];
   private readonly replyBuffers: Buffer[] = [];
   private closed = false;
-  private readonly checkedPrefixes = new Set<string>();
   /** Retired batches whose unanswered probes are still to be reported (decoded lazily). */
-  private readonly unanswered: Array<{ b: InFlight; answered: Buffer; time: number }> = [];
+  private readonly unanswered: Array<{ b: InFlight; answered: Buffer; time: number; count?: number }> = [];
+  private readonly warnedOwn = new Set<string>();
   private readonly rtt: RttEstimator;
   private readonly sourcePort: number;
   private readonly key = new Uint8Array(16);
@@ -117,7 +135,7 @@ export class SynScanner implements ScanEngine {
       const retired = this.unanswered.shift();
       if (!retired) return;
       yield* this.noResponse(retired.b, retired.answered, retired.time);
-      yield { type: 'progress', start: retired.b.start, count: retired.b.ports.length / 2 };
+      yield { type: 'progress', start: retired.b.start, count: retired.count ?? retired.b.ports.length / 2 };
     }
   }
 
@@ -125,10 +143,24 @@ export class SynScanner implements ScanEngine {
     return this.inflight.length;
   }
 
-  private async engineFor(family: 4 | 6, firstAddr: string): Promise<SynEngine> {
+  /**
+   * The family's engine, created on its first batch: the route to the batch's first address that
+   * is not one of this machine's own (a LAN scan includes the scanner's address) decides the
+   * interface, the source and the template's next hop.
+   */
+  private async engineFor(family: 4 | 6, addrs: Uint8Array): Promise<SynEngine> {
     const have = this.engines.get(family);
     if (have) return have.engine;
-    const route = await resolveRawRoute(firstAddr, { iface: this.opts.iface, source: this.opts.sourceAddress });
+    const width = family === 4 ? 4 : 16;
+    const firstAddr = addrText(addrs, 0, family);
+    let chosen = firstAddr;
+    const candidates = new Set<string>();
+    for (let o = 0; o < addrs.length && candidates.size < 64; o += width) candidates.add(addrText(addrs, o, family));
+    if (candidates.size > 1) {
+      const hops = await nextHopsOf([...candidates], { iface: this.opts.iface, source: this.opts.sourceAddress });
+      chosen = [...candidates].find((a) => { const h = hops.get(a); return h && !h.local && h.type === 'unicast'; }) ?? firstAddr;
+    }
+    const route = await resolveRawRoute(chosen, { iface: this.opts.iface, source: this.opts.sourceAddress });
     if (route.local) {
       // A frame injected on a packet socket enters the stack as if from outside, and the kernel
       // drops it as a martian when it claims to come from one of its own addresses.
@@ -151,7 +183,11 @@ export class SynScanner implements ScanEngine {
       (packed) => this.onReplies(packed),
     );
     engine.start();
-    this.engines.set(family, { engine, route });
+    this.engines.set(family, {
+      engine, route, hopByPrefix: new Map(), hopByAddr: new Map(),
+      macOf: new Map(route.onLink ? [] : [[route.nextHop, route.nextHopMac]]),
+      ...(route.onLink ? {} : { gateway: route.nextHop }),
+    });
     return engine;
   }
 
@@ -218,42 +254,168 @@ export class SynScanner implements ScanEngine {
   }
 
   /**
-   * Every probe of a family leaves for one next hop. When that next hop is an on-link target,
-   * another on-link host would get frames addressed to the wrong MAC: such a scan is refused.
-   * Other addresses are checked once per /24 (/64): their route must lead through that same host.
+   * Each probe's next-hop MAC. Through a gateway, that is the gateway's (one per family: targets
+   * needing another gateway or interface are refused, they would need another source). On the
+   * local link, it is the host's own, from the neighbour table (ARP/NDP run for hosts it lacks);
+   * hosts that stay unresolved get no probe (`unresolved[i]` = 1), nor do broadcast addresses;
+   * this machine's own addresses are skipped (`unresolved[i]` = 2). Routes are looked up once per
+   * /24 (/64), and per address inside on-link prefixes; MACs are cached for the scan.
+   * Returns undefined when every probe goes to the template's MAC (the common, cheap case).
    */
-  private async checkNextHop(family: 4 | 6, addrs: Uint8Array): Promise<void> {
-    const { route } = this.engines.get(family)!;
-    if (!route.onLink) return;
+  private async nextHopMacs(family: 4 | 6, addrs: Uint8Array): Promise<{ macs?: Uint8Array; unresolved?: Uint8Array } | undefined> {
+    const fam = this.engines.get(family)!;
+    const { route } = fam;
     const width = family === 4 ? 4 : 16;
-    const hop = addressBytesOf(route.nextHop);
+    const n = addrs.length / width;
     const prefix = family === 4 ? 3 : 8;
+    const overrides = { iface: this.opts.iface, source: this.opts.sourceAddress };
+    // Numbers for IPv4 (cheap per probe: a routed scan of millions of probes runs this loop), hex for IPv6.
+    const keyAt = (o: number, len: number): number | string =>
+      family === 4
+        ? (len === 3 ? (addrs[o]! << 16) | (addrs[o + 1]! << 8) | addrs[o + 2]! : ((addrs[o]! << 24) | (addrs[o + 1]! << 16) | (addrs[o + 2]! << 8) | addrs[o + 3]!) >>> 0)
+        : Buffer.from(addrs.subarray(o, o + len)).toString('hex');
+    // A prefix whose sample address is on the link, or special (local, broadcast), is looked up per address.
+    const perAddress = (h: NextHop) => h.onLink || h.local || h.type !== 'unicast';
+    // 1. the route of every new /24 (/64), one `ip -batch` for all of them
+    const newPrefixes = new Map<number | string, string>();
     for (let o = 0; o < addrs.length; o += width) {
-      let same = true;
-      for (let k = 0; k < width && same; k++) same = addrs[o + k] === hop[k];
-      if (same) continue;
-      const key = `${family}:${Buffer.from(addrs.subarray(o, o + prefix)).toString('hex')}`;
-      if (this.checkedPrefixes.has(key)) continue;
-      const other = addrText(addrs, o, family);
-      const r = await nextHopOf(other, { iface: this.opts.iface, source: this.opts.sourceAddress });
-      if (r.onLink || r.nextHop !== route.nextHop || r.ifname !== route.ifname) {
-        throw new UserInputError(
-          `-sS sends every IPv${family} probe to one next hop (${route.nextHop} on ${route.ifname}), but ${other} ` +
-            `${r.onLink ? 'is another host on the local link' : `goes through ${r.nextHop}`}: scan it in a separate run, or use -sT`,
-        );
+      const k = keyAt(o, prefix);
+      if (!fam.hopByPrefix.has(k) && !newPrefixes.has(k)) newPrefixes.set(k, addrText(addrs, o, family));
+    }
+    if (newPrefixes.size > 0) {
+      const hops = await nextHopsOf([...newPrefixes.values()], overrides);
+      for (const [k, a] of newPrefixes) {
+        const hop = hops.get(a);
+        if (!hop) throw new UserInputError(`no route to ${a}`);
+        if (!perAddress(hop)) this.checkGateway(family, a, hop);
+        else fam.perAddressPrefixes = true;
+        fam.hopByPrefix.set(k, hop);
       }
-      this.checkedPrefixes.add(key);
+    }
+    // 2. inside those prefixes, each address's own route (a smaller subnet may be routed)
+    const newAddrs = new Map<number | string, string>();
+    let anyPerAddress = false;
+    for (let o = 0; fam.perAddressPrefixes && o < addrs.length; o += width) {
+      if (!perAddress(fam.hopByPrefix.get(keyAt(o, prefix))!)) continue;
+      anyPerAddress = true;
+      const k = keyAt(o, width);
+      if (!fam.hopByAddr.has(k) && !newAddrs.has(k)) newAddrs.set(k, addrText(addrs, o, family));
+    }
+    if (!anyPerAddress && !route.onLink) return undefined; // all through the template's gateway (checked)
+    if (newAddrs.size > 0) {
+      const hops = await nextHopsOf([...newAddrs.values()], overrides);
+      for (const [k, a] of newAddrs) {
+        const hop = hops.get(a);
+        if (!hop) throw new UserInputError(`no route to ${a}`);
+        if (!hop.local && hop.type === 'unicast') this.checkGateway(family, a, hop);
+        fam.hopByAddr.set(k, hop);
+      }
+    }
+    // 3. the MAC of every new next hop (on-link hosts and the gateway), from one neighbour table read
+    const hopOf = (o: number) => fam.hopByAddr.get(keyAt(o, width)) ?? fam.hopByPrefix.get(keyAt(o, prefix))!;
+    const unknown = new Set<string>();
+    for (let o = 0; o < addrs.length; o += width) {
+      const hop = hopOf(o);
+      if (!hop.local && hop.type === 'unicast' && !fam.macOf.has(hop.nextHop)) unknown.add(hop.nextHop);
+    }
+    if (unknown.size > 0) {
+      const found = await resolveNeighbours(route.ifname, family, [...unknown]);
+      for (const a of unknown) {
+        fam.macOf.set(a, found.get(a) ?? null);
+      }
+    }
+    if (fam.gateway !== undefined && fam.macOf.get(fam.gateway) === null) {
+      throw new UserInputError(`cannot resolve the MAC address of ${fam.gateway} on ${route.ifname} (ARP/NDP gave no answer)`);
+    }
+    // 4. the columns: a MAC per probe, and which probes go nowhere
+    const macs = new Uint8Array(n * 6);
+    let unresolved: Uint8Array | undefined;
+    for (let i = 0; i < n; i++) {
+      const hop = hopOf(i * width);
+      const mac = hop.local || hop.type !== 'unicast' ? undefined : fam.macOf.get(hop.nextHop);
+      if (mac) {
+        const m = i * 6; // six stores: cheaper per probe than TypedArray.set
+        macs[m] = mac[0]!; macs[m + 1] = mac[1]!; macs[m + 2] = mac[2]!; macs[m + 3] = mac[3]!; macs[m + 4] = mac[4]!; macs[m + 5] = mac[5]!;
+      } else (unresolved ??= new Uint8Array(n))[i] = hop.local ? 2 : 1;
+    }
+    return { macs, unresolved };
+  }
+
+  /** Refuses a next hop the family's one engine (one interface, one source, one gateway) cannot serve. */
+  private checkGateway(family: 4 | 6, target: string, hop: NextHop): void {
+    const fam = this.engines.get(family)!;
+    const { route } = fam;
+    if (hop.ifname !== route.ifname) {
+      throw new UserInputError(
+        `-sS sends every IPv${family} probe from one interface (${route.ifname}), but ${target} is reached through ${hop.ifname}: scan it in a separate run, or use -sT`,
+      );
+    }
+    if (hop.onLink) return;
+    fam.gateway ??= hop.nextHop;
+    if (hop.nextHop !== fam.gateway) {
+      throw new UserInputError(
+        `-sS sends every routed IPv${family} probe to one gateway (${fam.gateway} on ${route.ifname}), but ${target} goes through ${hop.nextHop}: scan it in a separate run, or use -sT`,
+      );
     }
   }
 
   private async enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array): Promise<void> {
-    const engine = await this.engineFor(family, addrText(addrs, 0, family));
-    await this.checkNextHop(family, addrs);
+    await this.engineFor(family, addrs);
+    const plan = await this.nextHopMacs(family, addrs);
+    if (!plan?.unresolved) return this.submit(family, start, addrs, ports, plan?.macs);
+    // Probes to on-link hosts without a MAC are not sent: each run of sendable probes is a batch.
+    const width = family === 4 ? 4 : 16;
+    const { unresolved, macs } = plan;
+    const n = ports.length / 2;
+    for (let i = 0; i < n; ) {
+      let j = i;
+      if (unresolved[i]) {
+        const kind = unresolved[i];
+        while (j < n && unresolved[j] === kind) j++;
+        if (kind === 1) this.noMac(family, start + i, addrs.subarray(i * width, j * width), ports.subarray(i * 2, j * 2));
+        else this.ownAddress(family, start + i, addrs.subarray(i * width, j * width), j - i);
+      } else {
+        while (j < n && !unresolved[j]) j++;
+        await this.submit(family, start + i, addrs.subarray(i * width, j * width), ports.subarray(i * 2, j * 2), macs!.subarray(i * 6, j * 6));
+      }
+      i = j;
+    }
+  }
+
+  /** Probes to on-link hosts that did not answer ARP/NDP: filtered/no-response, as if unanswered. */
+  private noMac(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array): void {
+    const n = ports.length / 2;
+    this.counters.unresolved = (this.counters.unresolved ?? 0) + n;
+    this.unanswered.push({
+      b: { slot: -1, family, start, addrs, ports, seq: 0, attempt: 0 },
+      answered: Buffer.alloc((n + 7) >> 3),
+      time: Date.now(),
+    });
+  }
+
+  /**
+   * Probes to this machine's own addresses (a scan of its LAN includes it): the kernel drops raw
+   * frames addressed to itself, so they are skipped with a warning, not reported as filtered.
+   */
+  private ownAddress(family: 4 | 6, start: number, addrs: Uint8Array, n: number): void {
+    this.counters.ownAddress = (this.counters.ownAddress ?? 0) + n;
+    const width = family === 4 ? 4 : 16;
+    for (let o = 0; o < addrs.length; o += width) {
+      const a = addrText(addrs, o, family);
+      if (this.warnedOwn.has(a)) continue;
+      this.warnedOwn.add(a);
+      this.opts.onWarning?.(`-sS skips ${a}: it is an address of this machine, which drops raw frames addressed to itself; scan it with -sT`);
+    }
+    this.unanswered.push({ b: { slot: -1, family, start, addrs: addrs.subarray(0, 0), ports: new Uint8Array(0), seq: 0, attempt: 0 }, answered: Buffer.alloc(0), time: Date.now(), count: n });
+  }
+
+  private async submit(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array): Promise<void> {
+    const { engine } = this.engines.get(family)!;
     for (;;) {
       if (this.aborted) return;
       this.service();
       if (engine.queuedProbes() < this.queueLimit) {
-        const r = engine.enqueue(family, start, addrs, ports);
+        const r = engine.enqueue(family, start, addrs, ports, macs);
         if (r) {
           this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0 });
           this.counters.probes += ports.length / 2;

@@ -2,9 +2,10 @@
  * Where raw probes leave from: the interface, source address and next-hop MAC for a target, from
  * the kernel's routing and neighbour tables (`ip -j route get`, `ip -j neigh`). -e and -S override
  * the interface and source address. An unresolved neighbour is resolved by sending one UDP
- * datagram to the next hop (the kernel then runs ARP/NDP), never by guessing.
+ * datagram to the next hop (the kernel then runs ARP/NDP), never by guessing. Hosts on the local
+ * link are looked up in bulk: many routes in one `ip -batch`, the whole neighbour table at once.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { promisify } from 'node:util';
@@ -19,6 +20,10 @@ export interface RawRoute {
   sourceBytes: Uint8Array;
   srcMac: Uint8Array;
   nextHop: string;
+  /**
+   * The gateway's MAC. For a target on the local link it is not resolved here (all zeros): each
+   * on-link host's MAC is resolved on its own (resolveNeighbours) and travels with its probes.
+   */
   nextHopMac: Uint8Array;
   /** True when the target is on the local link (no gateway): then the next hop is the target itself. */
   onLink: boolean;
@@ -78,6 +83,120 @@ async function neighbourMac(ifname: string, addr: string): Promise<string | unde
   return undefined;
 }
 
+/** The usable entries (a link-layer address, not FAILED/INCOMPLETE) of an interface's neighbour table, by addressKey. */
+export async function neighbourTable(ifname: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const r of await ipJson(['neigh', 'show', 'dev', ifname])) {
+    const state = (r.state as string[] | undefined) ?? [];
+    if (typeof r.dst !== 'string' || typeof r.lladdr !== 'string' || state.includes('FAILED') || state.includes('INCOMPLETE')) continue;
+    if (!net.isIP(r.dst)) continue;
+    try {
+      out.set(addressKey(r.dst), macBytes(r.lladdr));
+    } catch {
+      // not an Ethernet address (another link type): no use for our frames
+    }
+  }
+  return out;
+}
+
+/** A canonical key for an address (hex of its bytes), whatever its text form. */
+export function addressKey(text: string): string {
+  return Buffer.from(addressBytes(text)).toString('hex');
+}
+
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The MACs of on-link hosts, from the neighbour table of `ifname`: read once; the addresses it
+ * lacks get one UDP datagram each (bounded parallelism) so the kernel runs ARP/NDP, and the table
+ * is polled until they are all resolved or `waitMs` ran out. Hosts that did not answer are absent.
+ * Addresses are resolved in chunks (`chunk`, each with its own wait) so the pending entries stay
+ * under the kernel's neighbour table limit (net.ipv4.neigh.default.gc_thresh3, 1024 by default).
+ */
+export async function resolveNeighbours(
+  ifname: string,
+  family: 4 | 6,
+  addrs: string[],
+  opts: { waitMs?: number; parallel?: number; pollMs?: number; chunk?: number } = {},
+): Promise<Map<string, Uint8Array>> {
+  const found = new Map<string, Uint8Array>();
+  const table = await neighbourTable(ifname);
+  const missing: string[] = [];
+  for (const a of addrs) {
+    const mac = table.get(addressKey(a));
+    if (mac) found.set(a, mac);
+    else missing.push(a);
+  }
+  const parallel = opts.parallel ?? 64;
+  const chunk = opts.chunk ?? 256;
+  for (let c = 0; c < missing.length; c += chunk) {
+    let pending = missing.slice(c, c + chunk);
+    for (let i = 0; i < pending.length; i += parallel) {
+      await Promise.all(pending.slice(i, i + parallel).map((a) => triggerResolution(a, family)));
+    }
+    const deadline = performance.now() + (opts.waitMs ?? 1000);
+    while (pending.length > 0 && performance.now() < deadline) {
+      await sleepMs(Math.min(opts.pollMs ?? 50, Math.max(1, deadline - performance.now())));
+      const now = await neighbourTable(ifname);
+      pending = pending.filter((a) => {
+        const mac = now.get(addressKey(a));
+        if (mac) found.set(a, mac);
+        return !mac;
+      });
+    }
+  }
+  return found;
+}
+
+export interface NextHop {
+  nextHop: string;
+  onLink: boolean;
+  ifname: string;
+  /** The target is an address of this machine. */
+  local: boolean;
+  /** The route's type: unicast, local, broadcast, multicast, … */
+  type: string;
+}
+
+/**
+ * The kernel's next hop for each target, in one `ip -batch` process (netlink lookups only, no
+ * packet is sent). Targets without a route are absent from the result.
+ */
+export async function nextHopsOf(targets: string[], overrides: RouteOverrides = {}): Promise<Map<string, NextHop>> {
+  const out = new Map<string, NextHop>();
+  if (targets.length === 0) return out;
+  const extra = `${overrides.source ? ` from ${overrides.source}` : ''}${overrides.iface ? ` oif ${overrides.iface}` : ''}`;
+  const input = targets.map((t) => `route get ${t}${extra}\n`).join('');
+  const stdout = await new Promise<string>((resolve, reject) => {
+    const child = spawn('ip', ['-j', '-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => child.kill(), 60_000);
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', (e) => { clearTimeout(timer); reject(new UserInputError(`ip -batch: ${e.message}`)); });
+    child.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(chunks).toString()); });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+  });
+  const wanted = new Map(targets.map((t) => [addressKey(t), t]));
+  for (const line of stdout.split('\n')) {
+    if (!line.trim()) continue;
+    let rows: Array<Record<string, unknown>>;
+    try {
+      rows = JSON.parse(line) as Array<Record<string, unknown>>;
+    } catch {
+      continue;
+    }
+    for (const r of rows) {
+      if (typeof r.dst !== 'string' || typeof r.dev !== 'string' || !net.isIP(r.dst)) continue;
+      const target = wanted.get(addressKey(r.dst));
+      if (target === undefined) continue;
+      const gateway = typeof r.gateway === 'string' ? r.gateway : undefined;
+      out.set(target, { nextHop: gateway ?? target, onLink: gateway === undefined, ifname: r.dev, local: r.type === 'local', type: typeof r.type === 'string' ? r.type : 'unicast' });
+    }
+  }
+  return out;
+}
+
 /** Makes the kernel resolve `addr` on its own: one UDP datagram (discard port) to the next hop. */
 async function triggerResolution(addr: string, family: 4 | 6): Promise<void> {
   await new Promise<void>((resolve) => {
@@ -85,17 +204,6 @@ async function triggerResolution(addr: string, family: 4 | 6): Promise<void> {
     s.on('error', () => { s.close(); resolve(); });
     s.send(Buffer.alloc(0), 9, addr, () => { s.close(); resolve(); });
   });
-}
-
-/** The kernel's next hop for `target`: its gateway, or the target itself when it is on the link. */
-export async function nextHopOf(target: string, overrides: RouteOverrides = {}): Promise<{ nextHop: string; onLink: boolean; ifname: string }> {
-  const args = ['route', 'get', target];
-  if (overrides.source) args.push('from', overrides.source);
-  if (overrides.iface) args.push('oif', overrides.iface);
-  const [route] = await ipJson(args);
-  if (!route || typeof route.dev !== 'string') throw new UserInputError(`no route to ${target}`);
-  const gateway = typeof route.gateway === 'string' ? route.gateway : undefined;
-  return { nextHop: gateway ?? target, onLink: gateway === undefined, ifname: route.dev };
 }
 
 /** The route the kernel would use to reach `target`, with the next hop's MAC resolved. */
@@ -118,7 +226,9 @@ export async function resolveRawRoute(target: string, overrides: RouteOverrides 
   const loopback = link.link_type === 'loopback';
   const srcMac = typeof link.address === 'string' ? macBytes(link.address) : new Uint8Array(6);
   const nextHop = typeof route.gateway === 'string' ? route.gateway : target;
-  let mac: string | undefined = loopback ? '00:00:00:00:00:00' : await neighbourMac(ifname, nextHop);
+  const onLink = nextHop === target;
+  // On the link, every host's MAC is resolved with its probes (resolveNeighbours), not here.
+  let mac: string | undefined = loopback || onLink ? '00:00:00:00:00:00' : await neighbourMac(ifname, nextHop);
   if (!mac) {
     await triggerResolution(nextHop, family);
     for (let i = 0; i < 20 && !mac; i++) {
@@ -129,6 +239,6 @@ export async function resolveRawRoute(target: string, overrides: RouteOverrides 
   if (!mac) throw new UserInputError(`cannot resolve the MAC address of ${nextHop} on ${ifname} (ARP/NDP gave no answer)`);
   return {
     family, ifname, source, sourceBytes: addressBytes(source), srcMac, nextHop, nextHopMac: macBytes(mac),
-    onLink: nextHop === target, local: route.type === 'local',
+    onLink, local: route.type === 'local',
   };
 }

@@ -56,6 +56,13 @@ export interface CapturedPacket {
   payload?: Buffer;
   /** The IP packet (from the IP header on), as captured. */
   ip: Buffer;
+  /** Ethernet destination and source MACs ("02:00:c6:12:00:02"), for Ethernet captures only. */
+  ethDst?: string;
+  ethSrc?: string;
+}
+
+function formatMac(b: Buffer, off: number): string {
+  return [...b.subarray(off, off + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 const LINKTYPE_ETHERNET = 1;
@@ -315,6 +322,10 @@ export function parsePcap(buf: Buffer): CapturedPacket[] {
       if (payloadLen !== 0 && 40 + payloadLen < ip.length) ip = ip.subarray(0, 40 + payloadLen);
     }
     const p = version === 4 ? decodeIPv4(ip, time) : version === 6 ? decodeIPv6(ip, time) : undefined;
+    if (p && h.linkType === LINKTYPE_ETHERNET) {
+      p.ethDst = formatMac(frame, 0);
+      p.ethSrc = formatMac(frame, 6);
+    }
     if (p) out.push(p);
   }
   return out;

@@ -1,7 +1,8 @@
 // SYN-scan policy on the JS side: RTT-adapted timeouts, address bytes, and the choice between
 // -sS and -sT by privilege (with the one-line notice).
 import t from 'tap';
-import { addressBytes, RttEstimator } from '../../stages/send/index.js';
+import { addressBytes, addressKey, neighbourTable, nextHopsOf, RttEstimator } from '../../stages/send/index.js';
+import { loadNative } from '../../native/index.js';
 import { chooseScanType, sendOptions } from '../../packages/oclif-cli/lib/stage-options.js';
 import { emptyOptions, parseArgs } from '../../packages/oclif-cli/lib/flags.js';
 
@@ -27,6 +28,39 @@ t.test('addressBytes', async (t) => {
   t.same([...addressBytes('::ffff:1.2.3.4')], [...new Array(10).fill(0), 255, 255, 1, 2, 3, 4]);
   t.same([...addressBytes('::')], new Array(16).fill(0));
   t.throws(() => addressBytes('1.2.3'), /not an IP address/);
+});
+
+t.test('addressKey: one key per address, whatever its spelling', async (t) => {
+  t.equal(addressKey('2001:2::1'), addressKey('2001:0002:0:0:0:0:0:0001'));
+  t.equal(addressKey('198.18.0.7'), 'c6120007');
+  t.not(addressKey('198.18.0.7'), addressKey('198.18.0.8'));
+});
+
+t.test('nextHopsOf: many routes from one ip -batch (local lookups only, nothing is sent)', async (t) => {
+  const hops = await nextHopsOf(['127.0.0.1', '127.0.0.9', '::1']);
+  for (const a of ['127.0.0.1', '127.0.0.9', '::1']) t.match(hops.get(a), { ifname: 'lo', local: true, type: 'local', onLink: true, nextHop: a }, a);
+  t.equal((await nextHopsOf([])).size, 0);
+  const lo = await neighbourTable('lo');
+  t.ok(lo instanceof Map, 'the neighbour table of lo reads (and holds no Ethernet neighbour)');
+});
+
+t.test('SynEngine.enqueue: macs must be 6 bytes per probe', async (t) => {
+  const native = loadNative();
+  if (!native.hasRawAccess()) {
+    if (process.env.CI) t.fail('CI runs as root');
+    else t.pass('no CAP_NET_RAW here: the started engine is not tried');
+    return;
+  }
+  // Started on lo (loopback only), and nothing valid is queued: no frame is sent.
+  const e = new native.SynEngine({ ifname: 'lo', srcMac: new Uint8Array(6), src4: Uint8Array.from([127, 0, 0, 1]), dstMac4: new Uint8Array(6), sourcePort: 61111 }, () => {});
+  e.start();
+  const addrs = Uint8Array.from([127, 0, 0, 9, 127, 0, 0, 9]);
+  const ports = Uint8Array.from([0, 80, 0, 81]);
+  t.throws(() => e.enqueue(4, 0, addrs, ports, new Uint8Array(6)), /6 bytes per probe/, 'one MAC for two probes');
+  t.throws(() => e.enqueue(4, 0, addrs, ports, new Uint8Array(13)), /6 bytes per probe/);
+  t.throws(() => e.enqueue(4, 0, addrs, ports, [1, 2] as unknown as Uint8Array), /6 bytes per probe/, 'not a Uint8Array');
+  t.equal(e.stats().sent, 0);
+  await e.stop();
 });
 
 t.test('scan type: -sS when privileged, else -sT with one notice when -sS was asked', async (t) => {

@@ -99,6 +99,22 @@ t.test('IPv4 SYN frame: headers, options, checksums, cookie', async (t) => {
   t.not(other.readUInt32BE(38), tcp.readUInt32BE(4), 'another key, another sequence number');
 });
 
+t.test('a SYN frame built with a given MAC (a host on the local link) differs only in the Ethernet destination', async (t) => {
+  t.equal(native.selfTest(), null, 'native self-tests pass (they build frames with a given MAC too)');
+  const hostMac = Uint8Array.from([0x02, 0x00, 0xc6, 0x12, 0x00, 0x37]);
+  for (const [family, dst] of [
+    [4, Uint8Array.from([198, 18, 0, 55])],
+    [6, Uint8Array.from([0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x37])],
+  ] as const) {
+    const viaTemplate = native.buildSynFrame(cfg, family, dst, 80, 42);
+    const viaHost = native.buildSynFrame(cfg, family, dst, 80, 42, hostMac);
+    t.same([...viaHost.subarray(0, 6)], [...hostMac], `IPv${family}: Ethernet destination is the given MAC`);
+    t.same([...viaTemplate.subarray(0, 6)], [...(family === 4 ? cfg.dstMac4! : cfg.dstMac6!)], `IPv${family}: without one, the template's next hop`);
+    t.same(viaHost.subarray(6), viaTemplate.subarray(6), `IPv${family}: source MAC, IP and TCP (checksums, cookie) unchanged`);
+  }
+  t.throws(() => native.buildSynFrame(cfg, 4, Uint8Array.from([198, 18, 0, 55]), 80, 1, new Uint8Array(5)), /dstMac must be 6 bytes/);
+});
+
 t.test('IPv6 SYN frame: header and the IPv6 pseudo-header checksum', async (t) => {
   const dst = Uint8Array.from([0x20, 1, 0, 2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x42]);
   const f = native.buildSynFrame(cfg, 6, dst, 22, 7);
