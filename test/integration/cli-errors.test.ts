@@ -21,6 +21,7 @@ const cases: Array<[string[], RegExp, string?]> = [
   [['scan', '--bogus', '198.18.0.1'], /"--bogus"/],
   [['scan', '-T7', '198.18.0.1'], /-T7/],
   [['scan', '-sT', '-p', 'U:53', '198.18.0.1'], /U:53/],
+  [['scan', '-sT', '--version-intensity', '5', '-p', '80', '198.18.0.1'], /--version-intensity.*add -sV/],
   [['-sT', '--max-retries', 'x', '198.18.0.1'], /"x"/],
   [['scan', '-oN', '/nonexistent/dir/out.txt', '-p', '80', '127.0.0.1'], /\/nonexistent\/dir\/out\.txt/],
   [['send', 'stray'], /"stray"/],

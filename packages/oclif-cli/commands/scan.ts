@@ -55,9 +55,12 @@ export default class Scan extends PrtipCommand {
       o.db = file;
       process.stderr.write(`prtip: resuming scan ${resume.scanId}: ${resume.skip.reduce((n, [a, b]) => n + b - a, 0)} probes already done\n`);
     }
+    if (o.versionIntensity !== undefined && !o.versionDetect) {
+      throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
+    }
     const uPorts = o.ports !== undefined && /(^|,)\s*[US]:/i.test(o.ports);
     if (uPorts) {
-      throw new UserInputError(`-p "${o.ports}" asks for UDP/SCTP ports, but prtip scans TCP only for now (-sT)`);
+      throw new UserInputError(`-p "${o.ports}" asks for UDP/SCTP ports, but prtip scans TCP only for now (-sS, -sT)`);
     }
     const interrupt = interruptController();
     const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
