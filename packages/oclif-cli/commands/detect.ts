@@ -1,12 +1,20 @@
 import { formatRecords } from '../../../stages/format/index.js';
 import { checkProbeFile, detectRecords, resolveProbes } from '../../../stages/detect/index.js';
 import { UserInputError } from '../../../stages/records/index.js';
-import { commandHelp, PrtipCommand } from '../lib/base-command.js';
+import { commandHelp, PrtipCommand, refuseTerminalOnlyFlags } from '../lib/base-command.js';
 import type { CliOptions, FlagGroup } from '../lib/flags.js';
 import { drain, interruptController, stdinRecords, writeRecordsToStdout } from '../lib/io.js';
 import { detectOptions, formatOptions } from '../lib/stage-options.js';
 
 const GROUPS: FlagGroup[] = ['version', 'probedb', 'timing', 'output', 'misc'];
+
+/** Send-side timing flags: detect's own waits follow -T only. */
+const SENDING = 'it sets how prtip send probes; prtip detect takes -T for its waits';
+const REFUSED: Record<string, string> = {
+  '--max-retries': SENDING, '--max-rtt-timeout': SENDING, '--max-parallelism': SENDING, '--max-rate': SENDING,
+  '--rate': SENDING, '--min-rate': SENDING, '--wait': SENDING,
+  '-v': 'live "Discovered open port" lines come from prtip send or prtip scan',
+};
 
 export default class Detect extends PrtipCommand {
   static override summary = 'Probe the open ports read on stdin and emit service records (-sV)';
@@ -22,16 +30,19 @@ export default class Detect extends PrtipCommand {
       'prtip targets 198.18.0.7 -p 1-1024 | prtip send -sT | prtip detect | prtip format',
       'prtip detect --check-db --datadir /usr/share/nmap',
     ],
+    REFUSED,
   );
 
   protected readonly commandName = 'detect';
   protected readonly groups = GROUPS;
+  protected override readonly refused = REFUSED;
 
   protected async main(o: CliOptions): Promise<void> {
     if (o.checkDb) return this.checkDb(o);
     if (o.outputs.length > 0) {
       throw new UserInputError('output files are written by prtip format (or prtip scan): … | prtip detect | prtip format -oN FILE');
     }
+    refuseTerminalOnlyFlags(o, 'detect');
     const interrupt = interruptController();
     const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
     const records = detectRecords(detectOptions(o, [this.commandLine()], interrupt.signal, warn))(stdinRecords('detect'));

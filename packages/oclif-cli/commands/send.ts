@@ -1,7 +1,7 @@
 import { formatRecords } from '../../../stages/format/index.js';
 import { UserInputError } from '../../../stages/records/index.js';
 import { sendRecords } from '../../../stages/send/index.js';
-import { commandHelp, PrtipCommand } from '../lib/base-command.js';
+import { commandHelp, PrtipCommand, refuseTerminalOnlyFlags } from '../lib/base-command.js';
 import type { CliOptions, FlagGroup } from '../lib/flags.js';
 import { drain, interruptController, stdinRecords, writeRecordsToStdout } from '../lib/io.js';
 import { formatOptions, sendOptions } from '../lib/stage-options.js';
@@ -33,6 +33,7 @@ export default class Send extends PrtipCommand {
         'output files are written by prtip format (or prtip scan): prtip targets … | prtip send | prtip format -oN FILE',
       );
     }
+    refuseTerminalOnlyFlags(o, 'send');
     const interrupt = interruptController();
     const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
     const observe = verboseObserver(o.verbose);

@@ -1,4 +1,5 @@
 import { Command } from '@oclif/core';
+import { UserInputError } from '../../../stages/records/index.js';
 import { helpText, parseArgs, type CliOptions, type FlagGroup } from './flags.js';
 import { quietOnClosedStdout, reportError } from './io.js';
 
@@ -13,13 +14,15 @@ export abstract class PrtipCommand extends Command {
   protected abstract readonly commandName: string;
   protected abstract readonly groups: readonly FlagGroup[];
   protected readonly takesTargets: boolean = false;
+  /** Flags of the accepted groups this command has no use for, with the reason (refused, never ignored). */
+  protected readonly refused: Readonly<Record<string, string>> = {};
 
   protected abstract main(options: CliOptions): Promise<void>;
 
   async run(): Promise<void> {
     quietOnClosedStdout();
     try {
-      const options = parseArgs(this.argv, this.groups, this.commandName, this.takesTargets);
+      const options = parseArgs(this.argv, this.groups, this.commandName, this.takesTargets, this.refused);
       await this.main(options);
     } catch (err) {
       process.exitCode = reportError(err);
@@ -32,6 +35,23 @@ export abstract class PrtipCommand extends Command {
   }
 }
 
-export function commandHelp(usage: string, summary: string, groups: readonly FlagGroup[], examples: string[]): string {
-  return helpText(usage, summary, groups, examples);
+export function commandHelp(
+  usage: string,
+  summary: string,
+  groups: readonly FlagGroup[],
+  examples: string[],
+  refused: Readonly<Record<string, string>> = {},
+): string {
+  return helpText(usage, summary, groups, examples, refused);
+}
+
+/**
+ * --open and --reason shape the report a middle stage prints on a terminal; when its stdout is a
+ * pipe they would do nothing, so they are refused there with where they belong.
+ */
+export function refuseTerminalOnlyFlags(o: CliOptions, command: string): void {
+  if (process.stdout.isTTY || !(o.openOnly || o.reason)) return;
+  throw new UserInputError(
+    `${o.openOnly ? '--open' : '--reason'} shapes the report prtip ${command} prints on a terminal; in a pipe give it to prtip format`,
+  );
 }

@@ -182,7 +182,14 @@ function notYet(token: string): UserInputError | undefined {
  * `--opt=VALUE`, bare words as targets. Only flags of `groups` are accepted; anything else is a
  * UserInputError quoting the token.
  */
-export function parseArgs(argv: string[], groups: readonly FlagGroup[], command: string, allowTargets: boolean): CliOptions {
+export function parseArgs(
+  argv: string[],
+  groups: readonly FlagGroup[],
+  command: string,
+  allowTargets: boolean,
+  /** Flags of the accepted groups this command has no use for, with the reason it says. */
+  refused: Readonly<Record<string, string>> = {},
+): CliOptions {
   const o = emptyOptions();
   const allowed = (f: FlagSpec) => groups.includes(f.group);
   const take = (i: number, name: string): string => {
@@ -230,6 +237,7 @@ export function parseArgs(argv: string[], groups: readonly FlagGroup[], command:
       throw (spec ? undefined : notYet(tok)) ??
         new UserInputError(`unknown option "${tok}" for prtip ${command}; see prtip ${command} --help`);
     }
+    if (refused[name] !== undefined) throw new UserInputError(`prtip ${command} does not take ${name}: ${refused[name]}`);
     if (spec.value) {
       const value = inline ?? take(i++, name);
       spec.apply(o, value, name);
@@ -248,10 +256,16 @@ export function parseArgs(argv: string[], groups: readonly FlagGroup[], command:
 }
 
 /** Help text for a command: usage, what it does, and its flags grouped as nmap groups them. */
-export function helpText(usage: string, summary: string, groups: readonly FlagGroup[], examples: string[]): string {
+export function helpText(
+  usage: string,
+  summary: string,
+  groups: readonly FlagGroup[],
+  examples: string[],
+  refused: Readonly<Record<string, string>> = {},
+): string {
   const lines = [`USAGE: ${usage}`, '', summary, ''];
   for (const g of groups) {
-    const flags = FLAGS.filter((f) => f.group === g);
+    const flags = FLAGS.filter((f) => f.group === g && !f.names.every((n) => refused[n] !== undefined));
     if (flags.length === 0) continue;
     lines.push(`${GROUP_TITLES[g]}:`);
     for (const f of flags) {
