@@ -303,6 +303,32 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * One port's search: a full match decides it; the first softmatch narrows the probes tried next.
+ * Shared by the TCP and UDP searches.
+ */
+class MatchSearch {
+  decided: MatchOutcome | undefined;
+  soft: MatchOutcome | undefined;
+
+  constructor(private readonly file: ServiceProbeFile) {}
+
+  /** Tests responses to `probe`; true once the search is decided (the exchange may stop). */
+  tester(probe: ServiceProbe): Tester {
+    return (data) => {
+      if (this.decided) return true;
+      const hit = testResponse(this.file, probe, data, this.soft?.service);
+      if (!hit) return false;
+      if (!hit.soft) {
+        this.decided = hit;
+        return true;
+      }
+      this.soft ??= hit;
+      return false;
+    };
+  }
+}
+
 export class ServiceEngine {
   constructor(private readonly o: EngineOptions) {}
 
@@ -339,20 +365,8 @@ export class ServiceEngine {
     const ac = new AbortController();
     const stop = () => ac.abort();
     outer.addEventListener('abort', stop, { once: true });
-    let decided: MatchOutcome | undefined;
-    let soft: MatchOutcome | undefined;
+    const search = new MatchSearch(file);
     let cert: CertSummary | undefined;
-    const tester = (probe: ServiceProbe): Tester => (data) => {
-      if (decided) return true;
-      const hit = testResponse(file, probe, data, soft?.service);
-      if (!hit) return false;
-      if (!hit.soft) {
-        decided = hit;
-        return true;
-      }
-      soft ??= hit;
-      return false;
-    };
     const account = (r: ProbeRun) => {
       stats.bytesRead += r.data.length;
       cert ??= r.cert;
@@ -362,7 +376,7 @@ export class ServiceEngine {
       stats.probesSent++;
       let nullRun: ProbeRun | undefined;
       let nullData = 0;
-      const nullTest = nullProbe ? tester(nullProbe) : () => false;
+      const nullTest = nullProbe ? search.tester(nullProbe) : () => false;
       const nullDone = tcpExchange(ip, port, Buffer.alloc(0), tunnel, this.waitOf(nullProbe), this.o,
         (data) => {
           nullData = data.length;
@@ -370,11 +384,11 @@ export class ServiceEngine {
         }, ac.signal).then((r) => {
         nullRun = r;
         account(r);
-        if (decided) ac.abort(); // the greeting settled it: stop the others
+        if (search.decided) ac.abort(); // the greeting settled it: stop the others
         return r;
       });
       await Promise.race([nullDone, sleep(this.o.nullOverlapMs, ac.signal)]);
-      if (decided) return { kind: 'match', match: decided, cert };
+      if (search.decided) return { kind: 'match', match: search.decided, cert };
       if (nullRun) {
         if (!nullRun.connected) {
           return nullRun.end === 'tls-failed' ? { kind: 'unmatched', cert } : { kind: 'unreachable' };
@@ -385,20 +399,20 @@ export class ServiceEngine {
         }
       }
       for (const probe of probeOrder(file, 'tcp', port, tunnel, this.o.intensity)) {
-        if (decided || ac.signal.aborted) break;
-        if (soft && !canMatch(file, probe, soft.service)) continue;
+        if (search.decided || ac.signal.aborted) break;
+        if (search.soft && !canMatch(file, probe, search.soft.service)) continue;
         stats.probesSent++;
-        const r = await tcpExchange(ip, port, probe.payload, tunnel, this.waitOf(probe), this.o, tester(probe), ac.signal);
+        const r = await tcpExchange(ip, port, probe.payload, tunnel, this.waitOf(probe), this.o, search.tester(probe), ac.signal);
         account(r);
         if (!r.connected && (r.end === 'refused' || r.end === 'tls-failed')) break;
       }
       // A greeting still on its way may decide. A NULL connection silent through the whole
       // sequence is not waited out: every later probe's connection would have carried the same
       // greeting, and its response was tested against the NULL probe's matches too.
-      if (!decided && !nullRun && nullData === 0) ac.abort();
-      if (!decided) await nullDone;
-      if (decided) return { kind: 'match', match: decided, cert };
-      if (soft) return { kind: 'soft', match: soft, cert };
+      if (!search.decided && !nullRun && nullData === 0) ac.abort();
+      if (!search.decided) await nullDone;
+      if (search.decided) return { kind: 'match', match: search.decided, cert };
+      if (search.soft) return { kind: 'soft', match: search.soft, cert };
       return { kind: 'unmatched', cert };
     } finally {
       outer.removeEventListener('abort', stop);
@@ -413,29 +427,19 @@ export class ServiceEngine {
     stats: { bytesRead: number; probesSent: number },
   ): Promise<Omit<PortOutcome, 'bytesRead' | 'probesSent'>> {
     const file = this.o.probes;
-    let decided: MatchOutcome | undefined;
-    let soft: MatchOutcome | undefined;
+    const search = new MatchSearch(file);
     let answered = false;
     for (const probe of probeOrder(file, 'udp', port, false, this.o.intensity)) {
-      if (decided || signal.aborted) break;
-      if (soft && !canMatch(file, probe, soft.service)) continue;
+      if (search.decided || signal.aborted) break;
+      if (search.soft && !canMatch(file, probe, search.soft.service)) continue;
       stats.probesSent++;
-      const r = await udpExchange(ip, port, probe.payload, this.waitOf(probe), this.o, (data) => {
-        const hit = testResponse(file, probe, data, soft?.service);
-        if (!hit) return false;
-        if (!hit.soft) {
-          decided = hit;
-          return true;
-        }
-        soft ??= hit;
-        return false;
-      }, signal);
+      const r = await udpExchange(ip, port, probe.payload, this.waitOf(probe), this.o, search.tester(probe), signal);
       stats.bytesRead += r.data.length;
       if (r.data.length > 0) answered = true;
       if (r.end === 'refused') return { kind: 'unreachable' };
     }
-    if (decided) return { kind: 'match', match: decided };
-    if (soft) return { kind: 'soft', match: soft };
+    if (search.decided) return { kind: 'match', match: search.decided };
+    if (search.soft) return { kind: 'soft', match: search.soft };
     return answered ? { kind: 'unmatched' } : { kind: 'unreachable' };
   }
 }

@@ -1,6 +1,6 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
 import { doneSummary, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
-import { ctime, elapsedSeconds } from './out-normal.js';
+import { ctime, elapsedSeconds, initiatedComment } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
 
@@ -40,7 +40,7 @@ export function grepableFormat(sink: OutputSink, view: ViewOptions): OutputForma
   return {
     async begin(h) {
       header = h;
-      await sink.write(`# prtip ${h?.version ?? '?'} scan initiated ${ctime(h?.startTime ?? Date.now())} as: ${oneLine((h?.args ?? []).join(' | '))}\n`);
+      await sink.write(initiatedComment(h));
     },
     async record(rec: AnyRecord) {
       reports.add(rec);

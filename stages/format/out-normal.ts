@@ -115,6 +115,11 @@ export function ctime(ms: number): string {
   return `${day} ${mon} ${String(d.getUTCDate()).padStart(2, ' ')} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${d.getUTCFullYear()}`;
 }
 
+/** The first line of -oN and -oG files: "# prtip VERSION scan initiated DATE as: COMMAND". */
+export function initiatedComment(h: ScanHeader | undefined): string {
+  return `# prtip ${h?.version ?? '?'} scan initiated ${ctime(h?.startTime ?? Date.now())} as: ${oneLine((h?.args ?? []).join(' | '))}\n`;
+}
+
 export function elapsedSeconds(header: ScanHeader | undefined, trailer: EndTrailer | undefined): string {
   return header && trailer ? ((trailer.endTime - header.startTime) / 1000).toFixed(2) : '0.00';
 }
@@ -134,7 +139,7 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       const version = h?.version ?? '?';
       const started = h?.startTime ?? Date.now();
       if (toFile) {
-        await sink.write(`# prtip ${version} scan initiated ${ctime(started)} as: ${oneLine((h?.args ?? []).join(' | '))}\n`);
+        await sink.write(initiatedComment(h));
       } else {
         await sink.write(`Starting prtip ${version} at ${shortClock(started)}\n`);
       }

@@ -20,7 +20,7 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, readdirSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parsePcap, type CapturedPacket } from './pcap.js';
+import { formatIPv6, parsePcap, type CapturedPacket } from './pcap.js';
 
 export { parsePcap, describePacket, tcpFlagLetters, formatIPv4, formatIPv6, TCP_FLAGS } from './pcap.js';
 export type { CapturedPacket, CapturedProto } from './pcap.js';
@@ -213,27 +213,7 @@ function formatV6(v: bigint): string {
     b[i] = Number(v & 0xffn);
     v >>= 8n;
   }
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(i * 2));
-  // reuse the pcap formatter's rules
-  return formatIPv6Groups(groups);
-}
-
-function formatIPv6Groups(groups: number[]): string {
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) [bestStart, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
-  return bestLen < 2 ? hex(groups) : `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+  return formatIPv6(b, 0);
 }
 
 /** Checks an AnyIP range lies inside the lab range and off the veth link; returns it normalised. */

@@ -1,6 +1,6 @@
 import { Command } from '@oclif/core';
 import { UserInputError } from '../../../stages/records/index.js';
-import { helpText, parseArgs, type CliOptions, type FlagGroup } from './flags.js';
+import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
 import { quietOnClosedStdout, reportError } from './io.js';
 
 /**
@@ -35,15 +35,8 @@ export abstract class PrtipCommand extends Command {
   }
 }
 
-export function commandHelp(
-  usage: string,
-  summary: string,
-  groups: readonly FlagGroup[],
-  examples: string[],
-  refused: Readonly<Record<string, string>> = {},
-): string {
-  return helpText(usage, summary, groups, examples, refused);
-}
+/** Commands build their help text from the flag table. */
+export { helpText as commandHelp } from './flags.js';
 
 /**
  * --open and --reason shape the report a middle stage prints on a terminal; when its stdout is a
