@@ -1,0 +1,136 @@
+// OS fingerprint math against nmap on real packets, without prtip sending any: nmap -O runs one
+// round against the lab's Linux target while tcpdump captures its probes and the replies in the
+// target namespace; the captured replies go through stages/os's fingerprint computation, and the
+// result must equal the fingerprint nmap printed for the same exchange (timing-derived SP/ISR/TS
+// within one unit: nmap times its sends with its own clock, the capture with the kernel's). The
+// matcher, fed nmap's own fingerprint, must give nmap's guess list (names and percentages), and
+// fed ours, nmap's top guess. Then the same with the target's TCP/IP stack changed by sysctls.
+import t from 'tap';
+import { createLab, labSkipReason } from '../lab/lab.js';
+import { exchangeFromCapture, type OsProbeName } from '../lab/os-capture.js';
+import { loadOsDb } from '../../stages/datafiles/index.js';
+import {
+  computeFingerprint, firstRound, guessList, matchFingerprint, parseSubmission, platformTriple, scanLine, unfitReason,
+  type OsFingerprint,
+} from '../../stages/os/index.js';
+
+const OPEN = 8080;
+const CLOSED = 81;
+const ALL_PROBES: OsProbeName[] = ['SEQ1', 'SEQ2', 'SEQ3', 'SEQ4', 'SEQ5', 'SEQ6', 'ECN', 'T2', 'T3', 'T4', 'T5', 'T6', 'T7', 'IE1', 'IE2', 'U1'];
+const TIMING_ATTRS = new Set(['SEQ.SP', 'SEQ.ISR', 'SEQ.TS']);
+
+/** nmap's fingerprint block: the lines after "TCP/IP fingerprint:" up to a blank line. */
+function nmapFingerprint(out: string): string {
+  const lines = out.split('\n');
+  const at = lines.indexOf('TCP/IP fingerprint:');
+  if (at < 0) throw new Error(`nmap printed no fingerprint:\n${out}`);
+  const block: string[] = [];
+  for (const l of lines.slice(at + 1)) {
+    if (l.trim() === '') break;
+    block.push(l);
+  }
+  return block.join('\n');
+}
+
+/** "Aggressive OS guesses: A (96%), B (95%)" or "OS details: A, B" → entries. */
+function nmapGuesses(out: string): { perfect: boolean; list: Array<{ name: string; percent: number }> } {
+  const details = /^OS details: (.*)$/m.exec(out);
+  if (details) return { perfect: true, list: details[1]!.split(', ').map((name) => ({ name, percent: 100 })) };
+  const guesses = /^Aggressive OS guesses: (.*)$/m.exec(out);
+  if (!guesses) return { perfect: false, list: [] };
+  return { perfect: false, list: [...guesses[1]!.matchAll(/(.+?) \((\d+)%\)(?:, |$)/g)].map((m) => ({ name: m[1]!, percent: Number(m[2]) })) };
+}
+
+const masked = (fp: OsFingerprint) => fp.tests.map((x) => `${x.name}(${x.attrs.map(([k, v]) => `${k}=${TIMING_ATTRS.has(`${x.name}.${k}`) ? '*' : v}`).join('%')})`);
+const attr = (fp: OsFingerprint, test: string, name: string) => fp.tests.find((x) => x.name === test)?.attrs.find(([k]) => k === name)?.[1];
+
+const skip = labSkipReason();
+if (skip) {
+  if (process.env.CI) t.fail(`the lab must run in CI, but: ${skip}`);
+  else t.pass(`lab skipped: ${skip}`);
+} else {
+  const lab = await createLab({ tcpListeners: [OPEN] });
+  t.teardown(() => lab.teardown());
+  const db = loadOsDb();
+
+  const stacks: Array<[string, string[]]> = [
+    ['the default Linux stack', []],
+    ['no timestamps, window scaling, SACK or ECN; no PMTU discovery; TTL 128',
+      ['net.ipv4.tcp_timestamps=0', 'net.ipv4.tcp_window_scaling=0', 'net.ipv4.tcp_sack=0', 'net.ipv4.tcp_ecn=0', 'net.ipv4.ip_no_pmtu_disc=1', 'net.ipv4.ip_default_ttl=128']],
+  ];
+  for (const [name, sysctls] of stacks) {
+    t.test(name, async (t) => {
+      if (sysctls.length) {
+        const s = await lab.exec(['sysctl', '-q', '-w', ...sysctls], { ns: 'target' });
+        t.equal(s.code, 0, `sysctl in the target namespace: ${s.stderr}`);
+      }
+      const cap = await lab.capture(`host ${lab.targetV4} and host ${lab.scannerV4}`);
+      const nmap = await lab.exec(
+        ['nmap', '-O', '--osscan-guess', '-d', '--max-os-tries', '1', '-Pn', '-n', '-p', `${OPEN},${CLOSED}`, lab.targetV4],
+        { timeoutMs: 120_000 },
+      );
+      const packets = await cap.stop({ settleMs: 300 });
+      t.equal(nmap.code, 0, `nmap ran: ${nmap.stderr}`);
+      const out = nmap.stdout.toString();
+
+      // The wire: one round of nmap's 16 probes, T5–T7 to the closed port.
+      const ex = exchangeFromCapture(packets, lab.scannerV4, lab.targetV4, OPEN, CLOSED);
+      t.same(ALL_PROBES.filter((p) => !ex.probes.has(p)), [], 'every OS probe is in the capture');
+      t.equal(ex.replies.seq.length, 6, 'the open port answered all six SEQ probes');
+
+      const printed = parseSubmission(nmapFingerprint(out));
+      const theirs = firstRound(printed.tests);
+      const round = computeFingerprint(ex.context, ex.replies);
+      const ours = round.fingerprint;
+      t.same(masked(ours), masked(theirs), 'every test and attribute as nmap computed it (SP/ISR/TS masked)');
+      for (const key of TIMING_ATTRS) {
+        const [test, a] = key.split('.') as [string, string];
+        const mine = attr(ours, test, a);
+        const nm = attr(theirs, test, a);
+        t.equal(mine === undefined, nm === undefined, `${key} present in both or neither`);
+        if (mine !== undefined && nm !== undefined && /^[0-9A-F]+$/.test(nm)) {
+          t.ok(Math.abs(parseInt(mine, 16) - parseInt(nm, 16)) <= 1, `${key}: ours ${mine}, nmap ${nm} (one unit of clock jitter at most)`);
+        } else {
+          t.equal(mine, nm, key);
+        }
+      }
+
+      // SCAN: the same conditions give the same line (but for the version, date and time).
+      const scan = printed.scan!;
+      t.ok(scan, 'nmap printed a SCAN line');
+      const good = unfitReason({
+        scanDelayMs: 0, timingLevel: 3, openTcpPort: OPEN, knownClosedTcpPort: CLOSED, distance: 1,
+        maxTimingRatio: round.timingRatio, closedUdpPortKnown: ex.replies.u1 !== null, udpScan: false, incomplete: false,
+      }) === null;
+      const ourScan = parseSubmission(scanLine({
+        version: scan['V']!, time: new Date(), openTcpPort: OPEN, closedTcpPort: CLOSED, closedUdpPort: ex.context.closedUdpPort,
+        privateAddress: false, distance: 1, distanceMethod: 'direct', good, mac: lab.targetMac, platform: platformTriple(),
+      })).scan!;
+      for (const k of ['E', 'OT', 'CT', 'CU', 'PV', 'DS', 'DC', 'G', 'M', 'P']) t.equal(ourScan[k], scan[k], `SCAN ${k}`);
+      t.equal(round.distance, 1, 'U1 measured one hop');
+
+      // Matching: nmap's own fingerprint gives nmap's list; ours gives nmap's top guess.
+      const expected = nmapGuesses(out);
+      t.ok(expected.list.length > 0, 'nmap printed OS details or guesses');
+      const fromTheirs = matchFingerprint(db, theirs);
+      const list = (m: ReturnType<typeof matchFingerprint>) => expected.perfect
+        ? m.matches.slice(0, m.perfect).map((e) => ({ name: e.reference.name, percent: 100 }))
+        : guessList(m);
+      t.same(list(fromTheirs), expected.list, `the matcher gives nmap's ${expected.perfect ? 'OS details' : 'guesses'} for nmap's fingerprint`);
+      const fromOurs = list(matchFingerprint(db, ours));
+      const sameTiming = [...TIMING_ATTRS].every((k) => {
+        const [test, a] = k.split('.') as [string, string];
+        return attr(ours, test, a) === attr(theirs, test, a);
+      });
+      if (sameTiming) {
+        // Equal fingerprints: the whole list (ties keep database order in both).
+        t.same(fromOurs, expected.list, "our fingerprint (equal to nmap's) gives nmap's list");
+      } else {
+        // SP/ISR one unit apart can reorder references tied on the rest.
+        const tops = expected.list.filter((g) => g.percent === expected.list[0]!.percent).map((g) => g.name);
+        t.ok(tops.includes(fromOurs[0]?.name ?? ''), `our top match ${fromOurs[0]?.name} is one of nmap's best: ${tops.join(', ')}`);
+      }
+      t.comment(`nmap: ${expected.list.slice(0, 3).map((g) => `${g.name} (${g.percent}%)`).join(', ')}`);
+    });
+  }
+}
