@@ -112,7 +112,9 @@ export interface OsDb {
 }
 
 /** Raised when the file has no usable MatchPoints block (nothing can be scored without it). */
-export class OsDbError extends Error {}
+export class OsDbError extends Error {
+  override name = 'OsDbError';
+}
 
 interface RawTest {
   name: string;
