@@ -60,6 +60,8 @@ export interface OsRefAttr {
    */
   index: number;
   match: OsMatcher;
+  /** Numbers the distinct (test, attribute, expression) triples, so a matcher runs once per fingerprint. */
+  id: number;
 }
 
 /**
@@ -109,6 +111,8 @@ export interface OsDb {
   lines: number;
   /** Number of distinct reference test lines (OsRefTest ids are 0..distinctTests-1). */
   distinctTests: number;
+  /** Number of distinct (test, attribute, expression) triples (OsRefAttr ids). */
+  distinctAttrs: number;
 }
 
 /** Raised when the file has no usable MatchPoints block (nothing can be scored without it). */
@@ -263,6 +267,7 @@ export function parseOsDb(text: string, source = 'nmap-os-db'): OsDb {
   const lineCache = new Map<string, OsRefTest | string[]>();
   const matcherCache = new Map<string, OsMatcher>();
   let distinctTests = 0;
+  const attrIds = new Map<string, number>();
   const buildTest = (t: RawTest, ti: number): OsRefTest | string[] => {
     const reasons: string[] = [];
     const attrs: OsRefAttr[] = [];
@@ -285,7 +290,13 @@ export function parseOsDb(text: string, source = 'nmap-os-db'): OsDb {
         match = compileOsExpr(expr, dialect, OPTION_ATTRS.has(name));
         matcherCache.set(key, match);
       }
-      attrs.push({ name, expr, index: matchPoints.index[ti]!.get(name) ?? -1, match });
+      const idKey = `${ti}:${name}=${expr}`;
+      let id = attrIds.get(idKey);
+      if (id === undefined) {
+        id = attrIds.size;
+        attrIds.set(idKey, id);
+      }
+      attrs.push({ name, expr, index: matchPoints.index[ti]!.get(name) ?? -1, match, id });
     }
     if (reasons.length) return reasons;
     return { id: distinctTests++, text: t.text, attrs };
@@ -321,7 +332,7 @@ export function parseOsDb(text: string, source = 'nmap-os-db'): OsDb {
     references.push({ name: r.name, line: r.line, classes: r.classes, tests });
   }
   problems.sort((a, b) => a.line - b.line);
-  return { source, dialect, matchPoints, references, problems, lines: lines.length, distinctTests };
+  return { source, dialect, matchPoints, references, problems, lines: lines.length, distinctTests, distinctAttrs: attrIds.size };
 }
 
 const cache = new Map<string, OsDb>();

@@ -34,30 +34,43 @@ export interface OsMatchResult {
   perfect: number;
 }
 
-/** An observed fingerprint prepared for scoring: per test, attribute → value. */
+/** An observed fingerprint prepared for scoring: per test, the values by MatchPoints index. */
 interface Observed {
-  byTest: Array<Map<string, string> | undefined>;
+  byTest: Array<Array<string | undefined> | undefined>;
 }
 
-function prepare(fp: OsFingerprint): Observed {
-  const byTest: Array<Map<string, string> | undefined> = OS_TEST_NAMES.map(() => undefined);
+function prepare(db: OsDb, fp: OsFingerprint): Observed {
+  const byTest: Observed['byTest'] = OS_TEST_NAMES.map(() => undefined);
   for (const t of fp.tests) {
     const i = osTestIndex(t.name);
     // A test repeated in an observed print (a merged multi-round print): the first one counts.
-    if (i >= 0 && !byTest[i]) byTest[i] = new Map(t.attrs);
+    if (i < 0 || byTest[i]) continue;
+    const values: Array<string | undefined> = [];
+    const index = db.matchPoints.index[i]!;
+    for (const [k, v] of t.attrs) {
+      const at = index.get(k);
+      if (at !== undefined && values[at] === undefined) values[at] = v;
+    }
+    byTest[i] = values;
   }
   return { byTest };
 }
 
-/** Scores distinct reference lines lazily: [possible, matched] per line id. */
+/**
+ * Scores lazily and once: each distinct (test, attribute, expression) is matched once, each
+ * distinct reference line summed once, per observed fingerprint.
+ */
 class LineScores {
   private readonly possible: Float64Array;
   private readonly matched: Float64Array;
   private readonly done: Uint8Array;
+  /** Per attribute id: 0 not yet, 1 matches, 2 does not. */
+  private readonly attrHit: Uint8Array;
   constructor(private readonly db: OsDb, private readonly obs: Observed) {
     this.possible = new Float64Array(db.distinctTests);
     this.matched = new Float64Array(db.distinctTests);
     this.done = new Uint8Array(db.distinctTests);
+    this.attrHit = new Uint8Array(db.distinctAttrs);
   }
 
   score(ref: OsReference): { possible: number; matched: number } {
@@ -73,11 +86,16 @@ class LineScores {
         const weights = this.db.matchPoints.points[ti]!;
         for (const a of line.attrs) {
           if (a.index < 0) continue;
-          const v = obs.get(a.name);
+          const v = obs[a.index];
           if (v === undefined) continue;
           const w = weights[a.index]!;
           p += w;
-          if (a.match(v)) m += w;
+          let hit = this.attrHit[a.id]!;
+          if (hit === 0) {
+            hit = a.match(v) ? 1 : 2;
+            this.attrHit[a.id] = hit;
+          }
+          if (hit === 1) m += w;
         }
         this.possible[line.id] = p;
         this.matched[line.id] = m;
@@ -92,13 +110,13 @@ class LineScores {
 
 /** Accuracy of one reference for a fingerprint (0..1). */
 export function compareFingerprint(db: OsDb, ref: OsReference, fp: OsFingerprint): number {
-  const { possible, matched } = new LineScores(db, prepare(fp)).score(ref);
+  const { possible, matched } = new LineScores(db, prepare(db, fp)).score(ref);
   return possible ? matched / possible : 0;
 }
 
 /** Every reference's accuracy, in database order (for tools and tests; the guess list is matchFingerprint). */
 export function scoreAll(db: OsDb, fp: OsFingerprint): Float64Array {
-  const scores = new LineScores(db, prepare(fp));
+  const scores = new LineScores(db, prepare(db, fp));
   const out = new Float64Array(db.references.length);
   db.references.forEach((ref, i) => {
     const { possible, matched } = scores.score(ref);
@@ -109,7 +127,7 @@ export function scoreAll(db: OsDb, fp: OsFingerprint): Float64Array {
 
 /** nmap's match_fingerprint: the guess list for one fingerprint. */
 export function matchFingerprint(db: OsDb, fp: OsFingerprint, threshold = OSSCAN_GUESS_THRESHOLD): OsMatchResult {
-  const scores = new LineScores(db, prepare(fp));
+  const scores = new LineScores(db, prepare(db, fp));
   let entrance = threshold;
   const list: OsMatchEntry[] = [];
   let perfect = 0;
