@@ -10,7 +10,7 @@ import { createLab, labSkipReason } from '../lab/lab.js';
 import { exchangeFromCapture, type OsProbeName } from '../lab/os-capture.js';
 import { loadOsDb } from '../../stages/datafiles/index.js';
 import {
-  computeFingerprint, firstRound, guessList, matchFingerprint, parseSubmission, platformTriple, scanLine, unfitReason,
+  computeFingerprint, firstRound, guessList, matchFingerprint, osReportLines, parseSubmission, platformTriple, scanLine, unfitReason,
   type OsFingerprint,
 } from '../../stages/os/index.js';
 
@@ -41,6 +41,16 @@ function nmapGuesses(out: string): { perfect: boolean; list: Array<{ name: strin
   return { perfect: false, list: [...guesses[1]!.matchAll(/(.+?) \((\d+)%\)(?:, |$)/g)].map((m) => ({ name: m[1]!, percent: Number(m[2]) })) };
 }
 
+/** nmap's OS section: from its first OS line to "IP ID Sequence Generation", blank lines dropped, the uptime's value masked. */
+function nmapOsSection(out: string): string[] {
+  const lines = out.split('\n');
+  const first = lines.findIndex((l) => /^(Warning: OSScan|Device type:|Running|OS CPE:|OS details:|Aggressive OS guesses:|No exact OS|No OS matches|OS fingerprint not ideal|Too many fingerprints)/.test(l));
+  const last = lines.findIndex((l) => l.startsWith('IP ID Sequence Generation:'));
+  if (first < 0 || last < first) throw new Error(`no OS section in nmap's output:\n${out}`);
+  return lines.slice(first, last + 1).filter((l) => l.trim() !== '').map(maskUptime);
+}
+const maskUptime = (l: string) => (l.startsWith('Uptime guess:') ? 'Uptime guess: *' : l);
+
 const masked = (fp: OsFingerprint) => fp.tests.map((x) => `${x.name}(${x.attrs.map(([k, v]) => `${k}=${TIMING_ATTRS.has(`${x.name}.${k}`) ? '*' : v}`).join('%')})`);
 const attr = (fp: OsFingerprint, test: string, name: string) => fp.tests.find((x) => x.name === test)?.attrs.find(([k]) => k === name)?.[1];
 
@@ -53,16 +63,29 @@ if (skip) {
   t.teardown(() => lab.teardown());
   const db = loadOsDb();
 
-  const stacks: Array<[string, string[]]> = [
-    ['the default Linux stack', []],
+  // Each case changes the target further (the lab is shared by the cases, in this order).
+  // [name, sysctls, commands in the target, attributes the change must show (test, attribute, value)]
+  const stacks: Array<[string, string[], string[][], Array<[string, string, string]>]> = [
+    ['the default Linux stack', [], [], [['T1', 'T', '40'], ['ECN', 'CC', 'Y'], ['U1', 'R', 'Y'], ['IE', 'R', 'Y']]],
     ['no timestamps, window scaling, SACK or ECN; no PMTU discovery; TTL 128',
-      ['net.ipv4.tcp_timestamps=0', 'net.ipv4.tcp_window_scaling=0', 'net.ipv4.tcp_sack=0', 'net.ipv4.tcp_ecn=0', 'net.ipv4.ip_no_pmtu_disc=1', 'net.ipv4.ip_default_ttl=128']],
+      ['net.ipv4.tcp_timestamps=0', 'net.ipv4.tcp_window_scaling=0', 'net.ipv4.tcp_sack=0', 'net.ipv4.tcp_ecn=0', 'net.ipv4.ip_no_pmtu_disc=1', 'net.ipv4.ip_default_ttl=128'], [],
+      [['SEQ', 'TS', 'U'], ['OPS', 'O1', 'M5B4'], ['ECN', 'CC', 'N'], ['T1', 'T', '80']]],
+    // Partial replies: echo ignored, port unreachables dropped → IE and U1 R=N, TG for T, an unfit print.
+    ['ICMP echo ignored and port unreachables filtered', ['net.ipv4.icmp_echo_ignore_all=1'], [
+      ['nft', 'add', 'table', 'inet', 'osblock'],
+      ['nft', 'add', 'chain', 'inet', 'osblock', 'out', '{ type filter hook output priority 0 ; }'],
+      ['nft', 'add', 'rule', 'inet', 'osblock', 'out', 'icmp', 'type', 'destination-unreachable', 'drop'],
+    ], [['U1', 'R', 'N'], ['IE', 'R', 'N'], ['T1', 'TG', '80']]],
   ];
-  for (const [name, sysctls] of stacks) {
+  for (const [name, sysctls, commands, shows] of stacks) {
     t.test(name, async (t) => {
       if (sysctls.length) {
         const s = await lab.exec(['sysctl', '-q', '-w', ...sysctls], { ns: 'target' });
         t.equal(s.code, 0, `sysctl in the target namespace: ${s.stderr}`);
+      }
+      for (const c of commands) {
+        const r = await lab.exec(c, { ns: 'target' });
+        t.equal(r.code, 0, `${c.join(' ')}: ${r.stderr}`);
       }
       const cap = await lab.capture(`host ${lab.targetV4} and host ${lab.scannerV4}`);
       const nmap = await lab.exec(
@@ -83,6 +106,7 @@ if (skip) {
       const round = computeFingerprint(ex.context, ex.replies);
       const ours = round.fingerprint;
       t.same(masked(ours), masked(theirs), 'every test and attribute as nmap computed it (SP/ISR/TS masked)');
+      for (const [test, a, v] of shows) t.equal(attr(theirs, test, a), v, `the stack change shows: ${test}.${a}=${v}`);
       for (const key of TIMING_ATTRS) {
         const [test, a] = key.split('.') as [string, string];
         const mine = attr(ours, test, a);
@@ -98,16 +122,19 @@ if (skip) {
       // SCAN: the same conditions give the same line (but for the version, date and time).
       const scan = printed.scan!;
       t.ok(scan, 'nmap printed a SCAN line');
-      const good = unfitReason({
+      const reason = unfitReason({
         scanDelayMs: 0, timingLevel: 3, openTcpPort: OPEN, knownClosedTcpPort: CLOSED, distance: 1,
-        maxTimingRatio: round.timingRatio, closedUdpPortKnown: ex.replies.u1 !== null, udpScan: false, incomplete: false,
-      }) === null;
+        maxTimingRatio: round.timingRatio, closedUdpPortKnown: round.distance !== null, udpScan: false, incomplete: false,
+      });
+      const good = reason === null;
       const ourScan = parseSubmission(scanLine({
-        version: scan['V']!, time: new Date(), openTcpPort: OPEN, closedTcpPort: CLOSED, closedUdpPort: ex.context.closedUdpPort,
+        version: scan['V']!, time: new Date(), openTcpPort: OPEN, closedTcpPort: CLOSED,
+        closedUdpPort: round.distance !== null ? ex.context.closedUdpPort : null,
         privateAddress: false, distance: 1, distanceMethod: 'direct', good, mac: lab.targetMac, platform: platformTriple(),
       })).scan!;
       for (const k of ['E', 'OT', 'CT', 'CU', 'PV', 'DS', 'DC', 'G', 'M', 'P']) t.equal(ourScan[k], scan[k], `SCAN ${k}`);
-      t.equal(round.distance, 1, 'U1 measured one hop');
+      if (ex.replies.u1) t.equal(round.distance, 1, 'U1 measured one hop');
+      else t.equal(round.distance, null, 'no U1 answer, no measured distance');
 
       // Matching: nmap's own fingerprint gives nmap's list; ours gives nmap's top guess.
       const expected = nmapGuesses(out);
@@ -130,6 +157,16 @@ if (skip) {
         const tops = expected.list.filter((g) => g.percent === expected.list[0]!.percent).map((g) => g.name);
         t.ok(tops.includes(fromOurs[0]?.name ?? ''), `our top match ${fromOurs[0]?.name} is one of nmap's best: ${tops.join(', ')}`);
       }
+
+      // The report lines, built from the same match and conditions, equal nmap's OS section.
+      const sp = attr(theirs, 'SEQ', 'SP');
+      const report = osReportLines({
+        result: fromTheirs, unfitReason: reason, guess: true, verbose: 1, debug: 1, unreliable: false,
+        fingerprintWrapped: nmapFingerprint(out), fingerprintPlain: nmapFingerprint(out),
+        uptimeSeconds: round.seq.lastboot !== undefined ? 0 : null, lastbootText: 'x', distance: 1,
+        seqResponses: round.seq.responses, seqIndex: sp ? parseInt(sp, 16) : 0, ipIdClass: round.seq.ipIdClass,
+      });
+      t.same(report.flatMap((l) => l.split('\n')).map(maskUptime), nmapOsSection(out), "the OS report lines are nmap's");
       t.comment(`nmap: ${expected.list.slice(0, 3).map((g) => `${g.name} (${g.percent}%)`).join(', ')}`);
     });
   }
