@@ -4,14 +4,17 @@
 // result must equal the fingerprint nmap printed for the same exchange (timing-derived SP/ISR/TS
 // within one unit: nmap times its sends with its own clock, the capture with the kernel's). The
 // matcher, fed nmap's own fingerprint, must give nmap's guess list (names and percentages), and
-// fed ours, nmap's top guess. Then the same with the target's TCP/IP stack changed by sysctls.
+// fed ours, nmap's top guess; the report lines must be nmap's OS section. Then the same with the
+// target's TCP/IP stack changed (sysctls, then ICMP filtered), and with nmap's default tries: the
+// rounds on the wire follow the round policy and the merged rounds are nmap's print.
 import t from 'tap';
 import { createLab, labSkipReason } from '../lab/lab.js';
-import { exchangeFromCapture, type OsProbeName } from '../lab/os-capture.js';
+import { exchangeFromCapture, splitRounds, type OsProbeName } from '../lab/os-capture.js';
 import { loadOsDb } from '../../stages/datafiles/index.js';
 import {
-  computeFingerprint, firstRound, guessList, matchFingerprint, osReportLines, parseSubmission, platformTriple, scanLine, unfitReason,
-  type OsFingerprint,
+  bestRound, computeFingerprint, firstRound, guessList, matchFingerprint, mergeRounds, osReportLines, parseSubmission, platformTriple,
+  roundsFor, scanLine, unfitReason, DEFAULT_MAX_OS_TRIES,
+  type OsFingerprint, type OsFpTest,
 } from '../../stages/os/index.js';
 
 const OPEN = 8080;
@@ -51,7 +54,8 @@ function nmapOsSection(out: string): string[] {
 }
 const maskUptime = (l: string) => (l.startsWith('Uptime guess:') ? 'Uptime guess: *' : l);
 
-const masked = (fp: OsFingerprint) => fp.tests.map((x) => `${x.name}(${x.attrs.map(([k, v]) => `${k}=${TIMING_ATTRS.has(`${x.name}.${k}`) ? '*' : v}`).join('%')})`);
+const masked = (fp: OsFingerprint) => maskedTests(fp.tests);
+const maskedTests = (tests: OsFpTest[]) => tests.map((x) => `${x.name}(${x.attrs.map(([k, v]) => `${k}=${TIMING_ATTRS.has(`${x.name}.${k}`) ? '*' : v}`).join('%')})`);
 const attr = (fp: OsFingerprint, test: string, name: string) => fp.tests.find((x) => x.name === test)?.attrs.find(([k]) => k === name)?.[1];
 
 const skip = labSkipReason();
@@ -62,6 +66,39 @@ if (skip) {
   const lab = await createLab({ tcpListeners: [OPEN] });
   t.teardown(() => lab.teardown());
   const db = loadOsDb();
+
+  /**
+   * nmap with its default tries: the capture must hold as many rounds as the round policy gives
+   * (5 without a perfect match, 2 for an unfit print), the merged rounds must be nmap's print, and
+   * the best round's guesses nmap's.
+   */
+  const roundsCase = (name: string) => t.test(name, async (t) => {
+    const cap = await lab.capture(`host ${lab.targetV4} and host ${lab.scannerV4}`);
+    const nmap = await lab.exec(['nmap', '-O', '--osscan-guess', '-d', '-Pn', '-n', '-p', `${OPEN},${CLOSED}`, lab.targetV4], { timeoutMs: 180_000 });
+    const packets = await cap.stop({ settleMs: 300 });
+    t.equal(nmap.code, 0, nmap.stderr);
+    const out = nmap.stdout.toString();
+    const rounds = splitRounds(packets, lab.scannerV4, lab.targetV4, OPEN, CLOSED)
+      .map((seg) => exchangeFromCapture(seg, lab.scannerV4, lab.targetV4, OPEN, CLOSED))
+      .map((ex) => computeFingerprint(ex.context, ex.replies));
+    const unfit = unfitReason({
+      scanDelayMs: 0, timingLevel: 3, openTcpPort: OPEN, knownClosedTcpPort: CLOSED, distance: 1,
+      maxTimingRatio: rounds[0]!.timingRatio, closedUdpPortKnown: rounds[0]!.distance !== null, udpScan: false, incomplete: false,
+    }) !== null;
+    const matches = rounds.map((r) => matchFingerprint(db, r.fingerprint));
+    const perfectAt = matches.findIndex((m) => m.perfect > 0);
+    const expectedRounds = perfectAt >= 0 ? perfectAt + 1 : roundsFor(DEFAULT_MAX_OS_TRIES, unfit);
+    t.equal(rounds.length, expectedRounds, `${rounds.length} rounds on the wire (${unfit ? 'unfit print' : 'fit print'}${perfectAt >= 0 ? ', perfect match' : ''})`);
+    const printed = parseSubmission(nmapFingerprint(out));
+    t.same(maskedTests(mergeRounds(rounds.map((r) => r.fingerprint))), maskedTests(printed.tests), "the merged rounds are nmap's print (SP/ISR/TS masked)");
+    const expected = nmapGuesses(out);
+    const best = matches[bestRound(matches)]!;
+    const ours = expected.perfect ? best.matches.slice(0, best.perfect).map((e) => ({ name: e.reference.name, percent: 100 })) : guessList(best);
+    const tops = expected.list.filter((g) => g.percent === expected.list[0]!.percent).map((g) => g.name);
+    t.ok(tops.includes(ours[0]?.name ?? ''), `the best round's top match ${ours[0]?.name} is one of nmap's best: ${tops.join(', ')}`);
+  });
+
+  roundsCase('several rounds with the default stack');
 
   // Each case changes the target further (the lab is shared by the cases, in this order).
   // [name, sysctls, commands in the target, attributes the change must show (test, attribute, value)]
@@ -170,4 +207,5 @@ if (skip) {
       t.comment(`nmap: ${expected.list.slice(0, 3).map((g) => `${g.name} (${g.percent}%)`).join(', ')}`);
     });
   }
+  roundsCase('rounds with an unfit print (no U1 answer)');
 }

@@ -146,3 +146,14 @@ export function exchangeFromCapture(packets: CapturedPacket[], scanner: string, 
   }
   return { probes, context, replies };
 }
+
+/**
+ * Splits a capture of several nmap OS rounds at each round's first SEQ1 probe (rounds are a
+ * second or more apart, and nmap re-sends SEQ probes only on loss, which the lab does not cause).
+ */
+export function splitRounds(packets: CapturedPacket[], scanner: string, target: string, openPort: number, closedPort: number): CapturedPacket[][] {
+  const starts = packets
+    .filter((p) => p.src === scanner && p.dst === target && classifyProbe(p, openPort, closedPort) === 'SEQ1')
+    .map((p) => p.time);
+  return starts.map((start, i) => packets.filter((p) => p.time >= start && (i + 1 === starts.length || p.time < starts[i + 1]!)));
+}
