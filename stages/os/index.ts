@@ -25,3 +25,7 @@ export {
   unfitReason, UNFIT_OS_TRIES, type SubmissionConditions,
 } from './rounds.js';
 export { buildOsRecord, listedMatches, type OsRecordInput } from './record.js';
+export {
+  OS_PROBES, OS_TCP_OPTION_SETS, OS_TCP_WINDOWS, OsReplyCollector,
+  type OsIcmpProbeSpec, type OsProbeName, type OsProbeSpec, type OsRoundPorts, type OsTcpProbeSpec, type OsUdpProbeSpec,
+} from './probes.js';

@@ -13,7 +13,7 @@ import { exchangeFromCapture, splitRounds, type OsProbeName } from '../lab/os-ca
 import { loadOsDb } from '../../stages/datafiles/index.js';
 import {
   bestRound, computeFingerprint, firstRound, guessList, matchFingerprint, mergeRounds, osReportLines, parseSubmission, platformTriple,
-  roundsFor, scanLine, unfitReason, DEFAULT_MAX_OS_TRIES,
+  roundsFor, scanLine, unfitReason, DEFAULT_MAX_OS_TRIES, OS_PROBES,
   type OsFingerprint, type OsFpTest,
 } from '../../stages/os/index.js';
 
@@ -137,6 +137,37 @@ if (skip) {
       const ex = exchangeFromCapture(packets, lab.scannerV4, lab.targetV4, OPEN, CLOSED);
       t.same(ALL_PROBES.filter((p) => !ex.probes.has(p)), [], 'every OS probe is in the capture');
       t.equal(ex.replies.seq.length, 6, 'the open port answered all six SEQ probes');
+      if (name === stacks[0]![0]) {
+        // stages/os's probe table (what prtip's probe modules will build) against nmap's packets.
+        const seq1 = ex.probes.get('SEQ1')!.packet;
+        const ie1 = ex.probes.get('IE1')!.packet;
+        const l4 = (p: typeof seq1) => p.ip.subarray((p.ip[0]! & 0x0f) * 4);
+        for (const spec of OS_PROBES) {
+          const p = ex.probes.get(spec.name)!.packet;
+          const h = l4(p);
+          if (spec.kind === 'tcp') {
+            t.same(
+              [p.tcpFlags, p.window, Buffer.from(spec.options).equals(p.tcpOptions ?? Buffer.alloc(0)), p.dontFragment, h.readUInt16BE(18), h[12]! & 0x0f, p.seq, p.ack, p.dport],
+              [spec.flags, spec.window, true, spec.df, spec.urgentPointer, spec.reserved, (seq1.seq! + spec.seqOffset) >>> 0, spec.ack === 'zero' ? 0 : seq1.ack, spec.port === 'open' ? OPEN : CLOSED],
+              `${spec.name} on the wire is the table's`,
+            );
+          } else if (spec.kind === 'icmp') {
+            const data = h.subarray(8);
+            t.same(
+              [p.ip[1], p.dontFragment, p.icmpCode, h.readUInt16BE(4), h.readUInt16BE(6), data.length, data.every((b) => b === 0)],
+              [spec.tos, spec.df, spec.code, (l4(ie1).readUInt16BE(4) + spec.idOffset) & 0xffff, spec.seq, spec.dataLength, true],
+              `${spec.name} on the wire is the table's`,
+            );
+          } else {
+            const data = h.subarray(8);
+            t.same(
+              [p.ipId, p.length, data.length, data.every((b) => b === spec.patternByte), p.ttl >= spec.ttlRange[0] && p.ttl <= spec.ttlRange[1]],
+              [spec.ipId, spec.totalLength, spec.dataLength, true, true],
+              `${spec.name} on the wire is the table's`,
+            );
+          }
+        }
+      }
 
       const printed = parseSubmission(nmapFingerprint(out));
       const theirs = firstRound(printed.tests);
