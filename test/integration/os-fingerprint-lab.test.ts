@@ -8,12 +8,18 @@
 // target's TCP/IP stack changed (sysctls, then ICMP filtered), and with nmap's default tries: the
 // rounds on the wire follow the round policy and the merged rounds are nmap's print.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { createLab, labSkipReason } from '../lab/lab.js';
 import { exchangeFromCapture, splitRounds, type OsProbeName } from '../lab/os-capture.js';
 import { loadOsDb } from '../../stages/datafiles/index.js';
+import { formatRecords } from '../../stages/format/index.js';
+import { newHeader, newTrailer, PRTIP_VERSION, type AnyRecord } from '../../stages/records/index.js';
 import {
   bestRound, computeFingerprint, firstRound, guessList, matchFingerprint, mergeRounds, osReportLines, parseSubmission, platformTriple,
-  roundsFor, scanLine, unfitReason, DEFAULT_MAX_OS_TRIES, OS_PROBES,
+  roundsFor, scanLine, submissionText, unfitReason, buildOsRecord, DEFAULT_MAX_OS_TRIES, OS_PROBES,
   type OsFingerprint, type OsFpTest,
 } from '../../stages/os/index.js';
 
@@ -57,6 +63,25 @@ const maskUptime = (l: string) => (l.startsWith('Uptime guess:') ? 'Uptime guess
 const masked = (fp: OsFingerprint) => maskedTests(fp.tests);
 const maskedTests = (tests: OsFpTest[]) => tests.map((x) => `${x.name}(${x.attrs.map(([k, v]) => `${k}=${TIMING_ATTRS.has(`${x.name}.${k}`) ? '*' : v}`).join('%')})`);
 const attr = (fp: OsFingerprint, test: string, name: string) => fp.tests.find((x) => x.name === test)?.attrs.find(([k]) => k === name)?.[1];
+
+/** Decoded attributes of every <tag …> in an XML text. */
+function xmlTags(xml: string, tag: string): Array<Record<string, string>> {
+  const dec = (v: string) => v.replace(/&#x([0-9a-f]+);/gi, (_, h) => String.fromCharCode(parseInt(h, 16))).replace(/&#(\d+);/g, (_, d) => String.fromCharCode(Number(d)))
+    .replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return [...xml.matchAll(new RegExp(`<${tag}\\s([^>]*?)/?>`, 'g'))].map((m) => Object.fromEntries([...m[1]!.matchAll(/([\w]+)="([^"]*)"/g)].map((a) => [a[1]!, dec(a[2]!)])));
+}
+/** Each <osmatch> with its <osclass> children and their CPEs, as text. */
+function xmlOsMatches(xml: string): string[] {
+  return [...xml.matchAll(/<osmatch\s[^>]*?(?:\/>|>[\s\S]*?<\/osmatch>)/g)].map((m) => m[0].replace(/\s+</g, '<'));
+}
+
+/** prtip's -oX for one os record (through the format stage). */
+async function prtipXml(records: AnyRecord[], file: string): Promise<string> {
+  const stage = formatRecords({ outputs: [{ format: 'xml', path: file }], view: { openOnly: false, reason: false, verbose: 0 }, stdout: new PassThrough() });
+  async function* src() { yield* records; }
+  for await (const _ of stage(src())) { /* drain */ }
+  return readFileSync(file, 'utf8');
+}
 
 const skip = labSkipReason();
 if (skip) {
@@ -125,8 +150,9 @@ if (skip) {
         t.equal(r.code, 0, `${c.join(' ')}: ${r.stderr}`);
       }
       const cap = await lab.capture(`host ${lab.targetV4} and host ${lab.scannerV4}`);
+      const nmapXml = join(lab.tmpDir, `nmap-${stacks.findIndex((c) => c[0] === name)}.xml`);
       const nmap = await lab.exec(
-        ['nmap', '-O', '--osscan-guess', '-d', '--max-os-tries', '1', '-Pn', '-n', '-p', `${OPEN},${CLOSED}`, lab.targetV4],
+        ['nmap', '-O', '--osscan-guess', '-d', '--max-os-tries', '1', '-Pn', '-n', '-p', `${OPEN},${CLOSED}`, '-oX', nmapXml, lab.targetV4],
         { timeoutMs: 120_000 },
       );
       const packets = await cap.stop({ settleMs: 300 });
@@ -235,6 +261,38 @@ if (skip) {
         seqResponses: round.seq.responses, seqIndex: sp ? parseInt(sp, 16) : 0, ipIdClass: round.seq.ipIdClass,
       });
       t.same(report.flatMap((l) => l.split('\n')).map(maskUptime), nmapOsSection(out), "the OS report lines are nmap's");
+
+      // -oX: prtip's os record, through the format stage, against nmap's XML for the same exchange.
+      const theirXml = readFileSync(nmapXml, 'utf8');
+      const u1Port = round.distance !== null ? ex.context.closedUdpPort : null;
+      const osRec = buildOsRecord({
+        ip: lab.targetV4, round, match: matchFingerprint(db, ours),
+        fingerprint: submissionText({
+          version: PRTIP_VERSION, time: new Date(), openTcpPort: OPEN, closedTcpPort: CLOSED, closedUdpPort: u1Port, privateAddress: false,
+          distance: 1, distanceMethod: 'direct', good, mac: lab.targetMac, platform: platformTriple(),
+        }, [ours], good),
+        openTcpPort: OPEN, knownClosedTcpPort: CLOSED, closedUdpPort: u1Port, distance: { hops: 1, method: 'D' },
+        unfitReason: reason, unreliable: false, nowSeconds: Date.now() / 1000,
+      });
+      const ourXmlFile = join(lab.tmpDir, 'prtip-os.xml');
+      const ourXml = await prtipXml([
+        newHeader(['prtip scan -O']), { type: 'host', ip: lab.targetV4, state: 'up', reason: 'arp-response', time: Date.now() }, osRec, newTrailer(),
+      ], ourXmlFile);
+      const lint = spawnSync('xmllint', ['--noout', '--dtdvalid', '/usr/share/nmap/nmap.dtd', ourXmlFile], { encoding: 'utf8' });
+      t.equal(lint.status, 0, `prtip's <os> validates against nmap.dtd: ${lint.stderr.slice(0, 500)}`);
+      t.same(xmlTags(ourXml, 'portused'), xmlTags(theirXml, 'portused'), '<portused>');
+      t.same(xmlTags(ourXml, 'distance'), xmlTags(theirXml, 'distance'), '<distance>');
+      t.same(xmlTags(ourXml, 'ipidsequence'), xmlTags(theirXml, 'ipidsequence'), '<ipidsequence> class and values');
+      t.same(xmlTags(ourXml, 'tcptssequence'), xmlTags(theirXml, 'tcptssequence'), '<tcptssequence> class and values');
+      const [ourSeq, theirSeq] = [xmlTags(ourXml, 'tcpsequence')[0], xmlTags(theirXml, 'tcpsequence')[0]];
+      t.equal(ourSeq?.['values'], theirSeq?.['values'], '<tcpsequence> values: the same ISNs');
+      t.equal(xmlTags(ourXml, 'uptime').length, xmlTags(theirXml, 'uptime').length, '<uptime> in both or neither');
+      const fpOf = (xml: string) => maskedTests(parseSubmission(xmlTags(xml, 'osfingerprint')[0]?.['fingerprint'] ?? '').tests);
+      t.same(fpOf(ourXml), fpOf(theirXml), '<osfingerprint> test lines (SP/ISR/TS masked)');
+      if (sameTiming) {
+        t.equal(ourSeq?.['index'], theirSeq?.['index'], '<tcpsequence> index');
+        t.same(xmlOsMatches(ourXml), xmlOsMatches(theirXml), "<osmatch> and <osclass> elements are nmap's");
+      }
       t.comment(`nmap: ${expected.list.slice(0, 3).map((g) => `${g.name} (${g.percent}%)`).join(', ')}`);
     });
   }
