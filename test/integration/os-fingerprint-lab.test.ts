@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { createLab, labSkipReason } from '../lab/lab.js';
 import { exchangeFromCapture, splitRounds, type OsProbeName } from '../lab/os-capture.js';
-import { loadOsDb } from '../../stages/datafiles/index.js';
+import { loadOsDb, serviceName } from '../../stages/datafiles/index.js';
 import { formatRecords } from '../../stages/format/index.js';
 import { newHeader, newTrailer, PRTIP_VERSION, type AnyRecord } from '../../stages/records/index.js';
 import {
@@ -75,9 +75,9 @@ function xmlOsMatches(xml: string): string[] {
   return [...xml.matchAll(/<osmatch\s[^>]*?(?:\/>|>[\s\S]*?<\/osmatch>)/g)].map((m) => m[0].replace(/\s+</g, '<'));
 }
 
-/** prtip's -oX for one os record (through the format stage). */
-async function prtipXml(records: AnyRecord[], file: string): Promise<string> {
-  const stage = formatRecords({ outputs: [{ format: 'xml', path: file }], view: { openOnly: false, reason: false, verbose: 0 }, stdout: new PassThrough() });
+/** prtip's -oX (or another format) for one os record, through the format stage. */
+async function prtipXml(records: AnyRecord[], file: string, format: 'xml' | 'grepable' = 'xml'): Promise<string> {
+  const stage = formatRecords({ outputs: [{ format, path: file }], view: { openOnly: false, reason: false, verbose: 0, serviceName: (p) => serviceName(p, 'tcp') }, stdout: new PassThrough() });
   async function* src() { yield* records; }
   for await (const _ of stage(src())) { /* drain */ }
   return readFileSync(file, 'utf8');
@@ -152,7 +152,7 @@ if (skip) {
       const cap = await lab.capture(`host ${lab.targetV4} and host ${lab.scannerV4}`);
       const nmapXml = join(lab.tmpDir, `nmap-${stacks.findIndex((c) => c[0] === name)}.xml`);
       const nmap = await lab.exec(
-        ['nmap', '-O', '--osscan-guess', '-d', '--max-os-tries', '1', '-Pn', '-n', '-p', `${OPEN},${CLOSED}`, '-oX', nmapXml, lab.targetV4],
+        ['nmap', '-O', '--osscan-guess', '-d', '--max-os-tries', '1', '-Pn', '-n', '-p', `${OPEN},${CLOSED}`, '-oX', nmapXml, '-oG', `${nmapXml}.gnmap`, lab.targetV4],
         { timeoutMs: 120_000 },
       );
       const packets = await cap.stop({ settleMs: 300 });
@@ -293,6 +293,17 @@ if (skip) {
         t.equal(ourSeq?.['index'], theirSeq?.['index'], '<tcpsequence> index');
         t.same(xmlOsMatches(ourXml), xmlOsMatches(theirXml), "<osmatch> and <osclass> elements are nmap's");
       }
+
+      // -oG: the OS fields after the ports (OS: for perfect matches only, Seq Index, IP ID Seq).
+      const osFieldsOf = (text: string) => /\t((?:OS|Seq Index|IP ID Seq): .*)$/m.exec(text.split('\n').find((l) => l.includes('\tPorts: ')) ?? '')?.[1] ?? '';
+      const ports = [[OPEN, 'open', 'syn-ack'], [CLOSED, 'closed', 'reset']].map(([p, state, why]) => ({
+        type: 'port', ip: lab.targetV4, port: p, proto: 'tcp', state, reason: why, ttl: 64, rtt: 0.1, time: Date.now(),
+      }) as AnyRecord);
+      const ourG = await prtipXml([newHeader(['prtip scan -O']), ...ports, osRec, newTrailer()], `${ourXmlFile}.gnmap`, 'grepable');
+      const theirG = readFileSync(`${nmapXml}.gnmap`, 'utf8');
+      const mask = (f: string) => (sameTiming ? f : f.replace(/Seq Index: \d+/, 'Seq Index: *'));
+      t.ok(osFieldsOf(theirG).includes('IP ID Seq: '), `nmap's -oG has OS fields: ${osFieldsOf(theirG)}`);
+      t.equal(mask(osFieldsOf(ourG)), mask(osFieldsOf(theirG)), "-oG OS fields are nmap's");
       t.comment(`nmap: ${expected.list.slice(0, 3).map((g) => `${g.name} (${g.percent}%)`).join(', ')}`);
     });
   }
