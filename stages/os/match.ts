@@ -8,8 +8,9 @@
  *   sorted by accuracy (ties in database order), one entry per OS name (the better one). Once the
  *   list is full, the entrance requirement rises to the 36th accuracy + 0.00001. A 37th perfect
  *   match makes the result "too many matches".
- * - Classification (Device type / Running / OS CPE): the distinct classes of the listed matches,
- *   in order, at most 36; with perfect matches, only theirs.
+ *
+ * - Classification (Device type / Running / OS CPE): the distinct classes of the whole list (36
+ *   matches, not only the 10 printed), in order, at most 36; with perfect matches, only theirs.
  *
  * Speed: reference test lines repeat (15k distinct of 74k), so each distinct line is scored once
  * per observed fingerprint and a reference only adds up its ≤ 13 line scores.
@@ -153,6 +154,17 @@ export function matchFingerprint(db: OsDb, fp: OsFingerprint, threshold = OSSCAN
   return { outcome: list.length ? 'success' : 'no-matches', matches: list, perfect };
 }
 
+/** The guesses nmap lists without a perfect match: up to 10 within 10 points of the best (floor of the percent). */
+export function guessList(result: OsMatchResult): Array<{ name: string; percent: number }> {
+  const out: Array<{ name: string; percent: number }> = [];
+  const best = result.matches[0]?.accuracy ?? 0;
+  for (let i = 0; i < 10 && i < result.matches.length; i++) {
+    const m = result.matches[i]!;
+    if (i > 0 && !(m.accuracy > best - 0.1)) break;
+    out.push({ name: m.reference.name, percent: Math.floor(m.accuracy * 100) });
+  }
+  return out;
+}
 export interface OsClassMatch {
   osClass: OsClass;
   accuracy: number;

@@ -6,8 +6,12 @@
 import type { OsMatch, OsRecord } from '../records/index.js';
 import type { OsRoundResult, TsClass } from './fingerprint.js';
 import { ipIdClassText } from './ipid.js';
-import type { OsMatchResult } from './match.js';
-import { seqDifficulty } from './report.js';
+import { classify, type OsMatchResult } from './match.js';
+
+/** nmap's difficulty words for the SP index. */
+export function seqDifficulty(index: number): string {
+  return index < 3 ? 'Trivial joke' : index < 6 ? 'Easy' : index < 11 ? 'Medium' : index < 12 ? 'Formidable' : index < 16 ? 'Worthy challenge' : 'Good luck!';
+}
 
 const TS_TEXT: Record<TsClass, string> = {
   zero: 'zero timestamp', '2hz': '2HZ', '100hz': '100HZ', '1000hz': '1000HZ', other: 'other',
@@ -27,6 +31,8 @@ export interface OsRecordInput {
   distance: { hops: number; method: 'L' | 'D' | 'I' | 'T' } | null;
   unfitReason: string | null;
   unreliable: boolean;
+  /** --osscan-guess / --fuzzy. */
+  guess?: boolean;
   /** Now, in Unix seconds (for uptime). */
   nowSeconds: number;
 }
@@ -44,7 +50,7 @@ export function listedMatches(m: OsMatchResult): OsMatchResult['matches'] {
 export function buildOsRecord(r: OsRecordInput): OsRecord {
   const matches: OsMatch[] = listedMatches(r.match).map(({ reference, accuracy }) => {
     const first = reference.classes[0];
-    const m: OsMatch = { name: reference.name, accuracy: Math.trunc(accuracy * 100), line: reference.line };
+    const m: OsMatch = { name: reference.name, accuracy: Math.floor(accuracy * 100), score: accuracy, line: reference.line };
     if (first) {
       m.vendor = first.vendor;
       m.osfamily = first.family;
@@ -70,6 +76,16 @@ export function buildOsRecord(r: OsRecordInput): OsRecord {
   if (used.length) rec.portsUsed = used;
   if (r.unfitReason) rec.unfitReason = r.unfitReason;
   if (r.unreliable) rec.unreliable = true;
+  if (r.guess) rec.guess = true;
+  const cls = classify(r.match);
+  if (cls.outcome === 'success') {
+    rec.classes = cls.classes.map(({ osClass: c, accuracy }) => {
+      const out: NonNullable<OsRecord['classes']>[number] = { vendor: c.vendor, osfamily: c.family, devicetype: c.deviceType, cpe: c.cpe, score: accuracy };
+      if (c.generation) out.osgen = c.generation;
+      return out;
+    });
+    rec.classesPerfect = cls.perfect;
+  }
   if (r.distance) rec.distance = r.distance;
   const seq = r.round.seq;
   if (seq.lastboot !== undefined) rec.uptime = { seconds: Math.max(0, r.nowSeconds - seq.lastboot), lastboot: seq.lastboot };

@@ -171,6 +171,15 @@ export interface OsRecord {
   unfitReason?: string;
   /** The host lacked an open or a closed TCP port ("OSScan results may be unreliable…"). */
   unreliable?: boolean;
+  /** --osscan-guess: show guesses even for a fingerprint fit for submission. */
+  guess?: boolean;
+  /**
+   * The distinct classes of the whole guess list, in order (nmap's Device type / Running / OS CPE
+   * come from these, which can reach past the listed matches); the first `classesPerfect` are from
+   * perfect matches.
+   */
+  classes?: Array<{ vendor: string; osfamily: string; osgen?: string; devicetype: string; cpe: string[]; score: number }>;
+  classesPerfect?: number;
   /** The fingerprint in nmap's submission format (SCAN(…) and the test lines, `OS:`-wrapped). */
   fingerprint?: string;
   /** Hops to the target and how they were measured (L localhost, D direct, I ICMP, T traceroute). */
@@ -187,7 +196,10 @@ export interface OsRecord {
 
 export interface OsMatch {
   name: string;
+  /** Percent, floor(score × 100) as nmap prints it. */
   accuracy: number;
+  /** The exact accuracy (0..1) the OS stage computed; the 10-point rules of nmap's report use it. */
+  score?: number;
   cpe?: string[];
   /** nmap's osclass fields, when the OS stage knows them (XML <osclass>). */
   vendor?: string;

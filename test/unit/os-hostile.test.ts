@@ -4,9 +4,10 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { OsDbError, compileOsExpr, loadOsDb, parseOsDb, parseOsExpr } from '../../stages/datafiles/index.js';
 import {
-  computeFingerprint, fingerprintText, matchFingerprint, osReportLines, unfitReason,
+  buildOsRecord, computeFingerprint, fingerprintText, matchFingerprint, unfitReason,
   type OsProbeContext, type OsReplies, type OsTcpReply,
 } from '../../stages/os/index.js';
+import { osNormalLines } from '../../stages/format/os-normal.js';
 
 const ctx: OsProbeContext = {
   openTcpPort: 22, closedTcpPort: 1, closedTcpPortKnown: true, closedUdpPort: 33000, tcpSeqBase: 0x1000, tcpAck: 0x2000,
@@ -44,10 +45,10 @@ t.test('a host that answers every probe with the same RST', async (t) => {
   if (existsSync('/usr/share/nmap/nmap-os-db')) {
     const m = matchFingerprint(loadOsDb('/usr/share/nmap'), r.fingerprint);
     t.ok(m.matches.every((e) => e.accuracy >= 0.85 && e.accuracy <= 1), 'accuracies in range');
-    const lines = osReportLines({
-      result: m, unfitReason: reason, guess: false, verbose: 0, debug: 0, unreliable: false, fingerprintWrapped: '', fingerprintPlain: '',
-      uptimeSeconds: null, distance: 1, seqResponses: 0, seqIndex: 0, ipIdClass: r.seq.ipIdClass,
-    });
+    const lines = osNormalLines(buildOsRecord({
+      ip: '198.18.0.2', round: r, match: m, fingerprint: 'OS:x', openTcpPort: 22, knownClosedTcpPort: 1, closedUdpPort: null,
+      distance: { hops: 1, method: 'D' }, unfitReason: reason, unreliable: false, nowSeconds: 0,
+    }), 0);
     t.ok(lines.some((l) => /^(OS details|Aggressive OS guesses|No OS matches|Too many fingerprints)/.test(l)), lines.join('\n'));
   }
 });

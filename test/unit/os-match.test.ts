@@ -1,11 +1,13 @@
-// Scoring, the guess list, classification and the report lines, over a hand-written database.
+// Scoring, the guess list, and — through the os record — the -oN OS section (classification,
+// details/guesses, notes), over a hand-written database.
 // Accuracies are worked out by hand from the MatchPoints weights (arithmetic in the comments).
 import t from 'tap';
 import { parseOsDb } from '../../stages/datafiles/index.js';
 import {
-  classify, classificationLines, compareFingerprint, guessList, matchFingerprint, osReportLines, parseSubmission, firstRound,
-  type OsFingerprint, type OsReportInput,
+  buildOsRecord, compareFingerprint, guessList, matchFingerprint, parseSubmission, firstRound,
+  type OsFingerprint, type OsMatchResult, type OsRecordInput, type OsRoundResult,
 } from '../../stages/os/index.js';
+import { osNormalLines } from '../../stages/format/os-normal.js';
 
 const POINTS = ['MatchPoints', 'SEQ(TI=100%TS=100)', 'OPS(O1=20)', 'T1(R=100%DF=20%T=15%TG=15)', 'IE(R=50%CD=100)', ''];
 const rec = (name: string, cls: string[], ...tests: string[]) => [`Fingerprint ${name}`, ...cls, ...tests, ''];
@@ -53,39 +55,38 @@ t.test('the guess list: threshold, one entry per name, ties in database order', 
   t.same([none.outcome, none.matches.length], ['no-matches', 0]);
 });
 
-t.test('classification and the Device type / Running / OS CPE lines', async (t) => {
-  const c = classify(matchFingerprint(DB, observed));
-  t.same(c.classes.map((x) => [x.osClass.vendor, x.osClass.generation ?? '', x.osClass.deviceType]), [
-    ['Beta', '2.X', 'router'], ['Fox', '', 'general purpose'], ['Fox', '3', 'general purpose'], ['Kilo', '', 'specialized'],
-  ]);
-  t.same(classificationLines(c, true), [
-    'Device type: router|general purpose|specialized',
-    'Running (JUST GUESSING): Beta BetaOS 2.X (97%), Fox FoxOS 3 (96%), Kilo (90%)',
-    'OS CPE: cpe:/o:beta:betaos:2 cpe:/o:fox:foxos',
-  ]);
-  t.same(classificationLines(c, false), [], 'without guessing and without a perfect match: nothing');
+const round: OsRoundResult = {
+  fingerprint: { tests: [] }, distance: 1, distanceGuess: 0, timingRatio: 1,
+  seq: { responses: 6, seqs: [1, 2, 3, 4, 5, 6], ipids: [0, 0, 0, 0, 0, 0], timestamps: [], index: 260, ipIdClass: { kind: 'zero' }, tsClass: 'unsupported', tsHz: 0 },
+};
+const record = (match: OsMatchResult, over: Partial<OsRecordInput> = {}) => buildOsRecord({
+  ip: '198.18.0.2', round, match, fingerprint: 'OS:SCAN(V=1)T1(R=Y', openTcpPort: 22, knownClosedTcpPort: 1, closedUdpPort: 33000,
+  distance: { hops: 1, method: 'D' }, unfitReason: null, unreliable: false, nowSeconds: 0, ...over,
 });
 
-const reportBase = (over: Partial<OsReportInput>): OsReportInput => ({
-  result: matchFingerprint(DB, observed), unfitReason: null, guess: false, verbose: 0, debug: 0, unreliable: false,
-  fingerprintWrapped: 'OS:WRAPPED', fingerprintPlain: 'PLAIN', uptimeSeconds: null, distance: 1,
-  seqResponses: 6, seqIndex: 260, ipIdClass: { kind: 'zero' }, ...over,
-});
-
-t.test('report lines: guesses, unfit conditions, verbosity', async (t) => {
-  t.same(osReportLines(reportBase({ guess: true })), [
+t.test('the record lists what nmap lists; -oN: classification and guesses', async (t) => {
+  const rec = record(matchFingerprint(DB, observed), { guess: true });
+  t.same(rec.matches.map((m) => [m.name, m.accuracy, m.score]), [['Beta 2', 97, 490 / 505], ['Foxtrot', 96, 485 / 505], ['Lima', 96, 485 / 505], ['Kilo', 90, 455 / 505]]);
+  t.same(osNormalLines(rec, 0), [
     'Device type: router|general purpose|specialized',
     'Running (JUST GUESSING): Beta BetaOS 2.X (97%), Fox FoxOS 3 (96%), Kilo (90%)',
     'OS CPE: cpe:/o:beta:betaos:2 cpe:/o:fox:foxos',
     'Aggressive OS guesses: Beta 2 (97%), Foxtrot (96%), Lima (96%), Kilo (90%)',
     'No exact OS matches for host (If you know what OS is running on it, see https://nmap.org/submit/ ).',
     'TCP/IP fingerprint:',
-    'OS:WRAPPED',
+    'OS:SCAN(V=1)T1(R=Y',
     'Network Distance: 1 hop',
   ]);
-  t.same(osReportLines(reportBase({})).slice(0, 1), ['No exact OS matches for host (If you know what OS is running on it, see https://nmap.org/submit/ ).'],
+  t.same(osNormalLines(record(matchFingerprint(DB, observed)), 0).slice(0, 1), ['No exact OS matches for host (If you know what OS is running on it, see https://nmap.org/submit/ ).'],
     'no --osscan-guess and fit for submission: no guesses, no classes');
-  t.same(osReportLines(reportBase({ unfitReason: 'Missing a closed TCP port so results incomplete', unreliable: true, verbose: 2, uptimeSeconds: 86400 * 1.5, lastbootText: 'Mon Nov 30 21:00:00 2026' })), [
+});
+
+t.test('-oN: unfit conditions and verbosity', async (t) => {
+  const rec = record(matchFingerprint(DB, observed), { unfitReason: 'Missing a closed TCP port so results incomplete', unreliable: true, nowSeconds: 86400 * 1.5 });
+  rec.uptime = { seconds: 86400 * 1.5, lastboot: 0 };
+  const lines = osNormalLines(rec, 2);
+  t.match(lines.splice(lines.findIndex((l) => l.startsWith('Uptime')), 1)[0], /^Uptime guess: 1\.500 days \(since (Thu Jan  1|Wed Dec 31) \d\d:\d\d:00 19(70|69)\)$/);
+  t.same(lines, [
     'Warning: OSScan results may be unreliable because we could not find at least 1 open and 1 closed port',
     'Device type: router|general purpose|specialized',
     'Running (JUST GUESSING): Beta BetaOS 2.X (97%), Fox FoxOS 3 (96%), Kilo (90%)',
@@ -94,12 +95,13 @@ t.test('report lines: guesses, unfit conditions, verbosity', async (t) => {
     'Aggressive OS guesses: Beta 2 (97%), Foxtrot (96%), Lima (96%), Kilo (90%)',
     'No exact OS matches for host (test conditions non-ideal).',
     'TCP/IP fingerprint:',
-    'PLAIN',
-    'Uptime guess: 1.500 days (since Mon Nov 30 21:00:00 2026)',
+    'SCAN(V=1)\nT1(R=Y', //                     unwrapped, one test per line
     'Network Distance: 1 hop',
     'TCP Sequence Prediction: Difficulty=260 (Good luck!)',
     'IP ID Sequence Generation: All zeros',
   ], 'an unfit print guesses without being asked and prints the fingerprint unwrapped at -vv');
+  t.same(osNormalLines({ type: 'os', ip: '198.18.0.2', matches: [{ name: 'Imported', accuracy: 91 }] }, 0), ['Aggressive OS guesses: Imported (91%)'],
+    'an imported record: its guesses only');
 });
 
 const PERFECT = parseOsDb([
@@ -113,7 +115,7 @@ t.test('perfect matches: OS details', async (t) => {
   const fp = firstRound(parseSubmission('IE(R=Y%CD=S)').tests);
   const m = matchFingerprint(PERFECT, fp);
   t.same([m.outcome, m.perfect, m.matches.map((e) => e.reference.name)], ['success', 2, ['Papa', 'Quebec']]);
-  t.same(osReportLines(reportBase({ result: m, guess: true, distance: null })), [
+  t.same(osNormalLines(record(m, { guess: true, distance: null }), 0), [
     'Device type: general purpose|router',
     'Running: Papa PapaOS 1, Quebec',
     'OS CPE: cpe:/o:papa:papaos:1',
@@ -139,10 +141,10 @@ t.test('the list holds 36; the entrance requirement rises; too many perfect matc
   for (let i = 0; i < 37; i++) many.push(...rec(`P${i}`, ['Class P | P || x'], 'T1(R=Y%DF=Y%T=40)'));
   const tm = matchFingerprint(parseOsDb(many.join('\n')), fp);
   t.same([tm.outcome, tm.perfect], ['too-many-matches', 36]);
-  t.same(osReportLines(reportBase({ result: tm, distance: null })), ['Too many fingerprints match this host to give specific OS details']);
+  t.same(osNormalLines(record(tm, { distance: null }), 0), ['Too many fingerprints match this host to give specific OS details']);
   const nine = [...points];
   for (let i = 0; i < 9; i++) nine.push(...rec(`P${i}`, ['Class P | P || x'], 'T1(R=Y%DF=Y%T=40)'));
-  t.same(osReportLines(reportBase({ result: matchFingerprint(parseOsDb(nine.join('\n')), fp), distance: null })),
+  t.same(osNormalLines(record(matchFingerprint(parseOsDb(nine.join('\n')), fp), { distance: null }), 0),
     ['Device type: x', 'Running: P', 'Too many fingerprints match this host to give specific OS details'],
     'more than 8 perfect matches are not listed either (their classes still are, as nmap prints them)');
 });

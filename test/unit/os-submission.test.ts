@@ -126,15 +126,21 @@ t.test('the os record', async (t) => {
   t.same(r, {
     type: 'os', ip: '198.18.0.2', outcome: 'success', perfect: true, fingerprint: 'OS:SCAN(...)',
     matches: [
-      { name: 'Linux 5.0 - 5.4', accuracy: 100, line: 4, vendor: 'Linux', osfamily: 'Linux', osgen: '5.X', devicetype: 'general purpose', cpe: ['cpe:/o:linux:linux_kernel:5'] },
+      { name: 'Linux 5.0 - 5.4', accuracy: 100, score: 1, line: 4, vendor: 'Linux', osfamily: 'Linux', osgen: '5.X', devicetype: 'general purpose', cpe: ['cpe:/o:linux:linux_kernel:5'] },
       {
-        name: 'Router', accuracy: 100, line: 9, vendor: 'Acme', osfamily: 'AcmeOS', osgen: '1', devicetype: 'router', cpe: ['cpe:/o:acme:acmeos:1'],
+        name: 'Router', accuracy: 100, score: 1, line: 9, vendor: 'Acme', osfamily: 'AcmeOS', osgen: '1', devicetype: 'router', cpe: ['cpe:/o:acme:acmeos:1'],
         classes: [
           { vendor: 'Acme', osfamily: 'AcmeOS', osgen: '1', devicetype: 'router', cpe: ['cpe:/o:acme:acmeos:1'] },
           { vendor: 'Acme', osfamily: 'AcmeOS', osgen: '2', devicetype: 'WAP', cpe: [] },
         ],
       },
     ],
+    classes: [
+      { vendor: 'Linux', osfamily: 'Linux', osgen: '5.X', devicetype: 'general purpose', cpe: ['cpe:/o:linux:linux_kernel:5'], score: 1 },
+      { vendor: 'Acme', osfamily: 'AcmeOS', osgen: '1', devicetype: 'router', cpe: ['cpe:/o:acme:acmeos:1'], score: 1 },
+      { vendor: 'Acme', osfamily: 'AcmeOS', osgen: '2', devicetype: 'WAP', cpe: [], score: 1 },
+    ],
+    classesPerfect: 3,
     portsUsed: [{ state: 'open', proto: 'tcp', port: 8080 }, { state: 'closed', proto: 'tcp', port: 81 }, { state: 'closed', proto: 'udp', port: 41775 }],
     distance: { hops: 1, method: 'D' },
     uptime: { seconds: 86400, lastboot: 1000 },
