@@ -149,3 +149,11 @@ t.test('the os record', async (t) => {
     tcpTsSequence: { class: 'other', values: ['1', '2', '3', '4', '5', '6'] },
   });
 });
+
+t.test('merging two os records keeps the OS-stage fields of the better one', async (t) => {
+  const { mergeOs } = await import('../../stages/merge/precedence.js');
+  const a = { type: 'os' as const, ip: '198.18.0.2', matches: [{ name: 'A', accuracy: 90 }], fingerprint: 'OS:a', distance: { hops: 1, method: 'D' as const } };
+  const b = { type: 'os' as const, ip: '198.18.0.2', matches: [{ name: 'B', accuracy: 95 }, { name: 'A', accuracy: 80 }], fingerprint: 'OS:b' };
+  t.same(mergeOs(a, b), { type: 'os', ip: '198.18.0.2', fingerprint: 'OS:b', matches: [{ name: 'B', accuracy: 95 }, { name: 'A', accuracy: 90 }] });
+  t.same(mergeOs(b, a).fingerprint, 'OS:b', 'whichever came first');
+});
