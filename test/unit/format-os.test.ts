@@ -65,3 +65,12 @@ t.test('-oX: <os> with portused, osmatch/osclass per Class, osfingerprint; uptim
   t.match(x, /<uptime seconds="86400" lastboot="[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}"\/>\n<distance value="1"\/>\n/);
   t.match(x, '<tcpsequence index="263" difficulty="Good luck!" values="A,B,C,D,E,F"/>\n<ipidsequence class="All zeros" values="0,0,0,0,0,0"/>\n<tcptssequence class="none returned (unsupported)"/>');
 });
+
+t.test('-oJ: matches under os, the rest of the OS stage under osDetection', async (t) => {
+  const j = JSON.parse(await render('json', records(osRec))) as { hosts: Array<{ os: unknown[]; osDetection?: Record<string, unknown> }> };
+  t.equal(j.hosts[0]!.os.length, 2);
+  t.same(j.hosts[0]!.osDetection?.['fingerprint'], osRec.fingerprint);
+  t.same(j.hosts[0]!.osDetection?.['tcpSequence'], osRec.tcpSequence);
+  const imported = JSON.parse(await render('json', records({ type: 'os', ip: '198.18.0.2', matches: [{ name: 'BSD', accuracy: 90 }] }))) as { hosts: Array<Record<string, unknown>> };
+  t.notOk('osDetection' in imported.hosts[0]!, 'an imported record has nothing more');
+});
