@@ -148,3 +148,18 @@ t.test('the list holds 36; the entrance requirement rises; too many perfect matc
     ['Device type: x', 'Running: P', 'Too many fingerprints match this host to give specific OS details'],
     'more than 8 perfect matches are not listed either (their classes still are, as nmap prints them)');
 });
+
+t.test('classes come from the whole guess list, not only the 10 printed guesses', async (t) => {
+  // 11 references at 1 − 20/505 (DF differs): the first 10 share one class, the 11th has its own.
+  // nmap prints 10 guesses but classifies all of them, so the 11th's class shows in Device type.
+  const lines = [...POINTS];
+  for (let i = 0; i < 11; i++) {
+    lines.push(...rec(`G${i}`, [i < 10 ? 'Class Same | SameOS | 1 | router' : 'Class Other | OtherOS | 2 | printer'],
+      'SEQ(TI=I%TS=A)', 'OPS(O1=M5B4)', 'T1(R=Y%DF=N%T=40)', 'IE(R=Y%CD=S)'));
+  }
+  const m = matchFingerprint(parseOsDb(lines.join('\n')), observed);
+  t.equal(m.matches.length, 11);
+  const r = record(m, { guess: true });
+  t.equal(r.matches.length, 10, 'the record lists the 10 nmap prints');
+  t.same(osNormalLines(r, 0).slice(0, 2), ['Device type: router|printer', 'Running (JUST GUESSING): Same SameOS 1 (96%), Other OtherOS 2 (96%)']);
+});
