@@ -164,8 +164,9 @@ export function parseOsDb(text: string, source = 'nmap-os-db'): OsDb {
 
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
-    const raw = lines[i]!.replace(/\r$/, '');
-    if (raw.startsWith('#')) continue;
+    const line = lines[i]!;
+    const raw = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (raw.charCodeAt(0) === 35 /* # */) continue;
     if (raw === '') {
       current = undefined;
       continue;
@@ -216,7 +217,7 @@ export function parseOsDb(text: string, source = 'nmap-os-db'): OsDb {
       else last.cpe.push(cpe);
       continue;
     }
-    if (/^fingerprint\s/i.test(raw)) {
+    if ((raw[0] === 'F' || raw[0] === 'f') && /^fingerprint\s/i.test(raw)) {
       problem(lineNo, raw, 'Fingerprint inside a record (a blank line must end the previous one)');
       continue;
     }
@@ -267,7 +268,9 @@ export function parseOsDb(text: string, source = 'nmap-os-db'): OsDb {
   const lineCache = new Map<string, OsRefTest | string[]>();
   const matcherCache = new Map<string, OsMatcher>();
   let distinctTests = 0;
-  const attrIds = new Map<string, number>();
+  // Distinct (test, attribute, expression) → its parsed form, or why it cannot be used: 120k
+  // attribute occurrences in the distinct lines are 14k distinct triples.
+  const attrCache = new Map<string, { index: number; match: OsMatcher; id: number } | string>();
   const buildTest = (t: RawTest, ti: number): OsRefTest | string[] => {
     const reasons: string[] = [];
     const attrs: OsRefAttr[] = [];
@@ -277,26 +280,30 @@ export function parseOsDb(text: string, source = 'nmap-os-db'): OsDb {
         reasons.push(`${t.name}.${name} repeated`);
         continue;
       }
-      try {
-        parseOsExpr(expr);
-      } catch (e) {
-        reasons.push(`${t.name}.${name}: ${(e as Error).message}`);
+      const key = `${ti}:${name}=${expr}`;
+      let a = attrCache.get(key);
+      if (a === undefined) {
+        try {
+          parseOsExpr(expr);
+          const option = OPTION_ATTRS.has(name);
+          const mkey = `${option ? 'o' : 'v'}${expr}`;
+          let match = matcherCache.get(mkey);
+          if (!match) {
+            match = compileOsExpr(expr, dialect, option);
+            matcherCache.set(mkey, match);
+          }
+          a = { index: matchPoints.index[ti]!.get(name) ?? -1, match, id: attrCache.size };
+        } catch (e) {
+          a = `${t.name}.${name}: ${(e as Error).message}`;
+        }
+        attrCache.set(key, a);
+      }
+      if (typeof a === 'string') {
+        reasons.push(a);
         continue;
       }
       seen.add(name);
-      const key = `${OPTION_ATTRS.has(name) ? 'o' : 'v'}${expr}`;
-      let match = matcherCache.get(key);
-      if (!match) {
-        match = compileOsExpr(expr, dialect, OPTION_ATTRS.has(name));
-        matcherCache.set(key, match);
-      }
-      const idKey = `${ti}:${name}=${expr}`;
-      let id = attrIds.get(idKey);
-      if (id === undefined) {
-        id = attrIds.size;
-        attrIds.set(idKey, id);
-      }
-      attrs.push({ name, expr, index: matchPoints.index[ti]!.get(name) ?? -1, match, id });
+      attrs.push({ name, expr, index: a.index, match: a.match, id: a.id });
     }
     if (reasons.length) return reasons;
     return { id: distinctTests++, text: t.text, attrs };
@@ -332,7 +339,7 @@ export function parseOsDb(text: string, source = 'nmap-os-db'): OsDb {
     references.push({ name: r.name, line: r.line, classes: r.classes, tests });
   }
   problems.sort((a, b) => a.line - b.line);
-  return { source, dialect, matchPoints, references, problems, lines: lines.length, distinctTests, distinctAttrs: attrIds.size };
+  return { source, dialect, matchPoints, references, problems, lines: lines.length, distinctTests, distinctAttrs: attrCache.size };
 }
 
 const cache = new Map<string, OsDb>();
