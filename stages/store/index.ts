@@ -17,7 +17,10 @@ export { openDatabase, openForReading, isReadOnlyRefusal, query, scalar, type Da
 export { SCHEMA_SQL, TABLES, STATE_RANK_SQL, type TableName } from './schema.js';
 export { ScanWriter } from './writer.js';
 export { findResumable, finishedRanges, storedRecords, type ResumableScan } from './resume.js';
-export { importFile, parseNmapXml, parseMasscanJson } from './import.js';
+export {
+  importFile, parseNmapXml, parseMasscanJson, parseMasscanList, parsePrtipJson, parsePrtipJsonLines, detectImportFormat, IMPORT_FORMATS,
+  type ImportFormat, type ImportOptions,
+} from './import.js';
 export { diffScans, resolveScanId, type ScanDiff } from './diff.js';
 export { exportParquet } from './export.js';
 
