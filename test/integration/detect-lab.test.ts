@@ -5,6 +5,22 @@ import t from 'tap';
 import { createLab, labSkipReason, type CapturedPacket } from '../lab/lab.js';
 import { combine, report, runNmapSv, runPrtipSv, SV_DAEMONS, SV_TCP_PORTS } from '../../bench/sv-compare.js';
 
+/** <service> attributes per "port/proto" of an -oX document; cpe joined with spaces. */
+function xmlServices(xml: string): Map<string, Record<string, string | undefined>> {
+  const out = new Map<string, Record<string, string | undefined>>();
+  const unescape = (v: string) => v.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  for (const m of xml.matchAll(/<port protocol="(\w+)" portid="(\d+)">([\s\S]*?)<\/port>/g)) {
+    const svc = /<service ([^>]*?)\/?>([\s\S]*?)(?:<\/service>|$)/.exec(m[3]!);
+    if (!svc) continue;
+    const attrs: Record<string, string | undefined> = {};
+    for (const a of svc[1]!.matchAll(/(\w+)="([^"]*)"/g)) attrs[a[1]!] = unescape(a[2]!);
+    const cpes = [...(svc[2] ?? '').matchAll(/<cpe>([^<]*)<\/cpe>/g)].map((x) => unescape(x[1]!));
+    attrs['cpe'] = cpes.length ? cpes.join(' ') : undefined;
+    out.set(`${m[2]}/${m[1]}`, attrs);
+  }
+  return out;
+}
+
 const skip = labSkipReason();
 if (skip) {
   if (process.env.CI) t.fail(`the lab must run in CI, but: ${skip}`);
@@ -68,6 +84,29 @@ if (skip) {
     const byPort = (a: Record<string, unknown>, b: Record<string, unknown>) => (a['port'] as number) - (b['port'] as number);
     t.same(piped.sort(byPort).map(strip), want.sort(byPort).map(strip));
     t.equal(piped.length, 5);
+  });
+
+  // -oX as nmap writes it: every <service> attribute nmap gave, attribute by attribute, and the
+  // CPEs, on the plain and the TLS services alike.
+  t.test('-oX <service> elements equal nmap\'s (name, product, version, extrainfo, tunnel, ostype, devicetype, cpe)', async (t) => {
+    const nmapSvc = xmlServices(c.nmapXml);
+    const prtipSvc = xmlServices(c.prtipXml);
+    t.ok(prtipSvc.size > 0, `prtip wrote -oX services: ${c.prtipStderr.slice(0, 300)}`);
+    let compared = 0;
+    for (const port of SV_TCP_PORTS) {
+      const n = nmapSvc.get(`${port}/tcp`);
+      const p = prtipSvc.get(`${port}/tcp`);
+      t.ok(n, `nmap reported ${port}/tcp`);
+      if (!n) continue;
+      for (const a of ['name', 'product', 'version', 'extrainfo', 'tunnel', 'ostype', 'devicetype', 'cpe'] as const) {
+        // memcached's extrainfo is its uptime ("uptime 12 seconds"), which moves between the two runs.
+        const norm = (v: string | undefined) => (a === 'extrainfo' ? v?.replace(/uptime \d+ seconds/, 'uptime N seconds') : v);
+        t.equal(norm(p?.[a]), norm(n[a]), `${port}/tcp ${a}`);
+        compared++;
+      }
+    }
+    t.ok(nmapSvc.get('443/tcp')?.tunnel === 'ssl', 'the TLS service is among them (nmap: tunnel="ssl")');
+    t.comment(`${compared} attributes compared`);
   });
 
   t.test('timing (informational, not asserted)', async (t) => {
