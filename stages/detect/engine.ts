@@ -26,7 +26,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { CertSummary } from '../records/index.js';
+import { UserInputError, type CertSummary } from '../records/index.js';
 import { fallbackProbe, regexOf, type ServiceMatch, type ServiceProbe, type ServiceProbeFile } from './service-probes.js';
 import { peerCert } from './tls-cert.js';
 import { versionFields, type VersionFields } from './version-info.js';
@@ -361,8 +361,27 @@ function sslNamed<T extends Omit<PortOutcome, 'bytesRead' | 'probesSent'>>(out: 
   return { ...out, match: { ...m, service: m.service.slice(4) }, tunnel: 'ssl' };
 }
 
+/**
+ * A probe file with lines that cannot be read is refused, as nmap refuses it (it stops at the
+ * first parse error): probing with part of a corrupt file would report "unknown" everywhere and
+ * exit 0. `prtip detect --check-db` lists every problem.
+ */
+export function refuseCorrupt(file: ServiceProbeFile): void {
+  const first = file.problems[0];
+  const matches = file.probes.reduce((n, p) => n + p.matches.length, 0);
+  if (first) {
+    const more = file.problems.length > 1 ? ` (and ${file.problems.length - 1} more problems)` : '';
+    throw new UserInputError(
+      `${file.source}:${first.line}: ${first.reason}${more}; fix the file or point --datadir elsewhere (prtip detect --check-db lists them)`,
+    );
+  }
+  if (matches === 0) throw new UserInputError(`${file.source}: no match lines: not a usable nmap-service-probes file`);
+}
+
 export class ServiceEngine {
-  constructor(private readonly o: EngineOptions) {}
+  constructor(private readonly o: EngineOptions) {
+    refuseCorrupt(o.probes);
+  }
 
   private waitOf(p: ServiceProbe | undefined): number {
     const w = p?.totalwaitms ?? DEFAULT_PROBE_WAIT_MS;
