@@ -1,5 +1,5 @@
 import type { AnyRecord, EndTrailer } from '../records/index.js';
-import { comparePorts, HostReports, oneLine, serviceFor, type HostReport } from './host-report.js';
+import { comparePorts, HostReports, isUp, oneLine, serviceFor, type HostReport } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
 import { HostNames } from './host-names.js';
@@ -47,7 +47,11 @@ export function csvFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       reports.add(rec);
     },
     async end(_trailer: EndTrailer | undefined) {
-      for (const r of reports.sorted()) await sink.write(rows(r, view, names));
+      for (const r of reports.sorted()) {
+        // As in -oN/-oX/-oG: a host that is down has rows only with -v; with --open, only open ports.
+        if (!isUp(r) && (view.verbose ?? 0) < 1) continue;
+        await sink.write(rows(r, view, names));
+      }
     },
   };
 }

@@ -38,13 +38,18 @@ function records(): AnyRecord[] {
   ];
 }
 
-async function render(format: OutputFormatName, file: string, openOnly = false): Promise<string> {
+async function render(format: OutputFormatName, file: string, openOnly = false, extra: AnyRecord[] = [], verbose = 0): Promise<string> {
   const stage = formatRecords({
     outputs: [{ format, path: file }],
-    view: { openOnly, reason: false, verbose: 0, serviceName: () => undefined },
+    view: { openOnly, reason: false, verbose, serviceName: () => undefined },
     stdout: new PassThrough(),
   });
-  async function* src() { yield* records(); }
+  async function* src() {
+    const all = records();
+    yield* all.slice(0, -1);
+    yield* extra;
+    yield all.at(-1)!;
+  }
   for await (const _ of stage(src())) { /* drain */ }
   return fs.readFileSync(file, 'utf8');
 }
@@ -94,4 +99,13 @@ t.test('the targets stage keeps the names the user typed, by address', async (t)
   t.same(plan.plan.names, { '127.0.0.1': 'localhost' }, 'a typed name, not an address nor a host/prefix spec');
   const none = await planTargets({ specs: ['127.0.0.1'], ports: '80' });
   t.equal(none.plan.names, undefined);
+});
+
+t.test('-v in CSV as in the other reports: a host that is down has rows only with -v', async (t) => {
+  const down: AnyRecord[] = [
+    { type: 'port', ip: '198.18.0.77', port: 22, proto: 'tcp', state: 'filtered', reason: 'no-response', ttl: null, rtt: null, time: 1_790_000_000_000 },
+    { type: 'host', ip: '198.18.0.77', state: 'down', reason: 'no-response', time: 1_790_000_000_000 },
+  ];
+  t.notOk((await render('csv', path.join(tmp, 'd.csv'), false, down)).includes('198.18.0.77'));
+  t.match(await render('csv', path.join(tmp, 'dv.csv'), false, down, 1), /\r\n198\.18\.0\.77,,22,tcp,filtered,no-response/);
 });
