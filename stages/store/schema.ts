@@ -9,7 +9,7 @@ export type TableName = (typeof TABLES)[number];
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS scans (
   scan_id     VARCHAR PRIMARY KEY,
-  source      VARCHAR NOT NULL,      -- prtip | nmap-xml | masscan-json
+  source      VARCHAR NOT NULL,      -- prtip, or an imported file's format (nmap-xml, masscan-json, prtip-jsonl, …)
   tool        VARCHAR,
   version     VARCHAR,
   args        VARCHAR,               -- command line(s), ' | ' between stages
