@@ -2,6 +2,8 @@
 // (service name, product, version) must agree, and the wire must show prtip probing each port
 // (TCP connections, a TLS ClientHello on 443, a DNS query over UDP 53).
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createLab, labSkipReason, type CapturedPacket } from '../lab/lab.js';
 import { combine, report, runNmapSv, runPrtipSv, SV_DAEMONS, SV_TCP_PORTS } from '../../bench/sv-compare.js';
 
@@ -107,6 +109,28 @@ if (skip) {
     }
     t.ok(nmapSvc.get('443/tcp')?.tunnel === 'ssl', 'the TLS service is among them (nmap: tunnel="ssl")');
     t.comment(`${compared} attributes compared`);
+  });
+
+  // The same scans as other tools read them: ndiff compares the two XML files without failing,
+  // and db diff of the imported nmap file against prtip's finds no service change on any port.
+  t.test('ndiff and db diff see no false service change between nmap\'s and prtip\'s -oX', async (t) => {
+    const nx = `${lab.tmpDir}/nmap-sv.xml`;
+    const px = `${lab.tmpDir}/prtip-sv.xml`;
+    writeFileSync(nx, c.nmapXml);
+    const nd = spawnSync('ndiff', [nx, px], { encoding: 'utf8' });
+    t.ok(nd.status === 0 || nd.status === 1, `ndiff ran (exit ${nd.status}): ${nd.stderr.slice(0, 500)}`);
+    t.notMatch(nd.stderr, /Traceback/);
+    // memcached's version line carries its uptime, which moves between the two runs.
+    for (const port of SV_TCP_PORTS.filter((p) => p !== 11211)) t.notMatch(nd.stdout, new RegExp(`^[-+]${port}/tcp\\b`, 'm'), `ndiff: ${port}/tcp unchanged`);
+    const db = `${lab.tmpDir}/sv.duckdb`;
+    const bin = new URL('../../packages/oclif-cli/bin/run.js', import.meta.url).pathname;
+    const imp = spawnSync(process.execPath, [bin, 'db', 'import', db, nx, px], { encoding: 'utf8' });
+    t.equal(imp.status, 0, imp.stderr);
+    const ids = [...imp.stdout.matchAll(/imported as scan (\S+)/g)].map((m) => m[1]!);
+    const diff = spawnSync(process.execPath, [bin, 'db', 'diff', db, ids[0]!, ids[1]!, '--json'], { encoding: 'utf8' });
+    const d = JSON.parse(diff.stdout) as { ports: Array<{ change: string; port: number; proto: string; before: string; after: string }> };
+    t.same(d.ports.filter((p) => p.change === 'service'), [], 'no service changed');
+    t.same(d.ports.filter((p) => p.proto === 'tcp'), [], 'no TCP port changed');
   });
 
   t.test('timing (informational, not asserted)', async (t) => {
