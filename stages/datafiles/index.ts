@@ -1,5 +1,5 @@
 /** Readers for Nmap's data files, shared by stages (not a stage itself). */
-export { DEFAULT_DATADIR, resolveDatadir } from './datadir.js';
+export { DEFAULT_DATADIR, resolveDatadir, announceFallback, setFallbackNotice } from './datadir.js';
 export {
   SERVICES_FILE,
   ServicesTable,

@@ -1,5 +1,5 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
-import { doneSummary, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
+import { doneSummary, hasOpen, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
 import { ctime, elapsedSeconds, initiatedComment } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
@@ -37,7 +37,9 @@ function hostLines(r: HostReport, view: ViewOptions): string {
     // port/state/protocol/owner/service/rpc info/version/
     const entries = listed.map((p) => {
       const { name: svcName, svc } = serviceFor(r, p, view);
-      return `${p.port}/${p.state}/${p.proto}//${field(svcName)}//${field(versionText(svc))}/`;
+      // nmap writes a service found in TLS as "ssl|http" (the "/" of ssl/http is a field separator).
+      const shown = svc?.tunnel === 'ssl' ? `ssl|${field(svcName)}` : field(svcName);
+      return `${p.port}/${p.state}/${p.proto}//${shown}//${field(versionText(svc))}/`;
     });
     let line = `${who}\tPorts: ${entries.join(', ')}`;
     const ignored = hidden[0];
@@ -70,6 +72,7 @@ export function grepableFormat(sink: OutputSink, view: ViewOptions): OutputForma
         seen++;
         if (isUp(r)) up++;
         else if ((view.verbose ?? 0) < 1) continue;
+        if (view.openOnly && !hasOpen(r)) continue; // --open: hosts with an open port only, as nmap
         await sink.write(hostLines(r, view));
       }
       const total = header?.plan?.hosts ?? seen;

@@ -1,11 +1,12 @@
 import { PRTIP_VERSION, type AnyRecord, type EndTrailer, type OsRecord, type PortRecord, type ScanHeader } from '../records/index.js';
 import {
-  doneSummary, hostStatus, HostReports, isUp, portRanges, serviceFor, splitPorts, type HostReport,
+  doneSummary, hasOpen, hostStatus, HostReports, isUp, portRanges, serviceFor, splitPorts, type HostReport,
 } from './host-report.js';
 import { ctime, elapsedSeconds } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
 import { xmlAttr, xmlElement, xmlText } from './xml-text.js';
+import { HostNames } from './host-names.js';
 
 /** prtip scan type names → nmap.dtd's scan_types. */
 const XML_SCAN_TYPE: Record<string, string> = {
@@ -68,7 +69,7 @@ function osElements(os: OsRecord): string[] {
   return out;
 }
 
-function hostElement(r: HostReport, view: ViewOptions): string {
+function hostElement(r: HostReport, view: ViewOptions, names: HostNames): string {
   const st = hostStatus(r);
   let first = Infinity;
   let last = -Infinity;
@@ -80,11 +81,8 @@ function hostElement(r: HostReport, view: ViewOptions): string {
   out.push(`<host${first !== Infinity ? ` starttime="${epoch(first)}" endtime="${epoch(last)}"` : ''}>` +
     xmlElement('status', { state: st.state, reason: st.reason, reason_ttl: st.ttl }));
   out.push(xmlElement('address', { addr: r.ip, addrtype: r.ip.includes(':') ? 'ipv6' : 'ipv4' }));
-  if (r.host?.hostname) {
-    out.push(`<hostnames>\n${xmlElement('hostname', { name: r.host.hostname, type: 'PTR' })}\n</hostnames>`);
-  } else {
-    out.push('<hostnames>\n</hostnames>');
-  }
+  const known = names.of(r.ip, r.host);
+  out.push(`<hostnames>\n${known.map((n) => `${xmlElement('hostname', { name: n.name, type: n.type })}\n`).join('')}</hostnames>`);
   if (r.ports.length > 0) {
     const { shown, hidden } = splitPorts(r, { openOnly: false });
     const lines: string[] = ['<ports>'];
@@ -109,8 +107,10 @@ function hostElement(r: HostReport, view: ViewOptions): string {
       if (svc) {
         const cpes = (svc.cpe ?? []).map((c) => `<cpe>${xmlText(c)}</cpe>`).join('');
         const conf = Math.max(0, Math.min(10, Math.round(svc.conf)));
+        // nmap's <service>: the name without "ssl/", the tunnel beside it; h/ o/ d/ of the match.
         service = xmlElement('service', {
           name: svc.name, product: svc.product, version: svc.version, extrainfo: svc.extrainfo,
+          hostname: svc.hostname, ostype: svc.ostype, devicetype: svc.devicetype, tunnel: svc.tunnel,
           method: svc.method === 'probed' ? 'probed' : 'table', conf,
         }, cpes || undefined);
       } else if (name) {
@@ -136,9 +136,11 @@ function hostElement(r: HostReport, view: ViewOptions): string {
 export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
   const reports = new HostReports();
   let header: ScanHeader | undefined;
+  let names = new HostNames(undefined);
   return {
     async begin(h) {
       header = h;
+      names = new HostNames(h);
       const start = h?.startTime ?? Date.now();
       const args = (h?.args ?? []).join(' | ');
       const lines = [
@@ -176,7 +178,9 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
           down++;
           if ((view.verbose ?? 0) < 1) continue;
         }
-        await sink.write(hostElement(r, view));
+        // --open: as nmap, a host without an open port is not reported (it still counts as up).
+        if (view.openOnly && !hasOpen(r)) continue;
+        await sink.write(hostElement(r, view, names));
       }
       const total = Math.max(header?.plan?.hosts ?? 0, up + down);
       const end = trailer?.endTime ?? Date.now();

@@ -42,6 +42,8 @@ export interface ScanPlan {
   /** Seed of the permutation, so a run can be reproduced. */
   seed: number;
   shard: { index: number; count: number };
+  /** Hostnames the user typed, by the address each resolved to (reports show them: nmap's type="user"). */
+  names?: Record<string, string>;
 }
 
 export interface ScanHeader {
