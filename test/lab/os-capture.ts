@@ -1,5 +1,5 @@
 // nmap's OS probes and the target's replies, read from a lab capture, as the typed input of
-// stages/os (what the raw probe side will hand over). Probes are recognised by what NMAP-FACTS.md
+// stages/os (what the raw probe side will hand over). Probes are recognised by what nmap's documentation
 // says nmap sends (flags, window, TCP option bytes, ICMP codes and sizes, the UDP probe's IP ID),
 // never by nmap's internal port numbering; replies are paired with probes by ports / ICMP id.
 
@@ -8,7 +8,7 @@ import type { CapturedPacket } from './pcap.js';
 
 const hexBytes = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-/** SEQ1–SEQ6 option bytes and windows (NMAP-FACTS: option sets 0–5, windows 1 63 4 4 16 512). */
+/** SEQ1–SEQ6 option bytes and windows (nmap's option sets 0–5 and windows 1 63 4 4 16 512, written out here independently of stages/os). */
 const SEQ_OPTIONS = [
   hexBytes('03030a01 020405b4 080affffffff00000000 0402'),
   hexBytes('02040578 030300 0402 080affffffff00000000 00'),

@@ -1,5 +1,5 @@
 // Fingerprint computation from hand-written replies. Every expected value below was worked out
-// by hand from the formulas in ../../../shared/NMAP-FACTS.md (the arithmetic is in the comments),
+// by hand from nmap's formulas (see stages/os/fingerprint.ts's header; the arithmetic is in the comments),
 // not produced by the code under test.
 import t from 'tap';
 import {
