@@ -7,6 +7,24 @@ import type { OutputSink } from './sink.js';
 /** A field inside a port entry: one line, and no "/" or "," (which separate fields and entries). */
 const field = (s: string | undefined) => oneLine(s ?? '').replace(/\//g, '|').replace(/,/g, ';');
 
+/**
+ * nmap's grepable OS fields: `OS:` lists the perfect matches (`|` between them) — guesses are not
+ * printed — then `Seq Index:` and `IP ID Seq:`. A record without the OS stage's `perfect` flag
+ * (imported) shows its first match.
+ */
+function osFields(os: NonNullable<HostReport['os']>): string {
+  let s = '';
+  if (os.perfect === undefined) {
+    if (os.matches[0]) s += `\tOS: ${field(os.matches[0].name)}`;
+    return s;
+  }
+  const perfect = os.matches.filter((m) => m.accuracy >= 100);
+  if (os.perfect && perfect.length > 0 && perfect.length <= 8) s += `\tOS: ${perfect.map((m) => field(m.name)).join('|')}`;
+  if (os.tcpSequence) s += `\tSeq Index: ${os.tcpSequence.index}`;
+  if (os.ipIdSequence) s += `\tIP ID Seq: ${os.ipIdSequence.class}`;
+  return s;
+}
+
 function hostLines(r: HostReport, view: ViewOptions): string {
   const name = r.host?.hostname ? field(r.host.hostname).replace(/[()]/g, '') : '';
   const who = `Host: ${r.ip} (${name})`;
@@ -29,7 +47,7 @@ function hostLines(r: HostReport, view: ViewOptions): string {
       const count = hidden.filter((g) => g.state === ignored.state).reduce((n, g) => n + g.count, 0);
       line += `\tIgnored State: ${ignored.state} (${count})`;
     }
-    if (r.os?.matches[0]) line += `\tOS: ${field(r.os.matches[0].name)}`;
+    if (r.os) line += osFields(r.os);
     lines.push(line);
   }
   return `${lines.join('\n')}\n`;

@@ -26,7 +26,14 @@ function hostObject(r: HostReport, view: ViewOptions, names: HostNames) {
     reason: st.reason,
     ports,
     os: r.os?.matches ?? [],
+    // What the OS stage measured besides the matches (fingerprint, distance, sequences, …), when it ran.
+    ...(r.os && osDetection(r.os) ? { osDetection: osDetection(r.os) } : {}),
   };
+}
+
+function osDetection(os: NonNullable<HostReport['os']>): Record<string, unknown> | undefined {
+  const { type: _type, ip: _ip, matches: _matches, ...rest } = os;
+  return Object.keys(rest).length ? rest : undefined;
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   versionText, type HiddenGroup, type HostReport,
 } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
+import { osNormalLines } from './os-normal.js';
 import type { OutputSink } from './sink.js';
 import { HostNames } from './host-names.js';
 
@@ -92,13 +93,12 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames): string {
       rows.push(row);
     }
     lines.push(table(rows));
+  }
+  // nmap prints the OS section after the port table and before "Service Info".
+  if (r.os) lines.push(...osNormalLines(r.os, view.verbose ?? 0).map((l) => l.split('\n').map(oneLine).join('\n')));
+  if (shown.length > 0) {
     const info = serviceInfo(shown.map((p) => r.services.get(portKey(p.port, p.proto))));
     if (info) lines.push(info);
-  }
-  if (r.os && r.os.matches.length > 0) {
-    const best = r.os.matches[0]!;
-    const exact = best.accuracy >= 100;
-    lines.push(exact ? `OS details: ${oneLine(best.name)}` : `Aggressive OS guesses: ${r.os.matches.map((m) => `${oneLine(m.name)} (${m.accuracy}%)`).join(', ')}`);
   }
   return `${lines.join('\n')}\n\n`;
 }

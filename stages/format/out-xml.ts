@@ -1,4 +1,4 @@
-import { PRTIP_VERSION, type AnyRecord, type EndTrailer, type PortRecord, type ScanHeader } from '../records/index.js';
+import { PRTIP_VERSION, type AnyRecord, type EndTrailer, type OsRecord, type PortRecord, type ScanHeader } from '../records/index.js';
 import {
   doneSummary, hasOpen, hostStatus, HostReports, isUp, portRanges, serviceFor, splitPorts, type HostReport,
 } from './host-report.js';
@@ -34,6 +34,39 @@ function timesElement(ports: PortRecord[]): string | undefined {
   return xmlElement('times', {
     srtt: Math.round(mean), rttvar: Math.round(dev), to: Math.max(100000, Math.round(mean + 4 * dev)),
   });
+}
+
+/**
+ * nmap's <os> (portused, osmatch with an osclass per Class, osfingerprint) and the host-level
+ * uptime, distance, tcpsequence, ipidsequence and tcptssequence elements the OS stage measured.
+ */
+function osElements(os: OsRecord): string[] {
+  const out: string[] = [];
+  if (os.matches.length > 0 || os.portsUsed?.length || os.fingerprint) {
+    const lines = ['<os>'];
+    for (const u of os.portsUsed ?? []) lines.push(xmlElement('portused', { state: u.state, proto: u.proto, portid: u.port }));
+    for (const m of os.matches) {
+      const accuracy = Math.trunc(m.accuracy);
+      const classes = m.classes ?? (m.vendor && m.osfamily
+        ? [{ vendor: m.vendor, osfamily: m.osfamily, osgen: m.osgen, devicetype: m.devicetype ?? '', cpe: m.cpe ?? [] }]
+        : []);
+      const body = classes.map((c) => xmlElement('osclass', {
+        type: c.devicetype || undefined, vendor: c.vendor, osfamily: c.osfamily, osgen: c.osgen, accuracy,
+      }, c.cpe.length ? c.cpe.map((x) => `<cpe>${xmlText(x)}</cpe>`).join('') : undefined)).join('');
+      lines.push(xmlElement('osmatch', { name: m.name, accuracy, line: m.line ?? 0 }, body || undefined));
+    }
+    if (os.fingerprint) lines.push(xmlElement('osfingerprint', { fingerprint: os.fingerprint }));
+    lines.push('</os>');
+    out.push(lines.join('\n'));
+  }
+  if (os.uptime) out.push(xmlElement('uptime', { seconds: Math.round(os.uptime.seconds), lastboot: ctime(os.uptime.lastboot * 1000) }));
+  if (os.distance) out.push(xmlElement('distance', { value: os.distance.hops }));
+  if (os.tcpSequence) {
+    out.push(xmlElement('tcpsequence', { index: os.tcpSequence.index, difficulty: os.tcpSequence.difficulty, values: os.tcpSequence.values.join(',') }));
+  }
+  if (os.ipIdSequence) out.push(xmlElement('ipidsequence', { class: os.ipIdSequence.class, values: os.ipIdSequence.values.join(',') }));
+  if (os.tcpTsSequence) out.push(xmlElement('tcptssequence', { class: os.tcpTsSequence.class, values: os.tcpTsSequence.values?.join(',') }));
+  return out;
 }
 
 function hostElement(r: HostReport, view: ViewOptions, names: HostNames): string {
@@ -88,21 +121,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames): string
     lines.push('</ports>');
     out.push(lines.join('\n'));
   }
-  if (r.os && r.os.matches.length > 0) {
-    const lines = ['<os>'];
-    for (const m of r.os.matches) {
-      let classes = '';
-      if (m.vendor && m.osfamily) {
-        const cpes = (m.cpe ?? []).map((c) => `<cpe>${xmlText(c)}</cpe>`).join('');
-        classes = xmlElement('osclass', {
-          type: m.devicetype, vendor: m.vendor, osfamily: m.osfamily, osgen: m.osgen, accuracy: Math.round(m.accuracy),
-        }, cpes || undefined);
-      }
-      lines.push(xmlElement('osmatch', { name: m.name, accuracy: Math.round(m.accuracy), line: 0 }, classes || undefined));
-    }
-    lines.push('</os>');
-    out.push(lines.join('\n'));
-  }
+  if (r.os) out.push(...osElements(r.os));
   const times = timesElement(r.ports);
   if (times) out.push(times);
   out.push('</host>');
