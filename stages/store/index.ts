@@ -20,6 +20,7 @@ export { findResumable, finishedRanges, storedRecords, type ResumableScan } from
 export { importFile, parseNmapXml, parseMasscanJson } from './import.js';
 export { diffScans, resolveScanId, type ScanDiff } from './diff.js';
 export { exportParquet } from './export.js';
+export { writeShardParquet, verifyShard, unionShards, type ShardFile, type ShardManifest, type UnionScan } from './shard-parquet.js';
 
 export interface StoreOptions {
   /** DuckDB file (created when absent). */
