@@ -13,6 +13,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { PRTIP_BIN, runCli } from '../helpers/cli.js';
 import { startRedis } from '../helpers/redis.js';
 import { openDatabase, query } from '../../stages/store/index.js';
+import { clusterStatus, type ClusterStatus } from '../../pipelines/cluster/control.js';
+import { connectRedis } from '../../pipelines/cluster/redis.js';
 
 const redis = await startRedis();
 t.teardown(() => redis.stop());
@@ -68,15 +70,26 @@ async function prtip(args: string[], timeoutMs = 60_000) {
   return r;
 }
 
-async function waitForStatus(id: string, re: RegExp, ms = 90_000): Promise<string> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const r = await prtip(['cluster', 'status', '--redis', redis.url, id]);
-    if (r.code !== 0) throw new Error(r.stderr);
-    if (re.test(r.stdout)) return r.stdout;
-    if (Date.now() > end) throw new Error(`status never matched ${re}: ${r.stdout}`);
-    await new Promise((res) => setTimeout(res, 300));
+/** Polls the scan's state in-process (the CLI's status is checked once, at the end: each run of it costs a process start). */
+async function waitFor(id: string, done: (s: ClusterStatus) => boolean, ms = 90_000): Promise<ClusterStatus> {
+  const conn = await connectRedis(redis.url);
+  try {
+    const end = Date.now() + ms;
+    for (;;) {
+      const s = await clusterStatus(conn, id);
+      if (done(s)) return s;
+      if (Date.now() > end) throw new Error(`cluster scan ${id} never got there: ${JSON.stringify(s.shards)}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  } finally {
+    conn.disconnect();
   }
+}
+
+async function statusText(id: string): Promise<string> {
+  const r = await prtip(['cluster', 'status', '--redis', redis.url, id]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return r.stdout;
 }
 
 async function rows(file: string, scanId?: string) {
@@ -122,10 +135,9 @@ t.test('4 shards over 2 workers: the collected scan equals the single-machine sc
   t.equal(sub.code, 0, sub.stderr);
   const id = sub.stdout.trim();
   t.match(id, /^c[0-9a-f]{12}$/, 'submit prints the cluster scan id');
-  const status = await waitForStatus(id, /: completed;/);
+  await waitFor(id, (s) => s.state === 'completed');
+  const status = await statusText(id);
   t.match(status, new RegExp(`total: ${TOTAL}/${TOTAL} probes \\(100\\.0%\\); open ${2 * SPAN} closed ${2 * SPAN} filtered 0; 4/4 shards done`), status);
-  const early = await prtip(['cluster', 'collect', '--redis', redis.url, id]);
-  t.match(early.stderr, /needs --db FILE/);
   const c = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c1.duckdb`]);
   t.equal(c.code, 0, c.stderr);
   const got = await rows(`${dir}/c1.duckdb`, id);
@@ -162,12 +174,13 @@ t.test('a worker SIGKILLed mid-shard: another resumes the shard from its checkpo
   const shard = Number(started[1]);
   const b = startWorker(results);
   // Kill once the shard has committed some finished batches (a third of its probes).
-  await waitForStatus(id, new RegExp(`shard ${shard}/2  active  (4\\d|[5-9]\\d|1\\d\\d)/${TOTAL / 2} probes`), 60_000);
+  await waitFor(id, (s) => (s.shards[shard - 1]!.progress?.done ?? 0) >= TOTAL / 8, 60_000);
   a.child.kill('SIGKILL');
   const resumed = await b.waitFor(new RegExp(`shard ${shard}/2 of ${id}: resuming from its checkpoint, (\\d+) probes already done`), 60_000);
   const already = Number(resumed[1]);
   t.ok(already > 0 && already < TOTAL / 2, `resumed with ${already} of ${TOTAL / 2} probes already done`);
-  const status = await waitForStatus(id, /: completed;/);
+  await waitFor(id, (s) => s.state === 'completed');
+  const status = await statusText(id);
   t.match(status, new RegExp(`shard ${shard}/2  completed .*resumed at ${already}.*1 stall`), 'status shows the resume and the stall');
   const c = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c2.duckdb`]);
   t.equal(c.code, 0, c.stderr);
@@ -186,4 +199,33 @@ t.test('a worker SIGKILLed mid-shard: another resumes the shard from its checkpo
   const twice = mine.filter((k) => (accepts.get(k) ?? 0) > 1).length;
   t.ok(twice < mine.length, `not probed again from zero: ${twice} of the shard's ${mine.length} open ports saw a second connection`);
   for (const w of workers) w.kill('SIGTERM');
+});
+
+t.test('cancel: waiting shards are dropped, the running one stops; collect takes the finished one only with --partial', async (t) => {
+  const results = `${dir}/r3`;
+  const w = startWorker(results);
+  await w.waitFor(/ready/);
+  const sub = await prtip(['cluster', 'submit', '--redis', redis.url, '--shards', '3', '--max-rate', '60', ...SCAN, TARGETS]);
+  t.equal(sub.code, 0, sub.stderr);
+  const id = sub.stdout.trim();
+  const first = await waitFor(id, (s) => s.shards.some((x) => x.state === 'completed'), 60_000);
+  const doneShard = first.shards.find((x) => x.state === 'completed')!;
+  const cancel = await prtip(['cluster', 'cancel', '--redis', redis.url, id]);
+  t.equal(cancel.code, 0, cancel.stderr);
+  t.match(cancel.stderr, /^prtip: cancelled c[0-9a-f]{12}: 1 waiting shards removed, 1 running shards stopping, 1 already done\n$/);
+  const after = await waitFor(id, (s) => s.shards.every((x) => x.state !== 'active'), 30_000);
+  t.same(after.shards.map((x) => x.state).sort(), ['completed', 'failed', 'removed']);
+  t.match(after.shards.find((x) => x.state === 'failed')!.failedReason, /cancelled/);
+  t.match(await statusText(id), new RegExp(`^cluster scan ${id}: cancelled`));
+  const refused = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c3.duckdb`]);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, new RegExp(`^prtip: cluster scan ${id}: 1 of 3 shards are done .*add --partial\n$`));
+  const partial = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c3.duckdb`, '--partial']);
+  t.equal(partial.code, 0, partial.stderr);
+  const got = await rows(`${dir}/c3.duckdb`, id);
+  t.equal(got.status, 'interrupted', 'a partial union is stored as interrupted');
+  t.equal(got.ports.length, doneShard.manifest!.files.find((f) => f.table === 'ports')!.rows);
+  t.equal(got.ports.length, TOTAL / 3, 'one shard\'s worth of ports');
+  t.same(got.ports.filter((p) => !reference.ports.includes(p)), [], 'each of them as the single-machine scan has it');
+  w.child.kill('SIGTERM');
 });
