@@ -13,8 +13,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { PRTIP_BIN, runCli } from '../helpers/cli.js';
 import { startRedis } from '../helpers/redis.js';
 import { openDatabase, query } from '../../stages/store/index.js';
-import { clusterStatus, type ClusterStatus } from '../../pipelines/cluster/control.js';
-import { connectRedis } from '../../pipelines/cluster/redis.js';
+import type { ClusterStatus } from '../../pipelines/cluster/control.js';
+import { waitForCluster, watchWorker, type WatchedWorker } from '../helpers/cluster.js';
 
 const redis = await startRedis();
 t.teardown(() => redis.stop());
@@ -44,25 +44,10 @@ t.teardown(() => { for (const s of servers) s.close(); });
 const workers: ChildProcess[] = [];
 t.teardown(() => { for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL'); });
 
-interface Worker { child: ChildProcess; log: () => string; waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray> }
-function startWorker(results: string, extra: string[] = []): Worker {
+function startWorker(results: string, extra: string[] = []): WatchedWorker {
   const child = spawn(process.execPath, [PRTIP_BIN, 'worker', '--redis', redis.url, '--results', results, '--stall-timeout', '2s', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   workers.push(child);
-  let log = '';
-  child.stderr!.on('data', (c: Buffer) => { log += c.toString(); });
-  return {
-    child,
-    log: () => log,
-    async waitFor(re, ms = 60_000) {
-      const end = Date.now() + ms;
-      for (;;) {
-        const m = re.exec(log);
-        if (m) return m;
-        if (Date.now() > end || child.exitCode !== null) throw new Error(`worker: no ${re} in: ${log.slice(-800)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-  };
+  return watchWorker(child);
 }
 
 async function prtip(args: string[], timeoutMs = 60_000) {
@@ -70,21 +55,7 @@ async function prtip(args: string[], timeoutMs = 60_000) {
   return r;
 }
 
-/** Polls the scan's state in-process (the CLI's status is checked once, at the end: each run of it costs a process start). */
-async function waitFor(id: string, done: (s: ClusterStatus) => boolean, ms = 90_000): Promise<ClusterStatus> {
-  const conn = await connectRedis(redis.url);
-  try {
-    const end = Date.now() + ms;
-    for (;;) {
-      const s = await clusterStatus(conn, id);
-      if (done(s)) return s;
-      if (Date.now() > end) throw new Error(`cluster scan ${id} never got there: ${JSON.stringify(s.shards)}`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  } finally {
-    conn.disconnect();
-  }
-}
+const waitFor = (id: string, done: (s: ClusterStatus) => boolean, ms?: number) => waitForCluster(redis.url, id, done, ms);
 
 async function statusText(id: string): Promise<string> {
   const r = await prtip(['cluster', 'status', '--redis', redis.url, id]);

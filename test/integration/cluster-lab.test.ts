@@ -1,0 +1,122 @@
+// prtip cluster in the namespace lab: Redis on a unix socket (started here, reachable from the
+// scanner namespace through the file system), 4 workers in the scanner namespace, a SYN scan
+// with -sV of an AnyIP range. The collected database equals a single-machine `prtip scan` of
+// the same targets (ports, hosts, services). Then a SYN scan with a worker SIGKILLed mid-shard:
+// the union is still exact, and on the wire (captured in the target namespace) the shard's
+// continuation probed exactly the probes its checkpoint did not have — not the shard from zero.
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
+import { PRTIP_BIN, runCli } from '../helpers/cli.js';
+import { startRedis } from '../helpers/redis.js';
+import { waitForCluster, watchWorker, type WatchedWorker } from '../helpers/cluster.js';
+import { openDatabase, query } from '../../stages/store/index.js';
+
+const skip = labSkipReason();
+if (skip) {
+  if (process.env.CI) t.fail(`the lab must run in CI, but: ${skip}`);
+  else t.pass(`lab skipped: ${skip}`);
+} else {
+  const RANGE = '198.19.0.0/27';
+  const lab: Lab = await createLab({ daemons: ['nginx', 'sshd'], filteredTcpPorts: [9999], anyIpV4: RANGE, tcpListeners: [] });
+  t.teardown(() => lab.teardown());
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const dir = fs.mkdtempSync(`${lab.tmpDir}/cluster-`);
+  const PORTS = '22,80,443,9999';
+  const TOTAL = 32 * 4;
+  const children: ChildProcess[] = [];
+  t.teardown(() => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
+
+  const startWorker = (results: string): WatchedWorker => {
+    const child = lab.spawn([process.execPath, PRTIP_BIN, 'worker', '--redis', redis.url, '--results', results, '--stall-timeout', '2s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    return watchWorker(child);
+  };
+
+  async function rows(file: string, scanId?: string) {
+    const db = await openDatabase(file, { readOnly: true });
+    try {
+      const id = scanId ?? String((await query(db.conn, 'SELECT scan_id FROM scans ORDER BY start_time DESC LIMIT 1')).rows[0]![0]);
+      const col = async (sql: string) => (await query(db.conn, sql, [id])).rows.map((r) => String(r[0])).sort();
+      return {
+        ports: await col("SELECT ip || ' ' || port || '/' || proto || ' ' || state || ' ' || reason FROM ports WHERE scan_id = $1"),
+        hosts: await col("SELECT ip || ' ' || state FROM hosts WHERE scan_id = $1"),
+        services: await col("SELECT ip || ' ' || port || ' ' || name || ' ' || coalesce(product, '') || ' ' || coalesce(version, '') FROM services WHERE scan_id = $1"),
+      };
+    } finally {
+      db.close();
+    }
+  }
+
+  const submit = async (args: string[]) => {
+    const r = await runCli(['cluster', 'submit', '--redis', redis.url, ...args, RANGE]);
+    if (r.code !== 0) throw new Error(r.stderr);
+    return r.stdout.trim();
+  };
+  const collect = async (id: string, file: string) => {
+    const r = await runCli(['cluster', 'collect', '--redis', redis.url, id, '--db', file]);
+    if (r.code !== 0) throw new Error(r.stderr);
+  };
+
+  t.test('-sS -sV over 4 workers equals the single-machine scan', async (t) => {
+    const scan = ['-sS', '-sV', '-T4', '-p', PORTS, '--max-retries', '1', '--batch-size', '16'];
+    const ref = await lab.exec([process.execPath, PRTIP_BIN, 'scan', ...scan, '--db', `${dir}/single.duckdb`, RANGE], { timeoutMs: 120_000 });
+    t.equal(ref.code, 0, ref.stderr);
+    const a = await rows(`${dir}/single.duckdb`);
+    t.equal(a.ports.length, TOTAL);
+    t.equal(a.services.length, 64, 'the reference found ssh and http on every address');
+    const results = `${dir}/r1`;
+    for (let i = 0; i < 4; i++) startWorker(results);
+    const id = await submit(['--shards', '4', ...scan]);
+    await waitForCluster(redis.url, id, (s) => s.state === 'completed', 120_000);
+    await collect(id, `${dir}/c1.duckdb`);
+    const b = await rows(`${dir}/c1.duckdb`, id);
+    t.same(b.ports, a.ports, 'ports');
+    t.same(b.hosts, a.hosts, 'hosts');
+    t.same(b.services, a.services, 'services');
+    for (const c of children) c.kill('SIGTERM');
+  });
+
+  t.test('-sS with a worker SIGKILLed mid-shard: exact union, the continuation probes only what the checkpoint lacks', async (t) => {
+    const scan = ['-sS', '-p', PORTS, '--max-retries', '1', '--batch-size', '8'];
+    const ref = await lab.exec([process.execPath, PRTIP_BIN, 'scan', ...scan, '--db', `${dir}/single2.duckdb`, RANGE], { timeoutMs: 120_000 });
+    t.equal(ref.code, 0, ref.stderr);
+    const a = await rows(`${dir}/single2.duckdb`);
+    t.equal(a.ports.length, TOTAL);
+    const results = `${dir}/r2`;
+    const first = startWorker(results);
+    await first.waitFor(/ready/);
+    const cap = await lab.capture(`tcp and dst net ${RANGE} and tcp[tcpflags] == tcp-syn`);
+    // 8 probes/s per shard: a shard of 32 probes takes seconds, long enough to be killed in.
+    const id = await submit(['--shards', '4', '--max-rate', '32', ...scan]);
+    const started = await first.waitFor(/shard (\d)\/4 of c[0-9a-f]+: started/);
+    const shard = Number(started[1]);
+    const others = [startWorker(results), startWorker(results), startWorker(results)];
+    await waitForCluster(redis.url, id, (s) => (s.shards[shard - 1]!.progress?.done ?? 0) >= 16, 60_000);
+    first.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    const resumed = await Promise.any(others.map((w) => w.waitFor(new RegExp(`shard ${shard}/4 of ${id}: resuming from its checkpoint, (\\d+) probes already done`), 60_000)));
+    const already = Number(resumed[1]);
+    t.ok(already > 0 && already < 32, `resumed with ${already} of 32 probes already done`);
+    await waitForCluster(redis.url, id, (s) => s.state === 'completed', 120_000);
+    const packets = await cap.stop();
+    await collect(id, `${dir}/c2.duckdb`);
+    const b = await rows(`${dir}/c2.duckdb`, id);
+    t.same(b.ports, a.ports, 'ports: nothing lost, nothing twice');
+    t.same(b.hosts, a.hosts, 'hosts');
+
+    const shardDb = await openDatabase(path.join(results, id, `shard-${shard}.duckdb`), { readOnly: true });
+    const mine = new Set((await query(shardDb.conn, "SELECT ip || ' ' || port FROM ports")).rows.map((r) => String(r[0])));
+    shardDb.close();
+    t.equal(mine.size, 32, 'the shard holds its 32 probes');
+    // SYNs of this shard after the kill (retries included): each probe at most once per attempt.
+    const late = new Set(packets.filter((p) => p.time * 1000 > killedAt && mine.has(`${p.dst} ${p.dport}`)).map((p) => `${p.dst} ${p.dport}`));
+    t.equal(late.size, 32 - already, `after the kill, exactly the ${32 - already} probes the checkpoint lacked went out (dropped ${String(cap.dropped)})`);
+    const everyProbe = new Set(packets.map((p) => `${p.dst} ${p.dport}`));
+    t.equal(everyProbe.size, TOTAL, 'every probe of the scan is on the wire');
+    for (const c of children) c.kill('SIGTERM');
+  });
+}
