@@ -200,3 +200,29 @@ t.test('cancel: waiting shards are dropped, the running one stops; collect takes
   t.same(got.ports.filter((p) => !reference.ports.includes(p)), [], 'each of them as the single-machine scan has it');
   w.child.kill('SIGTERM');
 });
+
+t.test('SIGTERM: the worker checkpoints its shard and hands it back; the next worker continues it', async (t) => {
+  const results = `${dir}/r4`;
+  const a = startWorker(results);
+  await a.waitFor(/ready/);
+  const sub = await prtip(['cluster', 'submit', '--redis', redis.url, '--shards', '1', '--max-rate', '40', ...SCAN, TARGETS]);
+  t.equal(sub.code, 0, sub.stderr);
+  const id = sub.stdout.trim();
+  await waitFor(id, (s) => (s.shards[0]!.progress?.done ?? 0) >= TOTAL / 4, 60_000);
+  const exited = new Promise<number | null>((r) => a.child.once('exit', (code) => r(code)));
+  a.child.kill('SIGTERM');
+  t.equal(await exited, 0, `the worker exits cleanly: ${a.log().slice(-300)}`);
+  const back = await waitFor(id, () => true);
+  t.equal(back.shards[0]!.state, 'waiting', 'the shard is back in the queue (no stall timeout needed)');
+  t.equal(back.shards[0]!.stalls, 0);
+  const b = startWorker(results);
+  const resumed = await b.waitFor(new RegExp(`shard 1/1 of ${id}: resuming from its checkpoint, (\\d+) probes already done`));
+  t.ok(Number(resumed[1]) >= TOTAL / 4, `continued at ${resumed[1]} of ${TOTAL}`);
+  await waitFor(id, (s) => s.state === 'completed');
+  const c = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c4.duckdb`]);
+  t.equal(c.code, 0, c.stderr);
+  const got = await rows(`${dir}/c4.duckdb`, id);
+  t.same(got.ports, reference.ports);
+  t.same(got.hosts, reference.hosts);
+  b.child.kill('SIGTERM');
+});
