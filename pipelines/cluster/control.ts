@@ -83,14 +83,17 @@ export async function clusterStatus(connection: Redis, id: string): Promise<Clus
 export async function cancelClusterScan(connection: Redis, id: string): Promise<{ removed: number; running: number; done: number }> {
   return withQueues(connection, async (merge, shardQueue) => {
     const parent = await parentJob(merge, id);
+    // States before the flag is set: once it is, workers fail their running shards within a second.
+    const jobs: Array<[Job, string]> = [];
+    for (let i = 1; i <= parent.data.shards; i++) {
+      const job = await shardQueue.getJob(shardJobId(id, i));
+      if (job) jobs.push([job, await job.getState()]);
+    }
     await connection.set(cancelKey(id), String(Date.now()), 'EX', 30 * 24 * 3600);
     let removed = 0;
     let running = 0;
     let done = 0;
-    for (let i = 1; i <= parent.data.shards; i++) {
-      const job = await shardQueue.getJob(shardJobId(id, i));
-      if (!job) continue;
-      const state = await job.getState();
+    for (const [job, state] of jobs) {
       if (state === 'active') running++;
       else if (state === 'completed') done++;
       else if (state !== 'failed') {

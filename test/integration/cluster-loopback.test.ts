@@ -3,7 +3,9 @@
 // database must hold exactly what a single-machine `prtip scan` of the same targets finds — also
 // after a worker is SIGKILLed mid-shard, when another worker continues that shard from its
 // checkpoint instead of from zero (counted at the listeners: most of its open ports saw one
-// connection, not two).
+// connection, not two), and after a worker stopped with SIGTERM handed its shard back. Cancel and
+// collect --partial too. The subtests run in order and share workers (each start costs seconds):
+// w1 and w2 serve the first two, w1 is then killed, w2 stopped, w3 (--concurrency 2) takes over.
 import t from 'tap';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -83,13 +85,19 @@ async function rows(file: string, scanId?: string) {
 
 const SCAN = ['-sT', '-p', PORTS, '--max-rtt-timeout', '500ms', '--batch-size', '10'];
 const TOTAL = 4 * SPAN;
+const results = `${dir}/results`;
 
 // The reference: one machine, one process, the same targets (its own seed: order does not matter).
 let reference: Awaited<ReturnType<typeof rows>>;
+let w1: WatchedWorker;
+let w2: WatchedWorker;
 t.before(async () => {
+  w1 = startWorker(results);
+  w2 = startWorker(results);
   const single = await prtip(['scan', ...SCAN, '--db', `${dir}/single.duckdb`, TARGETS]);
   if (single.code !== 0) throw new Error(single.stderr);
   reference = await rows(`${dir}/single.duckdb`);
+  await Promise.all([w1.waitFor(/ready/), w2.waitFor(/ready/)]);
   accepts.clear();
 });
 
@@ -99,9 +107,6 @@ t.test('the single-machine reference', async (t) => {
 });
 
 t.test('4 shards over 2 workers: the collected scan equals the single-machine scan', async (t) => {
-  const results = `${dir}/r1`;
-  startWorker(results);
-  startWorker(results);
   const sub = await prtip(['cluster', 'submit', '--redis', redis.url, '--shards', '4', ...SCAN, TARGETS]);
   t.equal(sub.code, 0, sub.stderr);
   const id = sub.stdout.trim();
@@ -116,38 +121,58 @@ t.test('4 shards over 2 workers: the collected scan equals the single-machine sc
   t.equal(got.planned, TOTAL, 'the shards\' plans add up to the whole plan');
   t.same(got.ports, reference.ports, 'port for port the single-machine scan');
   t.same(got.hosts, reference.hosts, 'host for host (each once)');
-  // the merge job's own union on the results volume holds the same
   const merged = await rows(path.join(results, id, 'scan.duckdb'), id);
-  t.same(merged.ports, reference.ports, 'the merge job\'s database too');
-  const again = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c1.duckdb`]);
-  t.equal(again.code, 1);
-  t.match(again.stderr, /^prtip: scan c[0-9a-f]{12} is already in this database\n$/);
+  t.same(merged.ports, reference.ports, 'the merge job\'s database on the results volume too');
   // A changed Parquet file is caught by its manifest's sha256.
-  const victim = path.join(results, id, 'shard-2', 'ports.parquet');
-  fs.appendFileSync(victim, 'x');
+  fs.appendFileSync(path.join(results, id, 'shard-2', 'ports.parquet'), 'x');
   const bad = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c1b.duckdb`]);
   t.equal(bad.code, 1);
-  t.match(bad.stderr, /shard 2\/4: .*ports\.parquet does not match its manifest's sha256/);
-  for (const w of workers) w.kill('SIGTERM');
+  t.match(bad.stderr, /^prtip: shard 2\/4: .*ports\.parquet does not match its manifest's sha256\n$/);
+});
+
+t.test('cancel: waiting shards are dropped, running ones stop; collect takes the finished ones only with --partial', async (t) => {
+  // 6 shards of 40 probes at 8 probes/s each over 2 workers: three rounds of about 5 s.
+  const sub = await prtip(['cluster', 'submit', '--redis', redis.url, '--shards', '6', '--max-rate', '48', ...SCAN, TARGETS]);
+  t.equal(sub.code, 0, sub.stderr);
+  const id = sub.stdout.trim();
+  await waitFor(id, (s) => s.shards.some((x) => x.state === 'completed'), 60_000);
+  const cancel = await prtip(['cluster', 'cancel', '--redis', redis.url, id]);
+  t.equal(cancel.code, 0, cancel.stderr);
+  const m = /^prtip: cancelled c[0-9a-f]{12}: (\d) waiting shards removed, (\d) running shards stopping, (\d) already done\n$/.exec(cancel.stderr);
+  t.ok(m, cancel.stderr);
+  const [removed, running, done] = m!.slice(1).map(Number) as [number, number, number];
+  t.equal(removed + running + done, 6, `${cancel.stderr} ${w1.log()} ${w2.log()}`);
+  t.ok(done >= 1 && removed >= 1, `one done before the cancel, one not yet started: ${cancel.stderr}`);
+  const after = await waitFor(id, (s) => s.shards.every((x) => x.state !== 'active'), 30_000);
+  const states = after.shards.map((x) => x.state);
+  t.equal(states.filter((x) => x === 'removed').length, removed, 'the waiting ones are gone');
+  t.equal(states.filter((x) => x === 'completed').length + states.filter((x) => x === 'failed').length, running + done, `the running ones stopped (or finished meanwhile): ${states.join(' ')}`);
+  for (const f of after.shards.filter((x) => x.state === 'failed')) t.match(f.failedReason, /cancelled/);
+  t.match(await statusText(id), new RegExp(`^cluster scan ${id}: cancelled`));
+  const finished = after.shards.filter((x) => x.state === 'completed');
+  const refused = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c3.duckdb`]);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, new RegExp(`^prtip: cluster scan ${id}: ${finished.length} of 6 shards are done .*add --partial\\n$`));
+  const partial = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c3.duckdb`, '--partial']);
+  t.equal(partial.code, 0, partial.stderr);
+  const got = await rows(`${dir}/c3.duckdb`, id);
+  t.equal(got.status, 'interrupted', 'a partial union is stored as interrupted');
+  t.equal(got.ports.length, finished.length * (TOTAL / 6), 'the finished shards\' ports');
+  t.same(got.ports.filter((p) => !reference.ports.includes(p)), [], 'each of them as the single-machine scan has it');
 });
 
 t.test('a worker SIGKILLed mid-shard: another resumes the shard from its checkpoint, the union is still exact', async (t) => {
   accepts.clear();
-  const results = `${dir}/r2`;
-  const a = startWorker(results);
-  await a.waitFor(/ready/);
   // Slow enough to kill mid-shard: 20 probes/s per shard (the global --max-rate split over 2).
   const sub = await prtip(['cluster', 'submit', '--redis', redis.url, '--shards', '2', '--max-rate', '40', ...SCAN, TARGETS]);
   t.equal(sub.code, 0, sub.stderr);
   t.match(sub.stderr, /at most 20 probes\/s per shard/);
   const id = sub.stdout.trim();
-  const started = await a.waitFor(/shard (\d)\/2 of c[0-9a-f]+: started/);
+  const started = await w1.waitFor(new RegExp(`shard (\\d)/2 of ${id}: started`));
   const shard = Number(started[1]);
-  const b = startWorker(results);
-  // Kill once the shard has committed some finished batches (a third of its probes).
   await waitFor(id, (s) => (s.shards[shard - 1]!.progress?.done ?? 0) >= TOTAL / 8, 60_000);
-  a.child.kill('SIGKILL');
-  const resumed = await b.waitFor(new RegExp(`shard ${shard}/2 of ${id}: resuming from its checkpoint, (\\d+) probes already done`), 60_000);
+  w1.child.kill('SIGKILL');
+  const resumed = await w2.waitFor(new RegExp(`shard ${shard}/2 of ${id}: resuming from its checkpoint, (\\d+) probes already done`), 60_000);
   const already = Number(resumed[1]);
   t.ok(already > 0 && already < TOTAL / 2, `resumed with ${already} of ${TOTAL / 2} probes already done`);
   await waitFor(id, (s) => s.state === 'completed');
@@ -169,54 +194,21 @@ t.test('a worker SIGKILLed mid-shard: another resumes the shard from its checkpo
   t.same(openAll.filter((k) => !accepts.has(k)), [], 'every open port was probed');
   const twice = mine.filter((k) => (accepts.get(k) ?? 0) > 1).length;
   t.ok(twice < mine.length, `not probed again from zero: ${twice} of the shard's ${mine.length} open ports saw a second connection`);
-  for (const w of workers) w.kill('SIGTERM');
-});
-
-t.test('cancel: waiting shards are dropped, the running one stops; collect takes the finished one only with --partial', async (t) => {
-  const results = `${dir}/r3`;
-  const w = startWorker(results);
-  await w.waitFor(/ready/);
-  const sub = await prtip(['cluster', 'submit', '--redis', redis.url, '--shards', '3', '--max-rate', '60', ...SCAN, TARGETS]);
-  t.equal(sub.code, 0, sub.stderr);
-  const id = sub.stdout.trim();
-  const first = await waitFor(id, (s) => s.shards.some((x) => x.state === 'completed'), 60_000);
-  const doneShard = first.shards.find((x) => x.state === 'completed')!;
-  const cancel = await prtip(['cluster', 'cancel', '--redis', redis.url, id]);
-  t.equal(cancel.code, 0, cancel.stderr);
-  t.match(cancel.stderr, /^prtip: cancelled c[0-9a-f]{12}: 1 waiting shards removed, 1 running shards stopping, 1 already done\n$/);
-  const after = await waitFor(id, (s) => s.shards.every((x) => x.state !== 'active'), 30_000);
-  t.same(after.shards.map((x) => x.state).sort(), ['completed', 'failed', 'removed']);
-  t.match(after.shards.find((x) => x.state === 'failed')!.failedReason, /cancelled/);
-  t.match(await statusText(id), new RegExp(`^cluster scan ${id}: cancelled`));
-  const refused = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c3.duckdb`]);
-  t.equal(refused.code, 1);
-  t.match(refused.stderr, new RegExp(`^prtip: cluster scan ${id}: 1 of 3 shards are done .*add --partial\n$`));
-  const partial = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c3.duckdb`, '--partial']);
-  t.equal(partial.code, 0, partial.stderr);
-  const got = await rows(`${dir}/c3.duckdb`, id);
-  t.equal(got.status, 'interrupted', 'a partial union is stored as interrupted');
-  t.equal(got.ports.length, doneShard.manifest!.files.find((f) => f.table === 'ports')!.rows);
-  t.equal(got.ports.length, TOTAL / 3, 'one shard\'s worth of ports');
-  t.same(got.ports.filter((p) => !reference.ports.includes(p)), [], 'each of them as the single-machine scan has it');
-  w.child.kill('SIGTERM');
 });
 
 t.test('SIGTERM: the worker checkpoints its shard and hands it back; the next worker continues it', async (t) => {
-  const results = `${dir}/r4`;
-  const a = startWorker(results);
-  await a.waitFor(/ready/);
   const sub = await prtip(['cluster', 'submit', '--redis', redis.url, '--shards', '1', '--max-rate', '40', ...SCAN, TARGETS]);
   t.equal(sub.code, 0, sub.stderr);
   const id = sub.stdout.trim();
   await waitFor(id, (s) => (s.shards[0]!.progress?.done ?? 0) >= TOTAL / 4, 60_000);
-  const exited = new Promise<number | null>((r) => a.child.once('exit', (code) => r(code)));
-  a.child.kill('SIGTERM');
-  t.equal(await exited, 0, `the worker exits cleanly: ${a.log().slice(-300)}`);
+  const exited = new Promise<number | null>((r) => w2.child.once('exit', (code) => r(code)));
+  w2.child.kill('SIGTERM');
+  t.equal(await exited, 0, `the worker exits cleanly: ${w2.log().slice(-300)}`);
   const back = await waitFor(id, () => true);
   t.equal(back.shards[0]!.state, 'waiting', 'the shard is back in the queue (no stall timeout needed)');
   t.equal(back.shards[0]!.stalls, 0);
-  const b = startWorker(results);
-  const resumed = await b.waitFor(new RegExp(`shard 1/1 of ${id}: resuming from its checkpoint, (\\d+) probes already done`));
+  const w3 = startWorker(results, ['--concurrency', '2']);
+  const resumed = await w3.waitFor(new RegExp(`shard 1/1 of ${id}: resuming from its checkpoint, (\\d+) probes already done`));
   t.ok(Number(resumed[1]) >= TOTAL / 4, `continued at ${resumed[1]} of ${TOTAL}`);
   await waitFor(id, (s) => s.state === 'completed');
   const c = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c4.duckdb`]);
@@ -224,5 +216,12 @@ t.test('SIGTERM: the worker checkpoints its shard and hands it back; the next wo
   const got = await rows(`${dir}/c4.duckdb`, id);
   t.same(got.ports, reference.ports);
   t.same(got.hosts, reference.hosts);
-  b.child.kill('SIGTERM');
+
+  // --concurrency 2: one worker runs two shards at once.
+  const two = await prtip(['cluster', 'submit', '--redis', redis.url, '--shards', '2', '--max-rate', '40', ...SCAN, TARGETS]);
+  t.equal(two.code, 0, two.stderr);
+  const both = await waitFor(two.stdout.trim(), (s) => s.shards.every((x) => x.state === 'active') || s.shards.some((x) => x.state === 'completed'));
+  t.same(both.shards.map((x) => x.state), ['active', 'active'], 'both shards run at once on w3');
+  t.equal(new Set(both.shards.map((x) => x.progress?.worker)).size, 1, 'on the one worker');
+  w3.child.kill('SIGTERM');
 });
