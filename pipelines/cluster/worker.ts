@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AnyRecord, HostRecord, PortRecord, ProgressRecord, ScanHeader } from '../../stages/records/index.js';
 import { openDatabase, query, unionShards, writeShardParquet, type ShardManifest } from '../../stages/store/index.js';
@@ -66,6 +66,18 @@ export interface ClusterWorker {
 }
 
 const SHUTDOWN = 'worker shutting down';
+/** How long a shard whose checkpoint is held by another run waits before it is tried again. */
+const BUSY_RETRY_MS = 2000;
+
+/**
+ * A job BullMQ handed out again while an earlier run of it still holds the checkpoint (its lock
+ * was not renewed in time: a stalled event loop, a partition): DuckDB's file lock refuses the
+ * second opener. The job waits and is tried again; by then the earlier run has finished (the
+ * retry finds the checkpoint complete) or died (the retry continues it).
+ */
+function checkpointBusy(err: unknown): boolean {
+  return /Could not set lock|Conflicting lock/i.test((err as Error)?.message ?? '');
+}
 const CANCELLED = 'cancelled by prtip cluster cancel';
 
 export function shardPaths(results: string, id: string, index: number): { dbPath: string; rel: string } {
@@ -75,6 +87,8 @@ export function shardPaths(results: string, id: string, index: number): { dbPath
 export async function startClusterWorker(o: ClusterWorkerOptions): Promise<ClusterWorker> {
   const name = `${os.hostname()}:${process.pid}`;
   const running = new Set<AbortController>();
+  /** Checkpoints this process has open: a job handed out twice must not open one twice here. */
+  const busy = new Set<string>();
   const common = {
     connection: o.connection,
     name,
@@ -89,8 +103,15 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Clust
     if (await o.connection.exists(cancelKey(d.id))) throw new UnrecoverableError(CANCELLED);
     const { dbPath, rel } = shardPaths(o.results, d.id, d.index);
     fs.mkdirSync(path.dirname(dbPath), { recursive: true });
+    const later = async (why: string): Promise<never> => {
+      o.log(`shard ${d.index}/${d.count} of ${d.id}: ${why}; trying again in ${BUSY_RETRY_MS / 1000} s`);
+      await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
+      throw new DelayedError();
+    };
+    if (busy.has(dbPath)) return later('already running in this worker');
     const controller = new AbortController();
     running.add(controller);
+    busy.add(dbPath);
     const p: ShardProgress = {
       worker: name, done: 0, probes: 0, resumedFrom: 0, open: 0, closed: 0, filtered: 0, hostsUp: 0, startedAt: Date.now(), updatedAt: Date.now(),
     };
@@ -113,9 +134,13 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Clust
         },
         onRecord: (rec) => countRecord(p, rec),
       });
+    } catch (err) {
+      if (checkpointBusy(err)) return later('its checkpoint is held by another run');
+      throw err;
     } finally {
       clearInterval(timer);
       running.delete(controller);
+      busy.delete(dbPath);
     }
     await tick().catch(() => {});
     if (controller.signal.aborted || run.interrupted) {
@@ -124,7 +149,13 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Clust
       await job.moveToWait(token);
       throw new WaitingError();
     }
-    const db = await openDatabase(dbPath);
+    let db;
+    try {
+      db = await openDatabase(dbPath);
+    } catch (err) {
+      if (checkpointBusy(err)) return later('its checkpoint is held by another run');
+      throw err;
+    }
     try {
       const files = await writeShardParquet(db, run.scanId, o.results, rel);
       const [[probes, resumed, status]] = (await query(db.conn, 'SELECT planned_probes, resumed, status FROM scans WHERE scan_id = $1', [run.scanId])).rows as Array<[number, number, string]>;

@@ -1,5 +1,6 @@
-// prtip cluster in the namespace lab: Redis on a unix socket (started here, reachable from the
-// scanner namespace through the file system), 4 workers in the scanner namespace, a SYN scan
+// prtip cluster in the namespace lab: Redis on a unix socket (started here, reachable from every
+// namespace through the file system), 4 workers each in its own scanner namespace (its own
+// vantage point, test/lab/extra-scanners.ts) and the reference in the lab's own, a SYN scan
 // with -sV of an AnyIP range. The collected database equals a single-machine `prtip scan` of
 // the same targets (ports, hosts, services). Then a SYN scan with a worker SIGKILLed mid-shard:
 // the union is still exact, and on the wire (captured in the target namespace) the shard's
@@ -9,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { createLab, labSkipReason, type Lab } from '../lab/lab.js';
+import { addScanners, type ExtraScanners } from '../lab/extra-scanners.js';
 import { PRTIP_BIN, runCli } from '../helpers/cli.js';
 import { startRedis } from '../helpers/redis.js';
 import { waitForCluster, watchWorker, type WatchedWorker } from '../helpers/cluster.js';
@@ -21,7 +23,13 @@ if (skip) {
 } else {
   const RANGE = '198.19.0.0/27';
   const lab: Lab = await createLab({ daemons: ['nginx', 'sshd'], filteredTcpPorts: [9999], anyIpV4: RANGE, tcpListeners: [] });
-  t.teardown(() => lab.teardown());
+  let extra: ExtraScanners | undefined;
+  t.teardown(async () => {
+    await extra?.teardown();
+    await lab.teardown();
+  });
+  extra = await addScanners(lab, 4, [9999]);
+  const vantage = extra.scanners;
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const dir = fs.mkdtempSync(`${lab.tmpDir}/cluster-`);
@@ -30,8 +38,9 @@ if (skip) {
   const children: ChildProcess[] = [];
   t.teardown(() => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
 
-  const startWorker = (results: string): WatchedWorker => {
-    const child = lab.spawn([process.execPath, PRTIP_BIN, 'worker', '--redis', redis.url, '--results', results, '--stall-timeout', '2s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  /** A worker in scanner namespace k (0-3). */
+  const startWorker = (k: number, results: string): WatchedWorker => {
+    const child = vantage[k]!.spawn([process.execPath, PRTIP_BIN, 'worker', '--redis', redis.url, '--results', results, '--stall-timeout', '5s'], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
     return watchWorker(child);
   };
@@ -61,6 +70,9 @@ if (skip) {
     if (r.code !== 0) throw new Error(r.stderr);
   };
 
+  // Each subtest's workers end with it, whatever happened in it.
+  t.afterEach(() => { for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
+
   t.test('-sS -sV over 4 workers equals the single-machine scan', async (t) => {
     const scan = ['-sS', '-sV', '-T4', '-p', PORTS, '--max-retries', '1', '--batch-size', '16'];
     const ref = await lab.exec([process.execPath, PRTIP_BIN, 'scan', ...scan, '--db', `${dir}/single.duckdb`, RANGE], { timeoutMs: 120_000 });
@@ -69,7 +81,8 @@ if (skip) {
     t.equal(a.ports.length, TOTAL);
     t.equal(a.services.length, 64, 'the reference found ssh and http on every address');
     const results = `${dir}/r1`;
-    for (let i = 0; i < 4; i++) startWorker(results);
+    const cap = await extra!.capture(`tcp and dst net ${RANGE} and tcp[tcpflags] == tcp-syn`);
+    for (let i = 0; i < 4; i++) startWorker(i, results);
     const id = await submit(['--shards', '4', ...scan]);
     await waitForCluster(redis.url, id, (s) => s.state === 'completed', 120_000);
     await collect(id, `${dir}/c1.duckdb`);
@@ -77,7 +90,8 @@ if (skip) {
     t.same(b.ports, a.ports, 'ports');
     t.same(b.hosts, a.hosts, 'hosts');
     t.same(b.services, a.services, 'services');
-    for (const c of children) c.kill('SIGTERM');
+    const sources = new Set((await cap.stop()).map((p) => p.src));
+    t.same([...sources].sort(), vantage.map((v) => v.address).sort(), 'SYNs came from all four vantage points');
   });
 
   t.test('-sS with a worker SIGKILLed mid-shard: exact union, the continuation probes only what the checkpoint lacks', async (t) => {
@@ -87,14 +101,14 @@ if (skip) {
     const a = await rows(`${dir}/single2.duckdb`);
     t.equal(a.ports.length, TOTAL);
     const results = `${dir}/r2`;
-    const first = startWorker(results);
+    const first = startWorker(0, results);
     await first.waitFor(/ready/);
-    const cap = await lab.capture(`tcp and dst net ${RANGE} and tcp[tcpflags] == tcp-syn`);
+    const cap = await extra!.capture(`tcp and dst net ${RANGE} and tcp[tcpflags] == tcp-syn`);
     // 8 probes/s per shard: a shard of 32 probes takes seconds, long enough to be killed in.
     const id = await submit(['--shards', '4', '--max-rate', '32', ...scan]);
     const started = await first.waitFor(/shard (\d)\/4 of c[0-9a-f]+: started/);
     const shard = Number(started[1]);
-    const others = [startWorker(results), startWorker(results), startWorker(results)];
+    const others = [startWorker(1, results), startWorker(2, results), startWorker(3, results)];
     await waitForCluster(redis.url, id, (s) => (s.shards[shard - 1]!.progress?.done ?? 0) >= 16, 60_000);
     first.child.kill('SIGKILL');
     const killedAt = Date.now();
@@ -114,9 +128,9 @@ if (skip) {
     t.equal(mine.size, 32, 'the shard holds its 32 probes');
     // SYNs of this shard after the kill (retries included): each probe at most once per attempt.
     const late = new Set(packets.filter((p) => p.time * 1000 > killedAt && mine.has(`${p.dst} ${p.dport}`)).map((p) => `${p.dst} ${p.dport}`));
-    t.equal(late.size, 32 - already, `after the kill, exactly the ${32 - already} probes the checkpoint lacked went out (dropped ${String(cap.dropped)})`);
+    t.equal(late.size, 32 - already, `after the kill, exactly the ${32 - already} probes the checkpoint lacked went out`);
+    t.ok(packets.filter((p) => mine.has(`${p.dst} ${p.dport}`)).every((p) => p.src === vantage[0]!.address || p.time * 1000 > killedAt), 'before the kill only the first worker probed that shard');
     const everyProbe = new Set(packets.map((p) => `${p.dst} ${p.dport}`));
     t.equal(everyProbe.size, TOTAL, 'every probe of the scan is on the wire');
-    for (const c of children) c.kill('SIGTERM');
   });
 }

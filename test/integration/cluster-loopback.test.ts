@@ -47,7 +47,7 @@ const workers: ChildProcess[] = [];
 t.teardown(() => { for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL'); });
 
 function startWorker(results: string, extra: string[] = []): WatchedWorker {
-  const child = spawn(process.execPath, [PRTIP_BIN, 'worker', '--redis', redis.url, '--results', results, '--stall-timeout', '2s', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [PRTIP_BIN, 'worker', '--redis', redis.url, '--results', results, '--stall-timeout', '5s', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   workers.push(child);
   return watchWorker(child);
 }
