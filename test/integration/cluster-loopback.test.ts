@@ -123,6 +123,11 @@ t.test('4 shards over 2 workers: the collected scan equals the single-machine sc
   t.same(got.hosts, reference.hosts, 'host for host (each once)');
   const merged = await rows(path.join(results, id, 'scan.duckdb'), id);
   t.same(merged.ports, reference.ports, 'the merge job\'s database on the results volume too');
+  // --results: the shared directory mounted elsewhere on the collecting machine.
+  fs.cpSync(path.join(results, id), path.join(dir, 'elsewhere', id), { recursive: true });
+  const moved = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c1m.duckdb`, '--results', `${dir}/elsewhere`]);
+  t.equal(moved.code, 0, moved.stderr);
+  t.same((await rows(`${dir}/c1m.duckdb`, id)).ports, reference.ports, 'collected from the other mount point');
   // A changed Parquet file is caught by its manifest's sha256.
   fs.appendFileSync(path.join(results, id, 'shard-2', 'ports.parquet'), 'x');
   const bad = await prtip(['cluster', 'collect', '--redis', redis.url, id, '--db', `${dir}/c1b.duckdb`]);
