@@ -76,7 +76,7 @@ const BUSY_RETRY_MS = 2000;
  * retry finds the checkpoint complete) or died (the retry continues it).
  */
 function checkpointBusy(err: unknown): boolean {
-  return /Could not set lock|Conflicting lock/i.test((err as Error)?.message ?? '');
+  return /Could not set lock|Conflicting lock|is locked by another process/i.test((err as Error)?.message ?? '');
 }
 const CANCELLED = 'cancelled by prtip cluster cancel';
 
