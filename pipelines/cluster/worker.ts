@@ -42,6 +42,8 @@ export interface ShardRun {
   scanId: string;
   /** The scan stopped before its end (signal): the checkpoint holds the rest to do. */
   interrupted: boolean;
+  /** The checkpoint already held the finished scan (its earlier run died before returning). */
+  alreadyComplete?: boolean;
 }
 
 /** Runs the scan of one shard: in the CLI, `prtip scan`'s own option mapping and resume. */
@@ -142,6 +144,7 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Clust
       running.delete(controller);
       busy.delete(dbPath);
     }
+    if (run.alreadyComplete) o.log(`shard ${d.index}/${d.count} of ${d.id}: its checkpoint holds the finished scan (the earlier run died before reporting it)`);
     await tick().catch(() => {});
     if (controller.signal.aborted || run.interrupted) {
       if (controller.signal.reason === CANCELLED) throw new UnrecoverableError(CANCELLED);

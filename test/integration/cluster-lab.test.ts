@@ -100,37 +100,51 @@ if (skip) {
     t.equal(ref.code, 0, ref.stderr);
     const a = await rows(`${dir}/single2.duckdb`);
     t.equal(a.ports.length, TOTAL);
-    const results = `${dir}/r2`;
-    const first = startWorker(0, results);
-    await first.waitFor(/ready/);
-    const cap = await extra!.capture(`tcp and dst net ${RANGE} and tcp[tcpflags] == tcp-syn`);
-    // 8 probes/s per shard: a shard of 32 probes takes seconds, long enough to be killed in.
-    const id = await submit(['--shards', '4', '--max-rate', '32', ...scan]);
-    const started = await first.waitFor(/shard (\d)\/4 of c[0-9a-f]+: started/);
-    const shard = Number(started[1]);
-    const others = [startWorker(1, results), startWorker(2, results), startWorker(3, results)];
-    await waitForCluster(redis.url, id, (s) => (s.shards[shard - 1]!.progress?.done ?? 0) >= 16, 60_000);
-    first.child.kill('SIGKILL');
-    const killedAt = Date.now();
-    const resumed = await Promise.any(others.map((w) => w.waitFor(new RegExp(`shard ${shard}/4 of ${id}: resuming from its checkpoint, (\\d+) probes already done`), 60_000)));
-    const already = Number(resumed[1]);
-    t.ok(already > 0 && already < 32, `resumed with ${already} of 32 probes already done`);
-    await waitForCluster(redis.url, id, (s) => s.state === 'completed', 120_000);
-    const packets = await cap.stop();
-    await collect(id, `${dir}/c2.duckdb`);
-    const b = await rows(`${dir}/c2.duckdb`, id);
-    t.same(b.ports, a.ports, 'ports: nothing lost, nothing twice');
-    t.same(b.hosts, a.hosts, 'hosts');
-
-    const shardDb = await openDatabase(path.join(results, id, `shard-${shard}.duckdb`), { readOnly: true });
-    const mine = new Set((await query(shardDb.conn, "SELECT ip || ' ' || port FROM ports")).rows.map((r) => String(r[0])));
-    shardDb.close();
-    t.equal(mine.size, 32, 'the shard holds its 32 probes');
-    // SYNs of this shard after the kill (retries included): each probe at most once per attempt.
-    const late = new Set(packets.filter((p) => p.time * 1000 > killedAt && mine.has(`${p.dst} ${p.dport}`)).map((p) => `${p.dst} ${p.dport}`));
-    t.equal(late.size, 32 - already, `after the kill, exactly the ${32 - already} probes the checkpoint lacked went out`);
-    t.ok(packets.filter((p) => mine.has(`${p.dst} ${p.dport}`)).every((p) => p.src === vantage[0]!.address || p.time * 1000 > killedAt), 'before the kill only the first worker probed that shard');
-    const everyProbe = new Set(packets.map((p) => `${p.dst} ${p.dport}`));
-    t.equal(everyProbe.size, TOTAL, 'every probe of the scan is on the wire');
+    // A kill lands at a moment the test cannot pick exactly (the store commits every second, when
+    // records arrive; a loaded machine delays everything): up to 3 scans, until one is killed with
+    // finished batches in its checkpoint. Every scan is checked in full whatever the moment.
+    let landed = false;
+    for (let attempt = 1; attempt <= 3 && !landed; attempt++) {
+      const results = `${dir}/r2-${attempt}`;
+      const first = startWorker(0, results);
+      await first.waitFor(/ready/);
+      const cap = await extra!.capture(`tcp and dst net ${RANGE} and tcp[tcpflags] == tcp-syn`);
+      // 4 probes/s per shard: a shard of 32 probes takes about 8 s, long enough to be killed in.
+      const id = await submit(['--shards', '4', '--max-rate', '16', ...scan]);
+      const started = await first.waitFor(/shard (\d)\/4 of c[0-9a-f]+: started/);
+      const shard = Number(started[1]);
+      const others = [startWorker(1, results), startWorker(2, results), startWorker(3, results)];
+      await waitForCluster(redis.url, id, (s) => (s.shards[shard - 1]!.progress?.done ?? 0) >= 16, 60_000);
+      first.child.kill('SIGKILL');
+      const killedAt = Date.now();
+      await waitForCluster(redis.url, id, (s) => s.state === 'completed', 120_000);
+      const packets = await cap.stop();
+      const logs = others.map((w) => w.log()).join('\n');
+      if (new RegExp(`shard ${shard}/4 of ${id}: done`).test(first.log()) || new RegExp(`shard ${shard}/4 of ${id}: its checkpoint holds the finished scan`).test(logs)) {
+        t.comment(`attempt ${attempt}: the shard had finished before the kill; again`);
+        for (const c of children.splice(0)) c.kill('SIGKILL');
+        continue;
+      }
+      const resumed = new RegExp(`shard ${shard}/4 of ${id}: resuming from its checkpoint, (\\d+) probes already done`).exec(logs);
+      const already = resumed ? Number(resumed[1]) : 0;
+      await collect(id, `${dir}/c2-${attempt}.duckdb`);
+      const b = await rows(`${dir}/c2-${attempt}.duckdb`, id);
+      t.same(b.ports, a.ports, `attempt ${attempt}: ports: nothing lost, nothing twice`);
+      t.same(b.hosts, a.hosts, 'hosts');
+      const shardDb = await openDatabase(path.join(results, id, `shard-${shard}.duckdb`), { readOnly: true });
+      const mine = new Set((await query(shardDb.conn, "SELECT ip || ' ' || port FROM ports")).rows.map((r) => String(r[0])));
+      shardDb.close();
+      t.equal(mine.size, 32, 'the shard holds its 32 probes');
+      // SYNs of this shard after the kill (retries included), as distinct probes.
+      const late = new Set(packets.filter((p) => p.time * 1000 > killedAt && mine.has(`${p.dst} ${p.dport}`)).map((p) => `${p.dst} ${p.dport}`));
+      t.equal(late.size, 32 - already, `after the kill, exactly the ${32 - already} probes the checkpoint lacked (${already} done) went out`);
+      t.ok(packets.filter((p) => mine.has(`${p.dst} ${p.dport}`)).every((p) => p.src === vantage[0]!.address || p.time * 1000 > killedAt), 'before the kill only the first worker probed that shard');
+      const everyProbe = new Set(packets.map((p) => `${p.dst} ${p.dport}`));
+      t.equal(everyProbe.size, TOTAL, 'every probe of the scan is on the wire');
+      landed = already > 0;
+      if (!landed) t.comment(`attempt ${attempt}: killed before the first checkpoint with a finished batch; again`);
+      for (const c of children.splice(0)) c.kill('SIGKILL');
+    }
+    t.ok(landed, 'a worker was killed with finished batches in its checkpoint, and its shard was continued, not redone');
   });
 }

@@ -77,7 +77,7 @@ export const runShardScan: ShardRunner = async (job, ctx) => {
     const db = await openDatabase(ctx.dbPath);
     try {
       const row = (await query(db.conn, "SELECT scan_id, status FROM scans WHERE source = 'prtip' ORDER BY start_time DESC LIMIT 1")).rows[0] as [string, string] | undefined;
-      if (row?.[1] === 'complete') return { scanId: row[0], interrupted: false };
+      if (row?.[1] === 'complete') return { scanId: row[0], interrupted: false, alreadyComplete: true };
       if (row) {
         const scan = await findResumable(db, ctx.dbPath, row[0]);
         const skip = await finishedRanges(db, scan.scanId);
