@@ -23,6 +23,7 @@ export {
 } from './import.js';
 export { diffScans, resolveScanId, type ScanDiff } from './diff.js';
 export { exportParquet } from './export.js';
+export { writeShardParquet, verifyShard, unionShards, type ShardFile, type ShardManifest, type UnionScan } from './shard-parquet.js';
 
 export interface StoreOptions {
   /** DuckDB file (created when absent). */
