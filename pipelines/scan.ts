@@ -28,10 +28,11 @@ export interface ScanPipelineOptions {
   observe?: (rec: AnyRecord) => void;
 }
 
+/** Status records (live counters for displays) end here: the outputs are the scan's results. */
 async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRecord) => void) {
   for await (const rec of source) {
     observe?.(rec);
-    yield rec;
+    if (rec.type !== 'status') yield rec;
   }
 }
 

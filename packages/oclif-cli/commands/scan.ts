@@ -5,10 +5,13 @@ import { findResumable, finishedRanges, openDatabase, storedRecords } from '../.
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
-import { detectOptions, formatOptions, sendOptions, targetsOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
+import { checkScanOptions, scanPipelineOptions, SCAN_GROUPS, statusInterval } from '../lib/scan-options.js';
+import { ProgressReporter } from '../lib/progress/reporter.js';
+import { listenForKeys } from '../lib/progress/keys.js';
+import type { Interaction } from '../lib/progress/interaction.js';
 
-const GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'discovery', 'version', 'timing', 'output', 'database', 'misc'];
+const GROUPS: FlagGroup[] = SCAN_GROUPS;
 
 export default class Scan extends PrtipCommand {
   static override summary = 'Run a whole scan in one process (targets → send → [detect] → [store] → format)';
@@ -55,32 +58,37 @@ export default class Scan extends PrtipCommand {
       o.db = file;
       process.stderr.write(`prtip: resuming scan ${resume.scanId}: ${resume.skip.reduce((n, [a, b]) => n + b - a, 0)} probes already done\n`);
     }
-    if (o.versionIntensity !== undefined && !o.versionDetect) {
-      throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
-    }
-    const uPorts = o.ports !== undefined && /(^|,)\s*[US]:/i.test(o.ports);
-    if (uPorts) {
-      throw new UserInputError(`-p "${o.ports}" asks for UDP/SCTP ports, but prtip scans TCP only for now (-sS, -sT)`);
-    }
+    checkScanOptions(o);
+    if (o.tui) throw new UserInputError('--tui is not available yet; the status line shows progress on a terminal');
     const interrupt = interruptController();
-    const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
-    const args = [['prtip', 'scan', ...argv].join(' ')];
+    const interaction: Interaction = { verbose: o.verbose, debug: 0 };
+    const stderrTty = process.stderr.isTTY === true;
+    const reporter = new ProgressReporter({
+      out: process.stderr, live: stderrTty, interaction,
+      statsEveryMs: stderrTty ? o.statsEveryMs : statusInterval(o, false),
+    });
+    const warn = (m: string) => reporter.say(`prtip: warning: ${m}\n`);
+    const verbose = verboseObserver(() => interaction.verbose, (t) => reporter.say(t));
     const outputs = o.outputs.some((x) => x.path === '-') ? o.outputs : [...o.outputs, { format: 'normal' as const, path: '-' }];
-    const targets = targetsOptions(o, args, interrupt.signal);
-    if (resume) targets.skip = resume.skip;
     // Opened before any record flows, so a bad --db path fails before the scan starts.
     const db = o.db ? await openDatabase(o.db) : undefined;
+    const readsStdin = o.inputFiles.includes('-');
+    const stopKeys = readsStdin ? () => {} : listenForKeys(interaction, reporter);
     try {
-      await runScan({
-        targets,
-        send: sendOptions(o, [], interrupt.signal, warn),
-        format: formatOptions(o, outputs),
-        detect: o.versionDetect ? detectOptions(o, [], interrupt.signal, warn) : undefined,
-        store: o.db ? { path: o.db, db, argv, resumeScanId: resume?.scanId } : undefined,
-        observe: verboseObserver(o.verbose),
-        prior: resume?.prior,
-      });
+      await runScan(scanPipelineOptions(o, {
+        args: [['prtip', 'scan', ...argv].join(' ')],
+        argv,
+        signal: interrupt.signal,
+        warn,
+        outputs,
+        db,
+        statusEveryMs: statusInterval(o, stderrTty),
+        observe: (rec) => { verbose?.(rec); reporter.observe(rec); },
+        resume,
+      }));
     } finally {
+      stopKeys();
+      reporter.finish();
       db?.close();
     }
   }

@@ -46,17 +46,21 @@ export interface CliOptions {
   checkDb: boolean;
   db?: string;
   resume?: string;
+  /** --stats-every: nmap-style status lines this often (ms). */
+  statsEveryMs?: number;
+  /** --tui: the full-screen dashboard. */
+  tui: boolean;
 }
 
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
     scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0,
-    versionDetect: false, checkDb: false,
+    versionDetect: false, checkDb: false, tui: false,
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'interaction' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
@@ -68,6 +72,7 @@ export const GROUP_TITLES: Record<FlagGroup, string> = {
   timing: 'TIMING AND PERFORMANCE',
   output: 'OUTPUT',
   database: 'DATABASE (DuckDB)',
+  interaction: 'RUNTIME INTERACTION',
   misc: 'MISC',
 };
 
@@ -148,6 +153,8 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--resume'], value: 'FILE', group: 'database', help: 'continue the unfinished scan stored in FILE (by --db)', apply: (o, v) => { o.resume = v; } },
   { names: ['--open'], group: 'output', help: 'show only open ports', apply: (o) => { o.openOnly = true; } },
   { names: ['--reason'], group: 'output', help: 'show why each port is in its state', apply: (o) => { o.reason = true; } },
+  { names: ['--stats-every'], value: 'TIME', group: 'interaction', help: 'status lines this often (default 10s with -v when stderr is no terminal; a terminal gets a live line; keys v V d D Enter ?)', apply: (o, v, n) => { o.statsEveryMs = Math.max(100, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
+  { names: ['--tui'], group: 'interaction', help: 'full-screen dashboard on stderr (q stops cleanly); the status line when not a terminal or too small', apply: (o) => { o.tui = true; } },
   { names: ['-v'], group: 'output', help: 'verbose: open ports on stderr as found; down hosts in reports', apply: (o) => { o.verbose++; } },
 ];
 
@@ -162,6 +169,7 @@ const NOT_YET: Record<string, string> = {
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
   '-sR': 'RPC scan',
+  '--packet-trace': 'packet trace: it comes with the new send engine',
 };
 
 export interface ParseResult {
