@@ -8,10 +8,12 @@ import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
 import { storeRecords, type StoreOptions } from '../stages/store/index.js';
-import { targetRecords, type TargetsOptions } from '../stages/targets/index.js';
+import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
 
 export interface ScanPipelineOptions {
   targets: TargetsOptions;
+  /** The targets already planned (prtip serve checks them against --allow-targets first). */
+  plan?: TargetPlan;
   send: SendOptions;
   format: FormatOptions;
   /** -sV: service detection after send. */
@@ -38,7 +40,7 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
-  const sent = sendRecords(opts.send)(targetRecords(opts.targets));
+  const sent = sendRecords(opts.send)(targetRecords(opts.targets, opts.plan));
   const found = opts.detect ? detectRecords(opts.detect)(sent) : sent;
   const stored = opts.store ? storeRecords(opts.store)(found) : found;
   const seen = observed(stored, opts.observe);
