@@ -236,7 +236,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
 
     function* drain(): Generator<AnyRecord> {
       while (done.length > 0) yield done.shift()!;
-      if (ticker?.due() && counters.ports > 0) yield ticker.take();
+      if (ticker?.due() && (inFlight > 0 || waiting.length > 0)) yield ticker.take();
     }
 
     const isExcluded = (p: PortRecord) => (p.proto === 'tcp' ? probes.exclude.tcp : probes.exclude.udp).has(p.port);

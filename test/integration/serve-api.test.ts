@@ -143,6 +143,10 @@ t.test('a scan: events in order (status and ports before end), then its results,
   const services = await srv.api(`/api/scans/${id}/services?limit=10`);
   t.equal(services.body.total, 2);
   t.equal(services.body.items.find((s: { port: number }) => s.port === l.ports[0]).name, 'ssh');
+  const openOnly = await srv.api(`/api/scans/${id}/ports?state=open`);
+  t.equal(openOnly.body.total, 2, '?state=open');
+  t.same(openOnly.body.items.map((p: { port: number }) => p.port).sort(), [...l.ports].sort());
+  t.equal((await srv.api(`/api/scans/${id}/ports?state=bogus`)).status, 400);
   const badPage = await srv.api(`/api/scans/${id}/ports?limit=5000`);
   t.equal(badPage.status, 400);
 

@@ -37,15 +37,26 @@ function ScanList({ selected, refresh }) {
       <span class=${`state ${s.state}`}>${s.state}</span> <span class="mono">${(s.args ?? '').replace(/^prtip scan /, '')}</span></a>`)}</section>`;
 }
 
-function Progress({ status, state }) {
+function Progress({ status, info }) {
+  const state = info?.state;
+  if (state && state !== 'running') {
+    const send = info.counters?.send ?? {};
+    const detect = info.counters?.detect;
+    return html`<div id="progress"><div class="bar"><div style="width:100%"></div></div>
+      <div class="kv" style="margin-top:6px">
+        <span>finished</span><span>${state}${info.endTime && info.startTime ? ` in ${clock(info.endTime - info.startTime)}` : ''}</span>
+        <span>ports</span><span><span class="open">${send.open ?? 0} open</span>, ${send.closed ?? 0} closed, ${send.filtered ?? 0} filtered (${send.sent ?? 0} probes sent, ${send.retries ?? 0} retries)</span>
+        ${detect && html`<span>services</span><span>${(detect.matched ?? 0) + (detect.softmatched ?? 0)} identified of ${detect.ports ?? 0} probed</span>`}
+      </div></div>`;
+  }
   if (!status) return html`<div>${state === 'running' ? 'starting…' : ''}</div>`;
   const pct = status.percent ?? 0;
   return html`<div id="progress"><div class="bar"><div style=${`width:${pct}%`}></div></div>
     <div class="kv" style="margin-top:6px">
       <span>phase</span><span>${status.phase}${status.scanType ? ` (${status.scanType})` : ''}</span>
       <span>done</span><span>${status.done}${status.total != null ? ` / ${status.total} (${pct.toFixed(1)}%)` : ''}</span>
-      <span>rate</span><span>${Math.round(status.pps)} pps (avg ${Math.round(status.avgPps)})</span>
-      <span>replies</span><span>${status.replies}, <span class="open">${status.open} open</span>, ${status.retries} retries, ${status.drops} drops</span>
+      <span>rate</span><span>${Math.round(status.pps)} ${status.stage === 'detect' ? 'probes/s' : 'pps'} (avg ${Math.round(status.avgPps)})</span>
+      <span>found</span><span><span class="open">${status.openPorts ?? status.open} open ports</span>, ${status.replies} ${status.stage === 'detect' ? 'services identified' : 'replies'}, ${status.retries} retries, ${status.drops} drops</span>
       <span>elapsed</span><span>${clock(status.elapsedMs)}${status.etaMs != null ? `, ETA ${clock(status.etaMs)}` : ''}</span>
     </div></div>`;
 }
@@ -57,11 +68,12 @@ function ScanView({ id, onChange }) {
   const [ports, setPorts] = useState([]);
   const [services, setServices] = useState([]);
   const [host, setHost] = useState(null);
+  const [hostPorts, setHostPorts] = useState([]);
   const [error, setError] = useState('');
   const load = async () => {
     try {
       setInfo(await api(`/api/scans/${id}`));
-      setPorts((await api(`/api/scans/${id}/ports?limit=1000`)).items);
+      setPorts((await api(`/api/scans/${id}/ports?state=open&limit=1000`)).items);
       setServices((await api(`/api/scans/${id}/services?limit=1000`)).items);
     } catch (err) { setError(err.message); }
   };
@@ -77,7 +89,12 @@ function ScanView({ id, onChange }) {
     return () => es.close();
   }, [id]);
   const stop = async () => { try { await api(`/api/scans/${id}`, { method: 'DELETE' }); load(); onChange(); } catch (err) { setError(err.message); } };
-  const openRows = ports.length ? ports.filter((p) => p.state === 'open') : live;
+  const openRows = ports.length ? ports : live;
+  const showHost = async (ip) => {
+    setHost(ip);
+    const r = await api(`/api/sql`, { method: 'POST', body: JSON.stringify({ sql: `select port, proto, state, reason from ports where scan_id = '${id.replace(/'/g, "''")}' and ip = '${ip.replace(/'/g, "''")}' and state <> 'closed' order by port limit 500` }) });
+    setHostPorts(r.rows.map(([port, proto, state, reason]) => ({ ip, port, proto, state, reason })));
+  };
   const svc = (p) => services.find((s) => s.ip === p.ip && s.port === p.port && s.proto === p.proto);
   const hosts = [...new Set(openRows.map((p) => p.ip))];
   return html`<section>
@@ -85,16 +102,16 @@ function ScanView({ id, onChange }) {
       ${info?.state === 'running' && html` <button id="scan-stop" onClick=${stop}>Stop</button>`}</h2>
     ${info && html`<div class="mono" style="font-size:13px;margin-bottom:8px">prtip scan ${(info.args ?? []).join(' ')}</div>`}
     ${error && html`<div class="error">${error}</div>`}
-    <${Progress} status=${status ?? info?.progress} state=${info?.state} />
+    <${Progress} status=${status ?? info?.progress} info=${info} />
     </section>
     <section><h2>Open ports (<span id="open-count">${openRows.length}</span>)</h2>
     <table id="open-ports"><thead><tr><th>host</th><th>port</th><th>service</th><th>version</th></tr></thead><tbody>
-    ${openRows.map((p) => { const s = svc(p); return html`<tr class="port-row"><td class="mono"><a href="#" onClick=${(e) => { e.preventDefault(); setHost(p.ip); }}>${p.ip}</a></td>
+    ${openRows.map((p) => { const s = svc(p); return html`<tr class="port-row"><td class="mono"><a href="#" onClick=${(e) => { e.preventDefault(); showHost(p.ip); }}>${p.ip}</a></td>
       <td class="mono">${p.port}/${p.proto}</td><td>${s?.name ?? ''}</td><td>${[s?.product, s?.version, s?.extrainfo].filter(Boolean).join(' ')}</td></tr>`; })}
     </tbody></table>
     ${hosts.length > 1 && html`<div style="font-size:12px;margin-top:6px">${hosts.length} hosts with open ports</div>`}</section>
-    ${host && html`<section id="host-detail"><h2>Host <span class="mono">${host}</span></h2><table><thead><tr><th>port</th><th>state</th><th>reason</th><th>service</th></tr></thead><tbody>
-      ${ports.filter((p) => p.ip === host).slice(0, 500).map((p) => html`<tr><td class="mono">${p.port}/${p.proto}</td><td>${p.state}</td><td>${p.reason}</td><td>${svc(p)?.name ?? ''}</td></tr>`)}
+    ${host && html`<section id="host-detail"><h2>Host <span class="mono">${host}</span> (ports not closed)</h2><table><thead><tr><th>port</th><th>state</th><th>reason</th><th>service</th></tr></thead><tbody>
+      ${hostPorts.map((p) => html`<tr><td class="mono">${p.port}/${p.proto}</td><td>${p.state}</td><td>${p.reason}</td><td>${svc(p)?.name ?? ''}</td></tr>`)}
       </tbody></table></section>`}`;
 }
 

@@ -80,7 +80,7 @@ export class ApiScan {
     switch (rec.type) {
       case 'status':
         this.tracker.update(rec as StatusRecord);
-        this.push('status', { ...this.tracker.latest(), stages: this.tracker.stages().map((s) => s.stage) });
+        this.push('status', { ...this.tracker.latest(), stages: this.tracker.stages().map((s) => s.stage), openPorts: this.openPorts });
         break;
       case 'port':
         if ((rec as PortRecord).state === 'open') {

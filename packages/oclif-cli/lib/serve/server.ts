@@ -170,14 +170,19 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     ['ports', 'SELECT ip, port, proto, state, reason, ttl, rtt_ms, epoch_ms(time)::DOUBLE AS time FROM ports', 'ORDER BY ip, port, proto'],
     ['services', 'SELECT ip, port, proto, name, product, version, extrainfo, cpe, method, conf FROM services', 'ORDER BY ip, port, proto'],
   ] as const) {
+    const querystring = name === 'ports'
+      ? { ...pageQuery, properties: { ...pageQuery.properties, state: { type: 'string', enum: ['open', 'closed', 'filtered', 'unfiltered', 'open|filtered', 'closed|filtered'] } } }
+      : pageQuery;
     app.get(`/api/scans/:id/${name}`, {
-      schema: { summary: `The scan's ${name} (paged; rows appear as the scan commits, every second)`, params: idParams, querystring: pageQuery, response: { 404: errorSchema } },
+      schema: { summary: `The scan's ${name} (paged${name === 'ports' ? '; ?state= filters' : ''}; rows appear as the scan commits, every second)`, params: idParams, querystring, response: { 404: errorSchema } },
     }, async (req, reply) => {
       const { id } = req.params as { id: string };
-      const { limit, offset } = req.query as { limit: number; offset: number };
+      const { limit, offset, state } = req.query as { limit: number; offset: number; state?: string };
       if (!(await knownScan(id))) return fail(reply, 404, `no scan ${id}`);
-      const r = await withConn((c) => query(c, `${sql} WHERE scan_id = $1 ${order} LIMIT ${limit} OFFSET ${offset}`, [id]));
-      const total = await withConn((c) => query(c, `SELECT count(*)::DOUBLE FROM ${name} WHERE scan_id = $1`, [id]));
+      const where = `WHERE scan_id = $1${state ? ' AND state = $2' : ''}`;
+      const params = state ? [id, state] : [id];
+      const r = await withConn((c) => query(c, `${sql} ${where} ${order} LIMIT ${limit} OFFSET ${offset}`, params));
+      const total = await withConn((c) => query(c, `SELECT count(*)::DOUBLE FROM ${name} ${where}`, params));
       return { total: Number(total.rows[0]![0]), limit, offset, items: r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]]))) };
     });
   }
