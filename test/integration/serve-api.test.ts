@@ -124,7 +124,7 @@ t.test('a scan: events in order (status and ports before end), then its results,
   t.equal(one.body.state, 'complete');
   t.same(one.body.args, args);
   t.equal(one.body.counters.send.open, 2);
-  t.equal(one.body.counters.send.closed + one.body.counters.send.open, 502);
+  t.equal(one.body.counters.send.closed + one.body.counters.send.open + one.body.counters.send.filtered, 502, 'every probe decided');
   t.equal(one.body.plan.probes, 502);
 
   const seen: Array<{ port: number; state: string }> = [];
