@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { runScan } from '../../../pipelines/scan.js';
-import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
+import { UserInputError, type AnyRecord, type Proto } from '../../../stages/records/index.js';
 import { findResumable, finishedRanges, openDatabase, storedRecords } from '../../../stages/store/index.js';
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
@@ -10,6 +10,10 @@ import { checkScanOptions, scanPipelineOptions, SCAN_GROUPS, statusInterval } fr
 import { ProgressReporter } from '../lib/progress/reporter.js';
 import { listenForKeys } from '../lib/progress/keys.js';
 import type { Interaction } from '../lib/progress/interaction.js';
+import type { KeySink } from '../lib/progress/keys.js';
+import { startTui, tuiUnavailable } from '../lib/progress/tui.js';
+import { TuiModel } from '../lib/progress/tui-model.js';
+import { loadServicesTable } from '../../../stages/datafiles/index.js';
 
 const GROUPS: FlagGroup[] = SCAN_GROUPS;
 
@@ -59,7 +63,6 @@ export default class Scan extends PrtipCommand {
       process.stderr.write(`prtip: resuming scan ${resume.scanId}: ${resume.skip.reduce((n, [a, b]) => n + b - a, 0)} probes already done\n`);
     }
     checkScanOptions(o);
-    if (o.tui) throw new UserInputError('--tui is not available yet; the status line shows progress on a terminal');
     const interrupt = interruptController();
     const interaction: Interaction = { verbose: o.verbose, debug: 0 };
     const stderrTty = process.stderr.isTTY === true;
@@ -67,13 +70,20 @@ export default class Scan extends PrtipCommand {
       out: process.stderr, live: stderrTty, interaction,
       statsEveryMs: stderrTty ? o.statsEveryMs : statusInterval(o, false),
     });
-    const warn = (m: string) => reporter.say(`prtip: warning: ${m}\n`);
-    const verbose = verboseObserver(() => interaction.verbose, (t) => reporter.say(t));
+    const noTui = o.tui ? tuiUnavailable() : undefined;
+    if (noTui) reporter.say(`prtip: --tui: ${noTui}; showing the status line instead\n`);
+    const services = loadServicesTable(o.datadir);
+    const tui = o.tui && !noTui
+      ? await startTui(new TuiModel(['prtip', 'scan', ...argv].join(' '), (port, proto) => services.serviceName(port, proto as Proto)), interaction, () => interrupt.abort())
+      : undefined;
+    const sink: KeySink = tui ?? reporter;
+    const warn = (m: string) => sink.say(`prtip: warning: ${m}\n`);
+    const verbose = verboseObserver(() => interaction.verbose, (t) => sink.say(t));
     const outputs = o.outputs.some((x) => x.path === '-') ? o.outputs : [...o.outputs, { format: 'normal' as const, path: '-' }];
     // Opened before any record flows, so a bad --db path fails before the scan starts.
     const db = o.db ? await openDatabase(o.db) : undefined;
     const readsStdin = o.inputFiles.includes('-');
-    const stopKeys = readsStdin ? () => {} : listenForKeys(interaction, reporter);
+    const stopKeys = readsStdin ? () => {} : listenForKeys(interaction, sink);
     try {
       await runScan(scanPipelineOptions(o, {
         args: [['prtip', 'scan', ...argv].join(' ')],
@@ -83,11 +93,12 @@ export default class Scan extends PrtipCommand {
         outputs,
         db,
         statusEveryMs: statusInterval(o, stderrTty),
-        observe: (rec) => { verbose?.(rec); reporter.observe(rec); },
+        observe: tui ? (rec) => { verbose?.(rec); tui.observe(rec); } : (rec) => { verbose?.(rec); reporter.observe(rec); },
         resume,
       }));
     } finally {
       stopKeys();
+      tui?.stop();
       reporter.finish();
       db?.close();
     }

@@ -1,12 +1,18 @@
 /**
  * nmap's runtime interaction keys on a terminal: v/V verbosity up/down, d/D debugging up/down,
- * Enter or ? a status line. p/P (packet trace) answer that it is not available yet. The terminal
+ * Enter or ? a status line, q (TUI only) stop cleanly. p/P (packet trace) answer that it is not available yet. The terminal
  * is in raw mode meanwhile, so Ctrl-C is turned back into SIGINT (the usual clean stop).
  */
 import type { Interaction } from './interaction.js';
-import type { ProgressReporter } from './reporter.js';
 
-export function handleKey(key: string, interaction: Interaction, reporter: ProgressReporter): void {
+/** Where keys' answers go: the status line's reporter, or the TUI (which also takes q). */
+export interface KeySink {
+  say(text: string): void;
+  statusNow(): void;
+  quit?(): void;
+}
+
+export function handleKey(key: string, interaction: Interaction, reporter: KeySink): void {
   switch (key) {
     case 'v': interaction.verbose++; reporter.say(`Verbosity Increased to ${interaction.verbose}.\n`); break;
     case 'V': if (interaction.verbose > 0) interaction.verbose--; reporter.say(`Verbosity Decreased to ${interaction.verbose}.\n`); break;
@@ -14,12 +20,13 @@ export function handleKey(key: string, interaction: Interaction, reporter: Progr
     case 'D': if (interaction.debug > 0) interaction.debug--; reporter.say(`Debugging Decreased to ${interaction.debug}.\n`); break;
     case 'p': case 'P': reporter.say('Packet tracing is not available yet (it comes with the new send engine).\n'); break;
     case '\r': case '\n': case '?': reporter.statusNow(); break;
+    case 'q': reporter.quit?.(); break;
     default: break;
   }
 }
 
 /** Listens for keys while the scan runs; returns the function that restores the terminal. */
-export function listenForKeys(interaction: Interaction, reporter: ProgressReporter, input: NodeJS.ReadStream = process.stdin): () => void {
+export function listenForKeys(interaction: Interaction, reporter: KeySink, input: NodeJS.ReadStream = process.stdin): () => void {
   if (!input.isTTY || typeof input.setRawMode !== 'function') return () => {};
   const onData = (chunk: Buffer) => {
     for (const key of chunk.toString('latin1')) {
