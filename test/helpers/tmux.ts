@@ -7,21 +7,23 @@ export function hasTmux(): boolean {
 
 export class TmuxSession {
   readonly name = `prtip-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  /** A tmux server of its own (-L): sessions of other tests and users never interfere. */
+  private readonly socket = ['-L', this.name];
 
   constructor(command: string[], opts: { width?: number; height?: number; env?: Record<string, string> } = {}) {
     const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ');
     // The pane stays after the command exits so its last screen can still be read.
     const script = `${env ? `env ${env} ` : ''}${command.map(shellQuote).join(' ')}; echo "[exit $?]"; sleep 600`;
-    execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', String(opts.width ?? 160), '-y', String(opts.height ?? 48), 'sh', '-c', script]);
+    execFileSync('tmux', [...this.socket, 'new-session', '-d', '-s', this.name, '-x', String(opts.width ?? 160), '-y', String(opts.height ?? 48), 'sh', '-c', script]);
   }
 
   /** The visible screen plus scrollback, as text. */
   capture(): string {
-    return execFileSync('tmux', ['capture-pane', '-p', '-J', '-S', '-2000', '-t', this.name]).toString();
+    return execFileSync('tmux', [...this.socket, 'capture-pane', '-p', '-J', '-S', '-2000', '-t', this.name]).toString();
   }
 
   keys(...keys: string[]): void {
-    execFileSync('tmux', ['send-keys', '-t', this.name, ...keys]);
+    execFileSync('tmux', [...this.socket, 'send-keys', '-t', this.name, ...keys]);
   }
 
   /** Polls the screen until `pattern` shows (bounded by `timeoutMs`); returns the screen. */
@@ -36,7 +38,7 @@ export class TmuxSession {
   }
 
   kill(): void {
-    spawnSync('tmux', ['kill-session', '-t', this.name]);
+    spawnSync('tmux', [...this.socket, 'kill-server']);
   }
 }
 
