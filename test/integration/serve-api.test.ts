@@ -2,6 +2,7 @@
 // with the CLI's own one-line messages, live events in order, a clean stop, read-only SQL.
 // Scans are connect scans of listeners this test opens on 127.0.0.1.
 import t from 'tap';
+import fs from 'node:fs';
 import net from 'node:net';
 import { once } from 'node:events';
 import { runCli } from '../helpers/cli.js';
@@ -29,7 +30,7 @@ t.test('every route needs the token: header or ?token=', async (t) => {
   const routes: Array<[string, string, unknown?]> = [
     ['GET', '/'], ['GET', '/assets/app.js'], ['GET', '/api/openapi.json'], ['GET', '/api/scans'], ['POST', '/api/scans', { args: ['127.0.0.1'] }],
     ['GET', '/api/scans/x'], ['GET', '/api/scans/x/ports'], ['GET', '/api/scans/x/services'], ['GET', '/api/scans/x/events'],
-    ['DELETE', '/api/scans/x'], ['POST', '/api/sql', { sql: 'select 1' }], ['GET', '/no/such/route'],
+    ['DELETE', '/api/scans/x'], ['POST', '/api/sql', { sql: 'select 1' }], ['GET', '/api/scans/x/report?format=xml'], ['GET', '/no/such/route'],
   ];
   for (const [method, path, body] of routes) {
     const none = await srv.api(path, { method, body, token: null });
@@ -52,7 +53,7 @@ t.test('OpenAPI 3 document generated from the routes', async (t) => {
   const r = await srv.api('/api/openapi.json');
   t.equal(r.status, 200);
   t.match(r.body.openapi, /^3\./);
-  for (const p of ['/api/scans', '/api/scans/{id}', '/api/scans/{id}/ports', '/api/scans/{id}/services', '/api/scans/{id}/events', '/api/sql']) {
+  for (const p of ['/api/scans', '/api/scans/{id}', '/api/scans/{id}/ports', '/api/scans/{id}/services', '/api/scans/{id}/events', '/api/scans/{id}/report', '/api/sql']) {
     t.ok(r.body.paths[p], `documents ${p}`);
   }
   t.ok(r.body.paths['/api/scans'].post.requestBody, 'POST /api/scans has its body schema');
@@ -154,6 +155,26 @@ t.test('a scan: events in order (status and ports before end), then its results,
   t.equal(list.body.items[0].id, id);
   t.equal(list.body.items[0].state, 'complete');
 
+  // Downloads: the format stage's own outputs, from the stored rows.
+  const xml = await fetch(`${srv.base}/api/scans/${id}/report?format=xml`, { headers: { authorization: `Bearer ${srv.token}` } });
+  t.equal(xml.status, 200);
+  t.match(xml.headers.get('content-disposition') ?? '', new RegExp(`attachment; filename="prtip-${id}\\.xml"`));
+  const xmlText = await xml.text();
+  for (const p of l.ports) t.match(xmlText, new RegExp(`<port protocol="tcp" portid="${p}"><state state="open"`), `XML has open port ${p}`);
+  t.match(xmlText, /<service name="ssh"/);
+  const { spawnSync } = await import('node:child_process');
+  if (fs.existsSync('/usr/share/nmap/nmap.dtd')) {
+    const v = spawnSync('xmllint', ['--noout', '--dtdvalid', '/usr/share/nmap/nmap.dtd', '-'], { input: xmlText, encoding: 'utf8' });
+    t.equal(v.status, 0, `valid against nmap.dtd: ${v.stderr}`);
+  }
+  const csv = await srv.api(`/api/scans/${id}/report?format=csv`);
+  t.equal(csv.status, 200);
+  t.equal((csv.body as string).trim().split(/\r?\n/).length, 503, 'CSV: a header and one row per port');
+  const normal = await srv.api(`/api/scans/${id}/report?format=normal`);
+  t.match(normal.body, new RegExp(`^${l.ports[0]}/tcp\\s+open\\s+ssh`, 'm'));
+  t.equal((await srv.api(`/api/scans/${id}/report?format=pdf`)).status, 400);
+  t.equal((await srv.api(`/api/scans/nope/report?format=xml`)).status, 404);
+
   // Last-Event-ID: only what came after it.
   const mid = events[Math.floor(events.length / 2)]!;
   const replay = await readEvents(`${srv.base}/api/scans/${id}/events`, { authorization: `Bearer ${srv.token}`, 'last-event-id': mid.id }, (e) => e.event === 'end');
@@ -174,6 +195,8 @@ t.test('DELETE stops a running scan cleanly; 409 once stopped, 404 for none', as
   await readEvents(`${srv.base}/api/scans/${id}/events?token=${encodeURIComponent(srv.token)}`, {}, (e) => e.event === 'status');
   const running = await srv.api(`/api/scans/${id}`);
   t.equal(running.body.state, 'running');
+  const early = await srv.api(`/api/scans/${id}/report?format=xml`);
+  t.equal(early.status, 409, 'no report while running');
   const del = await srv.api(`/api/scans/${id}`, { method: 'DELETE' });
   t.equal(del.status, 200);
   t.equal(del.body.state, 'interrupted');

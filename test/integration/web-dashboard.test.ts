@@ -72,9 +72,18 @@ if (!fs.existsSync(CHROMIUM)) {
     t.same(rows.map((r) => r[1]).sort(), [`${first}/tcp`, `${second}/tcp`].sort(), 'exactly the two open ports');
     await page.waitForFunction(() => [...document.querySelectorAll('#open-ports tr.port-row td:nth-child(3)')].every((td) => td.textContent === 'ssh'), undefined, { timeout: 30_000 });
 
+    // Downloads: links that carry the token and give the format stage's files.
+    await page.waitForSelector('#downloads a');
+    t.same(await page.$$eval('#downloads a', (as) => as.map((a) => a.textContent)), ['-oX', '-oJ', 'CSV', '-oN']);
+    const xml = await page.evaluate(async () => {
+      const res = await fetch((document.querySelector('#downloads a') as HTMLAnchorElement).href);
+      return { status: res.status, text: await res.text() };
+    });
+    t.equal(xml.status, 200);
+    t.match(xml.text, new RegExp(`portid="${second}"><state state="open"`));
     // A host's ports, from the database.
     await page.click('#open-ports tr.port-row a');
-    await page.waitForSelector('#host-detail');
+    await page.waitForSelector(`#host-detail tbody tr:has-text("${second}/tcp")`);
     t.match(await page.textContent('#host-detail'), new RegExp(`${second}/tcp\\s*open`));
     // The scan list knows it; SQL runs in the page.
     t.match(await page.textContent('a.scan.sel'), /complete/);

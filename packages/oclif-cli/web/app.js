@@ -101,6 +101,8 @@ function ScanView({ id, onChange }) {
     <h2>Scan <span class="mono">${id}</span> ${info && html`<span class=${`state ${info.state}`} id="scan-state">${info.state}</span>`}
       ${info?.state === 'running' && html` <button id="scan-stop" onClick=${stop}>Stop</button>`}</h2>
     ${info && html`<div class="mono" style="font-size:13px;margin-bottom:8px">prtip scan ${(info.args ?? []).join(' ')}</div>`}
+    ${info && info.state !== 'running' && html`<div id="downloads" style="font-size:13px;margin-bottom:8px">download:
+      ${[['xml', '-oX'], ['json', '-oJ'], ['csv', 'CSV'], ['normal', '-oN']].map(([f, label]) => html` <a href=${`/api/scans/${id}/report?format=${f}&token=${TOKEN}`} download>${label}</a>`)}</div>`}
     ${error && html`<div class="error">${error}</div>`}
     <${Progress} status=${status ?? info?.progress} info=${info} />
     </section>

@@ -15,6 +15,7 @@ import { UserInputError } from '../../../../stages/records/index.js';
 import { query } from '../../../../stages/store/index.js';
 import { ScanManager, type ApiScan, type ScanEvent } from './scans.js';
 import { readOnlyQuery } from './sql.js';
+import { REPORT_FORMATS, scanReport } from './report.js';
 
 export interface ServerOptions {
   token: string;
@@ -200,6 +201,24 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     let closed = false;
     reply.sse.onClose(() => { closed = true; });
     await reply.sse.send(eventStream(scan, after, () => closed));
+  });
+
+  app.get('/api/scans/:id/report', {
+    schema: {
+      summary: 'A finished scan as the CLI would write it: normal (-oN), xml (-oX), json (-oJ), jsonl (-oD), csv (-oC); a download',
+      params: idParams,
+      querystring: { type: 'object', required: ['format'], properties: { format: { type: 'string', enum: Object.keys(REPORT_FORMATS) }, token: { type: 'string' } } },
+      response: { 400: errorSchema, 404: errorSchema },
+    },
+  }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const { format } = req.query as { format: string };
+    const live = manager.scans.get(id);
+    if (live?.state === 'running') return fail(reply, 409, `scan ${id} is still running: its report is ready when it ends`);
+    const text = await scanReport(instance, id, format);
+    if (text === undefined) return fail(reply, 404, `no scan ${id}`);
+    const spec = REPORT_FORMATS[format]!;
+    return reply.type(spec.type).header('content-disposition', `attachment; filename="prtip-${id}.${spec.ext}"`).send(text);
   });
 
   app.delete('/api/scans/:id', {
