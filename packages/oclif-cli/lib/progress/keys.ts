@@ -3,6 +3,7 @@
  * Enter or ? a status line, q (TUI only) stop cleanly. p/P (packet trace) answer that it is not available yet. The terminal
  * is in raw mode meanwhile, so Ctrl-C is turned back into SIGINT (the usual clean stop).
  */
+import fs from 'node:fs';
 import type { Interaction } from './interaction.js';
 
 /** Where keys' answers go: the status line's reporter, or the TUI (which also takes q). */
@@ -25,9 +26,24 @@ export function handleKey(key: string, interaction: Interaction, reporter: KeySi
   }
 }
 
+/**
+ * True when this process is in its terminal's foreground process group. A background job
+ * (`prtip scan … &`) that read the terminal would be stopped by SIGTTIN, so it takes no keys.
+ */
+export function inForeground(): boolean {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After the command: state, ppid, pgrp, session, tty_nr, tpgid.
+    return fields[2] === fields[5];
+  } catch {
+    return false;
+  }
+}
+
 /** Listens for keys while the scan runs; returns the function that restores the terminal. */
 export function listenForKeys(interaction: Interaction, reporter: KeySink, input: NodeJS.ReadStream = process.stdin): () => void {
-  if (!input.isTTY || typeof input.setRawMode !== 'function') return () => {};
+  if (!input.isTTY || typeof input.setRawMode !== 'function' || !inForeground()) return () => {};
   const onData = (chunk: Buffer) => {
     for (const key of chunk.toString('latin1')) {
       if (key === '\x03') process.kill(process.pid, 'SIGINT');
