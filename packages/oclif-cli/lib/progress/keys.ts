@@ -1,7 +1,8 @@
 /**
  * nmap's runtime interaction keys on a terminal: v/V verbosity up/down, d/D debugging up/down,
  * Enter or ? a status line, q (TUI only) stop cleanly. p/P (packet trace) answer that it is not available yet. The terminal
- * is in raw mode meanwhile, so Ctrl-C is turned back into SIGINT (the usual clean stop).
+ * is in raw mode meanwhile, so Ctrl-C is turned back into SIGINT (the usual clean stop) and
+ * Ctrl-Z into a stop (with the terminal restored first).
  */
 import fs from 'node:fs';
 import type { Interaction } from './interaction.js';
@@ -44,20 +45,27 @@ export function inForeground(): boolean {
 /** Listens for keys while the scan runs; returns the function that restores the terminal. */
 export function listenForKeys(interaction: Interaction, reporter: KeySink, input: NodeJS.ReadStream = process.stdin): () => void {
   if (!input.isTTY || typeof input.setRawMode !== 'function' || !inForeground()) return () => {};
+  // Ctrl-Z: the terminal back to normal, then stop as the shell expects; raw again on fg.
+  const onCont = () => { if (!restored) input.setRawMode(true); };
   const onData = (chunk: Buffer) => {
     for (const key of chunk.toString('latin1')) {
       if (key === '\x03') process.kill(process.pid, 'SIGINT');
-      else handleKey(key, interaction, reporter);
+      else if (key === '\x1a') {
+        input.setRawMode(false);
+        process.kill(process.pid, 'SIGSTOP');
+      } else handleKey(key, interaction, reporter);
     }
   };
   input.setRawMode(true);
   input.on('data', onData);
+  process.on('SIGCONT', onCont);
   input.resume();
   let restored = false;
   const restore = () => {
     if (restored) return;
     restored = true;
     input.off('data', onData);
+    process.off('SIGCONT', onCont);
     input.setRawMode(false);
     input.pause();
   };
