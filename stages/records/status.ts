@@ -29,6 +29,22 @@ export class StatusTicker {
     return this.msUntilDue(now) === 0;
   }
 
+  private tick: Promise<'tick'> | undefined;
+
+  /**
+   * Resolves when the next record is due. One timer per interval, shared by every wait: a stage
+   * yielding thousands of records a second does not arm a timer per record.
+   */
+  due$(): Promise<'tick'> {
+    this.tick ??= new Promise((resolve) => {
+      setTimeout(() => {
+        this.tick = undefined;
+        resolve('tick');
+      }, this.msUntilDue()).unref();
+    });
+    return this.tick;
+  }
+
   /** The status record as of now (and the next one is due everyMs later). */
   take(): StatusRecord {
     const now = Date.now();
@@ -54,14 +70,10 @@ export async function* withStatus<T>(source: AsyncIterable<T>, ticker: StatusTic
   try {
     for (;;) {
       pending ??= it.next();
-      let timer: NodeJS.Timeout | undefined;
-      const tick = new Promise<'tick'>((resolve) => {
-        timer = setTimeout(() => resolve('tick'), ticker.msUntilDue());
-      });
-      const got = await Promise.race([pending, tick]);
-      clearTimeout(timer);
+      const got = await Promise.race([pending, ticker.due$()]);
       if (got === 'tick') {
-        yield ticker.take();
+        // The shared timer may fire just after a take() by another wait: only take when due.
+        if (ticker.due()) yield ticker.take();
         continue;
       }
       pending = undefined;
