@@ -122,7 +122,11 @@ export interface StatusSummary {
   counters: Record<string, number>;
 }
 
-const sentOf = (c: Record<string, number>) => c.sent ?? c.probes ?? 0;
+/**
+ * Probes sent so far. The SYN engine's live counters carry `probes` (handed to the engine) and
+ * `retries` while its `sent` is only summed at the end; detect counts `probes` (service probes).
+ */
+const sentOf = (c: Record<string, number>) => Math.max(c.sent ?? 0, (c.probes ?? 0) + (c.retries ?? 0));
 
 /** Turns a stream of status records (any stages) into summaries; keeps the previous record per stage. */
 export class StatusTracker {

@@ -67,6 +67,9 @@ t.test('StatusTracker: pps now and on average, percent, ETA, replies, drops', as
   t.equal(d.replies, 1);
   t.equal(d.pps, 6);
   t.same(tr.stages().map((s) => s.stage), ['send', 'detect']);
+  // The SYN engine's live counters: probes handed over (and retries) until its sent count lands.
+  const syn = new StatusTracker().update({ ...base, time: 12_000, done: 0, counters: { probes: 500, sent: 0, retries: 100 } });
+  t.equal(syn.pps, 300, '600 probes in 2 s');
   const unknown = tr.update({ ...base, stage: 'x', time: 11_000, done: 0, total: null, counters: {} });
   t.equal(unknown.percent, null);
   t.equal(unknown.etaMs, null);
