@@ -85,10 +85,10 @@ t.test('on a terminal with -v: open ports as they are found, not garbled by the 
   t.match(end, /\[exit 0\]/);
 });
 
-t.test('in a pipe: send --stats-every adds status records; format shows them and -oD keeps them', async (t) => {
+t.test('in a pipe: send --stats-every adds status records; detect passes them on; format shows them and -oD keeps them', async (t) => {
   const { spawnSync } = await import('node:child_process');
   const p = (args: string) => `${process.execPath} ${PRTIP_BIN} ${args}`;
-  const r = spawnSync('bash', ['-c', `set -o pipefail; ${p('targets 127.0.0.1 -p 1-700')} | ${p('send -sT --max-rate 300 --stats-every 1s')} | ${p('format -oD -')}`], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('bash', ['-c', `set -o pipefail; ${p('targets 127.0.0.1 -p 1-700')} | ${p('send -sT --max-rate 300 --stats-every 1s')} | ${p('detect --stats-every 1s')} | ${p('format -oD -')}`], { encoding: 'utf8', timeout: 60_000 });
   t.equal(r.status, 0, r.stderr);
   const records = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; stage?: string; done?: number; total?: number; counters?: Record<string, number> });
   const status = records.filter((x) => x.type === 'status');
@@ -96,7 +96,9 @@ t.test('in a pipe: send --stats-every adds status records; format shows them and
   t.ok(status.every((s) => s.stage === 'send' && s.total === 700 && s.done! < 700 && typeof s.counters!.sent === 'number'));
   t.ok(records.indexOf(status[0]!) < records.findIndex((x) => x.type === 'end'), 'before the trailer');
   t.match(r.stderr, /^Stats: \d+:\d\d:\d\d elapsed; \d+\/700 probes done/m, 'format prints them on stderr');
-  const plain = await runCli(['send', '--tui']);
-  t.equal(plain.code, 1);
-  t.match(plain.stderr, /^prtip: prtip send does not take --tui: the dashboard is prtip scan --tui/);
+  for (const stage of ['send', 'detect']) {
+    const plain = await runCli([stage, '--tui']);
+    t.equal(plain.code, 1);
+    t.match(plain.stderr, new RegExp(`^prtip: prtip ${stage} does not take --tui: the dashboard is prtip scan --tui`));
+  }
 });
