@@ -8,10 +8,12 @@ import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
 import { storeRecords, type StoreOptions } from '../stages/store/index.js';
-import { targetRecords, type TargetsOptions } from '../stages/targets/index.js';
+import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
 
 export interface ScanPipelineOptions {
   targets: TargetsOptions;
+  /** The targets already planned (prtip serve checks them against --allow-targets first). */
+  plan?: TargetPlan;
   send: SendOptions;
   format: FormatOptions;
   /** -sV: service detection after send. */
@@ -28,16 +30,17 @@ export interface ScanPipelineOptions {
   observe?: (rec: AnyRecord) => void;
 }
 
+/** Status records (live counters for displays) end here: the outputs are the scan's results. */
 async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRecord) => void) {
   for await (const rec of source) {
     observe?.(rec);
-    yield rec;
+    if (rec.type !== 'status') yield rec;
   }
 }
 
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
-  const sent = sendRecords(opts.send)(targetRecords(opts.targets));
+  const sent = sendRecords(opts.send)(targetRecords(opts.targets, opts.plan));
   const found = opts.detect ? detectRecords(opts.detect)(sent) : sent;
   const stored = opts.store ? storeRecords(opts.store)(found) : found;
   const seen = observed(stored, opts.observe);

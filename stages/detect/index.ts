@@ -16,6 +16,7 @@ import {
   type PortRecord,
   type ScanHeader,
   type ServiceRecord,
+  StatusTicker,
 } from '../records/index.js';
 import { builtinProbes } from './builtin-probes.js';
 import { ServiceEngine, type PortOutcome } from './engine.js';
@@ -53,6 +54,8 @@ export interface DetectOptions {
   tls: boolean;
   args?: string[];
   signal?: AbortSignal;
+  /** Emit a status record (the live counters) every this many ms while ports are probed; none when undefined. */
+  statusEveryMs?: number;
   onWarning?: (message: string) => void;
 }
 
@@ -224,8 +227,16 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
       }
     };
 
-    function* drain(): Generator<ServiceRecord> {
+    const ticker = opts.statusEveryMs
+      ? new StatusTicker(opts.statusEveryMs, () => ({ stage: 'detect', phase: 'service scan', done: counters.ports - inFlight, total: counters.ports + waiting.length, counters: { ...counters } }))
+      : undefined;
+    // Wakes the waits below so a status record goes out while every probe is still in flight.
+    const statusWake = ticker ? setInterval(notify, ticker.everyMs) : undefined;
+    statusWake?.unref();
+
+    function* drain(): Generator<AnyRecord> {
       while (done.length > 0) yield done.shift()!;
+      if (ticker?.due() && (inFlight > 0 || waiting.length > 0)) yield ticker.take();
     }
 
     const isExcluded = (p: PortRecord) => (p.proto === 'tcp' ? probes.exclude.tcp : probes.exclude.udp).has(p.port);
@@ -264,6 +275,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
     }
     yield* drain();
     for (const h of hosts.values()) clearTimeout(h.timer);
+    clearInterval(statusWake);
     yield extendTrailer(trailer, 'detect', { ...counters, hosts: hosts.size }, aborted() || trailer === undefined);
   };
 }

@@ -225,6 +225,30 @@ export interface ProgressRecord {
   count: number;
 }
 
+/**
+ * A stage's live counters, emitted every few seconds while it works (when asked: --stats-every,
+ * a terminal, --tui, prtip serve) so that the status line, the TUI, the web API and prtip format
+ * read the same numbers. `counters` are the ones the stage's trailer will carry, as of `time`.
+ * Rates and ETA are derived by readers from consecutive records (stages/records/status.ts).
+ */
+export interface StatusRecord {
+  type: 'status';
+  /** The stage reporting: send, detect, … */
+  stage: string;
+  /** What it is doing, in nmap's words: port scan, service scan, … */
+  phase: string;
+  /** Scan type of a scanning stage (connect, syn). */
+  scanType?: string;
+  /** Unix epoch ms of this snapshot, and of the stage's start. */
+  time: number;
+  startTime: number;
+  /** Work decided so far (probes answered or timed out; services identified or given up). */
+  done: number;
+  /** Work planned, when known (the plan's probes; detect: ports queued so far). */
+  total: number | null;
+  counters: Record<string, number>;
+}
+
 export interface EndTrailer {
   type: 'end';
   endTime: number;
@@ -242,6 +266,7 @@ export type KnownRecord =
   | ServiceRecord
   | OsRecord
   | ProgressRecord
+  | StatusRecord
   | EndTrailer;
 
 /** Any record: the known ones, or one of a type this build does not know (passed through). */

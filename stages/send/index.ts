@@ -11,8 +11,11 @@ import {
   stageStream,
   type AnyRecord,
   type EndTrailer,
+  type PortRecord,
   type ProbeBatch,
   type ScanHeader,
+  StatusTicker,
+  withStatus,
 } from '../records/index.js';
 import type { Duplex } from 'node:stream';
 import { ConnectScanner } from './proto-connect.js';
@@ -57,6 +60,8 @@ export interface SendOptions {
   /** The command line of this stage, appended to the header's args. */
   args?: string[];
   signal?: AbortSignal;
+  /** Emit a status record (the live counters) every this many ms; none when undefined. */
+  statusEveryMs?: number;
   /** Non-fatal notices for the user (e.g. probes of a protocol this scan type cannot send). */
   onWarning?: (message: string) => void;
 }
@@ -102,9 +107,14 @@ export function sendRecords(opts: SendOptions) {
     let trailer: EndTrailer | undefined;
     let skipped = 0;
     const skippedProtos = new Set<string>();
+    let total: number | null = null;
+    const decided = (c: Readonly<Record<string, number>>) => (c.open ?? 0) + (c.closed ?? 0) + (c.filtered ?? 0);
+    const ticker = opts.statusEveryMs
+      ? new StatusTicker(opts.statusEveryMs, () => ({ stage: 'send', phase: 'port scan', scanType: opts.scanType, done: decided(engine.counters), total, counters: { ...engine.counters, skipped } }))
+      : undefined;
     const noted = async function* (records: AsyncIterable<Decided>) {
-      for await (const r of records) {
-        if (r.type === 'port') hosts.note(r);
+      for await (const r of withStatus(records, ticker)) {
+        if (r.type === 'port') hosts.note(r as PortRecord);
         yield r;
       }
     };
@@ -112,6 +122,7 @@ export function sendRecords(opts: SendOptions) {
       for await (const rec of source) {
         if (rec.type === 'scan') {
           const header = rec as ScanHeader;
+          total = header.plan?.shardProbes ?? null;
           yield { ...header, args: [...header.args, ...(opts.args ?? [])], scanTypes: [...(header.scanTypes ?? []), opts.scanType] };
           continue;
         }

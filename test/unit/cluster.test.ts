@@ -1,7 +1,7 @@
 // The cluster's pure parts: per-shard command lines, rate splitting, --redis URLs.
 import t from 'tap';
 import { parseArgs } from '../../packages/oclif-cli/lib/flags.js';
-import { SCAN_GROUPS } from '../../packages/oclif-cli/lib/scan-checks.js';
+import { SCAN_GROUPS } from '../../packages/oclif-cli/lib/scan-options.js';
 import { scanArgvOf } from '../../packages/oclif-cli/lib/cluster-scan.js';
 import { shardArgv, splitRate, withoutPerShardOptions } from '../../pipelines/cluster/submit.js';
 import { parseRedisUrl } from '../../pipelines/cluster/redis.js';

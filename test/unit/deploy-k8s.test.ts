@@ -7,7 +7,7 @@ import { Job } from 'kubernetes-models/batch/v1/Job';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { parseArgs } from '../../packages/oclif-cli/lib/flags.js';
-import { checkScanOptions, SCAN_GROUPS } from '../../packages/oclif-cli/lib/scan-checks.js';
+import { checkScanOptions, SCAN_GROUPS } from '../../packages/oclif-cli/lib/scan-options.js';
 
 const load = (name: string) => parseAllDocuments(fs.readFileSync(new URL(`../../pipelines/cluster/kubernetes/${name}`, import.meta.url), 'utf8')).map((d) => d.toJS() as { kind: string });
 const MODELS: Record<string, new (o: never) => { validate(): void }> = { Job, Deployment, PersistentVolumeClaim } as never;

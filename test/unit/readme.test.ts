@@ -13,7 +13,9 @@ t.test('README flag table equals the CLI flag table', async (t) => {
     'regenerate with: npm run readme:flags');
 });
 
-t.test('README gives the two set-up commands', async (t) => {
-  t.match(readme, /npm ci && npm run build/);
-  t.match(readme, /npm test/);
+t.test('README starts with the two commands', async (t) => {
+  const firstLines = readme.split('\n').slice(0, 6).join('\n');
+  t.match(firstLines, /^ {4}npm run setup && npx prtip demo\b/m);
+  t.match(firstLines, /^ {4}npm test\b/m);
+  t.match(readme, /npm ci && npm run build/, 'the manual way is still documented');
 });

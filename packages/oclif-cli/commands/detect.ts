@@ -6,7 +6,7 @@ import type { CliOptions, FlagGroup } from '../lib/flags.js';
 import { drain, interruptController, stdinRecords, writeRecordsToStdout } from '../lib/io.js';
 import { detectOptions, formatOptions } from '../lib/stage-options.js';
 
-const GROUPS: FlagGroup[] = ['version', 'probedb', 'timing', 'output', 'misc'];
+const GROUPS: FlagGroup[] = ['version', 'probedb', 'timing', 'output', 'interaction', 'misc'];
 
 /** Send-side timing flags: detect's own waits follow -T only. */
 const SENDING = 'it sets how prtip send probes; prtip detect takes -T for its waits';
@@ -14,6 +14,7 @@ const REFUSED: Record<string, string> = {
   '--max-retries': SENDING, '--max-rtt-timeout': SENDING, '--max-parallelism': SENDING, '--max-rate': SENDING,
   '--rate': SENDING, '--min-rate': SENDING, '--wait': SENDING,
   '-v': 'live "Discovered open port" lines come from prtip send or prtip scan',
+  '--tui': 'the dashboard is prtip scan --tui; in a pipe, prtip format shows the status records of --stats-every',
 };
 
 export default class Detect extends PrtipCommand {
@@ -24,7 +25,8 @@ export default class Detect extends PrtipCommand {
       'port) with nmap\'s version-detection probes: DATADIR/nmap-service-probes when Nmap is\n' +
       'installed, else prtip\'s own small set. Writes every record through, plus a service record\n' +
       'per probed port (name, product, version, extra info, CPEs, TLS certificate).\n' +
-      '--check-db loads the probe database and reports what it cannot use.',
+      '--check-db loads the probe database and reports what it cannot use. --stats-every TIME adds\n' +
+      'status records while ports are probed; upstream status records pass through.',
     GROUPS,
     [
       'prtip targets 198.18.0.7 -p 1-1024 | prtip send -sT | prtip detect | prtip format',
@@ -45,7 +47,10 @@ export default class Detect extends PrtipCommand {
     refuseTerminalOnlyFlags(o, 'detect');
     const interrupt = interruptController();
     const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
-    const records = detectRecords(detectOptions(o, [this.commandLine()], interrupt.signal, warn))(stdinRecords('detect'));
+    const opts = detectOptions(o, [this.commandLine()], interrupt.signal, warn);
+    // --stats-every: its own status records (while ports are probed) join the stream.
+    opts.statusEveryMs = o.statsEveryMs;
+    const records = detectRecords(opts)(stdinRecords('detect'));
     if (process.stdout.isTTY) await drain(formatRecords(formatOptions(o, [{ format: 'normal', path: '-' }]))(records));
     else await writeRecordsToStdout(records);
   }

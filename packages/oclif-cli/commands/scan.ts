@@ -1,13 +1,19 @@
 import fs from 'node:fs';
 import { runScan } from '../../../pipelines/scan.js';
-import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
+import { UserInputError, type AnyRecord, type Proto } from '../../../stages/records/index.js';
 import { findResumable, finishedRanges, openDatabase, storedRecords } from '../../../stages/store/index.js';
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
-import { detectOptions, formatOptions, sendOptions, targetsOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
-import { checkScanOptions, SCAN_GROUPS } from '../lib/scan-checks.js';
+import { checkScanOptions, scanPipelineOptions, SCAN_GROUPS, statusInterval } from '../lib/scan-options.js';
+import { ProgressReporter } from '../lib/progress/reporter.js';
+import { listenForKeys } from '../lib/progress/keys.js';
+import type { Interaction } from '../lib/progress/interaction.js';
+import type { KeySink } from '../lib/progress/keys.js';
+import { startTui, tuiUnavailable } from '../lib/progress/tui.js';
+import { TuiModel } from '../lib/progress/tui-model.js';
+import { loadServicesTable } from '../../../stages/datafiles/index.js';
 
 const GROUPS: FlagGroup[] = SCAN_GROUPS;
 
@@ -58,24 +64,42 @@ export default class Scan extends PrtipCommand {
     }
     checkScanOptions(o);
     const interrupt = interruptController();
-    const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
-    const args = [['prtip', 'scan', ...argv].join(' ')];
+    const interaction: Interaction = { verbose: o.verbose, debug: 0 };
+    const stderrTty = process.stderr.isTTY === true;
+    const reporter = new ProgressReporter({
+      out: process.stderr, live: stderrTty, interaction,
+      statsEveryMs: stderrTty ? o.statsEveryMs : statusInterval(o, false),
+    });
+    const noTui = o.tui ? tuiUnavailable() : undefined;
+    if (noTui) reporter.say(`prtip: --tui: ${noTui}; showing the status line instead\n`);
+    const services = loadServicesTable(o.datadir);
+    const tui = o.tui && !noTui
+      ? await startTui(new TuiModel(['prtip', 'scan', ...argv].join(' '), (port, proto) => services.serviceName(port, proto as Proto)), interaction, () => interrupt.abort())
+      : undefined;
+    const sink: KeySink = tui ?? reporter;
+    const warn = (m: string) => sink.say(`prtip: warning: ${m}\n`);
+    const verbose = verboseObserver(() => interaction.verbose, (t) => sink.say(t));
     const outputs = o.outputs.some((x) => x.path === '-') ? o.outputs : [...o.outputs, { format: 'normal' as const, path: '-' }];
-    const targets = targetsOptions(o, args, interrupt.signal);
-    if (resume) targets.skip = resume.skip;
     // Opened before any record flows, so a bad --db path fails before the scan starts.
     const db = o.db ? await openDatabase(o.db) : undefined;
+    const readsStdin = o.inputFiles.includes('-');
+    const stopKeys = readsStdin ? () => {} : listenForKeys(interaction, sink);
     try {
-      await runScan({
-        targets,
-        send: sendOptions(o, [], interrupt.signal, warn),
-        format: formatOptions(o, outputs),
-        detect: o.versionDetect ? detectOptions(o, [], interrupt.signal, warn) : undefined,
-        store: o.db ? { path: o.db, db, argv, resumeScanId: resume?.scanId } : undefined,
-        observe: verboseObserver(o.verbose),
-        prior: resume?.prior,
-      });
+      await runScan(scanPipelineOptions(o, {
+        args: [['prtip', 'scan', ...argv].join(' ')],
+        argv,
+        signal: interrupt.signal,
+        warn,
+        outputs,
+        db,
+        statusEveryMs: statusInterval(o, stderrTty),
+        observe: tui ? (rec) => { verbose?.(rec); tui.observe(rec); } : (rec) => { verbose?.(rec); reporter.observe(rec); },
+        resume,
+      }));
     } finally {
+      stopKeys();
+      tui?.stop();
+      reporter.finish();
       db?.close();
     }
   }

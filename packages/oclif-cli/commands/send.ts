@@ -7,7 +7,7 @@ import { drain, interruptController, stdinRecords, writeRecordsToStdout } from '
 import { formatOptions, sendOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
 
-const GROUPS: FlagGroup[] = ['scan', 'discovery', 'timing', 'output'];
+const GROUPS: FlagGroup[] = ['scan', 'discovery', 'timing', 'output', 'interaction'];
 
 export default class Send extends PrtipCommand {
   static override summary = 'Probe the targets read on stdin and emit port records';
@@ -16,7 +16,8 @@ export default class Send extends PrtipCommand {
     'Reads probe batches on stdin, probes each (address, port), and writes port and host\n' +
       'records (msgpack); every other record passes through. On a terminal it prints a report.\n' +
       'Scan types: -sS (TCP SYN, raw packets; the default with root or CAP_NET_RAW),\n' +
-      '-sT (TCP connect; the default without).',
+      '-sT (TCP connect; the default without). --stats-every TIME adds status records (live\n' +
+      'counters) to the stream, which prtip format shows.',
     GROUPS,
     [
       'prtip targets 198.18.0.0/24 -p 1-1024 | prtip send -sT -T4 | prtip format -oD results.jsonl',
@@ -26,6 +27,7 @@ export default class Send extends PrtipCommand {
 
   protected readonly commandName = 'send';
   protected readonly groups = GROUPS;
+  protected override readonly refused = { '--tui': 'the dashboard is prtip scan --tui; in a pipe, prtip format shows the status records of --stats-every' };
 
   protected async main(o: CliOptions): Promise<void> {
     if (o.outputs.length > 0) {
@@ -37,7 +39,10 @@ export default class Send extends PrtipCommand {
     const interrupt = interruptController();
     const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
     const observe = verboseObserver(o.verbose);
-    const send = sendRecords(sendOptions(o, [this.commandLine()], interrupt.signal, warn));
+    const sendOpts = sendOptions(o, [this.commandLine()], interrupt.signal, warn);
+    // --stats-every: status records go downstream with the others (prtip format shows them).
+    sendOpts.statusEveryMs = o.statsEveryMs;
+    const send = sendRecords(sendOpts);
     const input = stdinRecords('send');
     const records = observe
       ? (async function* () { for await (const r of send(input)) { observe(r); yield r; } })()

@@ -12,7 +12,7 @@ import { UserInputError, type EndTrailer, type ScanHeader, type ScanPlan } from 
 import { findResumable, finishedRanges, openDatabase, query } from '../../../stages/store/index.js';
 import { planTargets } from '../../../stages/targets/index.js';
 import { parseArgs, type CliOptions } from './flags.js';
-import { checkScanOptions, SCAN_GROUPS } from './scan-checks.js';
+import { checkScanOptions, SCAN_GROUPS } from './scan-options.js';
 import { detectOptions, formatOptions, sendOptions, targetsOptions } from './stage-options.js';
 
 /** Options of prtip scan that make no sense for a scan spread over workers, and what to do instead. */
@@ -28,6 +28,8 @@ export const NOT_FOR_CLUSTER: Readonly<Record<string, string>> = Object.fromEntr
   ['--results', 'it is a worker option (prtip worker --results DIR)'],
   ['--stall-timeout', 'it is a worker option (prtip worker --stall-timeout TIME)'],
   ['--partial', 'it is a collect option (prtip cluster collect ID --partial)'],
+  ['--tui', 'workers have no terminal; prtip cluster status ID shows progress'],
+  ['--stats-every', 'workers have no terminal; prtip cluster status ID shows progress'],
 ]);
 
 /** Cluster-only options removed from a submit command line to leave the scan's own argv. */

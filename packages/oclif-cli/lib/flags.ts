@@ -53,17 +53,21 @@ export interface CliOptions {
   results?: string;
   stallMs?: number;
   partial: boolean;
+  /** --stats-every: nmap-style status lines this often (ms). */
+  statsEveryMs?: number;
+  /** --tui: the full-screen dashboard. */
+  tui: boolean;
 }
 
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
     scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0,
-    versionDetect: false, checkDb: false, partial: false,
+    versionDetect: false, checkDb: false, partial: false, tui: false,
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'cluster' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'interaction' | 'cluster' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
@@ -76,6 +80,7 @@ export const GROUP_TITLES: Record<FlagGroup, string> = {
   output: 'OUTPUT',
   database: 'DATABASE (DuckDB)',
   cluster: 'CLUSTER (BullMQ on Redis)',
+  interaction: 'RUNTIME INTERACTION',
   misc: 'MISC',
 };
 
@@ -163,6 +168,8 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--partial'], group: 'cluster', help: 'cluster collect: union the shards that are done even if others are not', apply: (o) => { o.partial = true; } },
   { names: ['--open'], group: 'output', help: 'show only open ports', apply: (o) => { o.openOnly = true; } },
   { names: ['--reason'], group: 'output', help: 'show why each port is in its state', apply: (o) => { o.reason = true; } },
+  { names: ['--stats-every'], value: 'TIME', group: 'interaction', help: 'status lines this often (default 10s with -v when stderr is no terminal; a terminal gets a live line; keys v V d D Enter ?)', apply: (o, v, n) => { o.statsEveryMs = Math.max(100, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
+  { names: ['--tui'], group: 'interaction', help: 'full-screen dashboard on stderr (q stops cleanly); the status line when not a terminal or too small', apply: (o) => { o.tui = true; } },
   { names: ['-v'], group: 'output', help: 'verbose: open ports on stderr as found; down hosts in reports', apply: (o) => { o.verbose++; } },
 ];
 
@@ -177,6 +184,7 @@ const NOT_YET: Record<string, string> = {
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
   '-sR': 'RPC scan',
+  '--packet-trace': 'packet trace: it comes with the new send engine',
 };
 
 export interface ParseResult {

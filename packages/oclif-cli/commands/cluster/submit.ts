@@ -5,7 +5,7 @@ import { UserInputError } from '../../../../stages/records/index.js';
 import { commandHelp, PrtipCommand } from '../../lib/base-command.js';
 import { checkClusterScan, NOT_FOR_CLUSTER, scanArgvOf } from '../../lib/cluster-scan.js';
 import type { CliOptions, FlagGroup } from '../../lib/flags.js';
-import { SCAN_GROUPS } from '../../lib/scan-checks.js';
+import { SCAN_GROUPS } from '../../lib/scan-options.js';
 
 const GROUPS: FlagGroup[] = ['cluster', ...SCAN_GROUPS];
 

@@ -1,0 +1,72 @@
+/**
+ * The words after `prtip scan` → the scan pipeline's options. One function for every caller
+ * (the CLI's scan and demo commands, `prtip serve`, the TUI), so a scan started from the web API
+ * is the same scan, refused for the same reasons with the same messages.
+ */
+import type { ScanPipelineOptions } from '../../../pipelines/scan.js';
+import type { OutputRequest } from '../../../stages/format/index.js';
+import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
+import type { Database } from '../../../stages/store/index.js';
+import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
+import { detectOptions, formatOptions, sendOptions, targetsOptions } from './stage-options.js';
+
+export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'discovery', 'version', 'timing', 'output', 'database', 'interaction', 'misc'];
+
+/** Parses and checks a scan's words (what `prtip scan` would be given). */
+export function parseScanArgs(argv: string[]): CliOptions {
+  const o = parseArgs(argv, SCAN_GROUPS, 'scan', true);
+  checkScanOptions(o);
+  return o;
+}
+
+export function checkScanOptions(o: CliOptions): void {
+  if (o.versionIntensity !== undefined && !o.versionDetect) {
+    throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
+  }
+  if (o.ports !== undefined && /(^|,)\s*[US]:/i.test(o.ports)) {
+    throw new UserInputError(`-p "${o.ports}" asks for UDP/SCTP ports, but prtip scans TCP only for now (-sS, -sT)`);
+  }
+}
+
+/**
+ * How often stages emit status records: every second for a live display (terminal line, TUI,
+ * web), else every --stats-every, else (-v) every 10 s as nmap does, else never.
+ */
+export function statusInterval(o: CliOptions, live: boolean): number | undefined {
+  const stats = o.statsEveryMs ?? (o.verbose > 0 ? 10_000 : undefined);
+  if (live) return Math.min(1000, stats ?? 1000);
+  return stats;
+}
+
+export interface ScanContext {
+  /** The command line recorded in the header. */
+  args: string[];
+  /** The argv stored with --db (what --resume re-parses). */
+  argv: string[];
+  signal: AbortSignal;
+  warn: (message: string) => void;
+  outputs: OutputRequest[];
+  /** An open database for --db (the store stage leaves it open). */
+  db?: Database;
+  statusEveryMs?: number;
+  observe?: (rec: AnyRecord) => void;
+  resume?: { scanId: string; skip: Array<[number, number]>; prior: AnyRecord[] };
+}
+
+export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipelineOptions {
+  const targets = targetsOptions(o, ctx.args, ctx.signal);
+  if (ctx.resume) targets.skip = ctx.resume.skip;
+  const send = sendOptions(o, [], ctx.signal, ctx.warn);
+  send.statusEveryMs = ctx.statusEveryMs;
+  const detect = o.versionDetect ? detectOptions(o, [], ctx.signal, ctx.warn) : undefined;
+  if (detect) detect.statusEveryMs = ctx.statusEveryMs;
+  return {
+    targets,
+    send,
+    format: formatOptions(o, ctx.outputs),
+    detect,
+    store: o.db ? { path: o.db, db: ctx.db, argv: ctx.argv, resumeScanId: ctx.resume?.scanId } : undefined,
+    observe: ctx.observe,
+    prior: ctx.resume?.prior,
+  };
+}
