@@ -150,7 +150,7 @@ async function pps(): Promise<void> {
       import { loadNative } from ${JSON.stringify(join(root, 'dist/native/index.js'))};
       const n = loadNative();
       const mac = (s) => Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
-      const e = new n.SynEngine({ ifname: '${lab.scannerIf}', srcMac: mac('${lab.scannerMac}'), dstMac4: mac('${lab.targetMac}'),
+      const e = new n.RawEngine({ ifname: '${lab.scannerIf}', srcMac: mac('${lab.scannerMac}'), dstMac4: mac('${lab.targetMac}'),
         src4: Uint8Array.from([${lab.scannerV4.split('.').join(',')}]), sourcePort: 62000 }, () => {});
       e.start();
       const N = 8192;

@@ -9,3 +9,4 @@ export {
   serviceName,
   type ServiceEntry,
 } from './services.js';
+export { loadUdpPayloads, parseNmapPayloads, udpPayloadsFromServiceProbes, unescapeC, PAYLOADS_FILE, type UdpPayloads } from './payloads.js';

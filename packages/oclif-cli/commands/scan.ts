@@ -5,10 +5,10 @@ import { findResumable, finishedRanges, openDatabase, storedRecords } from '../.
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
-import { detectOptions, formatOptions, sendOptions, targetsOptions } from '../lib/stage-options.js';
+import { detectOptions, formatOptions, scanProtocols, sendOptions, targetsOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
 
-const GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'discovery', 'version', 'timing', 'output', 'database', 'misc'];
+const GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'timing', 'output', 'database', 'misc'];
 
 export default class Scan extends PrtipCommand {
   static override summary = 'Run a whole scan in one process (targets → send → [detect] → [store] → format)';
@@ -58,9 +58,12 @@ export default class Scan extends PrtipCommand {
     if (o.versionIntensity !== undefined && !o.versionDetect) {
       throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
     }
-    const uPorts = o.ports !== undefined && /(^|,)\s*[US]:/i.test(o.ports);
-    if (uPorts) {
-      throw new UserInputError(`-p "${o.ports}" asks for UDP/SCTP ports, but prtip scans TCP only for now (-sS, -sT)`);
+    const protocols = scanProtocols(o);
+    if (o.ports !== undefined && /(^|,)\s*S:/i.test(o.ports)) {
+      throw new UserInputError(`-p "${o.ports}" asks for SCTP ports, but prtip has no SCTP scan yet (-sY/-sZ)`);
+    }
+    if (o.ports !== undefined && /(^|,)\s*U:/i.test(o.ports) && !protocols.includes('udp')) {
+      throw new UserInputError(`-p "${o.ports}" asks for UDP ports: add -sU (UDP scan) to probe them`);
     }
     const interrupt = interruptController();
     const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);

@@ -1,0 +1,55 @@
+/**
+ * Pacing for targets that rate-limit their ICMP errors (Linux: port unreachables at about 1/s per
+ * destination, and 1000/s with a burst of 50 for the whole host). Their silence is not an answer:
+ * a UDP probe dropped by the limit looks like an open|filtered port. nmap notices drops (probes
+ * answered only on a retry) and raises its per-host scan delay. The raw session does the same per
+ * probe batch (a batch interleaves its hosts): after a round that left more than `minDrops`
+ * probes unanswered (over `dropRatio` of the round) while others answered, the next round of the
+ * unanswered probes is sent at the answer rate the round measured (never more than half the
+ * previous pace), and such rounds do not use up the probes' retries (at most `maxRounds` of them).
+ */
+export interface RateLimitWatchOptions {
+  /** Longest gap between two probes of a paced round, ms (nmap's --max-scan-delay; default 1 s). */
+  maxDelayMs: number;
+  dropRatio?: number;
+  minDrops?: number;
+  maxRounds?: number;
+}
+
+/** One round of a batch: what was sent, what came back, how long it took. */
+export interface RoundResult {
+  sent: number;
+  answered: number;
+  /** From the first send of the round to the last answer it could bring (last send + RTT), seconds. */
+  seconds: number;
+  /** Pace of this round, probes per second (undefined: the engine's full rate). */
+  pace?: number;
+  /** Paced rounds this batch had so far. */
+  rounds: number;
+}
+
+export class IcmpRateLimitWatch {
+  private readonly dropRatio: number;
+  private readonly minDrops: number;
+  private readonly maxRounds: number;
+  private readonly minPace: number;
+  /** Rounds that were slowed down (for the trailer). */
+  slowed = 0;
+
+  constructor(opts: RateLimitWatchOptions) {
+    this.dropRatio = opts.dropRatio ?? 0.3;
+    this.minDrops = opts.minDrops ?? 10;
+    this.maxRounds = opts.maxRounds ?? 12;
+    this.minPace = 1000 / Math.max(1, opts.maxDelayMs);
+  }
+
+  /** The pace (probes/s) of the next, non-counting round, or undefined: no rate limit seen, retry as usual. */
+  nextPace(r: RoundResult): number | undefined {
+    const drops = r.sent - r.answered;
+    if (r.answered === 0 || drops <= this.minDrops || drops / r.sent <= this.dropRatio || r.rounds >= this.maxRounds) return undefined;
+    const measured = r.answered / Math.max(r.seconds, 0.001);
+    const cap = r.pace === undefined ? Infinity : r.pace / 2;
+    this.slowed++;
+    return Math.max(this.minPace, Math.min(cap, measured * 1.2));
+  }
+}
