@@ -24,8 +24,13 @@ export interface RoundResult {
   seconds: number;
   /** Pace of this round, probes per second (undefined: the engine's full rate). */
   pace?: number;
-  /** Paced rounds this batch had so far. */
+  /** Paced rounds this batch had so far (0: the limit is not known yet). */
   rounds: number;
+  /** Answers of the whole batch so far, and seconds since its first send (the long-run answer rate). */
+  totalAnswered: number;
+  totalSeconds: number;
+  /** Paced rounds in a row that brought no answer. */
+  emptyRounds: number;
 }
 
 export class IcmpRateLimitWatch {
@@ -43,11 +48,19 @@ export class IcmpRateLimitWatch {
     this.minPace = 1000 / Math.max(1, opts.maxDelayMs);
   }
 
-  /** The pace (probes/s) of the next, non-counting round, or undefined: no rate limit seen, retry as usual. */
+  /**
+   * The pace (probes/s) of the next, non-counting round, or undefined: no rate limit seen (or given
+   * up on), retry as usual. The first slow-down needs answers beside the drops (a host that answers
+   * nothing is silent, not limited); once limited, a round without answers falls back to the batch's
+   * long-run answer rate, and a second such round in a row ends the pacing (the rest is silence).
+   */
   nextPace(r: RoundResult): number | undefined {
     const drops = r.sent - r.answered;
-    if (r.answered === 0 || drops <= this.minDrops || drops / r.sent <= this.dropRatio || r.rounds >= this.maxRounds) return undefined;
-    const measured = r.answered / Math.max(r.seconds, 0.001);
+    const limited = r.rounds > 0;
+    if (r.rounds >= this.maxRounds || drops <= (limited ? 0 : this.minDrops) || drops / r.sent <= this.dropRatio) return undefined;
+    if (!limited && r.answered === 0) return undefined;
+    if (limited && r.answered === 0 && r.emptyRounds >= 1) return undefined;
+    const measured = r.answered > 0 ? r.answered / Math.max(r.seconds, 0.001) : r.totalAnswered / Math.max(r.totalSeconds, 0.001);
     const cap = r.pace === undefined ? Infinity : r.pace / 2;
     this.slowed++;
     return Math.max(this.minPace, Math.min(cap, measured * 1.2));

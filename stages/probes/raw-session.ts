@@ -93,9 +93,12 @@ interface InFlight {
   roundAt: number;
   roundSent: number;
   answeredBefore: number;
-  /** Pace of the current round (probes/s) and paced rounds so far (ICMP rate limits). */
+  /** Pace of the current round (probes/s), paced rounds so far, and those in a row without answers (ICMP rate limits). */
   pace?: number;
   pacedRounds: number;
+  emptyRounds?: number;
+  /** When the batch was first queued (performance.now()). */
+  firstAt?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -476,16 +479,20 @@ export class RawSession implements ScanEngine {
       if (this.ratelimit && !this.aborted) {
         // A target that rate-limits ICMP errors: resend the unanswered probes slower, without using up a retry.
         const answered = engine.answeredCount(b.slot);
+        const got = answered - b.answeredBefore;
+        b.firstAt ??= b.roundAt;
         const pace = this.ratelimit.nextPace({
-          sent: b.roundSent, answered: answered - b.answeredBefore, seconds: (b.sentAt - b.roundAt) / 1000 + 0.002,
-          pace: b.pace, rounds: b.pacedRounds,
+          sent: b.roundSent, answered: got, seconds: (b.sentAt - b.roundAt) / 1000 + 0.002,
+          pace: b.pace, rounds: b.pacedRounds, totalAnswered: answered, totalSeconds: (now - b.firstAt) / 1000,
+          emptyRounds: b.emptyRounds ?? 0,
         });
         if (pace !== undefined) {
           const again = engine.resend(b.slot, pace);
           if (again) {
             this.counters.retries += again.count;
             this.counters.rateLimitRounds = this.ratelimit.slowed;
-            Object.assign(b, { seq: again.seq, sentAt: undefined, roundAt: now, roundSent: again.count, answeredBefore: answered, pace, pacedRounds: b.pacedRounds + 1 });
+            const emptyRounds = b.pacedRounds > 0 && got === 0 ? (b.emptyRounds ?? 0) + 1 : 0;
+            Object.assign(b, { seq: again.seq, sentAt: undefined, roundAt: now, roundSent: again.count, answeredBefore: answered, pace, pacedRounds: b.pacedRounds + 1, emptyRounds });
             continue;
           }
         }

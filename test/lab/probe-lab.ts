@@ -27,7 +27,7 @@ export async function ruleCounters(lab: Lab, table = 'prtip_probes'): Promise<st
 
 const RESPONDER_JS = `
 import dgram from 'node:dgram';
-const [addrs, ...ports] = process.argv.slice(2);
+const [addrs, ...ports] = process.argv.slice(1);
 let ready = 0;
 const total = ports.length * addrs.split(',').length;
 for (const a of addrs.split(',')) for (const p of ports) {

@@ -127,13 +127,16 @@ t.test('--scanflags: names in any order or a number, as nmap', async (t) => {
 
 t.test('ICMP rate-limit pacing: slows down only on evidence, never below the floor, bounded rounds', async (t) => {
   const w = new IcmpRateLimitWatch({ maxDelayMs: 1000 });
-  t.equal(w.nextPace({ sent: 1000, answered: 1000, seconds: 0.01, rounds: 0 }), undefined, 'all answered');
-  t.equal(w.nextPace({ sent: 1000, answered: 0, seconds: 0.01, rounds: 0 }), undefined, 'nothing answered: silence, not a limit');
-  t.equal(w.nextPace({ sent: 100, answered: 95, seconds: 0.01, rounds: 0 }), undefined, 'few drops');
-  const p1 = w.nextPace({ sent: 1000, answered: 60, seconds: 0.01, rounds: 0 })!;
+  const r = (o: Partial<Parameters<IcmpRateLimitWatch['nextPace']>[0]>) => w.nextPace({ sent: 1000, answered: 0, seconds: 0.01, rounds: 0, totalAnswered: 0, totalSeconds: 1, emptyRounds: 0, ...o });
+  t.equal(r({ answered: 1000 }), undefined, 'all answered');
+  t.equal(r({ answered: 0 }), undefined, 'nothing answered: silence, not a limit');
+  t.equal(r({ sent: 100, answered: 95 }), undefined, 'few drops');
+  const p1 = r({ answered: 60 })!;
   t.equal(Math.round(p1), 7200, '1.2 × the measured answer rate (60 in 10 ms)');
-  const p2 = w.nextPace({ sent: 940, answered: 180, seconds: 0.13, pace: p1, rounds: 1 })!;
+  const p2 = r({ sent: 940, answered: 180, seconds: 0.13, pace: p1, rounds: 1 })!;
   t.ok(p2 <= p1 / 2, 'at most half the previous pace');
-  t.equal(w.nextPace({ sent: 900, answered: 1, seconds: 100, pace: 2, rounds: 2 }), 1, 'floor: one probe per --max-scan-delay');
-  t.equal(w.nextPace({ sent: 900, answered: 100, seconds: 1, pace: 100, rounds: 12 }), undefined, 'at most 12 paced rounds');
+  t.equal(r({ sent: 900, answered: 1, seconds: 100, pace: 2, rounds: 2 }), 1, 'floor: one probe per --max-scan-delay');
+  t.equal(r({ sent: 900, answered: 100, seconds: 1, pace: 100, rounds: 12 }), undefined, 'at most 12 paced rounds');
+  t.equal(Math.round(r({ sent: 18, answered: 0, pace: 3600, rounds: 1, totalAnswered: 6, totalSeconds: 0.3 })!), 24, 'limited, an empty round: the long-run rate (6 in 0.3 s) × 1.2');
+  t.equal(r({ sent: 18, answered: 0, pace: 24, rounds: 2, totalAnswered: 6, totalSeconds: 2, emptyRounds: 1 }), undefined, 'a second empty paced round: the rest is silence');
 });
