@@ -60,6 +60,11 @@ bool tcp_parse(const WireConfig& c, const uint8_t* tcp, size_t len, Reply& out) 
   const uint32_t advance = ((c.tcp_flags & kSyn) ? 1 : 0) + ((c.tcp_flags & kFin) ? 1 : 0) + uint32_t(c.payload.size());
   out.has_tag_value = true;
   out.tag_value = ack ? out.ack - advance : out.seq;
+  if (ack && !c.payload.empty()) {
+    // Stacks acknowledge a probe's payload in a RST but, without TCP Fast Open, not in a SYN-ACK.
+    out.has_alt_tag_value = true;
+    out.alt_tag_value = out.ack - (advance - uint32_t(c.payload.size()));
+  }
   return true;
 }
 

@@ -63,8 +63,17 @@ static void on_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   {
     std::lock_guard<std::mutex> lock(core.mu);
     uint32_t tag;
+    const size_t alen = r.family == 4 ? 4 : 16;
+    auto names_probe = [&](uint32_t t) {
+      const InFlightBatch* b = core.slots[t >> kTagEntryBits].get();
+      const uint32_t e = t & kTagEntryMask;
+      return b != nullptr && b->family == r.family && e < b->count && b->port(e) == r.peer_port &&
+             memcmp(b->addrs.data() + size_t(e) * alen, r.peer, alen) == 0;
+    };
     if (r.has_tag_value) {
-      tag = r.tag_value - probe_cookie(core.wire.key, r.family, r.local, r.peer, r.local_port, r.peer_port);
+      const uint32_t cookie = probe_cookie(core.wire.key, r.family, r.local, r.peer, r.local_port, r.peer_port);
+      tag = r.tag_value - cookie;
+      if (r.has_alt_tag_value && !names_probe(tag)) tag = r.alt_tag_value - cookie;
     } else {
       auto it = core.tag_of.find(probe_key(r.family, r.peer, r.peer_port));
       if (it == core.tag_of.end()) {
@@ -76,9 +85,7 @@ static void on_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
     slot = tag >> kTagEntryBits;
     i = tag & kTagEntryMask;
     const InFlightBatch* b = core.slots[slot].get();
-    const size_t alen = r.family == 4 ? 4 : 16;
-    if (b == nullptr || b->family != r.family || i >= b->count || b->port(i) != r.peer_port ||
-        memcmp(b->addrs.data() + size_t(i) * alen, r.peer, alen) != 0) {
+    if (!names_probe(tag)) {
       core.counters.invalid++;  // not a reply to a probe in flight: forged, stray or late
       return;
     }

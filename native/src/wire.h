@@ -97,6 +97,8 @@ struct Reply {
   uint16_t local_port = 0;   // the probe's source port
   bool has_tag_value = false;
   uint32_t tag_value = 0;    // TCP: the probe's sequence number (cookie + tag) as the reply reveals it
+  bool has_alt_tag_value = false;
+  uint32_t alt_tag_value = 0;  // a second reading (a SYN-ACK may acknowledge the SYN but not its payload)
   uint8_t ttl = 0;
   uint16_t ip_id = 0;
   uint32_t seq = 0, ack = 0;
