@@ -107,6 +107,8 @@ export interface RawEngine {
   resend(slot: number, pace?: number): { seq: number; count: number } | null;
   /** How many probes of the slot have their answer. */
   answeredCount(slot: number): number;
+  /** Seconds the slot's latest send job took on the wire (first send to last), not counting its time in the queue. */
+  roundSeconds(slot: number): number;
   /** Frees the slot; returns its answered bitmap (bit i%8 of byte i/8 = entry i answered). */
   retire(slot: number): Buffer;
   /** Seq of the last send job completed (jobs complete in order). */

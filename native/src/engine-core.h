@@ -34,6 +34,9 @@ struct InFlightBatch {
   std::vector<uint64_t> answered;
   uint32_t answered_count = 0;
   std::unique_ptr<std::atomic<uint32_t>[]> sent_us;  // last send time, µs of the realtime clock mod 2^32
+  // When the sender started and finished this batch's latest job (monotonic ns): how long a round
+  // took on the wire, whatever time it spent queued behind other batches' jobs.
+  std::atomic<uint64_t> job_start_ns{0}, job_end_ns{0};
 
   size_t addr_len() const { return family == 4 ? 4 : 16; }
   uint16_t port(uint32_t i) const { return uint16_t((ports[2 * i] << 8) | ports[2 * i + 1]); }

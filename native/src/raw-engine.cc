@@ -118,6 +118,7 @@ Napi::Function RawEngine::Define(Napi::Env env) {
                      {InstanceMethod("start", &RawEngine::Start), InstanceMethod("enqueue", &RawEngine::Enqueue),
                       InstanceMethod("resend", &RawEngine::Resend), InstanceMethod("retire", &RawEngine::Retire),
                       InstanceMethod("answeredCount", &RawEngine::AnsweredCount),
+                      InstanceMethod("roundSeconds", &RawEngine::RoundSeconds),
                       InstanceMethod("sentSeq", &RawEngine::SentSeq),
                       InstanceMethod("queuedProbes", &RawEngine::QueuedProbes),
                       InstanceMethod("stats", &RawEngine::Stats), InstanceMethod("stop", &RawEngine::Stop)});
@@ -354,6 +355,18 @@ Napi::Value RawEngine::AnsweredCount(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(core_->mu);
   if (!core_->slots[slot]) fail(env, "RawEngine.answeredCount: slot not in flight");
   return Napi::Number::New(env, double(core_->slots[slot]->answered_count));
+}
+
+// roundSeconds(slot) → how long the slot's latest job took from its first send to its last.
+Napi::Value RawEngine::RoundSeconds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  if (slot >= kMaxSlots) fail(env, "RawEngine.roundSeconds: bad slot");
+  std::lock_guard<std::mutex> lock(core_->mu);
+  const auto& b = core_->slots[slot];
+  if (!b) fail(env, "RawEngine.roundSeconds: slot not in flight");
+  const uint64_t a = b->job_start_ns.load(), z = b->job_end_ns.load();
+  return Napi::Number::New(env, z > a ? double(z - a) / 1e9 : 0.0);
 }
 
 Napi::Value RawEngine::SentSeq(const Napi::CallbackInfo& info) {

@@ -24,6 +24,7 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   Napi::Value Resend(const Napi::CallbackInfo& info);
   Napi::Value Retire(const Napi::CallbackInfo& info);
   Napi::Value AnsweredCount(const Napi::CallbackInfo& info);
+  Napi::Value RoundSeconds(const Napi::CallbackInfo& info);
   Napi::Value SentSeq(const Napi::CallbackInfo& info);
   Napi::Value QueuedProbes(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);

@@ -83,6 +83,7 @@ void run_sender(EngineCore& core) {
     sockaddr_ll* to = &dest[b.family == 4 ? 0 : 1];
     memcpy(to->sll_addr, b.family == 4 ? core.wire.dst_mac4 : core.wire.dst_mac6, 6);
     const uint64_t job_start = monotonic_ns();
+    b.job_start_ns = job_start;
     for (size_t k = 0; k < total;) {
       // Up to batch_max probes per round; their frames (often one each) go out in one sendmmsg
       // per batch_max frames, and the token bucket counts frames: the rate is packets on the wire.
@@ -132,6 +133,7 @@ void run_sender(EngineCore& core) {
       }
       k += m;
     }
+    b.job_end_ns = monotonic_ns();
     core.queued_probes -= total;
     core.sent_seq.store(job.seq);
   }

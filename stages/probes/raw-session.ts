@@ -474,15 +474,22 @@ export class RawSession implements ScanEngine {
       }
       const last = b.attempt >= this.opts.maxRetries;
       const wait = last ? Math.max(timeout, this.opts.waitMs ?? 0) : timeout;
-      if (now - b.sentAt < wait && !this.aborted) continue;
       const engine = this.engines.get(b.family)!.engine;
+      // Every probe answered: nothing left to wait for (the scan's tail is then one RTT, not a timeout).
+      const complete = engine.answeredCount(b.slot) === b.ports.length / 2;
+      if (complete) {
+        this.retire(engine, b);
+        this.inflight.splice(k--, 1);
+        continue;
+      }
+      if (now - b.sentAt < wait && !this.aborted) continue;
       if (this.ratelimit && !this.aborted) {
         // A target that rate-limits ICMP errors: resend the unanswered probes slower, without using up a retry.
         const answered = engine.answeredCount(b.slot);
         const got = answered - b.answeredBefore;
         b.firstAt ??= b.roundAt;
         const pace = this.ratelimit.nextPace({
-          sent: b.roundSent, answered: got, seconds: (b.sentAt - b.roundAt) / 1000 + 0.002,
+          sent: b.roundSent, answered: got, seconds: engine.roundSeconds(b.slot) + Math.max(0.002, 2 * this.rtt.srttMs / 1000),
           pace: b.pace, rounds: b.pacedRounds, totalAnswered: answered, totalSeconds: (now - b.firstAt) / 1000,
           emptyRounds: b.emptyRounds ?? 0,
         });

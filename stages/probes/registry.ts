@@ -5,24 +5,21 @@
  * come from here.
  */
 import type { ProbeModule, ScanTypeInfo } from './module.js';
-import { ackScan } from './scan-ack.js';
-import { finScan } from './scan-fin.js';
-import { maimonScan } from './scan-maimon.js';
-import { nullScan } from './scan-null.js';
-import { synScan } from './scan-syn.js';
+import * as tcpScans from './scan-tcp.js';
 import { udpScan } from './scan-udp.js';
-import { windowScan } from './scan-window.js';
-import { xmasScan } from './scan-xmas.js';
 
 export const CONNECT_SCAN: ScanTypeInfo = {
   name: 'connect', flag: '-sT', title: 'TCP connect scan', help: 'TCP connect scan (kernel sockets, no privileges needed)', proto: 'tcp', privileged: false,
 };
 
-/** Raw probe modules in the order nmap's help lists them. */
-export const PROBE_MODULES: readonly ProbeModule[] = [synScan, ackScan, windowScan, maimonScan, udpScan, nullScan, finScan, xmasScan];
+/**
+ * Raw probe modules: -sS, every other TCP flag scan of scan-tcp.ts (a module namespace lists its
+ * exports by name, so adding one there is all it takes), then UDP.
+ */
+export const PROBE_MODULES: readonly ProbeModule[] = [tcpScans.synScan, ...Object.values(tcpScans).filter((m) => m !== tcpScans.synScan), udpScan];
 
-/** Every scan type that runs: the connect scan and the raw modules. */
-export const SCAN_TYPES: readonly ScanTypeInfo[] = [synScan, CONNECT_SCAN, ...PROBE_MODULES.slice(1)];
+/** Every scan type that runs: -sS, the connect scan, then the other raw modules. */
+export const SCAN_TYPES: readonly ScanTypeInfo[] = [PROBE_MODULES[0]!, CONNECT_SCAN, ...PROBE_MODULES.slice(1)];
 
 /** nmap scan types not built yet: refused with their name. */
 export const PLANNED_SCAN_TYPES: ReadonlyArray<{ flag: string; title: string }> = [

@@ -1,7 +1,7 @@
 /**
  * The shape every TCP flag scan shares (SYN, FIN, NULL, Xmas, Maimon, ACK, Window): probes with
  * fixed flags, an ICMP unreachable means filtered, and only the RST (and SYN-ACK) rules differ.
- * A new flag combination is a file of a few lines calling tcpFlagScan (see scan-fin.ts).
+ * A new flag combination is a few lines calling tcpFlagScan in scan-tcp.ts (see scan-tcp.ts).
  */
 import type { PortState } from '../records/index.js';
 import { icmpReason } from './icmp-reasons.js';

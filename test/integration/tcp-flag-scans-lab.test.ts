@@ -20,14 +20,14 @@ if (skip) {
   t.teardown(() => lab.teardown());
   await targetRules(lab, [
     `tcp dport ${DROPPED} counter drop`,
-    `tcp dport ${PROHIBITED} counter reject with icmp type admin-prohibited`,
-    `tcp dport ${HOST_UNREACH} counter reject with icmp type host-unreachable`,
+    `tcp dport ${PROHIBITED} counter reject with icmpx type admin-prohibited`,
+    `tcp dport ${HOST_UNREACH} counter reject with icmpx type host-unreachable`,
   ]);
   const ports = [...lab.tcpOpen, DROPPED, PROHIBITED, HOST_UNREACH, ...CLOSED].sort((a, b) => a - b);
   const list = ports.join(',');
 
-  const prtip = async (args: string[]) => {
-    const r = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-Pn', '-n', '--max-retries', '1', '--max-rtt-timeout', '300ms', '-p', list, '-oD', '-', ...args, lab.targetV4], { timeoutMs: 60_000 });
+  const prtip = async (args: string[], target = lab.targetV4) => {
+    const r = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-Pn', '-n', '--max-retries', '1', '--max-rtt-timeout', '300ms', '-p', list, '-oD', '-', ...args, target], { timeoutMs: 60_000 });
     const rows = jsonLines(r.stdout.toString()).filter((x) => x.type === 'port') as unknown as PortVerdict[];
     return { code: r.code, stderr: r.stderr, rows };
   };
@@ -66,6 +66,18 @@ if (skip) {
       t.same(letters, [c.flags], `every probe has exactly ${c.flags || 'no flags'}`);
     });
   }
+
+  t.test('IPv6: every flag scan equals nmap -6 with the same type', async (t) => {
+    const types = ['-sS', '-sF', '-sN', '-sX', '-sM', '-sA', '-sW'];
+    const ours = await Promise.all(types.map((type) => prtip([type], lab.targetV6)));
+    const theirs = await Promise.all(types.map((type) => runNmap(lab, ['-6', type, '--max-retries', '1', '-p', list, lab.targetV6])));
+    types.forEach((type, i) => {
+      t.equal(ours[i]!.code, 0, ours[i]!.stderr);
+      t.equal(theirs[i]!.ports.length, ports.length, `${type}: nmap reported every port`);
+      t.same(verdictLines(ours[i]!.rows), verdictLines(theirs[i]!.ports), `${type} over IPv6: same (port, state, reason) as nmap`);
+    });
+    t.ok(ours[0]!.rows.some((r) => r.reason === 'admin-prohibited'), 'ICMPv6 errors were part of it');
+  });
 
   t.test('refusals: one line each', async (t) => {
     for (const [args, re] of [

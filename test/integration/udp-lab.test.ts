@@ -3,6 +3,7 @@
 // payloads on the wire equal the ones nmap sends for each port, --data-* replace them, the
 // target's ICMP rate limit is waited out (and --defeat-icmp-ratelimit does not wait), and -sV
 // reaches UDP services.
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { createLab, labSkipReason, type CapturedPacket } from '../lab/lab.js';
 import { icmpRateLimit, runNmap, targetRules, udpResponders, verdictLines, type PortVerdict } from '../lab/probe-lab.js';
@@ -96,6 +97,19 @@ if (skip) {
     t.equal(r.code, 0, r.stderr);
     const svc = r.recs.find((x) => x.type === 'service' && x.port === 53) as { proto?: string; name?: string } | undefined;
     t.match(svc, { proto: 'udp', name: 'domain' }, 'dnsmasq identified over UDP');
+  });
+
+  t.test('-sS -sU in one run: a record per (port, protocol), each as its own scan type finds it', async (t) => {
+    const r = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-sS', '-sU', '-Pn', '-n', '--max-rtt-timeout', '300ms', '--max-retries', '1',
+      '-p', `53,${DROPPED},7,T:9,U:7777`, '-oD', '-', '-oX', `${lab.tmpDir}/multi.xml`, lab.targetV4], { timeoutMs: 60_000 });
+    t.equal(r.code, 0, r.stderr);
+    const rows = jsonLines(r.stdout.toString()).filter((x) => x.type === 'port') as unknown as PortVerdict[];
+    const text = readFileSync(`${lab.tmpDir}/multi.xml`, 'utf8');
+    t.same(rows.map((x) => `${x.port}/${x.proto} ${x.state}`).sort(), [
+      '53/tcp open', '53/udp open', `${DROPPED}/tcp closed`, `${DROPPED}/udp open|filtered`, '7/tcp closed', '7/udp closed', '9/tcp closed', '7777/udp open',
+    ].sort());
+    t.match(text, /<scaninfo type="syn" protocol="tcp"/, 'XML scaninfo: syn for TCP');
+    t.match(text, /<scaninfo type="udp" protocol="udp"/, 'and udp for UDP');
   });
 
   // Linux's default is 1/s per destination; 10/s keeps the test short and is the same mechanism
