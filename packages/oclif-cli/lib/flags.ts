@@ -51,6 +51,8 @@ export interface CliOptions {
   payload?: { bytes: Uint8Array; flag: string };
   defeatIcmpRateLimit: boolean;
   maxScanDelayMs?: number;
+  /** --send-eth (the raw engine's only way; refused with -sT). */
+  sendEth?: boolean;
   outputs: OutputRequest[];
   openOnly: boolean;
   reason: boolean;
@@ -137,6 +139,7 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--defeat-icmp-ratelimit'], group: 'scan', help: 'UDP: do not slow down for ICMP rate limits; unanswered ports are closed|filtered', apply: (o) => { o.defeatIcmpRateLimit = true; } },
   // packet options (evasion)
   { names: ['--ttl'], value: '0-255', group: 'evasion', help: 'raw scans: IPv4 TTL / IPv6 hop limit of the probes', apply: (o, v, n) => { o.ttl = parseInteger(n, v, 0, 255); } },
+  { names: ['--send-eth'], group: 'evasion', help: 'raw scans: send Ethernet frames (what the raw engine always does; accepted for nmap command lines)', apply: (o) => { o.sendEth = true; } },
   { names: ['--badsum'], group: 'evasion', help: 'raw scans: a wrong TCP/UDP checksum (hosts drop such probes; a middlebox answering them gives itself away)', apply: (o) => { o.badsum = true; } },
   { names: ['-f'], group: 'evasion', help: 'raw scans, IPv4: split probes into 8-byte fragments (-ff: 16)', apply: (o) => { o.fragment = (o.fragment ?? 0) + 8; } },
   { names: ['-ff'], group: 'evasion', help: 'raw scans, IPv4: 16-byte fragments', apply: (o) => { o.fragment = 16; } },
@@ -197,7 +200,7 @@ const NOT_YET: Record<string, string> = {
   '-sC': 'script scan',
   '-sn': 'ping scan', '-sL': 'list scan', '-O': 'OS detection', '-A': 'aggressive scan (-sV -O -sC)',
   '-oS': 'script kiddie output',
-  '--script': 'NSE scripts', '-PS': 'TCP SYN ping',
+  '--script': 'NSE scripts', '-PS': 'TCP SYN ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
   '-sR': 'RPC scan',

@@ -124,7 +124,7 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
     o.sourceAddress !== undefined && '-S', o.sourcePort !== undefined && '-g', o.scanFlags !== undefined && '--scanflags',
     o.ttl !== undefined && '--ttl', o.badsum && '--badsum', o.fragment !== undefined && '-f/--mtu', o.decoys !== undefined && '-D',
     o.spoofMac !== undefined && '--spoof-mac', o.ipOptions !== undefined && '--ip-options', o.payload !== undefined && o.payload.flag,
-    o.defeatIcmpRateLimit && '--defeat-icmp-ratelimit', o.maxScanDelayMs !== undefined && '--max-scan-delay',
+    o.defeatIcmpRateLimit && '--defeat-icmp-ratelimit', o.maxScanDelayMs !== undefined && '--max-scan-delay', o.sendEth && '--send-eth',
   ].filter(Boolean);
   if (rawOnly.length > 0) {
     throw new UserInputError(`${rawOnly.join(', ')} ${rawOnly.length > 1 ? 'apply' : 'applies'} to raw scans (-sS, -sU, -sA, …) only; the connect scan (-sT) uses kernel sockets`);
