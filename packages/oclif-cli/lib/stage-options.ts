@@ -61,12 +61,17 @@ function openFileLimit(): number | undefined {
   }
 }
 
-/** True when this process may send raw packets (root or CAP_NET_RAW) and the native engine is built. */
-export function canSendRaw(): boolean {
+/**
+ * True when this process may send raw packets (root or CAP_NET_RAW) and the native engine is
+ * built; false without the privilege; the reason when the engine itself is missing (no libpcap
+ * at build time), which root cannot fix.
+ */
+export function canSendRaw(load: () => { hasRawAccess(): boolean } = loadNative): boolean | string {
   try {
-    return loadNative().hasRawAccess();
-  } catch {
-    return false;
+    return load().hasRawAccess();
+  } catch (err) {
+    const m = /^prtip's native engine is not built \((.*?): /.exec((err as Error).message);
+    return `-sS needs prtip's native engine, which is not built${m ? ` (${m[1]} is missing)` : ''}: install libpcap-dev and run "npm run build"`;
   }
 }
 
@@ -78,7 +83,7 @@ const LOOPBACK_TARGET = /^(localhost|127(\.\d{1,3}){0,3}(\/\d+)?|::1|0*:(0*:){0,
  * (with a notice if -sS was asked). Without a choice, a scan of loopback only is a connect scan,
  * as it must be. Other raw types without privileges are refused.
  */
-export function chooseScanTypes(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean = canSendRaw): string[] {
+export function chooseScanTypes(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean | string = canSendRaw): string[] {
   const byProto = new Map<string, string>();
   for (const name of o.scanTypes) {
     const info = scanTypeByName(name)!;
@@ -94,26 +99,28 @@ export function chooseScanTypes(o: CliOptions, onWarning: (m: string) => void, r
   }
   if (asked.length === 0) {
     const loopbackOnly = o.inputFiles.length === 0 && o.targets.length > 0 && o.targets.every((t) => LOOPBACK_TARGET.test(t));
-    return [!loopbackOnly && rawAllowed() ? 'syn' : 'connect'];
+    return [!loopbackOnly && rawAllowed() === true ? 'syn' : 'connect'];
   }
   if (asked.every((a) => a === 'connect')) return asked;
-  if (rawAllowed()) return asked;
+  const allowed = rawAllowed();
+  if (allowed === true) return asked;
   if (asked.length === 1 && asked[0] === 'syn') {
-    onWarning('-sS needs root or CAP_NET_RAW; running a connect scan (-sT) instead');
+    onWarning(`${typeof allowed === 'string' ? allowed : '-sS needs root or CAP_NET_RAW'}; running a connect scan (-sT) instead`);
     return ['connect'];
   }
   const raw = asked.map((a) => scanTypeByName(a)!).filter((i) => i.privileged);
-  throw new UserInputError(`${raw.map((i) => `${i.flag} (${i.title})`).join(' and ')} ${raw.length > 1 ? 'need' : 'needs'} root or CAP_NET_RAW; run prtip as root, or use -sT`);
+  const why = typeof allowed === 'string' ? allowed.replace(/^-sS needs/, 'they need') : `${raw.length > 1 ? 'need' : 'needs'} root or CAP_NET_RAW; run prtip as root, or use -sT`;
+  throw new UserInputError(`${raw.map((i) => `${i.flag} (${i.title})`).join(' and ')} ${why}`);
 }
 
 /** The first scan type (tests and callers that run one). */
-export function chooseScanType(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean = canSendRaw): string {
+export function chooseScanType(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean | string = canSendRaw): string {
   const types = chooseScanTypes(o, onWarning, rawAllowed);
   if (types.length > 1) throw new UserInputError(`one scan type expected, got ${types.join(' and ')}`);
   return types[0]!;
 }
 
-export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void, rawAllowed?: () => boolean): SendOptions {
+export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void, rawAllowed?: () => boolean | string): SendOptions {
   const types = chooseScanTypes(o, onWarning, rawAllowed);
   if (o.minRate !== undefined && o.maxRate !== undefined && o.minRate > o.maxRate) {
     throw new UserInputError(`--min-rate ${o.minRate} is above --max-rate ${o.maxRate}`);
