@@ -5,8 +5,8 @@
  * answered only on a retry) and raises its per-host scan delay. The raw session does the same per
  * probe batch (a batch interleaves its hosts): after a round that left more than `minDrops`
  * probes unanswered (over `dropRatio` of the round) while others answered, the next round of the
- * unanswered probes is sent at the answer rate the round measured (never more than half the
- * previous pace), and such rounds do not use up the probes' retries (at most `maxRounds` of them).
+ * unanswered probes is sent at 1.2× the answer rate the round measured (never faster than the
+ * previous round), and such rounds do not use up the probes' retries (at most `maxRounds` of them).
  */
 export interface RateLimitWatchOptions {
   /** Longest gap between two probes of a paced round, ms (nmap's --max-scan-delay; default 1 s). */
@@ -61,7 +61,7 @@ export class IcmpRateLimitWatch {
     if (!limited && r.answered === 0) return undefined;
     if (limited && r.answered === 0 && r.emptyRounds >= 1) return undefined;
     const measured = r.answered > 0 ? r.answered / Math.max(r.seconds, 0.001) : r.totalAnswered / Math.max(r.totalSeconds, 0.001);
-    const cap = r.pace === undefined ? Infinity : r.pace / 2;
+    const cap = r.pace ?? Infinity; // never faster than the last round: the pace only comes down
     this.slowed++;
     return Math.max(this.minPace, Math.min(cap, measured * 1.2));
   }
