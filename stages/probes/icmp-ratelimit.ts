@@ -6,7 +6,8 @@
  * probe batch (a batch interleaves its hosts): after a round that left more than `minDrops`
  * probes unanswered (over `dropRatio` of the round) while others answered, the next round of the
  * unanswered probes is sent at 1.2× the answer rate the round measured (never faster than the
- * previous round), and such rounds do not use up the probes' retries (at most `maxRounds` of them).
+ * previous round), and such rounds do not use up the probes' retries (at most `maxRounds` of them;
+ * once a batch is paced it stays so while its rounds bring answers).
  */
 export interface RateLimitWatchOptions {
   /** Longest gap between two probes of a paced round, ms (nmap's --max-scan-delay; default 1 s). */
@@ -57,7 +58,10 @@ export class IcmpRateLimitWatch {
   nextPace(r: RoundResult): number | undefined {
     const drops = r.sent - r.answered;
     const limited = r.rounds > 0;
-    if (r.rounds >= this.maxRounds || drops <= (limited ? 0 : this.minDrops) || drops / r.sent <= this.dropRatio) return undefined;
+    if (r.rounds >= this.maxRounds || drops <= 0) return undefined;
+    // Entering needs nmap's evidence (> minDrops drops, over dropRatio of the round); once limited,
+    // the batch stays paced while rounds still bring answers, down to its last probes.
+    if (!limited && (drops <= this.minDrops || drops / r.sent <= this.dropRatio)) return undefined;
     if (!limited && r.answered === 0) return undefined;
     if (limited && r.answered === 0 && r.emptyRounds >= 1) return undefined;
     const measured = r.answered > 0 ? r.answered / Math.max(r.seconds, 0.001) : r.totalAnswered / Math.max(r.totalSeconds, 0.001);

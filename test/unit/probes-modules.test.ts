@@ -136,6 +136,8 @@ t.test('ICMP rate-limit pacing: slows down only on evidence, never below the flo
   const p2 = r({ sent: 940, answered: 180, seconds: 0.13, pace: p1, rounds: 1 })!;
   t.equal(Math.round(p2), Math.round(1.2 * 180 / 0.13), 'the next round: 1.2 × what this one measured');
   t.equal(r({ sent: 900, answered: 500, seconds: 0.1, pace: 1000, rounds: 1 }), 1000, 'never faster than the round before');
+  t.equal(Math.round(r({ sent: 5, answered: 4, seconds: 1, pace: 10, rounds: 3 })!), 5, 'once paced, down to the last probes while rounds bring answers');
+  t.equal(r({ sent: 5, answered: 5, seconds: 1, pace: 10, rounds: 3 }), undefined, 'all answered: done');
   t.equal(r({ sent: 900, answered: 1, seconds: 100, pace: 2, rounds: 2 }), 1, 'floor: one probe per --max-scan-delay');
   t.equal(r({ sent: 900, answered: 100, seconds: 1, pace: 100, rounds: 12 }), undefined, 'at most 12 paced rounds');
   t.equal(Math.round(r({ sent: 18, answered: 0, pace: 3600, rounds: 1, totalAnswered: 6, totalSeconds: 0.3 })!), 24, 'limited, an empty round: the long-run rate (6 in 0.3 s) × 1.2');
