@@ -17,6 +17,10 @@
  *   rate      --rate held on the wire: SYN rate from target-side capture timestamps for asked rates
  *             from 100 pps up, as error in percent.
  *   memory    peak RSS of a /16 sweep vs a /24 sweep (one port), as a ratio.
+ *   breakdown where the wall time of `prtip scan -sS -Pn -n -p 80 198.19.0.0/16 --max-rate 10M -oD FILE`
+ *             goes: start-up (to the first SYN on the wire, target-side capture), sending (first to
+ *             last SYN), the tail (last SYN to exit: last replies, retiring, records, outputs, exit),
+ *             against the start-up floor (`prtip --version`) and zmap -c 1 in the same run.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -150,7 +154,7 @@ async function pps(): Promise<void> {
       import { loadNative } from ${JSON.stringify(join(root, 'dist/native/index.js'))};
       const n = loadNative();
       const mac = (s) => Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
-      const e = new n.SynEngine({ ifname: '${lab.scannerIf}', srcMac: mac('${lab.scannerMac}'), dstMac4: mac('${lab.targetMac}'),
+      const e = new n.RawEngine({ ifname: '${lab.scannerIf}', srcMac: mac('${lab.scannerMac}'), dstMac4: mac('${lab.targetMac}'),
         src4: Uint8Array.from([${lab.scannerV4.split('.').join(',')}]), sourcePort: 62000 }, () => {});
       e.start();
       const N = 8192;
@@ -207,12 +211,36 @@ async function memory(): Promise<void> {
   } finally { await lab.teardown(); }
 }
 
+async function breakdown(): Promise<void> {
+  const lab = await createLab({ anyIpV4: '198.19.0.0/16', tcpListeners: [80] });
+  try {
+    const out = join(lab.tmpDir, 'sweep.jsonl');
+    const floor = await timed(lab, `${PRTIP} --version > /dev/null`);
+    const rows: Record<string, unknown>[] = [];
+    for (const [label, outputs] of [['-oD FILE + text', `-oD ${out}`], ['-oD - only', '-oD - > /dev/null']] as const) {
+      const cap = await lab.capture('tcp and dst net 198.19.0.0/16 and tcp[tcpflags] == tcp-syn', { snaplen: 64 });
+      const t0 = Date.now() / 1000;
+      const p = await timed(lab, `${PRTIP} scan -sS -Pn -n -p 80 198.19.0.0/16 --max-rate 10000000 ${outputs}`);
+      const t1 = Date.now() / 1000;
+      const packets = await cap.stop();
+      const first = packets[0]!.time, last = packets.at(-1)!.time;
+      rows.push({ outputs: label, wall: p.seconds, startup: first - t0, sending: last - first, tail: t1 - last, syns: packets.length, tcpdumpDropped: cap.dropped ?? 0 });
+      log(`breakdown (${label}): wall ${p.seconds.toFixed(2)} s = start-up ${(first - t0).toFixed(2)} + sending ${(last - first).toFixed(2)} + tail ${(t1 - last).toFixed(2)} (${packets.length} SYNs seen, tcpdump dropped ${cap.dropped ?? 0})`);
+    }
+    const blocklist = join(lab.tmpDir, 'empty-blocklist.conf');
+    writeFileSync(blocklist, '');
+    const z = await timed(lab, `zmap -q -c 1 -p 80 -i ${lab.scannerIf} -S ${lab.scannerV4} -G ${lab.targetMac} -b ${blocklist} -o /dev/null 198.19.0.0/16`);
+    results.breakdown = { versionFloor: floor.seconds, runs: rows, zmapSeconds: z.seconds };
+    log(`start-up floor (prtip --version) ${floor.seconds.toFixed(2)} s; zmap -c 1 ${z.seconds.toFixed(2)} s`);
+  } finally { await lab.teardown(); }
+}
+
 const reason = labSkipReason();
 if (reason) {
   console.error(`bench/syn: ${reason}`);
   process.exit(1);
 }
-const table: Record<string, () => Promise<void>> = { sweep, allports, loss, pps, rate, memory };
+const table: Record<string, () => Promise<void>> = { sweep, allports, loss, pps, rate, memory, breakdown };
 for (const c of cases) {
   const fn = table[c];
   if (!fn) throw new Error(`bench/syn: unknown case ${c} (${Object.keys(table).join(', ')})`);

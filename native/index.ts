@@ -21,8 +21,12 @@ export interface NativeInterface {
   addresses: NativeInterfaceAddress[];
 }
 
-/** What every SYN frame of a scan shares (addresses and MACs as bytes, network order). */
-export interface SynTemplateConfig {
+/**
+ * What every probe of a raw scan shares: addresses and MACs as bytes (network order), the L4
+ * protocol and its header fields, payloads, and the IP-layer evasion options. A probe module
+ * (stages/probes) says what goes here; native/src/wire.h builds it.
+ */
+export interface WireSpec {
   srcMac: Uint8Array;
   /** Next-hop MAC for IPv4 / IPv6 targets (needed with src4 / src6). */
   dstMac4?: Uint8Array;
@@ -32,26 +36,46 @@ export interface SynTemplateConfig {
   sourcePort: number;
   /** IPv4 TTL / IPv6 hop limit, default 64. */
   ttl?: number;
-  /** TCP window, default 1024. */
-  window?: number;
   /** SipHash key (16 bytes); random per engine when absent. */
   key?: Uint8Array;
+  /** L4 protocol: 6 TCP (default), 17 UDP (wireProtocols() lists what native has). */
+  ipProto?: number;
+  /** TCP flags byte (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128); default SYN. */
+  tcpFlags?: number;
+  /** TCP window, default 1024. */
+  window?: number;
+  /** TCP options bytes (≤ 40); default MSS 1460. */
+  tcpOptions?: Uint8Array;
+  /** Payload of every probe (--data…); overrides portPayloads. */
+  payload?: Uint8Array;
+  /** Payloads per destination port (UDP: nmap-payloads); each one a datagram of its own. */
+  portPayloads?: Array<[number, Uint8Array[]]>;
+  /** A wrong L4 checksum (--badsum). */
+  badsum?: boolean;
+  /** IPv4 options, padded to a multiple of 4 bytes (--ip-options). */
+  ipOptions?: Uint8Array;
+  /** IPv4 fragments with this many L4 bytes each (multiple of 8; -f 8, -ff 16, --mtu N). */
+  fragment?: number;
+  /** Decoy sources, in order, our own address among them (-D); 4 or 16 bytes each. */
+  decoys4?: Uint8Array;
+  decoys6?: Uint8Array;
 }
 
-export interface SynEngineConfig extends SynTemplateConfig {
+export interface RawEngineConfig extends WireSpec {
   ifname: string;
   /** Packets per second; 0 or absent: as fast as the path takes them. */
   rate?: number;
 }
 
-export interface SynEngineStats {
+export interface RawEngineStats {
+  /** Frames on the wire (a probe may be several: payloads, decoys, fragments). */
   sent: number;
   sendErrors: number;
   sendRetries: number;
   captured: number;
   /** Valid first replies handed to JS. */
   replies: number;
-  /** Replies whose cookie did not name a probe in flight (ignored). */
+  /** Replies that named no probe in flight (ignored). */
   invalid: number;
   duplicates: number;
   /** Captured packets that were not replies to this scan. */
@@ -63,11 +87,11 @@ export interface SynEngineStats {
 }
 
 /**
- * The native SYN engine: a sender thread (AF_PACKET, sendmmsg, token bucket) and a receiver thread
- * (libpcap, cookie validation, answered bitmap). JS owns the policy: what to send, when to resend,
- * when a probe has waited long enough.
+ * The native raw engine: a sender thread (AF_PACKET, sendmmsg, token bucket) and a receiver thread
+ * (libpcap, cookie or (address, port) validation, answered bitmap), for one wire spec. JS owns the
+ * policy: what to send, when to resend, when a probe has waited long enough.
  */
-export interface SynEngine {
+export interface RawEngine {
   /** Opens the packet socket and the capture and starts both threads; throws (EPERM, …) when it cannot. */
   start(): void;
   /**
@@ -76,35 +100,55 @@ export interface SynEngine {
    * absent, every probe goes to the template's next hop. Resends of the slot use the same MACs.
    */
   enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array): { slot: number; seq: number } | null;
-  /** Queues the slot's unanswered probes again: the job's seq and size, or null when every probe was answered. */
-  resend(slot: number): { seq: number; count: number } | null;
+  /**
+   * Queues the slot's unanswered probes again: the job's seq and size, or null when every probe was
+   * answered. `pace` (probes/s) spaces this job's probes (a target rate-limiting its answers).
+   */
+  resend(slot: number, pace?: number): { seq: number; count: number } | null;
+  /** How many probes of the slot have their answer. */
+  answeredCount(slot: number): number;
+  /** Seconds the slot's latest send job took on the wire (first send to last), not counting its time in the queue. */
+  roundSeconds(slot: number): number;
   /** Frees the slot; returns its answered bitmap (bit i%8 of byte i/8 = entry i answered). */
   retire(slot: number): Buffer;
   /** Seq of the last send job completed (jobs complete in order). */
   sentSeq(): number;
   /** Probes queued but not yet sent. */
   queuedProbes(): number;
-  stats(): SynEngineStats;
+  stats(): RawEngineStats;
   /** Stops both threads; resolves once every reply has reached onReplies. */
   stop(): Promise<void>;
 }
 
-/** Size of one packed reply in the Buffers onReplies receives (layout in native/src/engine-core.h). */
-export const REPLY_RECORD_SIZE = 56;
-export const REPLY_KIND = { synAck: 1, rst: 2, icmp: 3 } as const;
+/** How native lays out one packed reply (native/src/wire.h: ReplyRecord), as it reports it. */
+export interface ReplyLayout {
+  size: number;
+  kinds: { tcp: number; udp: number; icmp: number };
+  fields: Record<ReplyFieldName, [number, 'f64' | 'f32' | 'u32' | 'u16' | 'u8' | 'bytes', number?]>;
+}
+
+export type ReplyFieldName =
+  | 'index' | 'timeMs' | 'rttMs' | 'slot' | 'addr' | 'from' | 'seq' | 'ack' | 'port' | 'window' | 'ipId'
+  | 'payloadLength' | 'quotedLength' | 'family' | 'kind' | 'ttl' | 'tcpFlags' | 'icmpType' | 'icmpCode'
+  | 'tcpOptionsLength' | 'payloadHeadLength' | 'tcpOptions' | 'payloadHead';
 
 export interface ParsedReplyInfo {
-  kind: 'syn-ack' | 'rst' | 'icmp';
+  kind: 'syn-ack' | 'rst' | 'udp' | 'icmp';
   family: 4 | 6;
   peer: Buffer;
   local: Buffer;
+  /** The reply's IP source (an ICMP error's sender). */
+  from: Buffer;
   peerPort: number;
   localPort: number;
-  probeSeq: number;
+  /** TCP: the probe's sequence number (cookie + tag) as the reply reveals it. */
+  probeSeq?: number;
   ttl: number;
   window: number;
+  tcpFlags: number;
   icmpType: number;
   icmpCode: number;
+  payloadLength: number;
 }
 
 export interface NativeEngine {
@@ -118,13 +162,19 @@ export interface NativeEngine {
   selfTest(): string | null;
   /** True when this process may open AF_PACKET raw sockets (root or CAP_NET_RAW). */
   hasRawAccess(): boolean;
-  /** One SYN frame as the engine would send it (tests); dstMac: the probe's own next hop instead of the template's. */
-  buildSynFrame(config: SynTemplateConfig, family: 4 | 6, addr: Uint8Array, port: number, tag: number, dstMac?: Uint8Array): Buffer;
-  /** Parses a captured frame (SYN-ACK, RST, or ICMP unreachable quoting a TCP probe); null otherwise. */
-  parseReply(frame: Uint8Array): ParsedReplyInfo | null;
+  /** Every frame of one probe as the engine would send it (tests); dstMac: the probe's own next hop. */
+  buildProbeFrames(config: WireSpec, family: 4 | 6, addr: Uint8Array, port: number, tag: number, dstMac?: Uint8Array): Buffer[];
+  /** The first frame of one probe (a SYN with the default spec). */
+  buildSynFrame(config: WireSpec, family: 4 | 6, addr: Uint8Array, port: number, tag: number, dstMac?: Uint8Array): Buffer;
+  /** Parses a captured frame as a reply to probes of `config` (default: SYN probes); null otherwise. */
+  parseReply(frame: Uint8Array, config?: WireSpec): ParsedReplyInfo | null;
   sipHash(key: Uint8Array, data: Uint8Array): bigint;
-  synCookie(key: Uint8Array, family: 4 | 6, saddr: Uint8Array, daddr: Uint8Array, sport: number, dport: number): number;
-  SynEngine: new (config: SynEngineConfig, onReplies: (packed: Buffer) => void) => SynEngine;
+  probeCookie(key: Uint8Array, family: 4 | 6, saddr: Uint8Array, daddr: Uint8Array, sport: number, dport: number): number;
+  /** The packed reply's layout in this build. */
+  replyLayout(): ReplyLayout;
+  /** The L4 wire modules native has. */
+  wireProtocols(): Array<{ name: string; ipProto: number }>;
+  RawEngine: new (config: RawEngineConfig, onReplies: (packed: Buffer) => void) => RawEngine;
 }
 
 let engine: NativeEngine | undefined;

@@ -7,7 +7,7 @@ import { formatRecords, type FormatOptions } from '../stages/format/index.js';
 import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
-import { storeRecords, type StoreOptions } from '../stages/store/index.js';
+import type { StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
 
 export interface ScanPipelineOptions {
@@ -42,10 +42,16 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const sent = sendRecords(opts.send)(targetRecords(opts.targets, opts.plan));
   const found = opts.detect ? detectRecords(opts.detect)(sent) : sent;
-  const stored = opts.store ? storeRecords(opts.store)(found) : found;
+  const stored = opts.store ? storedLazily(opts.store, found) : found;
   const seen = observed(stored, opts.observe);
   const forOutputs = opts.prior ? mergeRecords()(afterHeader(seen, opts.prior)) : seen;
   return formatRecords(opts.format)(forOutputs);
+}
+
+/** The store stage, loaded only when asked for (DuckDB's module is the heaviest part of start-up). */
+async function* storedLazily(opts: StoreOptions, source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
+  const { storeRecords } = await import('../stages/store/index.js');
+  yield* storeRecords(opts)(source);
 }
 
 /** The stream with `extra` records inserted right after its header. */

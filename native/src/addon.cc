@@ -4,8 +4,8 @@
 #include "checksum.h"
 #include "pcap-info.h"
 #include "siphash.h"
-#include "syn-engine.h"
-#include "templ-tcp.h"
+#include "raw-engine.h"
+#include "wire.h"
 
 namespace {
 
@@ -62,8 +62,12 @@ Napi::Value SelfTest(const Napi::CallbackInfo& info) {
   if (failure) return Napi::String::New(info.Env(), std::string("checksum: ") + failure);
   failure = prtip::siphash_selftest();
   if (failure) return Napi::String::New(info.Env(), std::string("siphash: ") + failure);
-  failure = prtip::templ_selftest();
-  if (failure) return Napi::String::New(info.Env(), std::string("templ-tcp: ") + failure);
+  failure = prtip::wire_selftest();
+  if (failure) return Napi::String::New(info.Env(), std::string("wire-ip: ") + failure);
+  for (const prtip::L4Proto* p : prtip::l4_protos()) {
+    failure = p->selftest();
+    if (failure) return Napi::String::New(info.Env(), std::string("proto-") + p->name + ": " + failure);
+  }
   return info.Env().Null();
 }
 
@@ -73,11 +77,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checksum", Napi::Function::New(env, Checksum));
   exports.Set("selfTest", Napi::Function::New(env, SelfTest));
   exports.Set("hasRawAccess", Napi::Function::New(env, prtip::HasRawAccess));
+  exports.Set("buildProbeFrames", Napi::Function::New(env, prtip::BuildProbeFrames));
   exports.Set("buildSynFrame", Napi::Function::New(env, prtip::BuildSynFrame));
   exports.Set("parseReply", Napi::Function::New(env, prtip::ParseReply));
   exports.Set("sipHash", Napi::Function::New(env, prtip::SipHash));
-  exports.Set("synCookie", Napi::Function::New(env, prtip::SynCookie));
-  exports.Set("SynEngine", prtip::SynEngine::Define(env));
+  exports.Set("probeCookie", Napi::Function::New(env, prtip::ProbeCookie));
+  exports.Set("replyLayout", Napi::Function::New(env, prtip::ReplyLayout));
+  exports.Set("wireProtocols", Napi::Function::New(env, prtip::WireProtocols));
+  exports.Set("RawEngine", prtip::RawEngine::Define(env));
   return exports;
 }
 

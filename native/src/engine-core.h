@@ -1,12 +1,13 @@
-// The SYN engine's shared state: probe batches in flight (slots), the send queue, counters, and
+// The raw engine's shared state: probe batches in flight (slots), the send queue, counters, and
 // the packed replies waiting for JavaScript. The sender thread (send-thread.cc), the receiver
-// thread (recv-thread.cc) and the JS-facing object (syn-engine.cc) meet only here.
+// thread (recv-thread.cc) and the JS-facing object (raw-engine.cc) meet only here.
 #pragma once
 #include <pcap/pcap.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -14,7 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "templ-tcp.h"
+#include <array>
+#include <unordered_map>
+
+#include "wire.h"
 
 namespace prtip {
 
@@ -30,6 +34,9 @@ struct InFlightBatch {
   std::vector<uint64_t> answered;
   uint32_t answered_count = 0;
   std::unique_ptr<std::atomic<uint32_t>[]> sent_us;  // last send time, µs of the realtime clock mod 2^32
+  // When the sender started and finished this batch's latest job (monotonic ns): how long a round
+  // took on the wire, whatever time it spent queued behind other batches' jobs.
+  std::atomic<uint64_t> job_start_ns{0}, job_end_ns{0};
 
   size_t addr_len() const { return family == 4 ? 4 : 16; }
   uint16_t port(uint32_t i) const { return uint16_t((ports[2 * i] << 8) | ports[2 * i + 1]); }
@@ -41,13 +48,31 @@ struct SendJob {
   std::shared_ptr<InFlightBatch> batch;
   std::vector<uint32_t> entries;  // empty: every entry of the batch
   uint64_t seq;
+  double pace = 0;                // probes per second for this job alone (ICMP rate limits); 0: the engine's rate
 };
 
-// A reply as JS receives it: fixed-size little-endian structs packed in one Buffer.
-//   0 f64 probe index   8 f64 time (ms since the epoch)   16 f32 rtt ms (-1: unknown)   20 u32 slot
-//   24 addr[16]   40 u16 port   42 u16 window   44 u8 family   45 u8 kind (1 syn-ack, 2 rst, 3 icmp)
-//   46 u8 ttl   47 u8 icmp type   48 u8 icmp code   49..55 padding
-constexpr size_t kReplyRecordSize = 56;
+constexpr size_t kReplyRecordSize = sizeof(ReplyRecord);
+
+// (family, address, port) of a probe, for protocols whose replies carry no tag (UDP).
+struct ProbeKey {
+  std::array<uint8_t, 19> bytes{};
+  bool operator==(const ProbeKey& o) const { return bytes == o.bytes; }
+};
+struct ProbeKeyHash {
+  size_t operator()(const ProbeKey& k) const {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (uint8_t b : k.bytes) h = (h ^ b) * 1099511628211ull;
+    return size_t(h);
+  }
+};
+inline ProbeKey probe_key(int family, const uint8_t* addr, uint16_t port) {
+  ProbeKey k;
+  k.bytes[0] = uint8_t(family);
+  memcpy(k.bytes.data() + 1, addr, family == 4 ? 4 : 16);
+  k.bytes[17] = uint8_t(port >> 8);
+  k.bytes[18] = uint8_t(port);
+  return k;
+}
 
 struct EngineCounters {
   std::atomic<uint64_t> sent{0}, send_errors{0}, send_retries{0};
@@ -56,7 +81,8 @@ struct EngineCounters {
 };
 
 struct EngineCore {
-  SynTemplateConfig tmpl{};
+  WireConfig wire;
+  const L4Proto* proto = nullptr;
   bool have4 = false, have6 = false;
   std::string ifname;
   int ifindex = 0;
@@ -67,6 +93,9 @@ struct EngineCore {
   std::mutex mu;  // guards slots, free_slots and every batch's answered bitmap
   std::vector<std::shared_ptr<InFlightBatch>> slots = std::vector<std::shared_ptr<InFlightBatch>>(kMaxSlots);
   std::vector<uint32_t> free_slots;
+  // Probes in flight by (family, address, port), when the protocol carries no tag (UDP).
+  bool by_key = false;
+  std::unordered_map<ProbeKey, uint32_t, ProbeKeyHash> tag_of;
 
   std::mutex qmu;  // guards queue and next_seq
   std::condition_variable qcv;

@@ -3,6 +3,7 @@
 // suppression through the answered bitmap, and batched hand-off of packed replies to JS.
 #include <poll.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine-core.h"
@@ -11,48 +12,80 @@
 namespace prtip {
 
 static void put_reply(std::vector<uint8_t>& out, double index, double time_ms, float rtt_ms, uint32_t slot,
-                      const ParsedReply& r) {
+                      const Reply& r) {
   const size_t at = out.size();
   out.resize(at + kReplyRecordSize, 0);
-  uint8_t* p = out.data() + at;
-  memcpy(p, &index, 8);
-  memcpy(p + 8, &time_ms, 8);
-  memcpy(p + 16, &rtt_ms, 4);
-  memcpy(p + 20, &slot, 4);
-  memcpy(p + 24, r.peer, r.family == 4 ? 4 : 16);
-  memcpy(p + 40, &r.peer_port, 2);
-  memcpy(p + 42, &r.window, 2);
-  p[44] = uint8_t(r.family);
-  p[45] = r.kind;
-  p[46] = r.ttl;
-  p[47] = r.icmp_type;
-  p[48] = r.icmp_code;
+  ReplyRecord rec{};
+  const size_t alen = r.family == 4 ? 4 : 16;
+  rec.index = index;
+  rec.time_ms = time_ms;
+  rec.rtt_ms = rtt_ms;
+  rec.slot = slot;
+  memcpy(rec.addr, r.peer, alen);
+  memcpy(rec.from, r.from, alen);
+  rec.seq = r.seq;
+  rec.ack = r.ack;
+  rec.port = r.peer_port;
+  rec.window = r.window;
+  rec.ip_id = r.ip_id;
+  rec.payload_len = r.payload_len;
+  rec.quoted_len = r.quoted_len;
+  rec.family = uint8_t(r.family);
+  rec.kind = r.kind;
+  rec.ttl = r.ttl;
+  rec.tcp_flags = r.tcp_flags;
+  rec.icmp_type = r.icmp_type;
+  rec.icmp_code = r.icmp_code;
+  rec.tcp_options_len = uint8_t(std::min<size_t>(r.tcp_options_len, sizeof rec.tcp_options));
+  if (rec.tcp_options_len) memcpy(rec.tcp_options, r.tcp_options, rec.tcp_options_len);
+  rec.payload_head_len = uint8_t(std::min<size_t>(r.payload_len, sizeof rec.payload_head));
+  if (rec.payload_head_len) memcpy(rec.payload_head, r.payload, rec.payload_head_len);
+  memcpy(out.data() + at, &rec, sizeof rec);
 }
 
 static void on_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   EngineCore& core = *reinterpret_cast<EngineCore*>(user);
   core.counters.captured++;
-  ParsedReply r;
-  if (!parse_reply(bytes, h->caplen, r)) {
+  Reply r;
+  if (!parse_frame(core.wire, bytes, h->caplen, r)) {
     core.counters.foreign++;
     return;
   }
-  const bool ours = r.local_port == core.tmpl.source_port &&
-                    ((r.family == 4 && core.have4 && memcmp(r.local, core.tmpl.src4, 4) == 0) ||
-                     (r.family == 6 && core.have6 && memcmp(r.local, core.tmpl.src6, 16) == 0));
+  const bool ours = r.local_port == core.wire.source_port &&
+                    ((r.family == 4 && core.have4 && memcmp(r.local, core.wire.src4, 4) == 0) ||
+                     (r.family == 6 && core.have6 && memcmp(r.local, core.wire.src6, 16) == 0));
   if (!ours) {
     core.counters.foreign++;
     return;
   }
-  const uint32_t tag = r.probe_seq - syn_cookie(core.tmpl.key, r.family, r.local, r.peer, r.local_port, r.peer_port);
-  const uint32_t slot = tag >> kTagEntryBits, i = tag & kTagEntryMask;
   double index, rtt_ms = -1;
+  uint32_t slot, i;
   {
     std::lock_guard<std::mutex> lock(core.mu);
-    const InFlightBatch* b = core.slots[slot].get();
+    uint32_t tag;
     const size_t alen = r.family == 4 ? 4 : 16;
-    if (b == nullptr || b->family != r.family || i >= b->count || b->port(i) != r.peer_port ||
-        memcmp(b->addrs.data() + size_t(i) * alen, r.peer, alen) != 0) {
+    auto names_probe = [&](uint32_t t) {
+      const InFlightBatch* b = core.slots[t >> kTagEntryBits].get();
+      const uint32_t e = t & kTagEntryMask;
+      return b != nullptr && b->family == r.family && e < b->count && b->port(e) == r.peer_port &&
+             memcmp(b->addrs.data() + size_t(e) * alen, r.peer, alen) == 0;
+    };
+    if (r.has_tag_value) {
+      const uint32_t cookie = probe_cookie(core.wire.key, r.family, r.local, r.peer, r.local_port, r.peer_port);
+      tag = r.tag_value - cookie;
+      if (r.has_alt_tag_value && !names_probe(tag)) tag = r.alt_tag_value - cookie;
+    } else {
+      auto it = core.tag_of.find(probe_key(r.family, r.peer, r.peer_port));
+      if (it == core.tag_of.end()) {
+        core.counters.invalid++;
+        return;
+      }
+      tag = it->second;
+    }
+    slot = tag >> kTagEntryBits;
+    i = tag & kTagEntryMask;
+    const InFlightBatch* b = core.slots[slot].get();
+    if (!names_probe(tag)) {
       core.counters.invalid++;  // not a reply to a probe in flight: forged, stray or late
       return;
     }

@@ -1,5 +1,5 @@
-// The sender thread: takes probe batches off the queue, builds SYN frames from the template, and
-// transmits them in sendmmsg batches on an AF_PACKET socket (PACKET_QDISC_BYPASS: the frames go
+// The sender thread: takes probe batches off the queue, builds each probe's frames (wire.h: one
+// or several per probe: payloads, decoys, fragments), and transmits them in sendmmsg batches on an AF_PACKET socket (PACKET_QDISC_BYPASS: the frames go
 // straight to the driver), paced by the token bucket.
 #include <errno.h>
 #include <linux/if_packet.h>
@@ -52,9 +52,10 @@ void run_sender(EngineCore& core) {
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // µs-accurate sleeps for the pacing
   TokenBucket bucket(core.rate);
   const size_t batch_max = bucket.batch_size();
-  std::vector<uint8_t> frames(TokenBucket::kMaxBatch * kMaxSynFrame);
-  std::vector<iovec> iov(TokenBucket::kMaxBatch);
-  std::vector<mmsghdr> msgs(TokenBucket::kMaxBatch);
+  FrameSink sink;
+  sink.bytes.reserve(TokenBucket::kMaxBatch * 128);
+  std::vector<iovec> iov;
+  std::vector<mmsghdr> msgs;
   std::vector<uint32_t> idx(TokenBucket::kMaxBatch);
   sockaddr_ll dest[2];
   for (int k = 0; k < 2; k++) {
@@ -80,32 +81,59 @@ void run_sender(EngineCore& core) {
     // SOCK_RAW: the frame's own Ethernet header decides where it goes (per probe when the batch
     // carries MACs); sll_addr only names the template's next hop.
     sockaddr_ll* to = &dest[b.family == 4 ? 0 : 1];
-    memcpy(to->sll_addr, b.family == 4 ? core.tmpl.dst_mac4 : core.tmpl.dst_mac6, 6);
+    memcpy(to->sll_addr, b.family == 4 ? core.wire.dst_mac4 : core.wire.dst_mac6, 6);
+    const uint64_t job_start = monotonic_ns();
+    b.job_start_ns = job_start;
     for (size_t k = 0; k < total;) {
-      const size_t m = std::min(batch_max, total - k);
+      // Up to batch_max probes per round; their frames (often one each) go out in one sendmmsg
+      // per batch_max frames, and the token bucket counts frames: the rate is packets on the wire.
+      const size_t m = job.pace > 0 ? 1 : std::min(batch_max, total - k);
+      if (job.pace > 0 && k > 0) {
+        // A paced job (a target rate-limiting its answers): one probe per 1/pace seconds.
+        const uint64_t due = job_start + uint64_t(double(k) * 1e9 / job.pace);
+        while (!core.stopping.load()) {
+          const uint64_t now = monotonic_ns();
+          if (now >= due) break;
+          const uint64_t ns = std::min<uint64_t>(due - now, 20000000ull);
+          timespec ts{time_t(ns / 1000000000ull), long(ns % 1000000000ull)};
+          nanosleep(&ts, nullptr);
+        }
+        if (core.stopping.load()) return;
+      }
+      sink.clear();
       for (size_t j = 0; j < m; j++) {
         const uint32_t i = job.entries.empty() ? uint32_t(k + j) : job.entries[k + j];
         idx[j] = i;
-        uint8_t* f = frames.data() + j * kMaxSynFrame;
-        const size_t len = build_syn_frame(core.tmpl, b.family, b.addrs.data() + size_t(i) * alen, b.port(i),
-                                           (job.slot << kTagEntryBits) | i, f, b.mac(i));
-        iov[j].iov_base = f;
-        iov[j].iov_len = len;
-        memset(&msgs[j], 0, sizeof msgs[j]);
-        msgs[j].msg_hdr.msg_iov = &iov[j];
-        msgs[j].msg_hdr.msg_iovlen = 1;
-        msgs[j].msg_hdr.msg_name = to;
-        msgs[j].msg_hdr.msg_namelen = sizeof *to;
+        build_probe_frames(core.wire, b.family, b.addrs.data() + size_t(i) * alen, b.port(i),
+                           (job.slot << kTagEntryBits) | i, sink, b.mac(i));
       }
-      if (!bucket.acquire(m, core.stopping)) return;
-      const uint32_t stamp = realtime_us32();
-      for (size_t j = 0; j < m; j++) b.sent_us[idx[j]].store(stamp, std::memory_order_relaxed);
-      if (core.counters.first_send_ns.load(std::memory_order_relaxed) == 0) core.counters.first_send_ns = monotonic_ns();
-      send_all(core, msgs.data(), unsigned(m));
-      core.counters.last_send_ns = monotonic_ns();
-      core.counters.sent += m;
+      const size_t nf = sink.count();
+      iov.resize(nf);
+      msgs.resize(nf);
+      for (size_t q = 0; q < nf; q++) {
+        iov[q].iov_base = sink.bytes.data() + sink.offsets[q];
+        iov[q].iov_len = sink.lengths[q];
+        memset(&msgs[q], 0, sizeof msgs[q]);
+        msgs[q].msg_hdr.msg_iov = &iov[q];
+        msgs[q].msg_hdr.msg_iovlen = 1;
+        msgs[q].msg_hdr.msg_name = to;
+        msgs[q].msg_hdr.msg_namelen = sizeof *to;
+      }
+      for (size_t q = 0; q < nf; q += batch_max) {
+        const size_t chunk = std::min(batch_max, nf - q);
+        if (!bucket.acquire(chunk, core.stopping)) return;
+        if (q == 0) {
+          const uint32_t stamp = realtime_us32();
+          for (size_t j = 0; j < m; j++) b.sent_us[idx[j]].store(stamp, std::memory_order_relaxed);
+        }
+        if (core.counters.first_send_ns.load(std::memory_order_relaxed) == 0) core.counters.first_send_ns = monotonic_ns();
+        send_all(core, msgs.data() + q, unsigned(chunk));
+        core.counters.last_send_ns = monotonic_ns();
+        core.counters.sent += chunk;
+      }
       k += m;
     }
+    b.job_end_ns = monotonic_ns();
     core.queued_probes -= total;
     core.sent_seq.store(job.seq);
   }

@@ -27,3 +27,4 @@ export {
   type OsTestName,
 } from './os-db.js';
 export { compileOsExpr, hasNestedExpr, parseOsExpr, type OsExprAlt, type OsExprDialect, type OsMatcher } from './os-expr.js';
+export { loadUdpPayloads, parseNmapPayloads, udpPayloadsFromServiceProbes, unescapeC, PAYLOADS_FILE, type UdpPayloads } from './payloads.js';

@@ -1,6 +1,8 @@
 /**
- * stages/send: turns probe batches into port records. Scan types are small modules behind one
- * interface (ScanEngine: proto-syn.ts, proto-connect.ts); the connect scan needs no privileges.
+ * stages/send: turns probe batches into port records. Every raw scan type is a probe module run
+ * by the raw session (stages/probes, shared with discovery and OS detection); the connect scan
+ * (proto-connect.ts) uses kernel sockets and needs no privileges. Several scan types in one run
+ * (-sS -sU) each get their engine; each takes the probes of its own protocol from every batch.
  */
 import {
   extendTrailer,
@@ -21,19 +23,21 @@ import type { Duplex } from 'node:stream';
 import { ConnectScanner } from './proto-connect.js';
 import { HostTable } from './host-table.js';
 import { reverseName } from './reverse-dns.js';
-import { SynScanner } from './proto-syn.js';
+import { probeModule, RawSession, scanTypeByName, type EvasionOptions } from '../probes/index.js';
 import type { Decided, ScanEngine } from './scan-engine.js';
 
-export { resolveRawRoute, addressBytes, addressKey, macBytes, neighbourTable, nextHopsOf, resolveNeighbours, type NextHop, type RawRoute } from './routing.js';
-export { RttEstimator } from './rtt.js';
-export { SynScanner } from './proto-syn.js';
+export { resolveRawRoute, addressBytes, addressKey, macBytes, neighbourTable, nextHopsOf, resolveNeighbours, type NextHop, type RawRoute } from '../probes/index.js';
+export { RttEstimator, RawSession } from '../probes/index.js';
 export { ConnectScanner } from './proto-connect.js';
 export type { ScanEngine, Decided } from './scan-engine.js';
 
-export type ScanTypeName = 'connect' | 'syn';
+/** A scan type's registry name (stages/probes/registry.ts): connect, syn, fin, null, xmas, maimon, ack, window, udp. */
+export type ScanTypeName = string;
 
 export interface SendOptions {
   scanType: ScanTypeName;
+  /** Further scan types of the same run (-sS -sU): each takes the probes of its own protocol. */
+  moreScanTypes?: ScanTypeName[];
   /** Most connects in flight at once. */
   maxParallelism: number;
   /** How long one attempt waits for an answer, ms. */
@@ -53,6 +57,16 @@ export interface SendOptions {
   iface?: string;
   /** SYN scan: source address (-S). */
   sourceAddress?: string;
+  /** Raw scans: IPv4 TTL / IPv6 hop limit (--ttl). */
+  ttl?: number;
+  /** Raw scans: packet options (--badsum, -f, -D, --ip-options, --spoof-mac, --data…, --scanflags). */
+  evasion?: EvasionOptions;
+  /** Raw scans: nmap's data directory (UDP payloads). */
+  datadir?: string;
+  /** UDP: --defeat-icmp-ratelimit. */
+  defeatIcmpRateLimit?: boolean;
+  /** Raw scans: longest per-host delay when slowing down for a rate limit (--max-scan-delay), ms. */
+  maxScanDelayMs?: number;
   /** -Pn: report every host as up (reason user-set) instead of inferring from replies. */
   assumeUp: boolean;
   /** -R: look up names of hosts that are up. */
@@ -75,23 +89,37 @@ export const SEND_DEFAULTS: Omit<SendOptions, 'scanType'> = {
 };
 
 /** The scan type's engine for these options. */
-function engineFor(opts: SendOptions): ScanEngine {
-  if (opts.scanType === 'syn') {
-    return new SynScanner({
-      sourcePort: opts.sourcePort,
-      iface: opts.iface,
-      sourceAddress: opts.sourceAddress,
-      maxRate: opts.maxRate,
-      maxRetries: opts.maxRetries,
-      initialTimeoutMs: opts.timeoutMs,
-      minTimeoutMs: opts.minRttTimeoutMs ?? 100,
-      maxTimeoutMs: opts.maxRttTimeoutMs ?? 10_000,
-      waitMs: opts.waitMs,
-      signal: opts.signal,
-      onWarning: opts.onWarning,
-    });
-  }
-  return new ConnectScanner(opts);
+function engineFor(opts: SendOptions, scanType: ScanTypeName): ScanEngine {
+  if (scanType === 'connect') return new ConnectScanner(opts);
+  const module = probeModule(scanType);
+  if (!module) throw new RecordStreamError(`unknown scan type "${scanType}"`);
+  return new RawSession({
+    module,
+    sourcePort: opts.sourcePort,
+    iface: opts.iface,
+    sourceAddress: opts.sourceAddress,
+    maxRate: opts.maxRate,
+    maxRetries: opts.maxRetries,
+    initialTimeoutMs: opts.timeoutMs,
+    minTimeoutMs: opts.minRttTimeoutMs ?? 100,
+    maxTimeoutMs: opts.maxRttTimeoutMs ?? 10_000,
+    waitMs: opts.waitMs,
+    ttl: opts.ttl,
+    evasion: opts.evasion,
+    datadir: opts.datadir,
+    defeatIcmpRateLimit: opts.defeatIcmpRateLimit,
+    maxScanDelayMs: opts.maxScanDelayMs,
+    signal: opts.signal,
+    onWarning: opts.onWarning,
+  });
+}
+
+/** The counters of several engines, summed (one engine: its own object, live). */
+function sumCounters(engines: ScanEngine[]): Readonly<Record<string, number>> {
+  if (engines.length === 1) return engines[0]!.counters;
+  const sum: Record<string, number> = {};
+  for (const e of engines) for (const [k, v] of Object.entries(e.counters)) sum[k] = (sum[k] ?? 0) + v;
+  return sum;
 }
 
 const PROTO_NAMES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
@@ -102,7 +130,10 @@ const PROTO_NAMES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132
  */
 export function sendRecords(opts: SendOptions) {
   return async function* send(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
-    const engine = engineFor(opts);
+    const types = [opts.scanType, ...(opts.moreScanTypes ?? [])];
+    const engines = types.map((t) => engineFor(opts, t));
+    const protos = new Set(types.map((t) => PROTO_NUMBER[scanTypeByName(t)?.proto ?? 'tcp']));
+    const aborted = () => engines.some((e) => e.aborted);
     const hosts = new HostTable();
     let trailer: EndTrailer | undefined;
     let skipped = 0;
@@ -110,7 +141,7 @@ export function sendRecords(opts: SendOptions) {
     let total: number | null = null;
     const decided = (c: Readonly<Record<string, number>>) => (c.open ?? 0) + (c.closed ?? 0) + (c.filtered ?? 0);
     const ticker = opts.statusEveryMs
-      ? new StatusTicker(opts.statusEveryMs, () => ({ stage: 'send', phase: 'port scan', scanType: opts.scanType, done: decided(engine.counters), total, counters: { ...engine.counters, skipped } }))
+      ? new StatusTicker(opts.statusEveryMs, () => ({ stage: 'send', phase: 'port scan', scanType: opts.scanType, done: decided(sumCounters(engines)), total, counters: { ...sumCounters(engines), skipped } }))
       : undefined;
     const noted = async function* (records: AsyncIterable<Decided>) {
       for await (const r of withStatus(records, ticker)) {
@@ -123,7 +154,7 @@ export function sendRecords(opts: SendOptions) {
         if (rec.type === 'scan') {
           const header = rec as ScanHeader;
           total = header.plan?.shardProbes ?? null;
-          yield { ...header, args: [...header.args, ...(opts.args ?? [])], scanTypes: [...(header.scanTypes ?? []), opts.scanType] };
+          yield { ...header, args: [...header.args, ...(opts.args ?? [])], scanTypes: [...(header.scanTypes ?? []), ...types] };
           continue;
         }
         if (isTrailer(rec)) {
@@ -138,20 +169,20 @@ export function sendRecords(opts: SendOptions) {
         const problem = probeBatchProblem(batch);
         if (problem) throw new RecordStreamError(`probe batch at ${String(batch.start)}: ${problem}`);
         for (let i = 0; i < batch.count; i++) {
-          if (batch.protos[i] === PROTO_NUMBER.tcp) continue;
+          if (protos.has(batch.protos[i]!)) continue;
           skipped++;
           skippedProtos.add(PROTO_NAMES[batch.protos[i]!] ?? `protocol ${batch.protos[i]}`);
         }
-        yield* noted(engine.add(batch));
-        if (engine.aborted) break;
+        for (const engine of engines) yield* noted(engine.add(batch));
+        if (aborted()) break;
       }
-      yield* noted(engine.finish());
+      for (const engine of engines) yield* noted(engine.finish());
     } finally {
-      await engine.close();
+      for (const engine of engines) await engine.close();
     }
     if (skipped > 0) {
-      const flag = opts.scanType === 'syn' ? 'the SYN scan (-sS)' : 'the connect scan (-sT)';
-      opts.onWarning?.(`${skipped} ${[...skippedProtos].join('/')} probes skipped: ${flag} probes TCP only`);
+      const names = types.map((t) => { const i = scanTypeByName(t); return i ? `the ${i.title} (${i.flag}, ${i.proto})` : t; });
+      opts.onWarning?.(`${skipped} ${[...skippedProtos].join('/')} probes skipped: no scan type of this run probes them (${names.join(', ')})`);
     }
     for (const host of hosts.records(opts.assumeUp)) {
       if (opts.reverseDns && host.state === 'up') {
@@ -160,7 +191,7 @@ export function sendRecords(opts: SendOptions) {
       }
       yield host;
     }
-    yield extendTrailer(trailer, 'send', { ...engine.counters, skipped, hosts: hosts.size }, engine.aborted || trailer === undefined);
+    yield extendTrailer(trailer, 'send', { ...sumCounters(engines), skipped, hosts: hosts.size }, aborted() || trailer === undefined);
   };
 }
 

@@ -1,3 +1,5 @@
+import type { Proto } from '../records/index.js';
+
 /** The targets stage's options: one field per command-line flag it honours. */
 export interface TargetsOptions {
   /** Target specs from the command line (nmap syntax). */
@@ -16,6 +18,8 @@ export interface TargetsOptions {
   fast?: boolean;
   /** --top-ports N */
   topPorts?: number;
+  /** Protocols the scan types probe (-sS: tcp, -sU: udp): what unprefixed -p items and top-port lists mean; default tcp. */
+  protocols?: Proto[];
   /** -4 / -6 */
   family?: 4 | 6;
   /** --seed (default: random 32-bit, recorded in header.plan.seed). */

@@ -16,6 +16,8 @@ export interface PortSelection {
   ports?: string;
   fast?: boolean;
   topPorts?: number;
+  /** Protocols of the scan types (default tcp): unprefixed -p items and top-port lists are for each of them. */
+  protocols?: readonly Proto[];
 }
 
 export const DEFAULT_TOP_PORTS = 1000;
@@ -38,7 +40,8 @@ export function selectPorts(sel: PortSelection, services: () => ServicesTable): 
   if (given.length > 1) {
     throw new UserInputError(`${given.join(' and ')} cannot be combined: choose the ports one way (-p LIST, -F, or --top-ports N)`);
   }
-  if (sel.ports !== undefined) return parsePortSpec(sel.ports, services);
+  const protocols = sel.protocols && sel.protocols.length > 0 ? sel.protocols : (['tcp'] as const);
+  if (sel.ports !== undefined) return parsePortSpec(sel.ports, services, protocols);
   let n = DEFAULT_TOP_PORTS;
   if (sel.fast) n = FAST_TOP_PORTS;
   if (sel.topPorts !== undefined) {
@@ -47,25 +50,29 @@ export function selectPorts(sel: PortSelection, services: () => ServicesTable): 
     }
     n = sel.topPorts;
   }
-  return topPorts(services(), n);
+  return topPorts(services(), n, protocols);
 }
 
-/** The n most frequently open TCP ports of the services table. */
-export function topPorts(table: ServicesTable, n: number): PortList {
+/** The n most frequently open ports of each protocol (default TCP) in the services table. */
+export function topPorts(table: ServicesTable, n: number, protocols: readonly Proto[] = ['tcp']): PortList {
   const set = new PortSet();
-  for (const e of table.top('tcp', n)) set.add('tcp', e.port);
-  if (set.size === 0) throw new UserInputError(`no TCP ports with frequencies in ${table.source}: give ports with -p`);
+  for (const proto of protocols) {
+    const before = set.size;
+    for (const e of table.top(proto, n)) set.add(proto, e.port);
+    if (set.size === before) throw new UserInputError(`no ${proto.toUpperCase()} ports with frequencies in ${table.source}: give ports with -p`);
+  }
   return set.toList();
 }
 
 /** Parses an nmap -p spec. Throws UserInputError quoting the bad token and the whole spec. */
-export function parsePortSpec(spec: string, services: () => ServicesTable): PortList {
+export function parsePortSpec(spec: string, services: () => ServicesTable, protocols: readonly Proto[] = ['tcp']): PortList {
   const bad = (token: string, why: string): never => {
     throw new UserInputError(`bad port spec "${token}" in -p "${spec}": ${why}`);
   };
   if (spec.trim() === '') bad(spec, 'empty port list; give ports like 22,80,1000-2000 or - for all');
   const set = new PortSet();
-  let proto: Proto = 'tcp'; // unprefixed items are TCP
+  // Unprefixed items are for every protocol the scan types probe (TCP by default), as in nmap.
+  let current: readonly Proto[] = protocols;
   for (const raw of spec.split(',')) {
     let item = raw.trim();
     if (item === '') bad(item, 'empty item (two commas in a row, or a comma at an end)');
@@ -73,17 +80,17 @@ export function parsePortSpec(spec: string, services: () => ServicesTable): Port
     if (pm && /^[TUSPtusp]$/.test(pm[1]!)) {
       const letter = pm[1]!.toUpperCase();
       if (letter === 'P') bad(item, 'P: (IP protocol scan) is not supported; use T:, U: or S:');
-      proto = PREFIX[letter]!;
+      current = [PREFIX[letter]!];
       item = pm[2]!.trim();
       if (item === '') bad(raw.trim(), `nothing after the ${letter}: prefix; write e.g. ${letter}:53`);
     }
     if (item.startsWith('[') || item.endsWith(']')) {
-      addBracketed(set, item, proto, services, bad);
+      for (const proto of current) addBracketed(set, item, proto, services, bad);
     } else if (NUMERIC.test(item)) {
       const [lo, hi] = numericRange(item, bad);
-      set.addRange(proto, lo, hi);
+      for (const proto of current) set.addRange(proto, lo, hi);
     } else if (NAME.test(item) && /[A-Za-z_*?]/.test(item)) {
-      addNamed(set, item, proto, services(), bad);
+      for (const proto of current) addNamed(set, item, proto, services(), bad);
     } else {
       bad(item, 'expected a port number, a range (1-1024, -1024, 60000-, -), a service name, [range] or a T:/U:/S: prefix');
     }

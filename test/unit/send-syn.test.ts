@@ -44,7 +44,7 @@ t.test('nextHopsOf: many routes from one ip -batch (local lookups only, nothing 
   t.ok(lo instanceof Map, 'the neighbour table of lo reads (and holds no Ethernet neighbour)');
 });
 
-t.test('SynEngine.enqueue: macs must be 6 bytes per probe', async (t) => {
+t.test('RawEngine.enqueue: macs must be 6 bytes per probe', async (t) => {
   const native = loadNative();
   if (!native.hasRawAccess()) {
     if (process.env.CI) t.fail('CI runs as root');
@@ -52,7 +52,7 @@ t.test('SynEngine.enqueue: macs must be 6 bytes per probe', async (t) => {
     return;
   }
   // Started on lo (loopback only), and nothing valid is queued: no frame is sent.
-  const e = new native.SynEngine({ ifname: 'lo', srcMac: new Uint8Array(6), src4: Uint8Array.from([127, 0, 0, 1]), dstMac4: new Uint8Array(6), sourcePort: 61111 }, () => {});
+  const e = new native.RawEngine({ ifname: 'lo', srcMac: new Uint8Array(6), src4: Uint8Array.from([127, 0, 0, 1]), dstMac4: new Uint8Array(6), sourcePort: 61111 }, () => {});
   e.start();
   const addrs = Uint8Array.from([127, 0, 0, 9, 127, 0, 0, 9]);
   const ports = Uint8Array.from([0, 80, 0, 81]);
@@ -84,8 +84,8 @@ t.test('SYN flags reach the send options; SYN-only flags are refused for -sT', a
   t.match(s, { scanType: 'syn', iface: 'veth0', sourceAddress: '198.18.0.1', sourcePort: 53, maxRate: 5000, waitMs: 2000, maxRetries: 4 });
   t.equal(parse('--source-port 1000 x').sourcePort, 1000);
   t.throws(() => sendOptions(parse('-sS --min-rate 10k --max-rate 1k x'), [], ac.signal, () => {}, () => true), /--min-rate 10000 is above --max-rate 1000/);
-  t.throws(() => sendOptions(parse('-sT -g 53 x'), [], ac.signal, () => {}, () => true), /-g applies to the SYN scan \(-sS\) only/);
-  t.throws(() => sendOptions(parse('-sS -g 53 --wait 1 x'), [], ac.signal, () => {}, () => false), /--wait, -g apply to the SYN scan/);
+  t.throws(() => sendOptions(parse('-sT -g 53 x'), [], ac.signal, () => {}, () => true), /-g applies to raw scans \(-sS, -sU, -sA, …\) only/);
+  t.throws(() => sendOptions(parse('-sS -g 53 --wait 1 x'), [], ac.signal, () => {}, () => false), /--wait, -g apply to raw scans/);
   t.throws(() => parse('-S 1.2.3 x'), /bad address "1.2.3" for -S/);
   t.throws(() => parse('-e "bad iface" x'), /bad interface name/);
   t.throws(() => parse('-g 70000 x'), /bad number "70000" for -g/);

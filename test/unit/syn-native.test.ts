@@ -2,7 +2,7 @@
 // vectors and a BigInt implementation), SYN frame templates and their checksums (IPv4 header,
 // TCP over the IPv4 and IPv6 pseudo-headers), and reply parsing of hand-made packets.
 import t from 'tap';
-import { loadNative, type SynTemplateConfig } from '../../native/index.js';
+import { loadNative, type WireSpec } from '../../native/index.js';
 
 const native = loadNative();
 const M64 = (1n << 64n) - 1n;
@@ -53,7 +53,7 @@ t.test('SipHash-2-4: the paper\'s vectors and a BigInt reference', async (t) => 
   t.throws(() => native.sipHash(seq(8), seq(1)), /16 bytes/);
 });
 
-const cfg: SynTemplateConfig = {
+const cfg: WireSpec = {
   srcMac: Uint8Array.from([2, 0, 0, 0, 0, 1]),
   dstMac4: Uint8Array.from([2, 0, 0, 0, 0, 2]),
   dstMac6: Uint8Array.from([2, 0, 0, 0, 0, 3]),
@@ -90,7 +90,7 @@ t.test('IPv4 SYN frame: headers, options, checksums, cookie', async (t) => {
   t.same([...tcp.subarray(20, 24)], [2, 4, 0x05, 0xb4], 'options: MSS 1460');
   const pseudo = Buffer.concat([Buffer.from(cfg.src4!), Buffer.from(dst), Buffer.from([0, 6, 0, 24])]);
   t.equal(csum(pseudo, tcp), 0, 'TCP checksum over the IPv4 pseudo-header verifies');
-  const cookie = native.synCookie(cfg.key!, 4, cfg.src4!, dst, 61234, 443);
+  const cookie = native.probeCookie(cfg.key!, 4, cfg.src4!, dst, 61234, 443);
   t.equal(tcp.readUInt32BE(4), (cookie + 0x123456) >>> 0, 'seq = cookie + tag');
   const msg = Buffer.concat([Buffer.from(cfg.src4!), Buffer.from(dst), Buffer.from([61234 >> 8, 61234 & 255, 1, 0xbb])]);
   t.equal(BigInt(cookie), sipRef(cfg.key!, msg) & 0xffffffffn, 'cookie = SipHash(key, saddr‖daddr‖sport‖dport), low 32 bits');
@@ -129,7 +129,7 @@ t.test('IPv6 SYN frame: header and the IPv6 pseudo-header checksum', async (t) =
   const tcp = f.subarray(54);
   const pseudo = Buffer.concat([Buffer.from(cfg.src6!), Buffer.from(dst), Buffer.from([0, 0, 0, 24, 0, 0, 0, 6])]);
   t.equal(csum(pseudo, tcp), 0, 'TCP checksum over the IPv6 pseudo-header verifies');
-  t.equal(tcp.readUInt32BE(4), (native.synCookie(cfg.key!, 6, cfg.src6!, dst, 61234, 22) + 7) >>> 0);
+  t.equal(tcp.readUInt32BE(4), (native.probeCookie(cfg.key!, 6, cfg.src6!, dst, 61234, 22) + 7) >>> 0);
   t.throws(() => native.buildSynFrame(cfg, 6, Uint8Array.from([1, 2, 3, 4]), 22, 7), /disagree/);
 });
 
@@ -206,13 +206,13 @@ t.test('reply parsing: SYN-ACK, RST, ICMP unreachables, and what is not a reply'
   t.pass('20000 mutated frames parse without a crash');
 });
 
-t.test('SynEngine refuses bad configurations', async (t) => {
+t.test('RawEngine refuses bad configurations', async (t) => {
   const cb = () => {};
-  t.throws(() => new native.SynEngine({ ...cfg, ifname: 'lo', sourcePort: 0 }, cb), /sourcePort/);
-  t.throws(() => new native.SynEngine({ ...cfg, ifname: 'lo', srcMac: new Uint8Array(5) }, cb), /srcMac must be 6 bytes/);
-  t.throws(() => new native.SynEngine({ srcMac: cfg.srcMac, sourcePort: 1, ifname: 'lo' }, cb), /src4 and\/or src6/);
-  t.throws(() => new native.SynEngine({ srcMac: cfg.srcMac, src4: cfg.src4, sourcePort: 1, ifname: 'lo' }, cb), /needs dstMac4/);
-  const e = new native.SynEngine({ ...cfg, ifname: 'lo' }, cb);
+  t.throws(() => new native.RawEngine({ ...cfg, ifname: 'lo', sourcePort: 0 }, cb), /sourcePort/);
+  t.throws(() => new native.RawEngine({ ...cfg, ifname: 'lo', srcMac: new Uint8Array(5) }, cb), /srcMac must be 6 bytes/);
+  t.throws(() => new native.RawEngine({ srcMac: cfg.srcMac, sourcePort: 1, ifname: 'lo' }, cb), /src4 and\/or src6/);
+  t.throws(() => new native.RawEngine({ srcMac: cfg.srcMac, src4: cfg.src4, sourcePort: 1, ifname: 'lo' }, cb), /needs dstMac4/);
+  const e = new native.RawEngine({ ...cfg, ifname: 'lo' }, cb);
   t.throws(() => e.enqueue(4, 0, new Uint8Array(4), new Uint8Array(2)), /not running/);
   await e.stop();
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { UserInputError } from '../../stages/records/index.js';
-import { loadServicesTable, type ServicesTable } from '../../stages/datafiles/index.js';
+import { loadServicesTable, parseServices, type ServicesTable } from '../../stages/datafiles/index.js';
 import { parsePortSpec, selectPorts, type PortList } from '../../stages/targets/ports.js';
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -142,4 +142,14 @@ t.test('option combinations like nmap', async (t) => {
   t.throws(() => selectPorts({ topPorts: 1.5 }, fixture), { name: 'UserInputError' });
   t.throws(() => selectPorts({ topPorts: -3 }, fixture), { name: 'UserInputError' });
   t.equal(selectPorts({ fast: false, ports: '22' }, fixture).count, 1, '-F false does not conflict');
+});
+
+t.test('unprefixed items are for every protocol the scan types probe; T:/U: still pick one', async (t) => {
+  const tbl = () => parseServices('http 80/tcp 0.5\ndomain 53/udp 0.4\ndomain 53/tcp 0.1\nsnmp 161/udp 0.3\n', 'fixture');
+  const both = parsePortSpec('53,T:80,U:161', tbl, ['tcp', 'udp']);
+  t.same([...both.ports].map((p, i) => `${both.protos[i]}:${p}`), ['6:53', '6:80', '17:53', '17:161']);
+  const udp = parsePortSpec('53', tbl, ['udp']);
+  t.same([...udp.protos], [17], '-sU -p 53 is UDP 53');
+  const top = selectPorts({ topPorts: 1, protocols: ['udp'] }, tbl);
+  t.same([...top.ports], [53], 'top ports of UDP come from its own frequencies');
 });

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import { runScan } from '../../../pipelines/scan.js';
 import { UserInputError, type AnyRecord, type Proto } from '../../../stages/records/index.js';
-import { findResumable, finishedRanges, openDatabase, storedRecords } from '../../../stages/store/index.js';
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
@@ -16,6 +15,9 @@ import { TuiModel } from '../lib/progress/tui-model.js';
 import { loadServicesTable } from '../../../stages/datafiles/index.js';
 
 const GROUPS: FlagGroup[] = SCAN_GROUPS;
+
+/** DuckDB loads only for --db / --resume: importing it costs more start-up than the rest of a scan's code. */
+const loadStore = () => import('../../../stages/store/index.js');
 
 export default class Scan extends PrtipCommand {
   static override summary = 'Run a whole scan in one process (targets → send → [detect] → [store] → format)';
@@ -48,6 +50,7 @@ export default class Scan extends PrtipCommand {
         throw new UserInputError('--resume FILE takes no other options: the stored scan\'s own options are used');
       }
       if (!fs.existsSync(o.resume)) throw new UserInputError(`--resume "${o.resume}": no such database file`);
+      const { findResumable, finishedRanges, openDatabase, storedRecords } = await loadStore();
       const db = await openDatabase(o.resume);
       try {
         const scan = await findResumable(db, o.resume);
@@ -81,7 +84,7 @@ export default class Scan extends PrtipCommand {
     const verbose = verboseObserver(() => interaction.verbose, (t) => sink.say(t));
     const outputs = o.outputs.some((x) => x.path === '-') ? o.outputs : [...o.outputs, { format: 'normal' as const, path: '-' }];
     // Opened before any record flows, so a bad --db path fails before the scan starts.
-    const db = o.db ? await openDatabase(o.db) : undefined;
+    const db = o.db ? await (await loadStore()).openDatabase(o.db) : undefined;
     const readsStdin = o.inputFiles.includes('-');
     const stopKeys = readsStdin ? () => {} : listenForKeys(interaction, sink);
     try {

@@ -7,7 +7,7 @@ import { drain, interruptController, stdinRecords, writeRecordsToStdout } from '
 import { formatOptions, sendOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
 
-const GROUPS: FlagGroup[] = ['scan', 'discovery', 'timing', 'output', 'interaction'];
+const GROUPS: FlagGroup[] = ['scan', 'evasion', 'discovery', 'timing', 'output', 'interaction'];
 
 export default class Send extends PrtipCommand {
   static override summary = 'Probe the targets read on stdin and emit port records';

@@ -4,6 +4,9 @@
  */
 import net from 'node:net';
 import { UserInputError } from '../../../stages/records/index.js';
+import {
+  dataOfLength, parseDecoys, parseHexData, parseIpOptions, parseMtu, parseScanFlags, PLANNED_SCAN_TYPES, SCAN_TYPES, MAX_DATA_LENGTH,
+} from '../../../stages/probes/index.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
 import { parseInteger, parseRate, parseShard, parseTime, parseTimingTemplate } from './nmap-values.js';
 
@@ -34,6 +37,22 @@ export interface CliOptions {
   iface?: string;
   sourceAddress?: string;
   sourcePort?: number;
+  /** Raw scans: --scanflags (TCP flags byte). */
+  scanFlags?: number;
+  ttl?: number;
+  badsum: boolean;
+  /** -f / -ff / --mtu: L4 bytes per IPv4 fragment. */
+  fragment?: number;
+  decoys?: string[];
+  /** --spoof-mac as given (resolved with the data directory's vendor list). */
+  spoofMac?: string;
+  ipOptions?: Uint8Array;
+  /** --data / --data-string / --data-length, and which of them gave it. */
+  payload?: { bytes: Uint8Array; flag: string };
+  defeatIcmpRateLimit: boolean;
+  maxScanDelayMs?: number;
+  /** --send-eth (the raw engine's only way; refused with -sT). */
+  sendEth?: boolean;
   outputs: OutputRequest[];
   openOnly: boolean;
   reason: boolean;
@@ -62,17 +81,18 @@ export interface CliOptions {
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
-    scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0,
+    scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0, badsum: false, defeatIcmpRateLimit: false,
     versionDetect: false, checkDb: false, partial: false, tui: false,
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'interaction' | 'cluster' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'evasion' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'interaction' | 'cluster' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
   ports: 'PORT SPECIFICATION AND SCAN ORDER',
   scan: 'SCAN TECHNIQUES',
+  evasion: 'FIREWALL/IDS EVASION AND SPOOFING',
   discovery: 'HOST DISCOVERY AND NAMES',
   version: 'SERVICE/VERSION DETECTION',
   probedb: 'PROBE DATABASE',
@@ -123,11 +143,26 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--shard'], value: 'I/N', group: 'ports', help: 'scan only shard I of N (disjoint slices; use the same --seed on every shard)', apply: (o, v) => { o.shard = parseShard(v); } },
   { names: ['--datadir'], value: 'DIR', group: 'misc', help: 'where nmap data files live (default /usr/share/nmap)', apply: (o, v) => { o.datadir = v; } },
   // scan techniques
-  { names: ['-sT'], group: 'scan', help: 'TCP connect scan (kernel sockets, no privileges needed)', apply: (o) => { if (!o.scanTypes.includes('connect')) o.scanTypes.push('connect'); } },
-  { names: ['-sS'], group: 'scan', help: 'TCP SYN scan (raw packets; needs root or CAP_NET_RAW; the default when privileged)', apply: (o) => { if (!o.scanTypes.includes('syn')) o.scanTypes.push('syn'); } },
-  { names: ['-e'], value: 'IFACE', group: 'scan', help: 'SYN scan: send and capture on IFACE (default: from the routing table)', apply: (o, v) => { o.iface = parseInterface(v); } },
-  { names: ['-S'], value: 'ADDR', group: 'scan', help: 'SYN scan: source address of the probes (default: from the routing table)', apply: (o, v) => { o.sourceAddress = parseAddress('-S', v); } },
-  { names: ['-g', '--source-port'], value: 'PORT', group: 'scan', help: 'SYN scan: fixed source port (default: random per scan)', apply: (o, v, n) => { o.sourcePort = parseInteger(n, v, 1, 65535); } },
+  // one flag per scan type, from the probe-module registry (stages/probes/registry.ts)
+  ...SCAN_TYPES.map((m): FlagSpec => ({ names: [m.flag], group: 'scan', help: m.help, apply: (o) => { if (!o.scanTypes.includes(m.name)) o.scanTypes.push(m.name); } })),
+  { names: ['--scanflags'], value: 'FLAGS', group: 'scan', help: 'raw TCP scans: send these flags (URGACKPSHRSTSYNFINECECWR, ALL, NONE or a number); the scan type still reads the replies', apply: (o, v) => { o.scanFlags = parseScanFlags(v); } },
+  { names: ['-e'], value: 'IFACE', group: 'scan', help: 'raw scans: send and capture on IFACE (default: from the routing table)', apply: (o, v) => { o.iface = parseInterface(v); } },
+  { names: ['-S'], value: 'ADDR', group: 'scan', help: 'raw scans: source address of the probes (default: from the routing table)', apply: (o, v) => { o.sourceAddress = parseAddress('-S', v); } },
+  { names: ['-g', '--source-port'], value: 'PORT', group: 'scan', help: 'raw scans: fixed source port (default: random per scan)', apply: (o, v, n) => { o.sourcePort = parseInteger(n, v, 1, 65535); } },
+  { names: ['--defeat-icmp-ratelimit'], group: 'scan', help: 'UDP: do not slow down for ICMP rate limits; unanswered ports are closed|filtered', apply: (o) => { o.defeatIcmpRateLimit = true; } },
+  // packet options (evasion)
+  { names: ['--ttl'], value: '0-255', group: 'evasion', help: 'raw scans: IPv4 TTL / IPv6 hop limit of the probes', apply: (o, v, n) => { o.ttl = parseInteger(n, v, 0, 255); } },
+  { names: ['--send-eth'], group: 'evasion', help: 'raw scans: send Ethernet frames (what the raw engine always does; accepted for nmap command lines)', apply: (o) => { o.sendEth = true; } },
+  { names: ['--badsum'], group: 'evasion', help: 'raw scans: a wrong TCP/UDP checksum (hosts drop such probes; a middlebox answering them gives itself away)', apply: (o) => { o.badsum = true; } },
+  { names: ['-f'], group: 'evasion', help: 'raw scans, IPv4: split probes into 8-byte fragments (-ff: 16)', apply: (o) => { o.fragment = (o.fragment ?? 0) + 8; } },
+  { names: ['-ff'], group: 'evasion', help: 'raw scans, IPv4: 16-byte fragments', apply: (o) => { o.fragment = 16; } },
+  { names: ['--mtu'], value: 'N', group: 'evasion', help: 'raw scans, IPv4: fragments of N bytes (a multiple of 8)', apply: (o, v) => { o.fragment = parseMtu(v); } },
+  { names: ['-D'], value: 'DECOYS', group: 'evasion', help: 'raw scans: send each probe also from decoys (addr,ME,RND:5), in that order', apply: (o, v) => { o.decoys = parseDecoys(v); } },
+  { names: ['--spoof-mac'], value: 'MAC', group: 'evasion', help: 'raw scans: source MAC (0 = random, a vendor name or prefix from nmap-mac-prefixes, or a MAC)', apply: (o, v) => { o.spoofMac = v; } },
+  { names: ['--ip-options'], value: 'OPTS', group: 'evasion', help: 'raw scans, IPv4: IP options (R, T, U, "L addr…", "S addr…" or hex \x07\x04…)', apply: (o, v) => { o.ipOptions = parseIpOptions(v); } },
+  { names: ['--data'], value: 'HEX', group: 'evasion', help: 'raw scans: payload of every probe, in hex (0xdeadbeef)', apply: (o, v, n) => { o.payload = { bytes: parseHexData(v, n), flag: n }; } },
+  { names: ['--data-string'], value: 'TEXT', group: 'evasion', help: 'raw scans: payload of every probe, as text', apply: (o, v, n) => { o.payload = { bytes: stringData(v, n), flag: n }; } },
+  { names: ['--data-length'], value: 'N', group: 'evasion', help: `raw scans: N random payload bytes in every probe (0-${MAX_DATA_LENGTH})`, apply: (o, v, n) => { o.payload = { bytes: dataOfLength(parseInteger(n, v, 0, MAX_DATA_LENGTH)), flag: n }; } },
   // discovery and names
   { names: ['-Pn'], group: 'discovery', help: 'treat every host as up (no host is reported down)', apply: (o) => { o.assumeUp = true; } },
   { names: ['-n'], group: 'discovery', help: 'never do reverse DNS (the default; overrides an earlier -R)', apply: (o) => { o.reverseDns = false; } },
@@ -145,6 +180,7 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--max-parallelism'], value: 'N', group: 'timing', help: 'most connects in flight at once (-sT)', apply: (o, v, n) => { o.maxParallelism = parseInteger(n, v, 1, 65535); } },
   { names: ['--max-rate', '--rate'], value: 'PPS', group: 'timing', help: 'most probes sent per second (1000, 200k)', apply: (o, v, n) => { o.maxRate = parseRate(n, v); } },
   { names: ['--min-rate'], value: 'PPS', group: 'timing', help: 'SYN scan: send at least this fast (refused when above --max-rate)', apply: (o, v, n) => { o.minRate = parseRate(n, v); } },
+  { names: ['--max-scan-delay'], value: 'TIME', group: 'timing', help: 'UDP: longest wait between probes when a host rate-limits its answers (default 1s)', apply: (o, v, n) => { o.maxScanDelayMs = Math.max(1, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
   { names: ['--wait'], value: 'TIME', group: 'timing', help: 'SYN scan: cooldown for replies after a probe\'s last attempt (1, 500ms)', apply: (o, v, n) => { o.waitMs = Math.min(TIMEOUT_MAX_MS, parseTime(n, v)); } },
   // output
   { names: ['-oN'], value: 'FILE', group: 'output', help: 'normal (nmap-style) output to FILE ("-" = stdout)', apply: (o, v) => o.outputs.push({ format: 'normal', path: v }) },
@@ -173,14 +209,20 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-v'], group: 'output', help: 'verbose: open ports on stderr as found; down hosts in reports', apply: (o) => { o.verbose++; } },
 ];
 
+/** --data-string: the text's bytes (UTF-8), bounded like the other payloads. */
+function stringData(v: string, flag: string): Uint8Array {
+  const b = new Uint8Array(Buffer.from(v, 'utf8'));
+  if (b.length > MAX_DATA_LENGTH) throw new UserInputError(`${flag}: at most ${MAX_DATA_LENGTH} bytes`);
+  return b;
+}
+
 /** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
 const NOT_YET: Record<string, string> = {
-  '-sU': 'UDP scan', '-sA': 'ACK scan', '-sW': 'window scan', '-sM': 'Maimon scan',
-  '-sN': 'NULL scan', '-sF': 'FIN scan', '-sX': 'Xmas scan', '-sY': 'SCTP INIT scan', '-sZ': 'SCTP COOKIE-ECHO scan',
-  '-sO': 'IP protocol scan', '-sI': 'idle scan', '-sC': 'script scan',
+  ...Object.fromEntries(PLANNED_SCAN_TYPES.map((p) => [p.flag, p.title])),
+  '-sC': 'script scan',
   '-sn': 'ping scan', '-sL': 'list scan', '-O': 'OS detection', '-A': 'aggressive scan (-sV -O -sC)',
   '-oS': 'script kiddie output',
-  '-f': 'fragmentation', '-D': 'decoys', '--ttl': 'IP TTL', '--script': 'NSE scripts', '-PS': 'TCP SYN ping',
+  '--script': 'NSE scripts', '-PS': 'TCP SYN ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
   '-sR': 'RPC scan',

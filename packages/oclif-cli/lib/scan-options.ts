@@ -8,9 +8,9 @@ import type { OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
 import type { Database } from '../../../stages/store/index.js';
 import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
-import { detectOptions, formatOptions, sendOptions, targetsOptions } from './stage-options.js';
+import { detectOptions, formatOptions, scanProtocols, sendOptions, targetsOptions } from './stage-options.js';
 
-export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'discovery', 'version', 'timing', 'output', 'database', 'interaction', 'misc'];
+export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'timing', 'output', 'database', 'interaction', 'misc'];
 
 /** Parses and checks a scan's words (what `prtip scan` would be given). */
 export function parseScanArgs(argv: string[]): CliOptions {
@@ -23,8 +23,12 @@ export function checkScanOptions(o: CliOptions): void {
   if (o.versionIntensity !== undefined && !o.versionDetect) {
     throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
   }
-  if (o.ports !== undefined && /(^|,)\s*[US]:/i.test(o.ports)) {
-    throw new UserInputError(`-p "${o.ports}" asks for UDP/SCTP ports, but prtip scans TCP only for now (-sS, -sT)`);
+  const protocols = scanProtocols(o);
+  if (o.ports !== undefined && /(^|,)\s*S:/i.test(o.ports)) {
+    throw new UserInputError(`-p "${o.ports}" asks for SCTP ports, but prtip has no SCTP scan yet (-sY/-sZ)`);
+  }
+  if (o.ports !== undefined && /(^|,)\s*U:/i.test(o.ports) && !protocols.includes('udp')) {
+    throw new UserInputError(`-p "${o.ports}" asks for UDP ports: add -sU (UDP scan) to probe them`);
   }
 }
 

@@ -8,6 +8,13 @@ import type { DetectOptions } from '../../../stages/detect/index.js';
 import { loadServicesTable } from '../../../stages/datafiles/index.js';
 import type { CliOptions } from './flags.js';
 import { loadNative } from '../../../native/index.js';
+import { parseSpoofMac, probeModule, scanTypeByName, type EvasionOptions } from '../../../stages/probes/index.js';
+
+/** The protocols the asked scan types probe (default TCP): what unprefixed -p items mean. */
+export function scanProtocols(o: CliOptions): Proto[] {
+  const protos = new Set(o.scanTypes.map((t) => scanTypeByName(t)?.proto ?? 'tcp'));
+  return protos.size > 0 ? [...protos] : ['tcp'];
+}
 
 export function targetsOptions(o: CliOptions, args: string[], signal: AbortSignal): TargetsOptions {
   if (o.targets.length === 0 && o.inputFiles.length === 0) {
@@ -22,6 +29,7 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     ports: o.ports,
     fast: o.fast,
     topPorts: o.topPorts,
+    protocols: scanProtocols(o),
     family: o.family,
     seed: o.seed,
     batchSize: o.batchSize,
@@ -67,49 +75,66 @@ export function canSendRaw(load: () => { hasRawAccess(): boolean } = loadNative)
   }
 }
 
-/** nmap's timing templates for the SYN scan: initial, min and max probe timeout (ms), retries. */
-const SYN_TIMING: ReadonlyArray<{ initial: number; min: number; max: number; retries: number; maxRate?: number }> = [
-  { initial: 300_000, min: 100, max: 300_000, retries: 3, maxRate: 1 / 300 },
-  { initial: 15_000, min: 100, max: 15_000, retries: 3, maxRate: 1 / 15 },
-  { initial: 1000, min: 100, max: 10_000, retries: 3, maxRate: 2.5 },
-  { initial: 1000, min: 100, max: 10_000, retries: 3 },
-  // Faster templates lower the floor of the adapted timeout: on a LAN the measured RTT is far
-  // below it, and a retry that comes too early only costs a duplicate the bitmap drops.
-  { initial: 500, min: 50, max: 1250, retries: 3 },
-  { initial: 250, min: 25, max: 300, retries: 2 },
-];
-
 /** Names of this machine's loopback: raw frames cannot reach the local stack (see SynScanner). */
 const LOOPBACK_TARGET = /^(localhost|127(\.\d{1,3}){0,3}(\/\d+)?|::1|0*:(0*:){0,6}0*1)$/i;
 
 /**
- * Which scan type runs: the one asked for, else -sS when privileged, else -sT (with a notice if
- * -sS was asked). Without a choice, a scan of loopback only is a connect scan, as it must be.
+ * Which scan types run: those asked for (one per protocol), else -sS when privileged, else -sT
+ * (with a notice if -sS was asked). Without a choice, a scan of loopback only is a connect scan,
+ * as it must be. Other raw types without privileges are refused.
  */
-export function chooseScanType(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean | string = canSendRaw): 'syn' | 'connect' {
-  if (o.scanTypes.length > 1) throw new UserInputError(`only one scan type at a time for now, got ${o.scanTypes.join(' and ')}`);
-  const asked = o.scanTypes[0];
-  if (asked === 'connect') return 'connect';
-  const loopbackOnly = o.inputFiles.length === 0 && o.targets.length > 0 && o.targets.every((t) => LOOPBACK_TARGET.test(t));
-  if (asked === undefined && loopbackOnly) return 'connect';
-  const raw = rawAllowed();
-  if (raw === true) return 'syn';
-  if (asked === 'syn') onWarning(`${typeof raw === 'string' ? raw : '-sS needs root or CAP_NET_RAW'}; running a connect scan (-sT) instead`);
-  return 'connect';
+export function chooseScanTypes(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean | string = canSendRaw): string[] {
+  const byProto = new Map<string, string>();
+  for (const name of o.scanTypes) {
+    const info = scanTypeByName(name)!;
+    const prev = byProto.get(info.proto);
+    if (prev) {
+      throw new UserInputError(`only one scan type per protocol at a time for now, got ${scanTypeByName(prev)!.flag} and ${info.flag} (both ${info.proto.toUpperCase()})`);
+    }
+    byProto.set(info.proto, name);
+  }
+  const asked = [...o.scanTypes];
+  if (asked.includes('connect') && asked.length > 1) {
+    throw new UserInputError(`-sT (kernel sockets) does not combine with raw scan types (${asked.filter((a) => a !== 'connect').map((a) => scanTypeByName(a)!.flag).join(', ')}) yet: use -sS with them`);
+  }
+  if (asked.length === 0) {
+    const loopbackOnly = o.inputFiles.length === 0 && o.targets.length > 0 && o.targets.every((t) => LOOPBACK_TARGET.test(t));
+    return [!loopbackOnly && rawAllowed() === true ? 'syn' : 'connect'];
+  }
+  if (asked.every((a) => a === 'connect')) return asked;
+  const allowed = rawAllowed();
+  if (allowed === true) return asked;
+  if (asked.length === 1 && asked[0] === 'syn') {
+    onWarning(`${typeof allowed === 'string' ? allowed : '-sS needs root or CAP_NET_RAW'}; running a connect scan (-sT) instead`);
+    return ['connect'];
+  }
+  const raw = asked.map((a) => scanTypeByName(a)!).filter((i) => i.privileged);
+  const why = typeof allowed === 'string' ? allowed.replace(/^-sS needs/, 'they need') : `${raw.length > 1 ? 'need' : 'needs'} root or CAP_NET_RAW; run prtip as root, or use -sT`;
+  throw new UserInputError(`${raw.map((i) => `${i.flag} (${i.title})`).join(' and ')} ${why}`);
+}
+
+/** The first scan type (tests and callers that run one). */
+export function chooseScanType(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean | string = canSendRaw): string {
+  const types = chooseScanTypes(o, onWarning, rawAllowed);
+  if (types.length > 1) throw new UserInputError(`one scan type expected, got ${types.join(' and ')}`);
+  return types[0]!;
 }
 
 export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void, rawAllowed?: () => boolean | string): SendOptions {
-  const scanType = chooseScanType(o, onWarning, rawAllowed);
+  const types = chooseScanTypes(o, onWarning, rawAllowed);
   if (o.minRate !== undefined && o.maxRate !== undefined && o.minRate > o.maxRate) {
     throw new UserInputError(`--min-rate ${o.minRate} is above --max-rate ${o.maxRate}`);
   }
-  if (scanType === 'syn') return synSendOptions(o, args, signal, onWarning);
-  const synOnly = [
+  if (types[0] !== 'connect') return rawSendOptions(o, types, args, signal, onWarning);
+  const rawOnly = [
     o.minRate !== undefined && '--min-rate', o.waitMs !== undefined && '--wait', o.iface !== undefined && '-e',
-    o.sourceAddress !== undefined && '-S', o.sourcePort !== undefined && '-g',
+    o.sourceAddress !== undefined && '-S', o.sourcePort !== undefined && '-g', o.scanFlags !== undefined && '--scanflags',
+    o.ttl !== undefined && '--ttl', o.badsum && '--badsum', o.fragment !== undefined && '-f/--mtu', o.decoys !== undefined && '-D',
+    o.spoofMac !== undefined && '--spoof-mac', o.ipOptions !== undefined && '--ip-options', o.payload !== undefined && o.payload.flag,
+    o.defeatIcmpRateLimit && '--defeat-icmp-ratelimit', o.maxScanDelayMs !== undefined && '--max-scan-delay', o.sendEth && '--send-eth',
   ].filter(Boolean);
-  if (synOnly.length > 0) {
-    throw new UserInputError(`${synOnly.join(', ')} ${synOnly.length > 1 ? 'apply' : 'applies'} to the SYN scan (-sS) only; the connect scan (-sT) uses kernel sockets`);
+  if (rawOnly.length > 0) {
+    throw new UserInputError(`${rawOnly.join(', ')} ${rawOnly.length > 1 ? 'apply' : 'applies'} to raw scans (-sS, -sU, -sA, …) only; the connect scan (-sT) uses kernel sockets`);
   }
   const t = TIMING[o.timing ?? 3]!;
   let maxParallelism = o.maxParallelism ?? t.maxParallelism;
@@ -120,7 +145,7 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
     maxParallelism = capped;
   }
   return {
-    scanType,
+    scanType: 'connect',
     maxParallelism,
     timeoutMs: o.timeoutMs ?? t.timeoutMs,
     maxRetries: o.maxRetries ?? t.maxRetries,
@@ -133,15 +158,33 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
   };
 }
 
-function synSendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): SendOptions {
+function rawSendOptions(o: CliOptions, types: string[], args: string[], signal: AbortSignal, onWarning: (m: string) => void): SendOptions {
   if (o.maxParallelism !== undefined) {
-    throw new UserInputError('--max-parallelism applies to the connect scan (-sT); the SYN scan (-sS) is paced by --max-rate/--min-rate');
+    throw new UserInputError('--max-parallelism applies to the connect scan (-sT); raw scans are paced by --max-rate/--min-rate');
   }
-  const t = SYN_TIMING[o.timing ?? 3]!;
+  const modules = types.map((t) => probeModule(t)!);
+  const flags = modules.map((m) => m.flag).join(' ');
+  if (o.scanFlags !== undefined && !modules.some((m) => m.proto === 'tcp')) {
+    throw new UserInputError(`--scanflags sets TCP flags: add a raw TCP scan type (-sS, -sA, -sF, …) to ${flags}`);
+  }
+  const udp = modules.some((m) => m.proto === 'udp');
+  if (!udp && o.defeatIcmpRateLimit) throw new UserInputError('--defeat-icmp-ratelimit applies to the UDP scan (-sU)');
+  if (!udp && o.maxScanDelayMs !== undefined) throw new UserInputError('--max-scan-delay applies to the UDP scan (-sU) here: TCP raw scans are paced by --max-rate');
+  const t = modules[0]!.timing[o.timing ?? 3]!;
   const max = o.timeoutMs ?? t.max;
+  const evasion: EvasionOptions = {
+    ...(o.badsum ? { badsum: true } : {}),
+    ...(o.fragment !== undefined ? { fragment: o.fragment } : {}),
+    ...(o.decoys ? { decoys: o.decoys } : {}),
+    ...(o.ipOptions ? { ipOptions: o.ipOptions } : {}),
+    ...(o.spoofMac !== undefined ? { spoofMac: parseSpoofMac(o.spoofMac, o.datadir) } : {}),
+    ...(o.payload ? { payload: o.payload.bytes } : {}),
+    ...(o.scanFlags !== undefined ? { tcpFlags: o.scanFlags } : {}),
+  };
   return {
-    scanType: 'syn',
-    maxParallelism: SEND_DEFAULTS.maxParallelism, // unused by the SYN scan
+    scanType: types[0]!,
+    ...(types.length > 1 ? { moreScanTypes: types.slice(1) } : {}),
+    maxParallelism: SEND_DEFAULTS.maxParallelism, // unused by raw scans
     timeoutMs: Math.min(t.initial, max),
     minRttTimeoutMs: Math.min(t.min, max),
     maxRttTimeoutMs: max,
@@ -152,6 +195,11 @@ function synSendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWa
     iface: o.iface,
     sourceAddress: o.sourceAddress,
     sourcePort: o.sourcePort,
+    ttl: o.ttl,
+    evasion,
+    datadir: o.datadir,
+    defeatIcmpRateLimit: o.defeatIcmpRateLimit,
+    maxScanDelayMs: o.maxScanDelayMs,
     assumeUp: o.assumeUp,
     reverseDns: o.reverseDns,
     args,

@@ -21,6 +21,11 @@ export class RttEstimator {
     this.srtt = 0.875 * this.srtt + 0.125 * rttMs;
   }
 
+  /** The smoothed RTT, ms (0 before any sample). */
+  get srttMs(): number {
+    return this.srtt ?? 0;
+  }
+
   get timeoutMs(): number {
     const t = this.srtt === undefined ? this.initialMs : this.srtt + 4 * this.rttvar;
     return Math.min(this.maxMs, Math.max(this.minMs, t));

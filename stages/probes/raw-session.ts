@@ -1,20 +1,28 @@
 /**
- * The SYN scan (-sS): raw SYNs from the native engine, replies classified by the target's packets
- * only (SYN-ACK → open, RST → closed, ICMP unreachable → filtered, silence after the retries →
- * filtered/no-response). Per-probe state is one bit per probe of the batches in flight (kept by the
- * engine, which also drops duplicate replies); JS decides when a batch is re-sent and when it is done.
+ * The raw session: everything a raw probe module needs around it, the same for every module — one
+ * native engine per address family (created on the family's first batch; its route decides
+ * interface, source and next hop), next-hop MACs for on-link hosts, the answered bitmap (kept by
+ * native, which drops duplicates), retries, the adaptive timeout, progress records for --resume,
+ * counters, and per-host slowing down where targets rate-limit their ICMP errors. The module says
+ * what goes on the wire and what a reply means (module.ts); the port scan (stages/send) uses it
+ * now, host discovery and OS probes next, which is why it lives here and not in a stage.
  *
- * The kernel answers each SYN-ACK with a RST of its own (it knows no such connection); that RST goes
- * out and never reaches the receiver, which only captures inbound packets, so it cannot affect results.
+ * Kernel RSTs to SYN-ACKs (the local stack knows no such connection) go out and never reach the
+ * receiver, which only captures inbound packets, so they cannot affect results.
  */
 import { randomInt } from 'node:crypto';
-import { loadNative, REPLY_KIND, REPLY_RECORD_SIZE, type SynEngine } from '../../native/index.js';
-import { formatIPv6, PROTO_NUMBER, UserInputError, type PortRecord, type ProbeBatch, type ProgressRecord } from '../records/index.js';
+import { loadNative, type RawEngine, type RawEngineConfig } from '../../native/index.js';
+import { PROTO_NUMBER, UserInputError, type PortRecord, type ProbeBatch, type ProgressRecord } from '../records/index.js';
+import type { ProbeModule, WireContext } from './module.js';
+import { addrText, ReplyView } from './reply.js';
 import { nextHopsOf, resolveNeighbours, resolveRawRoute, type NextHop, type RawRoute } from './routing.js';
 import { RttEstimator } from './rtt.js';
 import type { ScanEngine } from './scan-engine.js';
+import { IcmpRateLimitWatch } from './icmp-ratelimit.js';
+import { resolveEvasion, type EvasionOptions } from './evasion.js';
 
-export interface SynScanOptions {
+export interface RawSessionOptions {
+  module: ProbeModule;
   /** Fixed source port (-g); default: random per scan, above the kernel's ephemeral range. */
   sourcePort?: number;
   iface?: string;
@@ -28,15 +36,23 @@ export interface SynScanOptions {
   /** Cooldown after a probe's last attempt before it counts as unanswered (--wait), ms. */
   waitMs?: number;
   ttl?: number;
+  /** Packet options (--badsum, -f, -D, --ip-options, --spoof-mac, --data…, --scanflags). */
+  evasion?: EvasionOptions;
+  /** nmap's data directory (UDP payloads). */
+  datadir?: string;
+  /** --defeat-icmp-ratelimit: never slow down for ICMP rate limits; silence then means closed|filtered. */
+  defeatIcmpRateLimit?: boolean;
+  /** Max per-host delay between probes when a host rate-limits (--max-scan-delay), ms. */
+  maxScanDelayMs?: number;
   signal?: AbortSignal;
   /** Non-fatal notices (e.g. this machine's own addresses skipped). */
   onWarning?: (message: string) => void;
 }
 
-export interface SynCounters {
+export interface RawCounters {
   /** Probes handed to the engine. */
   probes: number;
-  /** SYNs on the wire (first tries and retries). */
+  /** Frames on the wire (first tries and retries; decoys, payloads and fragments each count). */
   sent: number;
   /** Probes re-sent because they had no answer yet. */
   retries: number;
@@ -50,7 +66,7 @@ export interface SynCounters {
 
 /** One family's engine and what the scan learned about its next hops (bounded by the routes and the link's hosts). */
 interface FamilyEngine {
-  engine: SynEngine;
+  engine: RawEngine;
   route: RawRoute;
   /** Route per /24 (/64), keyed by the prefix (IPv4: its 24 bits as a number; IPv6: its bytes in hex). */
   hopByPrefix: Map<number | string, NextHop>;
@@ -73,29 +89,32 @@ interface InFlight {
   seq: number;
   attempt: number;
   sentAt?: number;
-}
-
-const ICMP4_REASONS: Record<number, string> = {
-  0: 'net-unreach', 1: 'host-unreach', 2: 'proto-unreach', 3: 'port-unreach', 9: 'net-prohibited',
-  10: 'host-prohibited', 13: 'admin-prohibited',
-};
-const ICMP6_REASONS: Record<number, string> = {
-  0: 'net-unreach', 1: 'admin-prohibited', 2: 'beyond-scope', 3: 'host-unreach', 4: 'port-unreach', 5: 'admin-prohibited', 6: 'reject-route',
-};
-
-function addrText(b: Uint8Array, off: number, family: 4 | 6): string {
-  return family === 4 ? `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}` : formatIPv6(b.subarray(off, off + 16));
+  /** When the current round was queued (performance.now()), its size and the answers before it. */
+  roundAt: number;
+  roundSent: number;
+  answeredBefore: number;
+  /** Pace of the current round (probes/s), paced rounds so far, and those in a row without answers (ICMP rate limits). */
+  pace?: number;
+  pacedRounds: number;
+  emptyRounds?: number;
+  /** When the batch was first queued (performance.now()). */
+  firstAt?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * One SYN scan session: feed it probe batches with `add`, pull finished port records with
- * `take`, and `finish` when the input ended. One native engine per address family, created
- * on the first batch of that family (its route decides interface, source and next hop).
+ * One raw scan session for one probe module: feed it probe batches with `add`, pull finished
+ * port records with `take`, and `finish` when the input ended.
  */
-export class SynScanner implements ScanEngine {
-  readonly counters: SynCounters = { probes: 0, sent: 0, retries: 0, open: 0, closed: 0, filtered: 0, invalid: 0, duplicates: 0 };
+export class RawSession implements ScanEngine {
+  /** Live counters (sent and the engine's figures refresh as the scan runs; final after close). */
+  readonly counters: RawCounters = { probes: 0, sent: 0, retries: 0, open: 0, closed: 0, filtered: 0, invalid: 0, duplicates: 0 };
+  readonly module: ProbeModule;
+  private readonly flag: string;
+  private readonly protoNumber: number;
+  private lastStats = 0;
+  private readonly ratelimit?: IcmpRateLimitWatch;
   private readonly engines = new Map<4 | 6, FamilyEngine>();
   private readonly inflight: InFlight[] = [];
   private readonly replyBuffers: Buffer[] = [];
@@ -109,7 +128,13 @@ export class SynScanner implements ScanEngine {
   /** Limit on probes queued in native but not yet sent (backpressure towards the input). */
   private readonly queueLimit: number;
 
-  constructor(private readonly opts: SynScanOptions) {
+  constructor(private readonly opts: RawSessionOptions) {
+    this.module = opts.module;
+    this.flag = opts.module.flag;
+    this.protoNumber = PROTO_NUMBER[opts.module.proto];
+    if (opts.module.icmpRateLimited && !opts.defeatIcmpRateLimit) {
+      this.ratelimit = new IcmpRateLimitWatch({ maxDelayMs: opts.maxScanDelayMs ?? 1000 });
+    }
     this.rtt = new RttEstimator(opts.initialTimeoutMs, opts.minTimeoutMs, opts.maxTimeoutMs);
     // Above Linux's default ephemeral range (32768–60999) so no kernel socket shares our port.
     this.sourcePort = opts.sourcePort ?? randomInt(61000, 65536);
@@ -148,7 +173,7 @@ export class SynScanner implements ScanEngine {
    * is not one of this machine's own (a LAN scan includes the scanner's address) decides the
    * interface, the source and the template's next hop.
    */
-  private async engineFor(family: 4 | 6, addrs: Uint8Array): Promise<SynEngine> {
+  private async engineFor(family: 4 | 6, addrs: Uint8Array): Promise<RawEngine> {
     const have = this.engines.get(family);
     if (have) return have.engine;
     const width = family === 4 ? 4 : 16;
@@ -165,23 +190,25 @@ export class SynScanner implements ScanEngine {
       // A frame injected on a packet socket enters the stack as if from outside, and the kernel
       // drops it as a martian when it claims to come from one of its own addresses.
       throw new UserInputError(
-        `-sS cannot probe ${firstAddr}: it is an address of this machine, which drops raw frames addressed to itself; scan it with -sT`,
+        `${this.flag} cannot probe ${firstAddr}: it is an address of this machine, which drops raw frames addressed to itself; scan it with -sT`,
       );
     }
+    if (family === 6 && !this.module.ipv6) throw new UserInputError(`${this.flag} (${this.module.title}) cannot probe IPv6 targets such as ${firstAddr}`);
     const native = loadNative();
-    const engine = new native.SynEngine(
-      {
-        ifname: route.ifname,
-        srcMac: route.srcMac,
-        ...(family === 4 ? { src4: route.sourceBytes, dstMac4: route.nextHopMac } : { src6: route.sourceBytes, dstMac6: route.nextHopMac }),
-        sourcePort: this.sourcePort,
-        ttl: this.opts.ttl ?? 64,
-        window: 1024,
-        rate: this.opts.maxRate ?? 0,
-        key: this.key,
-      },
-      (packed) => this.onReplies(packed),
-    );
+    const ctx: WireContext = { datadir: this.opts.datadir, payload: this.opts.evasion?.payload };
+    const evasion = resolveEvasion(this.opts.evasion ?? {}, family, route.sourceBytes, this.flag);
+    const config: RawEngineConfig = {
+      ifname: route.ifname,
+      srcMac: evasion.srcMac ?? route.srcMac,
+      ...(family === 4 ? { src4: route.sourceBytes, dstMac4: route.nextHopMac } : { src6: route.sourceBytes, dstMac6: route.nextHopMac }),
+      sourcePort: this.sourcePort,
+      ttl: this.opts.ttl ?? 64,
+      rate: this.opts.maxRate ?? 0,
+      key: this.key,
+      ...this.module.wire(ctx),
+      ...evasion.wire,
+    };
+    const engine = new native.RawEngine(config, (packed) => this.onReplies(packed));
     engine.start();
     this.engines.set(family, {
       engine, route, hopByPrefix: new Map(), hopByAddr: new Map(),
@@ -192,47 +219,44 @@ export class SynScanner implements ScanEngine {
   }
 
   /**
-   * Replies stay packed (56 bytes each, off the JS heap) until the records are pulled: a consumer
-   * that lags behind a flood of replies then costs a Buffer, not an object per reply.
+   * Replies stay packed (native's layout, off the JS heap) until the records are pulled: a
+   * consumer that lags behind a flood of replies then costs a Buffer, not an object per reply.
    */
   private onReplies(packed: Buffer): void {
-    for (let off = 0; off + REPLY_RECORD_SIZE <= packed.byteLength; off += REPLY_RECORD_SIZE) {
-      const rtt = packed.readFloatLE(off + 16);
-      if (packed[off + 45] !== REPLY_KIND.icmp && rtt >= 0) this.rtt.sample(rtt);
+    const v = new ReplyView(packed);
+    for (let i = 0; i < v.count; i++) {
+      v.at(i);
+      const rtt = v.rttMs;
+      if (!v.isIcmp && rtt >= 0) this.rtt.sample(rtt);
     }
     this.replyBuffers.push(packed);
   }
 
   private *decodeReplies(packed: Buffer): Generator<PortRecord> {
-    const dv = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
-    for (let off = 0; off + REPLY_RECORD_SIZE <= packed.byteLength; off += REPLY_RECORD_SIZE) {
-      const rtt = dv.getFloat32(off + 16, true);
-      const family = packed[off + 44] as 4 | 6;
-      const kind = packed[off + 45]!;
-      const code = packed[off + 48]!;
-      let state: PortRecord['state'];
-      let reason: string;
-      if (kind === REPLY_KIND.synAck) { state = 'open'; reason = 'syn-ack'; }
-      else if (kind === REPLY_KIND.rst) { state = 'closed'; reason = 'reset'; }
-      else { state = 'filtered'; reason = (family === 4 ? ICMP4_REASONS[code] : ICMP6_REASONS[code]) ?? 'unreach'; }
-      this.counters[state === 'open' ? 'open' : state === 'closed' ? 'closed' : 'filtered']++;
+    const v = new ReplyView(packed);
+    const proto = this.module.proto;
+    for (let i = 0; i < v.count; i++) {
+      v.at(i);
+      const verdict = this.module.classify(v) ?? this.module.noAnswer;
+      this.counters[verdict.state] = (this.counters[verdict.state] ?? 0) + 1;
+      const rtt = v.rttMs;
       yield {
         type: 'port',
-        ip: addrText(packed, off + 24, family),
-        port: dv.getUint16(off + 40, true),
-        proto: 'tcp',
-        state,
-        reason,
-        ttl: packed[off + 46]!,
+        ip: v.ip,
+        port: v.port,
+        proto,
+        state: verdict.state,
+        reason: verdict.reason,
+        ttl: v.ttl,
         rtt: rtt >= 0 ? Math.round(rtt * 1000) / 1000 : null,
-        time: Math.round(dv.getFloat64(off + 8, true)),
-        ...(kind === REPLY_KIND.icmp ? {} : { window: dv.getUint16(off + 42, true) }),
+        time: Math.round(v.timeMs),
+        ...(v.isTcp ? { window: v.window } : {}),
       };
     }
   }
 
   /**
-   * Queues a probe batch (TCP entries only; others are skipped and counted by the caller). Returns
+   * Queues a probe batch (entries of the module's protocol only; others are skipped and counted by the caller). Returns
    * when the engine took it; meanwhile it keeps retiring and re-sending batches in flight.
    */
   async *add(batch: ProbeBatch): AsyncGenerator<PortRecord | ProgressRecord, void, undefined> {
@@ -242,12 +266,12 @@ export class SynScanner implements ScanEngine {
 
   private async queue(batch: ProbeBatch): Promise<void> {
     const width = batch.family === 4 ? 4 : 16;
-    const tcp = PROTO_NUMBER.tcp;
-    // Runs of consecutive TCP entries keep "index = start + i" true for each piece.
+    const mine = this.protoNumber;
+    // Runs of consecutive entries of our protocol keep "index = start + i" true for each piece.
     for (let i = 0; i < batch.count; ) {
-      if (batch.protos[i] !== tcp) { i++; continue; }
+      if (batch.protos[i] !== mine) { i++; continue; }
       let j = i;
-      while (j < batch.count && batch.protos[j] === tcp) j++;
+      while (j < batch.count && batch.protos[j] === mine) j++;
       await this.enqueue(batch.family, batch.start + i, batch.addrs.subarray(i * width, j * width), batch.ports.subarray(i * 2, j * 2));
       i = j;
     }
@@ -347,14 +371,14 @@ export class SynScanner implements ScanEngine {
     const { route } = fam;
     if (hop.ifname !== route.ifname) {
       throw new UserInputError(
-        `-sS sends every IPv${family} probe from one interface (${route.ifname}), but ${target} is reached through ${hop.ifname}: scan it in a separate run, or use -sT`,
+        `${this.flag} sends every IPv${family} probe from one interface (${route.ifname}), but ${target} is reached through ${hop.ifname}: scan it in a separate run, or use -sT`,
       );
     }
     if (hop.onLink) return;
     fam.gateway ??= hop.nextHop;
     if (hop.nextHop !== fam.gateway) {
       throw new UserInputError(
-        `-sS sends every routed IPv${family} probe to one gateway (${fam.gateway} on ${route.ifname}), but ${target} goes through ${hop.nextHop}: scan it in a separate run, or use -sT`,
+        `${this.flag} sends every routed IPv${family} probe to one gateway (${fam.gateway} on ${route.ifname}), but ${target} goes through ${hop.nextHop}: scan it in a separate run, or use -sT`,
       );
     }
   }
@@ -387,7 +411,7 @@ export class SynScanner implements ScanEngine {
     const n = ports.length / 2;
     this.counters.unresolved = (this.counters.unresolved ?? 0) + n;
     this.unanswered.push({
-      b: { slot: -1, family, start, addrs, ports, seq: 0, attempt: 0 },
+      b: { slot: -1, family, start, addrs, ports, seq: 0, attempt: 0, roundAt: 0, roundSent: 0, answeredBefore: 0, pacedRounds: 0 },
       answered: Buffer.alloc((n + 7) >> 3),
       time: Date.now(),
     });
@@ -404,9 +428,9 @@ export class SynScanner implements ScanEngine {
       const a = addrText(addrs, o, family);
       if (this.warnedOwn.has(a)) continue;
       this.warnedOwn.add(a);
-      this.opts.onWarning?.(`-sS skips ${a}: it is an address of this machine, which drops raw frames addressed to itself; scan it with -sT`);
+      this.opts.onWarning?.(`${this.flag} skips ${a}: it is an address of this machine, which drops raw frames addressed to itself; scan it with -sT`);
     }
-    this.unanswered.push({ b: { slot: -1, family, start, addrs: addrs.subarray(0, 0), ports: new Uint8Array(0), seq: 0, attempt: 0 }, answered: Buffer.alloc(0), time: Date.now(), count: n });
+    this.unanswered.push({ b: { slot: -1, family, start, addrs: addrs.subarray(0, 0), ports: new Uint8Array(0), seq: 0, attempt: 0, roundAt: 0, roundSent: 0, answeredBefore: 0, pacedRounds: 0 }, answered: Buffer.alloc(0), time: Date.now(), count: n });
   }
 
   private async submit(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array): Promise<void> {
@@ -417,7 +441,7 @@ export class SynScanner implements ScanEngine {
       if (engine.queuedProbes() < this.queueLimit) {
         const r = engine.enqueue(family, start, addrs, ports, macs);
         if (r) {
-          this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0 });
+          this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0 });
           this.counters.probes += ports.length / 2;
           return;
         }
@@ -432,6 +456,10 @@ export class SynScanner implements ScanEngine {
     const sentSeq = new Map<4 | 6, number>();
     for (const [f, e] of this.engines) sentSeq.set(f, e.engine.sentSeq());
     const timeout = this.rtt.timeoutMs;
+    if (now - this.lastStats > 250) {
+      this.lastStats = now;
+      this.refreshCounters();
+    }
     for (let k = 0; k < this.inflight.length; k++) {
       const b = this.inflight[k]!;
       if (this.aborted) {
@@ -446,15 +474,43 @@ export class SynScanner implements ScanEngine {
       }
       const last = b.attempt >= this.opts.maxRetries;
       const wait = last ? Math.max(timeout, this.opts.waitMs ?? 0) : timeout;
-      if (now - b.sentAt < wait && !this.aborted) continue;
       const engine = this.engines.get(b.family)!.engine;
+      // Every probe answered: nothing left to wait for (the scan's tail is then one RTT, not a timeout).
+      const complete = engine.answeredCount(b.slot) === b.ports.length / 2;
+      if (complete) {
+        this.retire(engine, b);
+        this.inflight.splice(k--, 1);
+        continue;
+      }
+      if (now - b.sentAt < wait && !this.aborted) continue;
+      if (this.ratelimit && !this.aborted) {
+        // A target that rate-limits ICMP errors: resend the unanswered probes slower, without using up a retry.
+        const answered = engine.answeredCount(b.slot);
+        const got = answered - b.answeredBefore;
+        b.firstAt ??= b.roundAt;
+        const pace = this.ratelimit.nextPace({
+          sent: b.roundSent, answered: got, seconds: engine.roundSeconds(b.slot) + Math.max(0.002, 2 * this.rtt.srttMs / 1000),
+          pace: b.pace, rounds: b.pacedRounds, totalAnswered: answered, totalSeconds: (now - b.firstAt) / 1000,
+          emptyRounds: b.emptyRounds ?? 0,
+        });
+        if (pace !== undefined) {
+          const again = engine.resend(b.slot, pace);
+          if (again) {
+            this.counters.retries += again.count;
+            this.counters.rateLimitRounds = this.ratelimit.slowed;
+            const emptyRounds = b.pacedRounds > 0 && got === 0 ? (b.emptyRounds ?? 0) + 1 : 0;
+            Object.assign(b, { seq: again.seq, sentAt: undefined, roundAt: now, roundSent: again.count, answeredBefore: answered, pace, pacedRounds: b.pacedRounds + 1, emptyRounds });
+            continue;
+          }
+        }
+      }
       if (!last && !this.aborted) {
-        const again = engine.resend(b.slot);
+        const answered = this.ratelimit ? engine.answeredCount(b.slot) : 0;
+        const again = engine.resend(b.slot, b.pace);
         if (again) {
           this.counters.retries += again.count;
           b.attempt++;
-          b.seq = again.seq;
-          b.sentAt = undefined;
+          Object.assign(b, { seq: again.seq, sentAt: undefined, roundAt: now, roundSent: again.count, answeredBefore: answered });
           continue;
         }
       }
@@ -463,7 +519,7 @@ export class SynScanner implements ScanEngine {
     }
   }
 
-  private retire(engine: SynEngine, b: InFlight): void {
+  private retire(engine: RawEngine, b: InFlight): void {
     const answered = engine.retire(b.slot);
     if (this.aborted) return; // an interrupted scan reports what it found, not what it did not wait for
     this.unanswered.push({ b, answered, time: Date.now() });
@@ -472,12 +528,16 @@ export class SynScanner implements ScanEngine {
   private *noResponse(b: InFlight, answered: Buffer, time: number): Generator<PortRecord> {
     const width = b.family === 4 ? 4 : 16;
     const n = b.ports.length / 2;
+    const proto = this.module.proto;
+    const { state, reason } = this.opts.defeatIcmpRateLimit && this.module.icmpRateLimited
+      ? { state: 'closed|filtered' as const, reason: this.module.noAnswer.reason }
+      : this.module.noAnswer;
     for (let i = 0; i < n; i++) {
       if (answered[i >> 3]! & (1 << (i & 7))) continue;
-      this.counters.filtered++;
+      this.counters[state] = (this.counters[state] ?? 0) + 1;
       yield {
         type: 'port', ip: addrText(b.addrs, i * width, b.family), port: (b.ports[i * 2]! << 8) | b.ports[i * 2 + 1]!,
-        proto: 'tcp', state: 'filtered', reason: 'no-response', ttl: null, rtt: null, time,
+        proto, state, reason, ttl: null, rtt: null, time,
       };
     }
   }
@@ -494,21 +554,28 @@ export class SynScanner implements ScanEngine {
     yield* this.take();
   }
 
+  /** Copies the engines' figures into the live counters (sent, pps, invalid, …). */
+  private refreshCounters(): void {
+    let sent = 0, invalid = 0, duplicates = 0, sendRetries = 0, sendErrors = 0, pcapDropped = 0, pps = 0;
+    for (const [, { engine }] of this.engines) {
+      const s = engine.stats();
+      sent += s.sent; invalid += s.invalid; duplicates += s.duplicates;
+      sendRetries += s.sendRetries; sendErrors += s.sendErrors; pcapDropped += s.pcapDropped;
+      if (s.sendSeconds > 0) pps = Math.max(pps, Math.round(s.sent / s.sendSeconds));
+      if (s.error) throw new Error(`raw engine (${this.flag}): ${s.error}`);
+    }
+    Object.assign(this.counters, { sent, invalid, duplicates });
+    if (sendRetries) this.counters.sendRetries = sendRetries;
+    if (sendErrors) this.counters.sendErrors = sendErrors;
+    if (pcapDropped) this.counters.pcapDropped = pcapDropped;
+    if (pps) this.counters.pps = pps;
+  }
+
   /** Stops the engines (idempotent); every reply captured so far is delivered first. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const [, { engine }] of this.engines) {
-      await engine.stop();
-      const s = engine.stats();
-      this.counters.invalid += s.invalid;
-      this.counters.duplicates += s.duplicates;
-      this.counters.sent += s.sent;
-      if (s.sendRetries) this.counters.sendRetries = (this.counters.sendRetries ?? 0) + s.sendRetries;
-      if (s.sendSeconds > 0) this.counters.pps = Math.max(this.counters.pps ?? 0, Math.round(s.sent / s.sendSeconds));
-      if (s.sendErrors) this.counters.sendErrors = (this.counters.sendErrors ?? 0) + s.sendErrors;
-      if (s.pcapDropped) this.counters.pcapDropped = (this.counters.pcapDropped ?? 0) + s.pcapDropped;
-      if (s.error) throw new Error(`SYN engine: ${s.error}`);
-    }
+    for (const [, { engine }] of this.engines) await engine.stop();
+    this.refreshCounters();
   }
 }

@@ -1,5 +1,7 @@
-// SynEngine: the JS-facing object of the SYN scan engine (Napi::ObjectWrap). JS hands it probe
-// batches and decides retries and timeouts; the engine sends, receives, validates and reports.
+// RawEngine: the JS-facing object of the raw-packet engine (Napi::ObjectWrap), one per address
+// family and probe module of a scan. Its WireConfig says what a probe looks like (any TCP flags,
+// UDP with payloads, evasion options); JS hands it probe batches and decides retries and
+// timeouts; the engine sends, receives, validates and reports.
 #pragma once
 #include <napi.h>
 
@@ -10,24 +12,26 @@
 
 namespace prtip {
 
-class SynEngine : public Napi::ObjectWrap<SynEngine> {
+class RawEngine : public Napi::ObjectWrap<RawEngine> {
  public:
   static Napi::Function Define(Napi::Env env);
-  explicit SynEngine(const Napi::CallbackInfo& info);
-  ~SynEngine() override;
+  explicit RawEngine(const Napi::CallbackInfo& info);
+  ~RawEngine() override;
 
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Enqueue(const Napi::CallbackInfo& info);
   Napi::Value Resend(const Napi::CallbackInfo& info);
   Napi::Value Retire(const Napi::CallbackInfo& info);
+  Napi::Value AnsweredCount(const Napi::CallbackInfo& info);
+  Napi::Value RoundSeconds(const Napi::CallbackInfo& info);
   Napi::Value SentSeq(const Napi::CallbackInfo& info);
   Napi::Value QueuedProbes(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
 
   void Shutdown();
-  uint64_t Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, std::vector<uint32_t> entries, size_t n);
+  uint64_t Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, std::vector<uint32_t> entries, size_t n, double pace = 0);
 
   std::unique_ptr<EngineCore> core_;
   std::thread sender_, receiver_;
@@ -38,9 +42,12 @@ class SynEngine : public Napi::ObjectWrap<SynEngine> {
 
 // Module-level helpers for tests and the CLI.
 Napi::Value HasRawAccess(const Napi::CallbackInfo& info);
+Napi::Value BuildProbeFrames(const Napi::CallbackInfo& info);
 Napi::Value BuildSynFrame(const Napi::CallbackInfo& info);
 Napi::Value ParseReply(const Napi::CallbackInfo& info);
 Napi::Value SipHash(const Napi::CallbackInfo& info);
-Napi::Value SynCookie(const Napi::CallbackInfo& info);
+Napi::Value ProbeCookie(const Napi::CallbackInfo& info);
+Napi::Value ReplyLayout(const Napi::CallbackInfo& info);
+Napi::Value WireProtocols(const Napi::CallbackInfo& info);
 
 }  // namespace prtip
