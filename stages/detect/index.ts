@@ -9,11 +9,13 @@ import { loadServicesTable, resolveDatadir } from '../datafiles/index.js';
 import {
   extendTrailer,
   isTrailer,
+  ProgressGate,
   stageStream,
   UserInputError,
   type AnyRecord,
   type EndTrailer,
   type PortRecord,
+  type ProgressRecord,
   type ScanHeader,
   type ServiceRecord,
 } from '../records/index.js';
@@ -143,8 +145,10 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
     const engine = new ServiceEngine({ ...opts, probes });
     const counters: Counters = { ports: 0, matched: 0, softmatched: 0, tcpwrapped: 0, unmatched: 0, unreachable: 0, timedOut: 0, probes: 0, bytes: 0 };
     const hosts = new Map<string, HostState>();
-    const waiting: PortRecord[] = []; // wanted ports not yet started (host at its limit)
+    const waiting: Array<{ p: PortRecord; ticket: number }> = []; // wanted ports not yet started (host at its limit)
     const done: ServiceRecord[] = [];
+    // A batch's progress record waits until the ports read before it are probed (see ProgressGate).
+    const gate = new ProgressGate();
     let inFlight = 0;
     let wake: (() => void) | undefined;
     let trailer: EndTrailer | undefined;
@@ -168,7 +172,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
       return h;
     };
 
-    const start = (p: PortRecord) => {
+    const start = (p: PortRecord, ticket: number) => {
       const h = hostOf(p.ip);
       h.active++;
       inFlight++;
@@ -197,6 +201,8 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
           counters[key] = (counters[key] ?? 0) + 1;
           const rec = serviceRecord(p, out, services.serviceName(p.port, p.proto));
           if (rec) done.push(rec);
+          // Cut short by SIGINT: not finished, so its batch stays unfinished for --resume.
+          if (!aborted()) gate.finish(ticket);
           h.active--;
           inFlight--;
           notify();
@@ -206,26 +212,28 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
     /** Starts waiting ports whose host has room, while overall room lasts. */
     const pump = () => {
       for (let k = 0; k < waiting.length && inFlight < opts.maxParallel; ) {
-        const p = waiting[k]!;
+        const { p, ticket } = waiting[k]!;
         const h = hosts.get(p.ip);
         if (aborted()) {
           waiting.length = 0;
           break;
         }
         if (h && h.abort.signal.aborted) {
-          waiting.splice(k, 1); // host out of time: not probed
+          waiting.splice(k, 1); // host out of time: not probed, and that is this port's outcome
           counters.timedOut++;
+          gate.finish(ticket);
           continue;
         }
         if ((h?.active ?? 0) < opts.maxPerHost) {
           waiting.splice(k, 1);
-          start(p);
+          start(p, ticket);
         } else k++;
       }
     };
 
-    function* drain(): Generator<ServiceRecord> {
+    function* drain(): Generator<ServiceRecord | ProgressRecord> {
       while (done.length > 0) yield done.shift()!;
+      yield* gate.release();
     }
 
     const isExcluded = (p: PortRecord) => (p.proto === 'tcp' ? probes.exclude.tcp : probes.exclude.udp).has(p.port);
@@ -240,11 +248,16 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
         trailer = rec;
         break;
       }
+      if (rec.type === 'progress') {
+        gate.hold(rec as ProgressRecord);
+        yield* drain();
+        continue;
+      }
       yield rec;
       if (rec.type === 'port' && !aborted()) {
         const p = rec as PortRecord;
         if (wanted(p) && !isExcluded(p)) {
-          waiting.push(p);
+          waiting.push({ p, ticket: gate.begin() });
           pump();
           // Backpressure: hold the input while too much is queued.
           while (waiting.length >= opts.maxParallel && !aborted()) {

@@ -4,3 +4,4 @@ export * from './codec.js';
 export * from './probe-batch.js';
 export * from './stage.js';
 export * from './errors.js';
+export * from './progress-gate.js';
