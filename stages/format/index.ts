@@ -77,7 +77,11 @@ export async function openOutputs(opts: FormatOptions): Promise<{ formats: Outpu
 
 export function formatRecords(opts: FormatOptions) {
   return async function* format(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
-    const { formats, sinks } = await openOutputs(opts);
+    // Outputs are opened when the first record arrives (the header, before any probe is sent): an
+    // error before it — a usage error, a resume refused — leaves existing files as they were.
+    let formats: OutputFormat[] = [];
+    let sinks: OutputSink[] = [];
+    let opened = false;
     let header: ScanHeader | undefined;
     let trailer: EndTrailer | undefined;
     let begun = false;
@@ -88,6 +92,10 @@ export function formatRecords(opts: FormatOptions) {
     };
     try {
       for await (const rec of source) {
+        if (!opened) {
+          ({ formats, sinks } = await openOutputs(opts));
+          opened = true;
+        }
         if (rec.type === 'scan') {
           header = rec as ScanHeader;
           await begin();
@@ -101,9 +109,11 @@ export function formatRecords(opts: FormatOptions) {
       }
     } finally {
       // Even when upstream fails mid-stream, what arrived is written out with its summary.
-      await begin();
-      for (const f of formats) await f.end(trailer);
-      for (const s of sinks) await s.close();
+      if (opened) {
+        await begin();
+        for (const f of formats) await f.end(trailer);
+        for (const s of sinks) await s.close();
+      }
     }
   };
 }

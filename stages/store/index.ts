@@ -11,11 +11,11 @@ import {
   type ScanHeader, type ServiceRecord,
 } from '../records/index.js';
 import { openDatabase, type Database } from './db.js';
-import { ScanWriter } from './writer.js';
+import { ScanWriter, type RebuiltHosts } from './writer.js';
 
 export { openDatabase, query, scalar, type Database, type QueryResult } from './db.js';
 export { SCHEMA_SQL, TABLES, STATE_RANK_SQL, type TableName } from './schema.js';
-export { ScanWriter } from './writer.js';
+export { ScanWriter, type RebuiltHosts } from './writer.js';
 export { findResumable, finishedRanges, storedRecords, type ResumableScan } from './resume.js';
 export { importFile, parseNmapXml, parseMasscanJson } from './import.js';
 export { diffScans, resolveScanId, type ScanDiff } from './diff.js';
@@ -36,6 +36,8 @@ export interface StoreOptions {
   checkpointRows?: number;
   /** An already-open database (the store stage then leaves it open). */
   db?: Database;
+  /** A resumed scan's -Pn/-R, for the host rows it rebuilds from port rows. */
+  rebuiltHosts?: RebuiltHosts;
 }
 
 export const STORE_DEFAULTS = { checkpointMs: 1000, checkpointRows: 100_000 };
@@ -56,12 +58,35 @@ export function storeRecords(opts: StoreOptions) {
       rowsAtCommit = writer.rows;
       await writer.begin();
     };
+    const it = source[Symbol.asyncIterator]();
     try {
-      for await (const rec of source) {
+      for (;;) {
+        // Commit on a timer too: quiet stretches (-sV on slow services, -T0/-T1) must not leave
+        // what arrived before them uncommitted. The wait for the next record races the clock.
+        const pending = it.next();
+        let next: IteratorResult<AnyRecord> | undefined;
+        while (next === undefined) {
+          if (!writer) {
+            next = await pending;
+            break;
+          }
+          let timer: NodeJS.Timeout | undefined;
+          const due = Math.max(0, everyMs - (Date.now() - lastCommit));
+          const tick = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, due, undefined)));
+          next = await Promise.race([pending, tick]);
+          clearTimeout(timer);
+          if (next === undefined && writer.rows > rowsAtCommit) await checkpoint();
+          else if (next === undefined) lastCommit = Date.now();
+        }
+        if (next.done) break;
+        const rec = next.value;
         if (rec.type === 'scan' && !writer) {
           const header = rec as ScanHeader;
           const w = new ScanWriter(db.conn, opts.resumeScanId ?? header.scanId);
-          if (opts.resumeScanId) await w.markResumed();
+          if (opts.resumeScanId) {
+            await w.checkResumedPlan(header); // before send has taken a single probe batch
+            await w.markResumed();
+          }
           else await w.insertScan(header, opts.source ?? 'prtip', opts.argv);
           writer = w; // only now: a refused header must not touch the scan already stored
           await writer.begin();
@@ -86,10 +111,11 @@ export function storeRecords(opts: StoreOptions) {
         yield rec;
       }
     } finally {
+      await it.return?.();
       // Upstream failure or a consumer that stopped early: what arrived is still committed.
       if (writer) {
         await writer.close();
-        if (opts.resumeScanId && trailer && !trailer.interrupted) await writer.reconcile();
+        if (opts.resumeScanId && trailer && !trailer.interrupted) await writer.reconcile(opts.rebuiltHosts);
         await writer.finishScan(trailer);
         await db.conn.run('CHECKPOINT');
       }
