@@ -4,6 +4,7 @@
  * probed, after that port's record. Probes come from the installed nmap-service-probes, or from
  * prtip's own small set when Nmap's data is not installed.
  */
+import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { loadServicesTable, resolveDatadir } from '../datafiles/index.js';
 import {
@@ -153,6 +154,12 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
     let wake: (() => void) | undefined;
     let trailer: EndTrailer | undefined;
     const aborted = () => opts.signal?.aborted === true;
+    // Every port in flight listens for a stop: one detect-wide signal (linked once to the caller's)
+    // and one per host carry up to maxParallel / maxPerHost listeners, which is by design, not a leak.
+    const stopAll = new AbortController();
+    setMaxListeners(opts.maxParallel + 16, stopAll.signal);
+    if (opts.signal?.aborted) stopAll.abort();
+    else opts.signal?.addEventListener('abort', () => stopAll.abort(), { once: true });
     const notify = () => {
       const w = wake;
       wake = undefined;
@@ -164,6 +171,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
       let h = hosts.get(ip);
       if (!h) {
         const abort = new AbortController();
+        setMaxListeners(opts.maxPerHost + 16, abort.signal);
         h = { active: 0, started: Date.now(), abort };
         h.timer = setTimeout(() => abort.abort(), opts.hostTimeoutMs);
         h.timer.unref?.();
@@ -183,7 +191,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
         counters.timedOut++;
         ac.abort();
       }, opts.portTimeoutMs);
-      opts.signal?.addEventListener('abort', abortPort, { once: true });
+      stopAll.signal.addEventListener('abort', abortPort, { once: true });
       h.abort.signal.addEventListener('abort', abortPort, { once: true });
       void engine
         .detect(p.ip, p.port, p.proto as 'tcp' | 'udp', ac.signal)
@@ -193,7 +201,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
         )
         .then((out) => {
           clearTimeout(timer);
-          opts.signal?.removeEventListener('abort', abortPort);
+          stopAll.signal.removeEventListener('abort', abortPort);
           h.abort.signal.removeEventListener('abort', abortPort);
           counters.probes += out.probesSent;
           counters.bytes += out.bytesRead;

@@ -3,6 +3,8 @@
  * small module behind OutputFormat; this stage fans records out to every requested output and
  * passes all records on unchanged (so a store stage can follow it).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Duplex, Writable } from 'node:stream';
 import {
   stageStream,
@@ -50,14 +52,38 @@ export interface FormatOptions {
   stdout?: Writable;
 }
 
-/** Opens every output before any record flows, so a bad path is reported before the scan runs. */
-export async function openOutputs(opts: FormatOptions): Promise<{ formats: OutputFormat[]; sinks: OutputSink[] }> {
+/**
+ * Checks every output can be written without touching it (no file is created or truncated), so
+ * a bad path is reported before anything runs and a run that fails before its first record
+ * leaves existing files as they were.
+ */
+export function checkOutputs(opts: FormatOptions): void {
   const toStdout = opts.outputs.filter((o) => o.path === '-');
   if (toStdout.length > 1) {
     throw new UserInputError(
       `only one output can go to stdout ("-"), got ${toStdout.map((o) => OUTPUT_FORMATS[o.format]!.flag).join(' and ')}`,
     );
   }
+  for (const o of opts.outputs) {
+    const spec = OUTPUT_FORMATS[o.format];
+    if (!spec) throw new UserInputError(`unknown output format "${o.format}"`);
+    if (o.path === '-') continue;
+    try {
+      if (fs.existsSync(o.path)) {
+        if (fs.statSync(o.path).isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${o.path}'`), { code: 'EISDIR' });
+        fs.accessSync(o.path, fs.constants.W_OK);
+      } else {
+        fs.accessSync(path.dirname(path.resolve(o.path)), fs.constants.W_OK);
+      }
+    } catch (err) {
+      throw new UserInputError(`cannot write ${spec.flag} output "${o.path}": ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Opens every output (truncating files): done when the first record arrives. */
+export async function openOutputs(opts: FormatOptions): Promise<{ formats: OutputFormat[]; sinks: OutputSink[] }> {
+  checkOutputs(opts);
   const sinks: OutputSink[] = [];
   const formats: OutputFormat[] = [];
   for (const o of opts.outputs) {
@@ -77,8 +103,9 @@ export async function openOutputs(opts: FormatOptions): Promise<{ formats: Outpu
 
 export function formatRecords(opts: FormatOptions) {
   return async function* format(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
-    // Outputs are opened when the first record arrives (the header, before any probe is sent): an
-    // error before it — a usage error, a resume refused — leaves existing files as they were.
+    // Outputs are checked now but opened when the first record arrives (the header, before any
+    // probe is sent): an error before it — a usage error, a refused resume — leaves files alone.
+    checkOutputs(opts);
     let formats: OutputFormat[] = [];
     let sinks: OutputSink[] = [];
     let opened = false;
