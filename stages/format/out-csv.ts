@@ -34,16 +34,16 @@ function rows(r: HostReport, view: ViewOptions): string {
 
 /** CSV (-oC / --csv): one row per port with its service, for spreadsheets and COPY FROM. */
 export function csvFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
-  const reports = new HostReports();
+  const reports = new HostReports({ memoryRecords: view.reportMemoryRecords });
   return {
     async begin() {
       await sink.write(`${CSV_COLUMNS.join(',')}\r\n`);
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      await reports.add(rec);
     },
     async end(_trailer: EndTrailer | undefined) {
-      for (const r of reports.sorted()) await sink.write(rows(r, view));
+      for await (const r of reports.sorted()) await sink.write(rows(r, view));
     },
   };
 }

@@ -32,7 +32,7 @@ function hostObject(r: HostReport, view: ViewOptions) {
  * one by one into the array, so the document is never built whole in memory as a string.
  */
 export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
-  const reports = new HostReports();
+  const reports = new HostReports({ memoryRecords: view.reportMemoryRecords });
   let header: ScanHeader | undefined;
   const json = (v: unknown) => JSON.stringify(v, jsonReplacer);
   return {
@@ -41,13 +41,13 @@ export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       await sink.write(`{"scan":${json(h ?? null)},\n"hosts":[`);
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      await reports.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let total = 0;
       let written = 0;
-      for (const r of reports.sorted()) {
+      for await (const r of reports.sorted()) {
         const isHostUp = isUp(r);
         if (isHostUp) up++;
         total++;

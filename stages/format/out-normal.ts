@@ -130,7 +130,7 @@ export function elapsedSeconds(header: ScanHeader | undefined, trailer: EndTrail
  * deliberate difference is the tool's name ("prtip scan report for").
  */
 export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
-  const reports = new HostReports();
+  const reports = new HostReports({ memoryRecords: view.reportMemoryRecords });
   let header: ScanHeader | undefined;
   const toFile = sink.path !== '-';
   return {
@@ -145,12 +145,12 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       }
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      await reports.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let seen = 0;
-      for (const r of reports.sorted()) {
+      for await (const r of reports.sorted()) {
         seen++;
         if (!isUp(r)) {
           if ((view.verbose ?? 0) > 0) await sink.write(downBlock(r, view));

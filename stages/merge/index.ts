@@ -28,6 +28,7 @@ import {
   type PortRecord, type ServiceRecord,
 } from '../records/index.js';
 import { mergeHost, mergeOs, portWins, serviceWins } from './precedence.js';
+import { ipKey } from '../spill/index.js';
 
 export { PORT_STATE_PRECEDENCE, stateRank, portWins, mergeHost, serviceWins, mergeOs } from './precedence.js';
 
@@ -44,20 +45,7 @@ type Mergeable = PortRecord | HostRecord | ServiceRecord | OsRecord;
 const KIND: Record<string, number> = { host: 0, port: 1, service: 2, os: 3 };
 const PROTO: Record<string, number> = { tcp: 0, udp: 1, sctp: 2 };
 
-/** Sort key of an address: IPv4 before IPv6, numeric order within each. */
-export function ipKey(ip: string): string {
-  if (!ip.includes(':')) {
-    const parts = ip.split('.');
-    if (parts.length === 4) return `4${parts.map((p) => Number(p).toString(16).padStart(2, '0')).join('')}`;
-    return `9${ip}`;
-  }
-  const [head = '', tail = ''] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = ip.includes('::') && tail ? tail.split(':') : [];
-  if (t.length && t[t.length - 1]!.includes('.')) return `9${ip}`; // embedded IPv4: rare, keep apart
-  const fill = ip.includes('::') ? Array(Math.max(0, 8 - h.length - t.length)).fill('0') : [];
-  return `6${[...h, ...fill, ...t].map((w) => w.padStart(4, '0')).join('')}`;
-}
+export { ipKey };
 
 function sortKey(r: Mergeable): string {
   const k = KIND[r.type]!;
