@@ -55,11 +55,10 @@ export class HostReports {
     this.spill = new SortedSpill<ReportRecord>((r) => ipKey(r.ip), opts);
   }
 
-  /** Takes a record of a kind reports use (returns false for others). */
-  async add(rec: AnyRecord): Promise<boolean> {
-    if (!REPORT_KINDS.has(rec.type) || typeof (rec as { ip?: unknown }).ip !== 'string') return false;
-    await this.spill.add(rec as ReportRecord);
-    return true;
+  /** Takes a record of a kind reports use; a promise only while a sorted run is spilled (await it). */
+  add(rec: AnyRecord): Promise<void> | undefined {
+    if (!REPORT_KINDS.has(rec.type) || typeof (rec as { ip?: unknown }).ip !== 'string') return undefined;
+    return this.spill.add(rec as ReportRecord);
   }
 
   /** Sorted runs on disk (for tests and counters). */

@@ -24,6 +24,8 @@ export const SPILL_DEFAULTS = { memoryRecords: 100_000 };
 
 /** Sort key of an address: IPv4 before IPv6, numeric order within each (fixed-width hex). */
 export function ipKey(ip: string): string {
+  const v4 = ipv4Number(ip);
+  if (v4 >= 0) return `4${v4.toString(16).padStart(8, '0')}`;
   if (!ip.includes(':')) {
     const parts = ip.split('.');
     if (parts.length === 4) return `4${parts.map((p) => Number(p).toString(16).padStart(2, '0')).join('')}`;
@@ -35,6 +37,27 @@ export function ipKey(ip: string): string {
   if (t.length && t[t.length - 1]!.includes('.')) return `9${ip}`; // embedded IPv4: rare, keep apart
   const fill = ip.includes('::') ? Array(Math.max(0, 8 - h.length - t.length)).fill('0') : [];
   return `6${[...h, ...fill, ...t].map((w) => w.padStart(4, '0')).join('')}`;
+}
+
+/** A dotted-quad IPv4 address as a number, or -1 (a hot path: one call per record sorted). */
+function ipv4Number(ip: string): number {
+  let n = 0;
+  let octet = -1;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (octet < 0 || dots === 3) return -1;
+      n = n * 256 + octet;
+      octet = -1;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      octet = (octet < 0 ? 0 : octet * 10) + (c - 48);
+      if (octet > 255) return -1;
+    } else return -1;
+  }
+  if (dots !== 3 || octet < 0) return -1;
+  return n * 256 + octet;
 }
 
 interface Keyed<T> { key: string; rec: T }
@@ -58,11 +81,11 @@ export class SortedSpill<T extends AnyRecord> {
     return this.files.length;
   }
 
-  /** Adds a record; resolves at once unless the buffer just filled and is being spilled. */
-  async add(rec: T): Promise<void> {
+  /** Adds a record; a promise only when the buffer just filled and is being spilled (await it). */
+  add(rec: T): Promise<void> | undefined {
     this.count++;
     this.buffer.push({ key: this.keyOf(rec), rec });
-    if (this.buffer.length >= this.limit) await this.spill();
+    return this.buffer.length >= this.limit ? this.spill() : undefined;
   }
 
   private async spill(): Promise<void> {

@@ -59,10 +59,22 @@ export function storeRecords(opts: StoreOptions) {
       await writer.begin();
     };
     const it = source[Symbol.asyncIterator]();
+    // Commit on a timer too: quiet stretches (-sV on slow services, -T0/-T1) must not leave what
+    // arrived before them uncommitted. One clock promise outlives many records (a timer per
+    // record would cost more than the row); the wait for the next record races it.
+    let clock: Promise<undefined> | undefined;
+    let clockTimer: NodeJS.Timeout | undefined;
+    const nextClock = (): Promise<undefined> => {
+      clock ??= new Promise<undefined>((resolve) => {
+        clockTimer = setTimeout(() => {
+          clock = undefined;
+          resolve(undefined);
+        }, Math.max(1, everyMs - (Date.now() - lastCommit)));
+      });
+      return clock;
+    };
     try {
       for (;;) {
-        // Commit on a timer too: quiet stretches (-sV on slow services, -T0/-T1) must not leave
-        // what arrived before them uncommitted. The wait for the next record races the clock.
         const pending = it.next();
         let next: IteratorResult<AnyRecord> | undefined;
         while (next === undefined) {
@@ -70,13 +82,10 @@ export function storeRecords(opts: StoreOptions) {
             next = await pending;
             break;
           }
-          let timer: NodeJS.Timeout | undefined;
-          const due = Math.max(0, everyMs - (Date.now() - lastCommit));
-          const tick = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, due, undefined)));
-          next = await Promise.race([pending, tick]);
-          clearTimeout(timer);
-          if (next === undefined && writer.rows > rowsAtCommit) await checkpoint();
-          else if (next === undefined) lastCommit = Date.now();
+          next = await Promise.race([pending, nextClock()]);
+          if (next !== undefined) break;
+          if (writer.rows > rowsAtCommit) await checkpoint();
+          else lastCommit = Date.now();
         }
         if (next.done) break;
         const rec = next.value;
@@ -111,6 +120,7 @@ export function storeRecords(opts: StoreOptions) {
         yield rec;
       }
     } finally {
+      clearTimeout(clockTimer);
       await it.return?.();
       // Upstream failure or a consumer that stopped early: what arrived is still committed.
       if (writer) {
