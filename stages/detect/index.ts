@@ -21,6 +21,7 @@ import {
   type ServiceRecord,
 } from '../records/index.js';
 import { builtinProbes } from './builtin-probes.js';
+import { sharedMatcher } from './bounded-match.js';
 import { ServiceEngine, type PortOutcome } from './engine.js';
 import { loadServiceProbes, type ServiceProbeFile } from './service-probes.js';
 
@@ -31,6 +32,7 @@ export { translatePcre, compilePcre, PcreTranslationError } from './pcre.js';
 export { substituteTemplate, versionFields } from './version-info.js';
 export { builtinProbes, BUILTIN_PROBES_TEXT } from './builtin-probes.js';
 export { summariseCert } from './tls-cert.js';
+export { BoundedMatcher, sharedMatcher, BOUNDED_MATCH_DEFAULTS } from './bounded-match.js';
 
 export interface DetectOptions {
   /** The probe database; default: DATADIR/nmap-service-probes, else the built-in set. */
@@ -144,6 +146,8 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
     const probes = resolveProbes(opts);
     const services = loadServicesTable(opts.datadir);
     const engine = new ServiceEngine({ ...opts, probes });
+    const matcher = sharedMatcher();
+    const cutAtStart = matcher.cut;
     const counters: Counters = { ports: 0, matched: 0, softmatched: 0, tcpwrapped: 0, unmatched: 0, unreachable: 0, timedOut: 0, probes: 0, bytes: 0 };
     const hosts = new Map<string, HostState>();
     const waiting: Array<{ p: PortRecord; ticket: number }> = []; // wanted ports not yet started (host at its limit)
@@ -285,6 +289,8 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
     }
     yield* drain();
     for (const h of hosts.values()) clearTimeout(h.timer);
+    // Responses whose pattern search ran past its time budget (a reply built to make a regex backtrack).
+    counters.matchesCut = matcher.cut - cutAtStart;
     yield extendTrailer(trailer, 'detect', { ...counters, hosts: hosts.size }, aborted() || trailer === undefined);
   };
 }
