@@ -97,7 +97,7 @@ async function writerSpeed(): Promise<void> {
     for await (const _ of stage(src())) { /* drain */ }
     const s = (performance.now() - t0) / 1000;
     rows.push({ format, recordsPerSecond: N / s });
-    log(`writer ${format}: ${(N / s / 1000).toFixed(0)}k port records/s (1M records, 4096 hosts, spilled past 100k)`);
+    log(`writer ${format}: ${(N / s / 1000).toFixed(0)}k port records/s (1M records, 4096 hosts, spilled past 20k)`);
   }
   results.writers = rows;
 }

@@ -14,13 +14,13 @@ import { once } from 'node:events';
 import { createRecordPacker, decodeRecords, newHeader, type AnyRecord } from '../records/index.js';
 
 export interface SpillOptions {
-  /** Records held in memory before a sorted run goes to disk (default 100000). */
+  /** Records held in memory before a sorted run goes to disk (default 20000). */
   memoryRecords?: number;
   /** Where runs go (default os.tmpdir()); removed when reading ends or close() is called. */
   tmpdir?: string;
 }
 
-export const SPILL_DEFAULTS = { memoryRecords: 100_000 };
+export const SPILL_DEFAULTS = { memoryRecords: 20_000 };
 
 /** Sort key of an address: IPv4 before IPv6, numeric order within each (fixed-width hex). */
 export function ipKey(ip: string): string {
@@ -184,7 +184,7 @@ export class SortedSpill<T extends AnyRecord> {
 }
 
 function fileRun<T extends AnyRecord>(file: string, keyOf: (rec: T) => string): () => Promise<Keyed<T> | undefined> {
-  const it = decodeRecords(fs.createReadStream(file, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>, file)[Symbol.asyncIterator]();
+  const it = decodeRecords(fs.createReadStream(file, { highWaterMark: 16 * 1024 }) as AsyncIterable<Buffer>, file)[Symbol.asyncIterator]();
   let skippedHeader = false;
   return async () => {
     for (;;) {
