@@ -43,3 +43,32 @@ t.test('detect: a pathological pattern against a crafted banner; the scan finish
   const trailer = out.at(-1) as EndTrailer;
   t.ok((trailer.counters.detect!.matchesCut ?? 0) >= 1, `the cut is counted (${trailer.counters.detect!.matchesCut})`);
 });
+
+t.test('detect: 40 ports probed at once on one abort signal raise no MaxListenersExceededWarning', async (t) => {
+  const sockets = new Set<net.Socket>();
+  const servers: net.Server[] = [];
+  const ports: number[] = [];
+  for (let k = 0; k < 40; k++) {
+    const srv = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); setTimeout(() => s.end('HELLO\r\n'), 100); });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    servers.push(srv);
+    ports.push((srv.address() as net.AddressInfo).port);
+  }
+  t.teardown(() => { for (const s of sockets) s.destroy(); for (const s of servers) s.close(); });
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.teardown(() => { process.off('warning', onWarning); });
+  const ac = new AbortController();
+  const probes = parseServiceProbes('Probe TCP NULL q||\nmatch hello m|^HELLO| p/Hello/\n', 'test');
+  async function* src(): AsyncGenerator<AnyRecord> {
+    yield newHeader(['test']);
+    for (const port of ports) yield { type: 'port', ip: '127.0.0.1', port, proto: 'tcp', state: 'open', reason: 'syn-ack', ttl: 64, rtt: 0.1, time: Date.now() } as PortRecord;
+    yield newTrailer();
+  }
+  const out: AnyRecord[] = [];
+  for await (const r of detectRecords({ probes, intensity: 7, maxPerHost: 64, signal: ac.signal })(src())) out.push(r);
+  await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+  t.equal(out.filter((r) => r.type === 'service').length, 40, 'every port probed');
+  t.same(warnings.filter((w) => /MaxListeners/.test(w)), [], 'no MaxListenersExceededWarning');
+});
