@@ -109,7 +109,7 @@ if (skip) {
 
   t.test('SIGINT flushes what was found and writes the trailer', async (t) => {
     const node = process.execPath;
-    const cmd = `${node} ${PRTIP_BIN} scan -sT --max-rate 200 -p 1-2000 -oD /tmp/prtip-sigint-${process.pid}.jsonl ${lab.targetV4} > /dev/null & pid=$!; sleep 2; kill -INT $pid; wait $pid; echo rc=$?; cat /tmp/prtip-sigint-${process.pid}.jsonl; rm -f /tmp/prtip-sigint-${process.pid}.jsonl`;
+    const cmd = `${node} ${PRTIP_BIN} scan -sT --max-rate 200 -p 1-2000 -oD /tmp/prtip-sigint-${process.pid}.jsonl ${lab.targetV4} > /dev/null & pid=$!; for i in $(seq 1 300); do grep -q '"type":"port"' /tmp/prtip-sigint-${process.pid}.jsonl 2>/dev/null && break; sleep 0.1; done; sleep 1; kill -INT $pid; wait $pid; echo rc=$?; cat /tmp/prtip-sigint-${process.pid}.jsonl; rm -f /tmp/prtip-sigint-${process.pid}.jsonl`;
     const r = await lab.exec(['bash', '-c', cmd], { timeoutMs: 30_000 });
     const out = r.stdout.toString();
     t.match(out, /^rc=130$/m, 'exits 130 (interrupted, as nmap), after flushing');
