@@ -102,6 +102,8 @@ export async function planTargets(opts: TargetsOptions): Promise<TargetPlan> {
     shard,
     fingerprint: planFingerprint(v4, v6, ports, shard, sequential),
   };
+  const typed = typedNames(targetSpecs, addresses);
+  if (typed) plan.names = typed;
   return {
     plan,
     v4,
@@ -131,6 +133,20 @@ function planFingerprint(v4: V4Table, v6: V6Table, ports: PortList, shard: { ind
   bytes(ports.protos);
   h.update(` shard ${shard.index}/${shard.count} ${sequential ? 'sequential' : 'permuted'}`);
   return h.digest('hex').slice(0, 32);
+}
+
+/** Address → the hostname the user typed for it (the first name, when several resolve alike). */
+function typedNames(specs: TargetSpec[], addresses: Map<string, string>): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  let any = false;
+  for (const s of specs) {
+    if (s.kind !== 'host' || s.prefix !== undefined) continue; // host/24 names one address of many
+    const ip = addresses.get(s.name);
+    if (ip === undefined || Object.prototype.hasOwnProperty.call(out, ip)) continue;
+    out[ip] = s.name;
+    any = true;
+  }
+  return any ? out : undefined;
 }
 
 function ctx(role: SpecContext['role'], token: SpecToken, family: 4 | 6 | undefined): SpecContext {

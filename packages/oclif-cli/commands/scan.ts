@@ -7,8 +7,9 @@ import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController, warnLine } from '../lib/io.js';
 import { detectOptions, formatOptions, sendOptions, targetsOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
+import { checkScanOptions, SCAN_GROUPS } from '../lib/scan-checks.js';
 
-const GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'discovery', 'version', 'timing', 'output', 'database', 'misc'];
+const GROUPS: FlagGroup[] = SCAN_GROUPS;
 
 export default class Scan extends PrtipCommand {
   static override summary = 'Run a whole scan in one process (targets → send → [detect] → [store] → format)';
@@ -61,13 +62,7 @@ export default class Scan extends PrtipCommand {
       o.db = file;
       process.stderr.write(`prtip: resuming scan ${resume.scanId}: ${resume.skip.reduce((n, [a, b]) => n + b - a, 0)} probes already done\n`);
     }
-    if (o.versionIntensity !== undefined && !o.versionDetect) {
-      throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
-    }
-    const uPorts = o.ports !== undefined && /(^|,)\s*[US]:/i.test(o.ports);
-    if (uPorts) {
-      throw new UserInputError(`-p "${o.ports}" asks for UDP/SCTP ports, but prtip scans TCP only for now (-sS, -sT)`);
-    }
+    checkScanOptions(o);
     const interrupt = interruptController();
     const warn = warnLine;
     const args = [['prtip', 'scan', ...argv].join(' ')];

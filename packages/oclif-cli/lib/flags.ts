@@ -46,17 +46,24 @@ export interface CliOptions {
   checkDb: boolean;
   db?: string;
   resume?: string;
+  /** prtip cluster / worker: --redis URL, --shards N, --concurrency K, --results DIR, --stall-timeout, --partial */
+  redis?: string;
+  shards?: number;
+  concurrency?: number;
+  results?: string;
+  stallMs?: number;
+  partial: boolean;
 }
 
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
     scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0,
-    versionDetect: false, checkDb: false,
+    versionDetect: false, checkDb: false, partial: false,
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'cluster' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
@@ -68,6 +75,7 @@ export const GROUP_TITLES: Record<FlagGroup, string> = {
   timing: 'TIMING AND PERFORMANCE',
   output: 'OUTPUT',
   database: 'DATABASE (DuckDB)',
+  cluster: 'CLUSTER (BullMQ on Redis)',
   misc: 'MISC',
 };
 
@@ -146,6 +154,13 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-oC', '--csv'], value: 'FILE', group: 'output', help: 'CSV: one row per port with its service', apply: (o, v) => o.outputs.push({ format: 'csv', path: v }) },
   { names: ['--db'], value: 'FILE', group: 'database', help: 'append the scan to a DuckDB database (checkpointed; see prtip sql)', apply: (o, v) => { o.db = v; } },
   { names: ['--resume'], value: 'FILE', group: 'database', help: 'continue the unfinished scan stored in FILE (by --db)', apply: (o, v) => { o.resume = v; } },
+  // cluster (prtip cluster …, prtip worker)
+  { names: ['--redis'], value: 'URL', group: 'cluster', help: 'the cluster\'s Redis: redis://host:port[/db] or unix:///path/to/socket', apply: (o, v) => { o.redis = v; } },
+  { names: ['--shards'], value: 'N', group: 'cluster', help: 'cluster submit: split the scan into N shard jobs (--shard i/N, one seed)', apply: (o, v, n) => { o.shards = parseInteger(n, v, 1, 100_000); } },
+  { names: ['--concurrency'], value: 'K', group: 'cluster', help: 'worker: shard jobs run at once (default 1)', apply: (o, v, n) => { o.concurrency = parseInteger(n, v, 1, 64); } },
+  { names: ['--results'], value: 'DIR', group: 'cluster', help: 'worker: where shards keep checkpoints and Parquet (a dir or file:// URL shared by the workers)', apply: (o, v) => { o.results = v; } },
+  { names: ['--stall-timeout'], value: 'TIME', group: 'cluster', help: 'worker: a dead worker\'s shard is taken over after this long (default 30s)', apply: (o, v, n) => { o.stallMs = Math.max(1000, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
+  { names: ['--partial'], group: 'cluster', help: 'cluster collect: union the shards that are done even if others are not', apply: (o) => { o.partial = true; } },
   { names: ['--open'], group: 'output', help: 'show only open ports', apply: (o) => { o.openOnly = true; } },
   { names: ['--reason'], group: 'output', help: 'show why each port is in its state', apply: (o) => { o.reason = true; } },
   { names: ['-v'], group: 'output', help: 'verbose: open ports on stderr as found; down hosts in reports', apply: (o) => { o.verbose++; } },
