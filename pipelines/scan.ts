@@ -6,6 +6,7 @@ import type { AnyRecord } from '../stages/records/index.js';
 import { formatRecords, type FormatOptions } from '../stages/format/index.js';
 import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
+import { reverseName } from '../stages/send/reverse-dns.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
@@ -42,7 +43,11 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const sent = sendRecords(opts.send)(targetRecords(opts.targets, opts.plan));
   const found = opts.detect ? detectRecords(opts.detect)(sent) : sent;
-  const stored = opts.store ? storedLazily(opts.store, found) : found;
+  // A resumed scan rebuilds the host rows its killed run never wrote, as send would have: -Pn, -R.
+  const store = opts.store?.resumeScanId
+    ? { ...opts.store, rebuiltHosts: { assumeUp: opts.send.assumeUp, hostname: opts.send.reverseDns ? (ip: string) => reverseName(ip) : undefined } }
+    : opts.store;
+  const stored = store ? storedLazily(store, found) : found;
   const seen = observed(stored, opts.observe);
   const forOutputs = opts.prior ? mergeRecords()(afterHeader(seen, opts.prior)) : seen;
   return formatRecords(opts.format)(forOutputs);

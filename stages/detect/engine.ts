@@ -27,6 +27,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 import { UserInputError, type CertSummary } from '../records/index.js';
+import { sharedMatcher } from './bounded-match.js';
 import { fallbackProbe, regexOf, type ServiceMatch, type ServiceProbe, type ServiceProbeFile } from './service-probes.js';
 import { peerCert } from './tls-cert.js';
 import { versionFields, type VersionFields } from './version-info.js';
@@ -337,7 +338,8 @@ class MatchSearch {
   tester(probe: ServiceProbe): Tester {
     return (data) => {
       if (this.decided) return true;
-      const hit = testResponse(this.file, probe, data);
+      // Bounded in time: a reply built to make a pattern backtrack forever cannot freeze the scan.
+      const hit = sharedMatcher().withinBudget(() => testResponse(this.file, probe, data));
       if (!hit) return false;
       if (!hit.soft) {
         this.decided = hit;

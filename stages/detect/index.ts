@@ -4,21 +4,25 @@
  * probed, after that port's record. Probes come from the installed nmap-service-probes, or from
  * prtip's own small set when Nmap's data is not installed.
  */
+import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { loadServicesTable, resolveDatadir } from '../datafiles/index.js';
 import {
   extendTrailer,
   isTrailer,
+  ProgressGate,
   stageStream,
   UserInputError,
   type AnyRecord,
   type EndTrailer,
   type PortRecord,
+  type ProgressRecord,
   type ScanHeader,
   type ServiceRecord,
   StatusTicker,
 } from '../records/index.js';
 import { builtinProbes } from './builtin-probes.js';
+import { sharedMatcher } from './bounded-match.js';
 import { ServiceEngine, type PortOutcome } from './engine.js';
 import { loadServiceProbes, type ServiceProbeFile } from './service-probes.js';
 
@@ -29,6 +33,7 @@ export { translatePcre, compilePcre, PcreTranslationError } from './pcre.js';
 export { substituteTemplate, versionFields } from './version-info.js';
 export { builtinProbes, BUILTIN_PROBES_TEXT } from './builtin-probes.js';
 export { summariseCert } from './tls-cert.js';
+export { BoundedMatcher, sharedMatcher, BOUNDED_MATCH_DEFAULTS } from './bounded-match.js';
 
 export interface DetectOptions {
   /** The probe database; default: DATADIR/nmap-service-probes, else the built-in set. */
@@ -144,14 +149,24 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
     const probes = resolveProbes(opts);
     const services = loadServicesTable(opts.datadir);
     const engine = new ServiceEngine({ ...opts, probes });
+    const matcher = sharedMatcher();
+    const cutAtStart = matcher.cut;
     const counters: Counters = { ports: 0, matched: 0, softmatched: 0, tcpwrapped: 0, unmatched: 0, unreachable: 0, timedOut: 0, probes: 0, bytes: 0 };
     const hosts = new Map<string, HostState>();
-    const waiting: PortRecord[] = []; // wanted ports not yet started (host at its limit)
+    const waiting: Array<{ p: PortRecord; ticket: number }> = []; // wanted ports not yet started (host at its limit)
     const done: ServiceRecord[] = [];
+    // A batch's progress record waits until the ports read before it are probed (see ProgressGate).
+    const gate = new ProgressGate();
     let inFlight = 0;
     let wake: (() => void) | undefined;
     let trailer: EndTrailer | undefined;
     const aborted = () => opts.signal?.aborted === true;
+    // Every port in flight listens for a stop: one detect-wide signal (linked once to the caller's)
+    // and one per host carry up to maxParallel / maxPerHost listeners, which is by design, not a leak.
+    const stopAll = new AbortController();
+    setMaxListeners(opts.maxParallel + 16, stopAll.signal);
+    if (opts.signal?.aborted) stopAll.abort();
+    else opts.signal?.addEventListener('abort', () => stopAll.abort(), { once: true });
     const notify = () => {
       const w = wake;
       wake = undefined;
@@ -163,6 +178,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
       let h = hosts.get(ip);
       if (!h) {
         const abort = new AbortController();
+        setMaxListeners(opts.maxPerHost + 16, abort.signal);
         h = { active: 0, started: Date.now(), abort };
         h.timer = setTimeout(() => abort.abort(), opts.hostTimeoutMs);
         h.timer.unref?.();
@@ -171,7 +187,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
       return h;
     };
 
-    const start = (p: PortRecord) => {
+    const start = (p: PortRecord, ticket: number) => {
       const h = hostOf(p.ip);
       h.active++;
       inFlight++;
@@ -182,7 +198,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
         counters.timedOut++;
         ac.abort();
       }, opts.portTimeoutMs);
-      opts.signal?.addEventListener('abort', abortPort, { once: true });
+      stopAll.signal.addEventListener('abort', abortPort, { once: true });
       h.abort.signal.addEventListener('abort', abortPort, { once: true });
       void engine
         .detect(p.ip, p.port, p.proto as 'tcp' | 'udp', ac.signal)
@@ -192,7 +208,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
         )
         .then((out) => {
           clearTimeout(timer);
-          opts.signal?.removeEventListener('abort', abortPort);
+          stopAll.signal.removeEventListener('abort', abortPort);
           h.abort.signal.removeEventListener('abort', abortPort);
           counters.probes += out.probesSent;
           counters.bytes += out.bytesRead;
@@ -200,6 +216,8 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
           counters[key] = (counters[key] ?? 0) + 1;
           const rec = serviceRecord(p, out, services.serviceName(p.port, p.proto));
           if (rec) done.push(rec);
+          // Cut short by SIGINT: not finished, so its batch stays unfinished for --resume.
+          if (!aborted()) gate.finish(ticket);
           h.active--;
           inFlight--;
           notify();
@@ -209,20 +227,21 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
     /** Starts waiting ports whose host has room, while overall room lasts. */
     const pump = () => {
       for (let k = 0; k < waiting.length && inFlight < opts.maxParallel; ) {
-        const p = waiting[k]!;
+        const { p, ticket } = waiting[k]!;
         const h = hosts.get(p.ip);
         if (aborted()) {
           waiting.length = 0;
           break;
         }
         if (h && h.abort.signal.aborted) {
-          waiting.splice(k, 1); // host out of time: not probed
+          waiting.splice(k, 1); // host out of time: not probed, and that is this port's outcome
           counters.timedOut++;
+          gate.finish(ticket);
           continue;
         }
         if ((h?.active ?? 0) < opts.maxPerHost) {
           waiting.splice(k, 1);
-          start(p);
+          start(p, ticket);
         } else k++;
       }
     };
@@ -236,6 +255,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
 
     function* drain(): Generator<AnyRecord> {
       while (done.length > 0) yield done.shift()!;
+      yield* gate.release();
       if (ticker?.due() && (inFlight > 0 || waiting.length > 0)) yield ticker.take();
     }
 
@@ -251,11 +271,16 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
         trailer = rec;
         break;
       }
+      if (rec.type === 'progress') {
+        gate.hold(rec as ProgressRecord);
+        yield* drain();
+        continue;
+      }
       yield rec;
       if (rec.type === 'port' && !aborted()) {
         const p = rec as PortRecord;
         if (wanted(p) && !isExcluded(p)) {
-          waiting.push(p);
+          waiting.push({ p, ticket: gate.begin() });
           pump();
           // Backpressure: hold the input while too much is queued.
           while (waiting.length >= opts.maxParallel && !aborted()) {
@@ -276,6 +301,8 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
     yield* drain();
     for (const h of hosts.values()) clearTimeout(h.timer);
     clearInterval(statusWake);
+    // Responses whose pattern search ran past its time budget (a reply built to make a regex backtrack).
+    counters.matchesCut = matcher.cut - cutAtStart;
     yield extendTrailer(trailer, 'detect', { ...counters, hosts: hosts.size }, aborted() || trailer === undefined);
   };
 }

@@ -13,7 +13,7 @@
  * - caseless matching in PCRE (C locale) folds ASCII letters only; JS also folds latin1 letters.
  *   Caseless regions are therefore spelled out (`a` → `[aA]`), which also gives scoped `(?i)` /
  *   `(?i:…)` / `(?-i)`, which Node 20 lacks.
- * - atomic groups `(?>X)` and possessive quantifiers `X*+` → `(?=(X))\N` (lookahead captures are
+ * - atomic groups `(?>X)` → `(?:(?=(X))\N)` and possessive quantifiers `X*+` → `(?=(X*))\N` (lookahead captures are
  *   atomic in JS); the added groups shift group numbers, so `groupMap` maps PCRE group numbers
  *   (used by `$1` templates and back-references) to JS ones.
  * - POSIX classes `[[:alpha:]]`, `\x{HHHH}`, octal `\0`, `\012`, `\Q…\E`, `\e`, `\h`, `\v`, `\R`,
@@ -307,9 +307,11 @@ class Translator {
     if (c === '>') {
       this.pos++;
       const id = this.synthGroups++;
-      this.out.push('(?=', { k: 'open', synth: id });
+      // Wrapped in (?:…): a quantifier after the group repeats the whole emulation, each
+      // repetition matching afresh (found by test/unit/property-parsers.test.ts against grep -P).
+      this.out.push('(?:(?=', { k: 'open', synth: id });
       this.body(mode);
-      this.out.push('))', { k: 'synthref', synth: id });
+      this.out.push('))', { k: 'synthref', synth: id }, ')');
       return false;
     }
     const named = /^(?:P?<([A-Za-z_]\w*)>|'([A-Za-z_]\w*)')/.exec(rest);

@@ -1,4 +1,5 @@
-import type { HostRecord, OsRecord, PortRecord, ServiceRecord } from '../records/index.js';
+import type { AnyRecord, HostRecord, OsRecord, PortRecord, ServiceRecord } from '../records/index.js';
+import { ipKey, SortedSpill, type SpillOptions } from '../spill/index.js';
 import type { ViewOptions } from './output-format.js';
 
 /** Everything the report knows about one host, gathered from its records. */
@@ -38,48 +39,54 @@ export function comparePorts(a: PortRecord, b: PortRecord): number {
   return (PROTO_ORDER[a.proto] ?? 9) - (PROTO_ORDER[b.proto] ?? 9) || a.port - b.port;
 }
 
-/** Collects records per host; reports come out sorted by address. */
+type ReportRecord = PortRecord | HostRecord | ServiceRecord | OsRecord;
+const REPORT_KINDS = new Set(['port', 'host', 'service', 'os']);
+
+/**
+ * Collects records per host in bounded memory: they are sorted by address (spilling sorted runs
+ * to disk past `memoryRecords`, stages/spill) and come back one host at a time, in address
+ * order — so a /8 sweep or -p- over many hosts holds one host's report at a time, not the scan.
+ */
 export class HostReports {
-  private readonly byIp = new Map<string, HostReport>();
+  private readonly spill: SortedSpill<ReportRecord>;
 
-  private get(ip: string): HostReport {
-    let r = this.byIp.get(ip);
-    if (!r) {
-      r = { ip, ports: [], services: new Map() };
-      this.byIp.set(ip, r);
+  constructor(opts: SpillOptions = {}) {
+    // Host, then its records in arrival order (stable sort): a later service record wins, as before.
+    this.spill = new SortedSpill<ReportRecord>((r) => ipKey(r.ip), opts);
+  }
+
+  /** Takes a record of a kind reports use; a promise only while a sorted run is spilled (await it). */
+  add(rec: AnyRecord): Promise<void> | undefined {
+    if (!REPORT_KINDS.has(rec.type) || typeof (rec as { ip?: unknown }).ip !== 'string') return undefined;
+    return this.spill.add(rec as ReportRecord);
+  }
+
+  /** Sorted runs on disk (for tests and counters). */
+  get runs(): number {
+    return this.spill.runs;
+  }
+
+  /** One report per host, in address order. */
+  async *sorted(): AsyncGenerator<HostReport, void, undefined> {
+    let cur: HostReport | undefined;
+    for await (const rec of this.spill.sorted()) {
+      if (!cur || cur.ip !== rec.ip) {
+        if (cur) yield cur;
+        cur = { ip: rec.ip, ports: [], services: new Map() };
+      }
+      switch (rec.type) {
+        case 'port': cur.ports.push(rec); break;
+        case 'host': cur.host = rec; break;
+        case 'service': cur.services.set(portKey(rec.port, rec.proto), rec); break;
+        case 'os': cur.os = rec; break;
+      }
     }
-    return r;
+    if (cur) yield cur;
   }
 
-  addPort(rec: PortRecord): void {
-    this.get(rec.ip).ports.push(rec);
-  }
-
-  addHost(rec: HostRecord): void {
-    this.get(rec.ip).host = rec;
-  }
-
-  addService(rec: ServiceRecord): void {
-    this.get(rec.ip).services.set(portKey(rec.port, rec.proto), rec);
-  }
-
-  addOs(rec: OsRecord): void {
-    this.get(rec.ip).os = rec;
-  }
-
-  /** Routes a record of a kind reports use; returns false for others. */
-  add(rec: { type: string }): boolean {
-    switch (rec.type) {
-      case 'port': this.addPort(rec as PortRecord); return true;
-      case 'host': this.addHost(rec as HostRecord); return true;
-      case 'service': this.addService(rec as ServiceRecord); return true;
-      case 'os': this.addOs(rec as OsRecord); return true;
-      default: return false;
-    }
-  }
-
-  sorted(): HostReport[] {
-    return [...this.byIp.values()].sort((a, b) => compareIps(a.ip, b.ip));
+  /** Removes spilled runs when the report is abandoned. */
+  close(): void {
+    this.spill.close();
   }
 }
 

@@ -3,6 +3,8 @@
  * small module behind OutputFormat; this stage fans records out to every requested output and
  * passes all records on unchanged (so a store stage can follow it).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Duplex, Writable } from 'node:stream';
 import {
   stageStream,
@@ -50,14 +52,38 @@ export interface FormatOptions {
   stdout?: Writable;
 }
 
-/** Opens every output before any record flows, so a bad path is reported before the scan runs. */
-export async function openOutputs(opts: FormatOptions): Promise<{ formats: OutputFormat[]; sinks: OutputSink[] }> {
+/**
+ * Checks every output can be written without touching it (no file is created or truncated), so
+ * a bad path is reported before anything runs and a run that fails before its first record
+ * leaves existing files as they were.
+ */
+export function checkOutputs(opts: FormatOptions): void {
   const toStdout = opts.outputs.filter((o) => o.path === '-');
   if (toStdout.length > 1) {
     throw new UserInputError(
       `only one output can go to stdout ("-"), got ${toStdout.map((o) => OUTPUT_FORMATS[o.format]!.flag).join(' and ')}`,
     );
   }
+  for (const o of opts.outputs) {
+    const spec = OUTPUT_FORMATS[o.format];
+    if (!spec) throw new UserInputError(`unknown output format "${o.format}"`);
+    if (o.path === '-') continue;
+    try {
+      if (fs.existsSync(o.path)) {
+        if (fs.statSync(o.path).isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${o.path}'`), { code: 'EISDIR' });
+        fs.accessSync(o.path, fs.constants.W_OK);
+      } else {
+        fs.accessSync(path.dirname(path.resolve(o.path)), fs.constants.W_OK);
+      }
+    } catch (err) {
+      throw new UserInputError(`cannot write ${spec.flag} output "${o.path}": ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Opens every output (truncating files): done when the first record arrives. */
+export async function openOutputs(opts: FormatOptions): Promise<{ formats: OutputFormat[]; sinks: OutputSink[] }> {
+  checkOutputs(opts);
   const sinks: OutputSink[] = [];
   const formats: OutputFormat[] = [];
   for (const o of opts.outputs) {
@@ -77,7 +103,12 @@ export async function openOutputs(opts: FormatOptions): Promise<{ formats: Outpu
 
 export function formatRecords(opts: FormatOptions) {
   return async function* format(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
-    const { formats, sinks } = await openOutputs(opts);
+    // Outputs are checked now but opened when the first record arrives (the header, before any
+    // probe is sent): an error before it — a usage error, a refused resume — leaves files alone.
+    checkOutputs(opts);
+    let formats: OutputFormat[] = [];
+    let sinks: OutputSink[] = [];
+    let opened = false;
     let header: ScanHeader | undefined;
     let trailer: EndTrailer | undefined;
     let begun = false;
@@ -88,6 +119,10 @@ export function formatRecords(opts: FormatOptions) {
     };
     try {
       for await (const rec of source) {
+        if (!opened) {
+          ({ formats, sinks } = await openOutputs(opts));
+          opened = true;
+        }
         if (rec.type === 'scan') {
           header = rec as ScanHeader;
           await begin();
@@ -101,9 +136,11 @@ export function formatRecords(opts: FormatOptions) {
       }
     } finally {
       // Even when upstream fails mid-stream, what arrived is written out with its summary.
-      await begin();
-      for (const f of formats) await f.end(trailer);
-      for (const s of sinks) await s.close();
+      if (opened) {
+        await begin();
+        for (const f of formats) await f.end(trailer);
+        for (const s of sinks) await s.close();
+      }
     }
   };
 }

@@ -36,7 +36,7 @@ function rows(r: HostReport, view: ViewOptions, names: HostNames): string {
 
 /** CSV (-oC / --csv): one row per port with its service, for spreadsheets and COPY FROM. */
 export function csvFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
-  const reports = new HostReports();
+  const reports = new HostReports({ memoryRecords: view.reportMemoryRecords });
   let names = new HostNames(undefined);
   return {
     async begin(h) {
@@ -44,10 +44,10 @@ export function csvFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       await sink.write(`${CSV_COLUMNS.join(',')}\r\n`);
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      await reports.add(rec);
     },
     async end(_trailer: EndTrailer | undefined) {
-      for (const r of reports.sorted()) {
+      for await (const r of reports.sorted()) {
         // As in -oN/-oX/-oG: a host that is down has rows only with -v; with --open, only open ports.
         if (!isUp(r) && (view.verbose ?? 0) < 1) continue;
         await sink.write(rows(r, view, names));

@@ -55,7 +55,7 @@ function hostLines(r: HostReport, view: ViewOptions): string {
 
 /** Grepable output (-oG): nmap's one-line-per-host layout. Down hosts appear with -v. */
 export function grepableFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
-  const reports = new HostReports();
+  const reports = new HostReports({ memoryRecords: view.reportMemoryRecords });
   let header: ScanHeader | undefined;
   return {
     async begin(h) {
@@ -63,12 +63,12 @@ export function grepableFormat(sink: OutputSink, view: ViewOptions): OutputForma
       await sink.write(initiatedComment(h));
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      await reports.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let seen = 0;
-      for (const r of reports.sorted()) {
+      for await (const r of reports.sorted()) {
         seen++;
         if (isUp(r)) up++;
         else if ((view.verbose ?? 0) < 1) continue;

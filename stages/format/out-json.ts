@@ -41,7 +41,7 @@ function osDetection(os: NonNullable<HostReport['os']>): Record<string, unknown>
  * one by one into the array, so the document is never built whole in memory as a string.
  */
 export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
-  const reports = new HostReports();
+  const reports = new HostReports({ memoryRecords: view.reportMemoryRecords });
   let header: ScanHeader | undefined;
   const json = (v: unknown) => JSON.stringify(v, jsonReplacer);
   let names = new HostNames(undefined);
@@ -52,13 +52,13 @@ export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       await sink.write(`{"scan":${json(h ?? null)},\n"hosts":[`);
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      await reports.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let total = 0;
       let written = 0;
-      for (const r of reports.sorted()) {
+      for await (const r of reports.sorted()) {
         const isHostUp = isUp(r);
         if (isHostUp) up++;
         total++;

@@ -36,7 +36,7 @@ function serviceInfo(services: Array<ServiceRecord | undefined>): string | undef
 }
 
 function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const widths = rows[0]!.map((_, c) => rows.reduce((w, r) => Math.max(w, r[c]!.length), 0));
   return rows
     .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join(' ').trimEnd())
     .join('\n');
@@ -132,7 +132,7 @@ export function elapsedSeconds(header: ScanHeader | undefined, trailer: EndTrail
  * deliberate difference is the tool's name ("prtip scan report for").
  */
 export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
-  const reports = new HostReports();
+  const reports = new HostReports({ memoryRecords: view.reportMemoryRecords });
   let header: ScanHeader | undefined;
   let names = new HostNames(undefined);
   const toFile = sink.path !== '-';
@@ -149,12 +149,12 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       }
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      await reports.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let seen = 0;
-      for (const r of reports.sorted()) {
+      for await (const r of reports.sorted()) {
         seen++;
         if (!isUp(r)) {
           if ((view.verbose ?? 0) > 0) await sink.write(downBlock(r, view, names));

@@ -134,7 +134,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames): string
  * comment; version is prtip's. Hosts that are down appear only with -v, as in nmap.
  */
 export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
-  const reports = new HostReports();
+  const reports = new HostReports({ memoryRecords: view.reportMemoryRecords });
   let header: ScanHeader | undefined;
   let names = new HostNames(undefined);
   return {
@@ -167,12 +167,12 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       await sink.write(`${lines.join('\n')}\n`);
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      await reports.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let down = 0;
-      for (const r of reports.sorted()) {
+      for await (const r of reports.sorted()) {
         if (isUp(r)) up++;
         else {
           down++;

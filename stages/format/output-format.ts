@@ -9,6 +9,8 @@ export interface ViewOptions {
   reason: boolean;
   /** -v level: 1 also reports hosts that are down (normal, XML, grepable). */
   verbose?: number;
+  /** Records a per-host report holds in memory before spilling sorted runs to disk (default 20000). */
+  reportMemoryRecords?: number;
   /** Service name for a port from the services table (nmap-services), when known. */
   serviceName: (port: number, proto: string) => string | undefined;
 }

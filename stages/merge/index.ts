@@ -10,8 +10,13 @@
  * are merged (k-way) and each host is emitted as soon as its last record has been read. Memory:
  * `memoryRecords` records while reading, then one record per run plus one host's records while
  * writing — never the whole scan. Headers: the first passes through at once; trailers are
- * combined into one at the end (interrupted if any was). Every other record (progress, probe
- * batches, unknown types) passes through immediately.
+ * combined into one at the end (interrupted if any was). Progress records wait until the
+ * merged records are out (a batch is finished only once merge has passed on its ports: see
+ * ProgressGate in stages/records). Every other record (probe batches, unknown types) passes
+ * through immediately.
+ *
+ * An input that fails (cut off, garbage) still gets every valid record before the bad byte
+ * merged and passed on — then the stage fails, without a trailer, so its consumer fails too.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +28,7 @@ import {
   type PortRecord, type ServiceRecord,
 } from '../records/index.js';
 import { mergeHost, mergeOs, portWins, serviceWins } from './precedence.js';
+import { ipKey } from '../spill/index.js';
 
 export { PORT_STATE_PRECEDENCE, stateRank, portWins, mergeHost, serviceWins, mergeOs } from './precedence.js';
 
@@ -39,20 +45,7 @@ type Mergeable = PortRecord | HostRecord | ServiceRecord | OsRecord;
 const KIND: Record<string, number> = { host: 0, port: 1, service: 2, os: 3 };
 const PROTO: Record<string, number> = { tcp: 0, udp: 1, sctp: 2 };
 
-/** Sort key of an address: IPv4 before IPv6, numeric order within each. */
-export function ipKey(ip: string): string {
-  if (!ip.includes(':')) {
-    const parts = ip.split('.');
-    if (parts.length === 4) return `4${parts.map((p) => Number(p).toString(16).padStart(2, '0')).join('')}`;
-    return `9${ip}`;
-  }
-  const [head = '', tail = ''] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = ip.includes('::') && tail ? tail.split(':') : [];
-  if (t.length && t[t.length - 1]!.includes('.')) return `9${ip}`; // embedded IPv4: rare, keep apart
-  const fill = ip.includes('::') ? Array(Math.max(0, 8 - h.length - t.length)).fill('0') : [];
-  return `6${[...h, ...fill, ...t].map((w) => w.padStart(4, '0')).join('')}`;
-}
+export { ipKey };
 
 function sortKey(r: Mergeable): string {
   const k = KIND[r.type]!;
@@ -173,28 +166,36 @@ export function mergeRecords(opts: MergeOptions = {}) {
     let sawHeader = false;
     let input = 0;
     const stats = { dropped: 0 };
+    const progress: AnyRecord[] = [];
+    let failure: unknown;
     const byKey = (a: Keyed, b: Keyed) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     try {
-      for await (const rec of source) {
-        if (rec.type === 'scan') {
-          if (!sawHeader) yield rec;
-          sawHeader = true;
-        } else if (rec.type === 'end') {
-          trailers.push(rec as EndTrailer);
-        } else if (rec.type in KIND && typeof (rec as { ip?: unknown }).ip === 'string') {
-          input++;
-          buffer.push({ key: sortKey(rec as Mergeable), rec: rec as Mergeable });
-          if (buffer.length >= limit) {
-            dir ??= fs.mkdtempSync(path.join(opts.tmpdir ?? os.tmpdir(), 'prtip-merge-'));
-            const file = path.join(dir, `run-${files.length}.rec`);
-            buffer.sort(byKey);
-            await spill(buffer, file);
-            files.push(file);
-            buffer = [];
+      try {
+        for await (const rec of source) {
+          if (rec.type === 'scan') {
+            if (!sawHeader) yield rec;
+            sawHeader = true;
+          } else if (rec.type === 'end') {
+            trailers.push(rec as EndTrailer);
+          } else if (rec.type in KIND && typeof (rec as { ip?: unknown }).ip === 'string') {
+            input++;
+            buffer.push({ key: sortKey(rec as Mergeable), rec: rec as Mergeable });
+            if (buffer.length >= limit) {
+              dir ??= fs.mkdtempSync(path.join(opts.tmpdir ?? os.tmpdir(), 'prtip-merge-'));
+              const file = path.join(dir, `run-${files.length}.rec`);
+              buffer.sort(byKey);
+              await spill(buffer, file);
+              files.push(file);
+              buffer = [];
+            }
+          } else if (rec.type === 'progress') {
+            progress.push(rec);
+          } else {
+            yield rec;
           }
-        } else {
-          yield rec;
         }
+      } catch (err) {
+        failure = err; // merge and pass on what arrived, then fail
       }
       buffer.sort(byKey);
       const runs: Run[] = [...files.map(fileRun), memoryRun(buffer)];
@@ -220,6 +221,8 @@ export function mergeRecords(opts: MergeOptions = {}) {
         group.push(item.rec);
       }
       if (group.length) yield* collapseHost(group, stats);
+      yield* progress;
+      if (failure !== undefined) throw failure;
       const trailer = combineTrailers(trailers);
       trailer.counters.merge = { input, duplicates: stats.dropped, runs: files.length + 1, sources: trailers.length };
       yield trailer;

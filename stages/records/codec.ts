@@ -149,6 +149,11 @@ export class RecordDecoder {
     return { records, error };
   }
 
+  /** Bytes decoded into records so far. */
+  get consumed(): number {
+    return this.offset;
+  }
+
   /** At end of input: an error when the stream stopped inside a record. */
   finish(): RecordStreamError | undefined {
     if (!this.pending || this.pending.length === 0) return undefined;
@@ -158,16 +163,65 @@ export class RecordDecoder {
   }
 }
 
+export interface DecodeOptions {
+  /**
+   * A whole stream from another stage: it must end with its trailer and hold nothing after it.
+   * A stream without one was cut short upstream (a stage failed or was killed), so its consumer
+   * must fail too — after passing on every record — or a store downstream would take a partial
+   * scan for a finished one. After a trailer only another whole stream may follow (`cat a.rec
+   * b.rec | prtip merge`); anything else is refused, even when the consumer stops reading at the
+   * trailer.
+   */
+  complete?: boolean;
+}
+
 /** Records from a byte stream, in order; throws at the first bad byte, after yielding everything before it. */
-export async function* decodeRecords(bytes: AsyncIterable<Buffer>, source = 'stdin'): AsyncGenerator<AnyRecord, void, undefined> {
+export async function* decodeRecords(bytes: AsyncIterable<Buffer>, source = 'stdin', opts: DecodeOptions = {}): AsyncGenerator<AnyRecord, void, undefined> {
   const decoder = new RecordDecoder(source);
-  for await (const chunk of bytes) {
-    const { records, error } = decoder.decode(chunk);
-    yield* records;
+  const chunks = bytes[Symbol.asyncIterator]();
+  let trailerOut = false;
+  let ended = false;
+  // What followed the last record handed out, in the same chunk: checked if the consumer stops there.
+  let tail: { more: AnyRecord | undefined; error: RecordStreamError | undefined } = { more: undefined, error: undefined };
+  const afterTrailer = (what: string) => new RecordStreamError(
+    `${source}: ${what} after the stream's trailer (at byte ${decoder.consumed}); a record stream ends at its "end" record`);
+  try {
+    for (;;) {
+      const next = await chunks.next();
+      if (next.done) break;
+      const { records, error } = decoder.decode(next.value);
+      for (let k = 0; k < records.length; k++) {
+        const r = records[k]!;
+        if (opts.complete && trailerOut && r.type !== 'scan') throw afterTrailer(`a "${r.type}" record`);
+        trailerOut = r.type === 'end';
+        tail = { more: records[k + 1], error };
+        yield r;
+      }
+      if (error) throw error;
+    }
+    ended = true;
+    const error = decoder.finish();
     if (error) throw error;
+    if (opts.complete && !trailerOut) {
+      throw new RecordStreamError(decoder.consumed === 0
+        ? `${source}: no records at all: the stage before produced nothing (did it fail?)`
+        : `${source}: the record stream ended without its trailer at byte ${decoder.consumed}: the stage before failed or was killed; the records before were passed on`);
+    }
+  } finally {
+    // The consumer stopped at the trailer: what follows must be nothing.
+    if (opts.complete && trailerOut && !ended) {
+      if (tail.more) throw afterTrailer(`a "${tail.more.type}" record`);
+      if (tail.error) throw afterTrailer('bytes that are not a record');
+      for (;;) {
+        const next = await chunks.next();
+        if (next.done) break;
+        const { records, error } = decoder.decode(next.value);
+        if (records.length > 0) throw afterTrailer(`a "${records[0]!.type}" record`);
+        if (error) throw afterTrailer('bytes that are not a record');
+      }
+      if (decoder.finish()) throw afterTrailer('a cut-off record');
+    }
   }
-  const error = decoder.finish();
-  if (error) throw error;
 }
 
 /** The decoder as an object-mode Transform stream. */

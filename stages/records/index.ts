@@ -5,3 +5,4 @@ export * from './probe-batch.js';
 export * from './stage.js';
 export * from './errors.js';
 export * from './status.js';
+export * from './progress-gate.js';

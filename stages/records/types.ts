@@ -42,6 +42,11 @@ export interface ScanPlan {
   /** Seed of the permutation, so a run can be reproduced. */
   seed: number;
   shard: { index: number; count: number };
+  /**
+   * Hash of the expanded plan (address ranges after exclusions, the ordered port list, shard,
+   * order): `--resume` refuses to continue a scan whose re-created plan would probe anything else.
+   */
+  fingerprint?: string;
   /** Hostnames the user typed, by the address each resolved to (reports show them: nmap's type="user"). */
   names?: Record<string, string>;
 }

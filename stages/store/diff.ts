@@ -29,6 +29,7 @@ export async function resolveScanId(db: Database, ref: string): Promise<string> 
   const at = /^@(\d+)$/.exec(ref);
   if (at) {
     const n = Number(at[1]);
+    if (n < 1) throw new UserInputError(`no scan ${ref}: @1 is the newest scan, @2 the one before it, …`);
     const r = await query(db.conn, 'SELECT scan_id FROM scans ORDER BY start_time DESC, scan_id LIMIT 1 OFFSET $1', [Math.max(0, n - 1)]);
     if (!r.rows[0]) throw new UserInputError(`no scan ${ref}: the database holds fewer scans`);
     return String(r.rows[0][0]);

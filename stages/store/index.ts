@@ -11,11 +11,11 @@ import {
   type ScanHeader, type ServiceRecord,
 } from '../records/index.js';
 import { openDatabase, type Database } from './db.js';
-import { ScanWriter } from './writer.js';
+import { ScanWriter, type RebuiltHosts } from './writer.js';
 
 export { openDatabase, openForReading, isReadOnlyRefusal, query, scalar, type Database, type QueryResult } from './db.js';
 export { SCHEMA_SQL, TABLES, STATE_RANK_SQL, type TableName } from './schema.js';
-export { ScanWriter } from './writer.js';
+export { ScanWriter, type RebuiltHosts } from './writer.js';
 export { findResumable, finishedRanges, storedRecords, type ResumableScan } from './resume.js';
 export {
   importFile, parseNmapXml, parseMasscanJson, parseMasscanList, parsePrtipJson, parsePrtipJsonLines, detectImportFormat, IMPORT_FORMATS,
@@ -40,6 +40,8 @@ export interface StoreOptions {
   checkpointRows?: number;
   /** An already-open database (the store stage then leaves it open). */
   db?: Database;
+  /** A resumed scan's -Pn/-R, for the host rows it rebuilds from port rows. */
+  rebuiltHosts?: RebuiltHosts;
 }
 
 export const STORE_DEFAULTS = { checkpointMs: 1000, checkpointRows: 100_000 };
@@ -60,12 +62,44 @@ export function storeRecords(opts: StoreOptions) {
       rowsAtCommit = writer.rows;
       await writer.begin();
     };
+    const it = source[Symbol.asyncIterator]();
+    // Commit on a timer too: quiet stretches (-sV on slow services, -T0/-T1) must not leave what
+    // arrived before them uncommitted. One clock promise outlives many records (a timer per
+    // record would cost more than the row); the wait for the next record races it.
+    let clock: Promise<undefined> | undefined;
+    let clockTimer: NodeJS.Timeout | undefined;
+    const nextClock = (): Promise<undefined> => {
+      clock ??= new Promise<undefined>((resolve) => {
+        clockTimer = setTimeout(() => {
+          clock = undefined;
+          resolve(undefined);
+        }, Math.max(1, everyMs - (Date.now() - lastCommit)));
+      });
+      return clock;
+    };
     try {
-      for await (const rec of source) {
+      for (;;) {
+        const pending = it.next();
+        let next: IteratorResult<AnyRecord> | undefined;
+        while (next === undefined) {
+          if (!writer) {
+            next = await pending;
+            break;
+          }
+          next = await Promise.race([pending, nextClock()]);
+          if (next !== undefined) break;
+          if (writer.rows > rowsAtCommit) await checkpoint();
+          else lastCommit = Date.now();
+        }
+        if (next.done) break;
+        const rec = next.value;
         if (rec.type === 'scan' && !writer) {
           const header = rec as ScanHeader;
           const w = new ScanWriter(db.conn, opts.resumeScanId ?? header.scanId);
-          if (opts.resumeScanId) await w.markResumed();
+          if (opts.resumeScanId) {
+            await w.checkResumedPlan(header); // before send has taken a single probe batch
+            await w.markResumed();
+          }
           else await w.insertScan(header, opts.source ?? 'prtip', opts.argv);
           writer = w; // only now: a refused header must not touch the scan already stored
           await writer.begin();
@@ -90,10 +124,12 @@ export function storeRecords(opts: StoreOptions) {
         yield rec;
       }
     } finally {
+      clearTimeout(clockTimer);
+      await it.return?.();
       // Upstream failure or a consumer that stopped early: what arrived is still committed.
       if (writer) {
         await writer.close();
-        if (opts.resumeScanId && trailer && !trailer.interrupted) await writer.reconcile();
+        if (opts.resumeScanId && trailer && !trailer.interrupted) await writer.reconcile(opts.rebuiltHosts);
         await writer.finishScan(trailer);
         await db.conn.run('CHECKPOINT');
       }

@@ -22,8 +22,11 @@ CREATE TABLE IF NOT EXISTS scans (
   planned_probes BIGINT,
   ports_tcp   VARCHAR, ports_udp VARCHAR, ports_sctp VARCHAR,
   resumed     INTEGER DEFAULT 0,     -- how many times --resume continued it
-  counters    VARCHAR                -- JSON: the trailer's per-stage counters
+  counters    VARCHAR,               -- JSON: the trailer's per-stage counters
+  plan_fingerprint VARCHAR           -- hash of the expanded plan (what --resume checks)
 );
+-- Databases made before plan_fingerprint existed get the column (NULL: not checked on resume).
+ALTER TABLE scans ADD COLUMN IF NOT EXISTS plan_fingerprint VARCHAR;
 CREATE TABLE IF NOT EXISTS hosts (
   scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, state VARCHAR, reason VARCHAR, hostname VARCHAR, time TIMESTAMP_MS
 );

@@ -15,6 +15,14 @@ function ts(ms: number): DuckDBTimestampMillisecondsValue {
   return new DuckDBTimestampMillisecondsValue(BigInt(Math.round(ms)));
 }
 
+/** How a resumed scan rebuilds the host rows its killed run never wrote (they come at a scan's end). */
+export interface RebuiltHosts {
+  /** -Pn: every host is up, reason user-set. */
+  assumeUp?: boolean;
+  /** -R: the name of an up host. */
+  hostname?: (ip: string) => Promise<string | undefined>;
+}
+
 /** Appends one scan's rows with DuckDB appenders inside a transaction that commit() closes. */
 export class ScanWriter {
   private readonly appenders = new Map<string, DuckDBAppender>();
@@ -171,6 +179,7 @@ export class ScanWriter {
     a.appendBigInt(BigInt(r.start));
     a.appendInteger(r.count);
     a.endRow();
+    this.rows++;
   }
 
   /** The scans row, written (and committed) when the header arrives, so --resume can find it. */
@@ -182,13 +191,38 @@ export class ScanWriter {
     }
     await this.conn.run(
       `INSERT INTO scans (scan_id, source, tool, version, args, argv, start_time, status, seed, planned_hosts, planned_probes,
-         ports_tcp, ports_udp, ports_sctp) VALUES ($1, $2, $3, $4, $5, $6, epoch_ms($7::BIGINT), 'running', $8, $9, $10, $11, $12, $13)`,
+         ports_tcp, ports_udp, ports_sctp, plan_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, epoch_ms($7::BIGINT), 'running', $8, $9, $10, $11, $12, $13, $14)`,
       [
         this.scanId, source, h.tool ?? null, h.version ?? null, h.args.join(' | '), argv ? JSON.stringify(argv) : null, h.startTime,
         plan ? plan.seed : null, plan ? plan.hosts : null, plan ? plan.shardProbes : null,
-        plan?.ports.tcp ?? null, plan?.ports.udp ?? null, plan?.ports.sctp ?? null,
+        plan?.ports.tcp ?? null, plan?.ports.udp ?? null, plan?.ports.sctp ?? null, plan?.fingerprint ?? null,
       ] as never,
     );
+  }
+
+  /**
+   * Before a resumed scan probes anything: the re-created plan must be the stored one, else the
+   * stored progress would skip positions that now mean other probes. Says what changed.
+   */
+  async checkResumedPlan(h: ScanHeader): Promise<void> {
+    const r = await this.conn.runAndReadAll(
+      'SELECT planned_hosts, planned_probes, ports_tcp, ports_udp, ports_sctp, plan_fingerprint FROM scans WHERE scan_id = $1', [this.scanId]);
+    const row = r.getRows()[0];
+    if (!row) throw new UserInputError(`scan ${this.scanId} is not in the database; nothing to resume`);
+    const [hosts, probes, tcp, udp, sctp, fingerprint] = row.map((v) => (v === null ? null : String(v)));
+    const plan = h.plan;
+    if (!plan) throw new UserInputError(`cannot resume scan ${this.scanId}: the re-created scan has no plan to compare with the stored one`);
+    const diffs: string[] = [];
+    if (hosts !== null && Number(hosts) !== plan.hosts) diffs.push(`${hosts} hosts then, ${plan.hosts} now`);
+    if (probes !== null && Number(probes) !== plan.shardProbes) diffs.push(`${probes} probes then, ${plan.shardProbes} now`);
+    const ports = (a: string | null, b: string) => a !== null && a !== b;
+    if (ports(tcp, plan.ports.tcp) || ports(udp, plan.ports.udp) || ports(sctp, plan.ports.sctp)) diffs.push('the port list changed (nmap-services or --datadir?)');
+    if (diffs.length === 0 && fingerprint !== null && fingerprint !== plan.fingerprint) {
+      diffs.push('the expanded target list differs (a hostname resolving elsewhere, a changed -iL or --excludefile file, or -iL -)');
+    }
+    if (diffs.length > 0) {
+      throw new UserInputError(`cannot resume scan ${this.scanId}: its plan re-created today is not the stored one (${diffs.join('; ')}); start a new scan instead`);
+    }
   }
 
   async markResumed(): Promise<void> {
@@ -205,10 +239,24 @@ export class ScanWriter {
   /**
    * After a resumed scan: batches that were probed but not yet checkpointed as done were probed
    * again, and each run reported the hosts it saw. Keep one row per port (by the merge
-   * precedence, then the latest) and one per host (up wins), and add hosts only the ports show.
+   * precedence, then the latest), one service per port (probed over table, higher confidence,
+   * then the latest), one OS guess list per host (the latest run's), one row per host (up wins),
+   * and add the hosts only the ports show — up with reason user-set under -Pn, named under -R.
    */
-  async reconcile(): Promise<void> {
+  async reconcile(hosts: RebuiltHosts = {}): Promise<void> {
     const id = [this.scanId];
+    await this.conn.run(
+      `DELETE FROM services WHERE scan_id = $1 AND rowid NOT IN (
+         SELECT rowid FROM services WHERE scan_id = $1
+         QUALIFY row_number() OVER (PARTITION BY ip, port, proto ORDER BY CASE method WHEN 'probed' THEN 0 ELSE 1 END,
+           coalesce(conf, 0) DESC, rowid DESC) = 1)`, id);
+    // OS rows come as one list per host (ranks 0..n-1): keep the list of the newest row's run.
+    await this.conn.run(
+      `DELETE FROM os_matches WHERE scan_id = $1 AND rowid NOT IN (
+         SELECT o.rowid FROM os_matches o JOIN (
+           SELECT ip, max(rowid) AS last FROM os_matches WHERE scan_id = $1 AND rank = 0 GROUP BY ip) l
+         ON o.ip = l.ip WHERE o.scan_id = $1 AND o.rowid >= l.last
+         QUALIFY row_number() OVER (PARTITION BY o.ip, o.rank ORDER BY o.rowid) = 1)`, id);
     await this.conn.run(
       `DELETE FROM ports WHERE scan_id = $1 AND rowid NOT IN (
          SELECT rowid FROM ports WHERE scan_id = $1
@@ -217,15 +265,26 @@ export class ScanWriter {
       `DELETE FROM hosts WHERE scan_id = $1 AND rowid NOT IN (
          SELECT rowid FROM hosts WHERE scan_id = $1
          QUALIFY row_number() OVER (PARTITION BY ip ORDER BY CASE state WHEN 'up' THEN 0 WHEN 'unknown' THEN 1 ELSE 2 END, time DESC, rowid DESC) = 1)`, id);
-    await this.conn.run(
+    const rebuilt = await this.conn.runAndReadAll(
       `INSERT INTO hosts SELECT scan_id, ip,
-         CASE WHEN bool_or(state IN ('open', 'closed', 'unfiltered')) THEN 'up' ELSE 'down' END,
-         coalesce(min(reason) FILTER (WHERE state IN ('open', 'closed', 'unfiltered')), 'no-response'), NULL, max(time)
+         CASE WHEN $2 OR bool_or(state IN ('open', 'closed', 'unfiltered')) THEN 'up' ELSE 'down' END,
+         CASE WHEN $2 THEN 'user-set' ELSE coalesce(min(reason) FILTER (WHERE state IN ('open', 'closed', 'unfiltered')), 'no-response') END,
+         NULL, max(time)
        FROM ports p WHERE scan_id = $1 AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.scan_id = p.scan_id AND h.ip = p.ip)
-       GROUP BY scan_id, ip`, id);
+       GROUP BY scan_id, ip RETURNING ip, state`, [this.scanId, hosts.assumeUp === true]);
     // A host first seen down in one run and answering in the other is up.
     await this.conn.run(
       `UPDATE hosts SET state = 'up', reason = (SELECT min(p.reason) FROM ports p WHERE p.scan_id = hosts.scan_id AND p.ip = hosts.ip AND p.state IN ('open','closed','unfiltered'))
        WHERE scan_id = $1 AND state = 'down' AND EXISTS (SELECT 1 FROM ports p WHERE p.scan_id = hosts.scan_id AND p.ip = hosts.ip AND p.state IN ('open','closed','unfiltered'))`, id);
+    if (hosts.hostname) {
+      const resolve = hosts.hostname;
+      const up = (rebuilt.getRows() as Array<[string, string]>).filter(([, state]) => state === 'up').map(([ip]) => ip);
+      for (let k = 0; k < up.length; k += 32) {
+        const named = await Promise.all(up.slice(k, k + 32).map(async (ip) => [ip, await resolve(ip)] as const));
+        for (const [ip, name] of named) {
+          if (name) await this.conn.run('UPDATE hosts SET hostname = $3 WHERE scan_id = $1 AND ip = $2', [this.scanId, ip, name]);
+        }
+      }
+    }
   }
 }

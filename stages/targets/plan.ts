@@ -1,5 +1,5 @@
 /** Options → a TargetPlan: every spec parsed, resolved, merged, excluded, counted and checked. */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { UserInputError, type ScanPlan } from '../records/index.js';
 import { loadServicesTable } from '../datafiles/index.js';
 import { ListReader } from './input-files.js';
@@ -89,6 +89,9 @@ export async function planTargets(opts: TargetsOptions): Promise<TargetPlan> {
   const total = BigInt(probes);
   const shardStart = Number((total * BigInt(shard.index - 1)) / BigInt(shard.count));
   const shardEnd = Number((total * BigInt(shard.index)) / BigInt(shard.count));
+  const v4 = targets.v4.compile();
+  const v6 = targets.v6.compile();
+  const sequential = opts.sequential ?? false;
   const plan: ScanPlan = {
     hosts: hosts4 + hosts6,
     portsPerHost: ports.count,
@@ -97,21 +100,39 @@ export async function planTargets(opts: TargetsOptions): Promise<TargetPlan> {
     ports: ports.lists,
     seed,
     shard,
+    fingerprint: planFingerprint(v4, v6, ports, shard, sequential),
   };
   const typed = typedNames(targetSpecs, addresses);
   if (typed) plan.names = typed;
   return {
     plan,
-    v4: targets.v4.compile(),
-    v6: targets.v6.compile(),
+    v4,
+    v6,
     ports,
     probes4,
     probes6,
     shardStart,
     shardEnd,
-    sequential: opts.sequential ?? false,
+    sequential,
     batchSize,
   };
+}
+
+/** What makes two plans probe the same (address, port) at the same permutation position. */
+function planFingerprint(v4: V4Table, v6: V6Table, ports: PortList, shard: { index: number; count: number }, sequential: boolean): string {
+  const h = createHash('sha256');
+  const bytes = (a: ArrayBufferView) => h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  h.update(`prtip-plan-1 v4 ${v4.starts.length} `);
+  bytes(v4.starts);
+  bytes(v4.cum);
+  h.update(` v6 ${v6.words.length} `);
+  bytes(v6.words);
+  bytes(v6.cum);
+  h.update(` ports ${ports.count} `);
+  bytes(ports.ports);
+  bytes(ports.protos);
+  h.update(` shard ${shard.index}/${shard.count} ${sequential ? 'sequential' : 'permuted'}`);
+  return h.digest('hex').slice(0, 32);
 }
 
 /** Address → the hostname the user typed for it (the first name, when several resolve alike). */
@@ -139,7 +160,8 @@ async function gatherTokens(specs: string[], files: string[], flag: string, read
   const tokens = specs.flatMap((s) => splitSpecs(s));
   for (const file of files) {
     const text = await reader.read(file, flag);
-    tokens.push(...splitSpecs(text, { comments: true, source: file === '-' ? 'stdin' : file }));
+    // A loop, not push(...spread): an -iL file of a million lines would overflow the call stack.
+    for (const tok of splitSpecs(text, { comments: true, source: file === '-' ? 'stdin' : file })) tokens.push(tok);
   }
   return tokens;
 }

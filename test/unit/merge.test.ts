@@ -41,7 +41,7 @@ t.test('precedence: open > closed > unfiltered > closed|filtered > open|filtered
   t.match(out.at(-1), { type: 'end', counters: { merge: { input: 8, duplicates: 4 } } });
 });
 
-t.test('hosts, services and OS guesses merge; other records pass through at once', async (t) => {
+t.test('hosts, services and OS guesses merge; progress records wait for the merged records', async (t) => {
   const recs: AnyRecord[] = [
     newHeader(['a']),
     { type: 'progress', start: 0, count: 4 },
@@ -58,10 +58,11 @@ t.test('hosts, services and OS guesses merge; other records pass through at once
     newTrailer(false),
   ];
   const out = await run(recs);
-  t.same(out.map((r) => r.type), ['scan', 'progress', 'host', 'port', 'service', 'os', 'end']);
-  t.match(out[2], { state: 'up', hostname: 'x.example' });
-  t.match(out[4], { product: 'OpenSSH', method: 'probed' });
-  t.same((out[5] as { matches: unknown[] }).matches, [{ name: 'BSD', accuracy: 95 }, { name: 'Linux', accuracy: 90 }]);
+  // Progress waits until merge has passed on the ports it covers (a store downstream marks it done).
+  t.same(out.map((r) => r.type), ['scan', 'host', 'port', 'service', 'os', 'progress', 'end']);
+  t.match(out[1], { state: 'up', hostname: 'x.example' });
+  t.match(out[3], { product: 'OpenSSH', method: 'probed' });
+  t.same((out[4] as { matches: unknown[] }).matches, [{ name: 'BSD', accuracy: 95 }, { name: 'Linux', accuracy: 90 }]);
   t.match(out[6], { interrupted: true, counters: { merge: { sources: 2 } } }, 'one trailer; interrupted if any source was');
 });
 
@@ -122,4 +123,17 @@ t.test('prtip merge FILE FILE: shards joined, duplicates dropped', async (t) => 
   const garbage = await runCli(['merge'], { input: 'not records' });
   t.equal(garbage.code, 1);
   t.match(garbage.stderr, /not a prtip record stream/);
+});
+
+t.test('an input that fails: what arrived is merged and passed on, then the stage fails without a trailer', async (t) => {
+  async function* failing(): AsyncGenerator<AnyRecord> {
+    yield newHeader(['a']);
+    yield { type: 'port', ip: '198.18.0.2', port: 80, proto: 'tcp', state: 'open', reason: 'syn-ack', ttl: 64, rtt: 1, time: 1 } as AnyRecord;
+    yield { type: 'port', ip: '198.18.0.1', port: 22, proto: 'tcp', state: 'closed', reason: 'reset', ttl: 64, rtt: 1, time: 1 } as AnyRecord;
+    yield { type: 'progress', start: 0, count: 2 } as AnyRecord;
+    throw new Error('cut off');
+  }
+  const out: AnyRecord[] = [];
+  await t.rejects((async () => { for await (const r of mergeRecords()(failing())) out.push(r); })(), /cut off/);
+  t.same(out.map((r) => `${r.type}${'ip' in r ? ` ${String(r.ip)}` : ''}`), ['scan', 'port 198.18.0.1', 'port 198.18.0.2', 'progress'], 'merged, in order, no trailer');
 });

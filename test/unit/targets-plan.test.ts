@@ -46,7 +46,9 @@ t.test('counts in the plan', async (t) => {
     ports: { tcp: '22,80', udp: '53', sctp: '' },
     seed: 42,
     shard: { index: 1, count: 1 },
+    fingerprint: tp.plan.fingerprint,
   });
+  t.match(tp.plan.fingerprint, /^[0-9a-f]{32}$/);
   t.equal(tp.probes4, 768);
   t.equal(tp.probes6, 768);
   t.equal(tp.batchSize > 0, true);

@@ -44,7 +44,9 @@ t.test('header, batches, trailer', async (t) => {
     ports: { tcp: '22,80', udp: '53', sctp: '' },
     seed: 7,
     shard: { index: 1, count: 1 },
+    fingerprint: header.plan!.fingerprint,
   });
+  t.match(header.plan!.fingerprint, /^[0-9a-f]{32}$/, 'the plan fingerprint (what --resume checks)');
   const trailer = recs[recs.length - 1] as EndTrailer;
   t.equal(trailer.type, 'end');
   t.equal(trailer.interrupted, false);

@@ -3,7 +3,7 @@ import { checkProbeFile, detectRecords, resolveProbes } from '../../../stages/de
 import { UserInputError } from '../../../stages/records/index.js';
 import { commandHelp, PrtipCommand, refuseTerminalOnlyFlags } from '../lib/base-command.js';
 import type { CliOptions, FlagGroup } from '../lib/flags.js';
-import { drain, interruptController, stdinRecords, writeRecordsToStdout } from '../lib/io.js';
+import { drain, interruptController, stdinRecords, warnLine, writeRecordsToStdout } from '../lib/io.js';
 import { detectOptions, formatOptions } from '../lib/stage-options.js';
 
 const GROUPS: FlagGroup[] = ['version', 'probedb', 'timing', 'output', 'interaction', 'misc'];
@@ -46,7 +46,7 @@ export default class Detect extends PrtipCommand {
     }
     refuseTerminalOnlyFlags(o, 'detect');
     const interrupt = interruptController();
-    const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
+    const warn = warnLine;
     const opts = detectOptions(o, [this.commandLine()], interrupt.signal, warn);
     // --stats-every: its own status records (while ports are probed) join the stream.
     opts.statusEveryMs = o.statsEveryMs;

@@ -38,7 +38,7 @@ export default class Merge extends SimpleCommand {
     interruptController(false);
     const input = a.positional.length
       ? (async function* (): AsyncGenerator<AnyRecord> {
-          for (const f of a.positional) yield* decodeRecords(fs.createReadStream(f) as AsyncIterable<Buffer>, f);
+          for (const f of a.positional) yield* decodeRecords(fs.createReadStream(f) as AsyncIterable<Buffer>, f, { complete: true });
         })()
       : stdinRecords('merge');
     const merged = mergeRecords({ memoryRecords: memory })(input);

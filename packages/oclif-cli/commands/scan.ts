@@ -27,7 +27,13 @@ export default class Scan extends PrtipCommand {
       'normal report on stdout (plus any -oN/-oX/-oG/-oJ/-oD/-oC files). nmap spellings are accepted;\n' +
       'options prtip does not implement yet are refused by name. With --db FILE the results go to a\n' +
       'DuckDB database as they arrive, checkpointed every second; a scan killed in any way can be\n' +
-      'continued with --resume FILE (same plan and seed, finished probe batches skipped).',
+      'continued with --resume FILE (same plan and seed, finished probe batches skipped).\n' +
+      'Interrupted (Ctrl-C) it writes what it found and exits 130.\n\n' +
+      'DEFAULTS: -p the top 1000 TCP ports (nmap-services order), -sS as root or with CAP_NET_RAW, else\n' +
+      '-sT; -T3. Connect scan (-T3): 256 connects in flight, 1s per attempt, 1 retry, no rate limit.\n' +
+      'SYN scan (-T3): probe timeout from 1s adapting to measured RTTs within 100ms-10s, 3 retries,\n' +
+      'no rate limit. --batch-size 8192, a random --seed. -sV: --version-intensity 7, 64 ports at once\n' +
+      '(16 per host), 60s per port, 300s per host. --db: a commit every second.',
     GROUPS,
     [
       'prtip scan -sT -p 1-1024 198.18.0.0/24',

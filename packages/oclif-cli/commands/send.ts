@@ -3,7 +3,7 @@ import { UserInputError } from '../../../stages/records/index.js';
 import { sendRecords } from '../../../stages/send/index.js';
 import { commandHelp, PrtipCommand, refuseTerminalOnlyFlags } from '../lib/base-command.js';
 import type { CliOptions, FlagGroup } from '../lib/flags.js';
-import { drain, interruptController, stdinRecords, writeRecordsToStdout } from '../lib/io.js';
+import { drain, interruptController, stdinRecords, warnLine, writeRecordsToStdout } from '../lib/io.js';
 import { formatOptions, sendOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
 
@@ -37,7 +37,7 @@ export default class Send extends PrtipCommand {
     }
     refuseTerminalOnlyFlags(o, 'send');
     const interrupt = interruptController();
-    const warn = (m: string) => process.stderr.write(`prtip: warning: ${m}\n`);
+    const warn = warnLine;
     const observe = verboseObserver(o.verbose);
     const sendOpts = sendOptions(o, [this.commandLine()], interrupt.signal, warn);
     // --stats-every: status records go downstream with the others (prtip format shows them).

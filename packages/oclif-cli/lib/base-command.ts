@@ -1,7 +1,7 @@
 import { Command } from '@oclif/core';
 import { UserInputError } from '../../../stages/records/index.js';
 import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
-import { quietOnClosedStdout, reportError } from './io.js';
+import { finalExitCode, quietOnClosedStdout, reportError } from './io.js';
 
 /**
  * A prtip command: parses nmap-style arguments with our own flag table (oclif's parser cannot
@@ -27,6 +27,7 @@ export abstract class PrtipCommand extends Command {
     } catch (err) {
       process.exitCode = reportError(err);
     }
+    process.exitCode = finalExitCode(process.exitCode);
   }
 
   /** The command line as recorded in the header. */

@@ -176,7 +176,7 @@ export const FLAGS: FlagSpec[] = [
   // timing
   { names: ['-T'], value: '0-5', group: 'timing', help: 'timing template: 0 paranoid … 3 normal … 5 insane', apply: (o, v) => { o.timing = parseTimingTemplate(v); } },
   { names: ['--max-retries'], value: 'N', group: 'timing', help: 'extra attempts for a probe without answer', apply: (o, v, n) => { o.maxRetries = parseInteger(n, v, 0, 50); } },
-  { names: ['--max-rtt-timeout'], value: 'TIME', group: 'timing', help: 'how long one attempt waits (500ms, 2s)', apply: (o, v, n) => { o.timeoutMs = Math.max(1, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
+  { names: ['--max-rtt-timeout'], value: 'TIME', group: 'timing', help: 'how long one attempt waits (500ms, 2s)', apply: (o, v, n) => { o.timeoutMs = rttTimeout(n, v); } },
   { names: ['--max-parallelism'], value: 'N', group: 'timing', help: 'most connects in flight at once (-sT)', apply: (o, v, n) => { o.maxParallelism = parseInteger(n, v, 1, 65535); } },
   { names: ['--max-rate', '--rate'], value: 'PPS', group: 'timing', help: 'most probes sent per second (1000, 200k)', apply: (o, v, n) => { o.maxRate = parseRate(n, v); } },
   { names: ['--min-rate'], value: 'PPS', group: 'timing', help: 'SYN scan: send at least this fast (refused when above --max-rate)', apply: (o, v, n) => { o.minRate = parseRate(n, v); } },
@@ -239,7 +239,16 @@ for (const f of FLAGS) for (const n of f.names) byName.set(n, f);
 function notYet(token: string): UserInputError | undefined {
   const key = Object.keys(NOT_YET).find((k) => token === k || (token.startsWith(k) && /^-P[SAUY]/.test(k)));
   if (!key) return undefined;
-  return new UserInputError(`${token} (${NOT_YET[key]}) is not available in this version of prtip; see prtip help`);
+  return new UserInputError(`${token} (${NOT_YET[key]}) is not available in this version of prtip; prtip scan --help lists what is`);
+}
+
+/** --max-rtt-timeout: refused, not clamped, outside 1 ms … TIMEOUT_MAX_MS (0 would wait for nothing). */
+function rttTimeout(flag: string, raw: string): number {
+  const ms = parseTime(flag, raw);
+  if (ms < 1 || ms > TIMEOUT_MAX_MS) {
+    throw new UserInputError(`${flag} "${raw}": an attempt must wait 1ms-${TIMEOUT_MAX_MS / 1000}s`);
+  }
+  return ms;
 }
 
 /**

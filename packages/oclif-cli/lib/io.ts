@@ -18,7 +18,7 @@ export function stdinRecords(command: string): RecordGenerator {
       `prtip ${command} reads records on stdin; pipe another stage into it, e.g. prtip targets 198.18.0.0/24 -p 80 | prtip ${command}`,
     );
   }
-  return decodeRecords(process.stdin as AsyncIterable<Buffer>, 'stdin');
+  return decodeRecords(process.stdin as AsyncIterable<Buffer>, 'stdin', { complete: true });
 }
 
 /**
@@ -49,18 +49,30 @@ export async function drain(records: AsyncIterable<AnyRecord>): Promise<void> {
 export function interruptController(stopOnFirst = true): AbortController {
   const controller = new AbortController();
   let count = 0;
-  const onSignal = () => {
+  const onSignal = (sig: NodeJS.Signals) => {
     count++;
+    interruptedBy ??= sig;
     if (count === 1) {
       process.stderr.write('\nprtip: interrupted; flushing results (press Ctrl-C again to quit at once)\n');
       if (stopOnFirst) controller.abort();
     } else {
-      process.exit(130);
+      process.exit(sig === 'SIGTERM' ? 143 : 130);
     }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return controller;
+}
+
+let interruptedBy: NodeJS.Signals | undefined;
+
+/**
+ * The exit status of a command that ran to its end: 130 once SIGINT interrupted it (as nmap;
+ * 143 for SIGTERM), even though it flushed what it had; else what it set.
+ */
+export function finalExitCode(code: number | string | undefined): number | string | undefined {
+  if (interruptedBy && (code === undefined || code === 0)) return interruptedBy === 'SIGTERM' ? 143 : 130;
+  return code;
 }
 
 /** A reader that went away (prtip targets … | head) is not an error: stop quietly. */
@@ -70,19 +82,33 @@ export function quietOnClosedStdout(): void {
   });
 }
 
+/**
+ * Text for the terminal: control bytes (ESC, BEL, NUL, CR, LF, C1 …) quoted as \xNN, so a hostile
+ * argv, -iL file or probe file echoed in a message cannot drive the terminal or split the line.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A warning line on stderr, escaped. */
+export function warnLine(message: string): void {
+  process.stderr.write(`prtip: warning: ${printable(message)}\n`);
+}
+
 /** Prints an error the user can act on; a stack only for bugs, and only with PRTIP_DEBUG=1. */
 export function reportError(err: unknown): number {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EPIPE' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE') return 0;
   if (err instanceof UserInputError || err instanceof RecordStreamError) {
-    process.stderr.write(`prtip: ${e.message}\n`);
+    process.stderr.write(`prtip: ${printable(e.message)}\n`);
     return 1;
   }
   if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') {
-    process.stderr.write(`prtip: ${e.message}\n`);
+    process.stderr.write(`prtip: ${printable(e.message)}\n`);
     return 1;
   }
-  process.stderr.write(`prtip: internal error: ${e?.message ?? String(err)}\n`);
+  process.stderr.write(`prtip: internal error: ${printable(e?.message ?? String(err))}\n`);
   if (process.env.PRTIP_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
   else process.stderr.write('(set PRTIP_DEBUG=1 for details, and please report it)\n');
   return 2;

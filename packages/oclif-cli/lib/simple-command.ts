@@ -1,6 +1,6 @@
 import { Command } from '@oclif/core';
 import { UserInputError } from '../../../stages/records/index.js';
-import { quietOnClosedStdout, reportError } from './io.js';
+import { finalExitCode, quietOnClosedStdout, reportError } from './io.js';
 
 export interface SimpleArgs {
   positional: string[];
@@ -50,6 +50,7 @@ export abstract class SimpleCommand extends Command {
     } catch (err) {
       process.exitCode = reportError(err);
     }
+    process.exitCode = finalExitCode(process.exitCode);
   }
 }
 
@@ -59,7 +60,12 @@ export function textTable(columns: string[], rows: unknown[][]): string {
     // eslint-disable-next-line no-control-regex
     .replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   const body = rows.map((r) => r.map(cell));
-  const widths = columns.map((c, i) => Math.min(80, Math.max(c.length, ...body.map((r) => r[i]!.length))));
+  // A loop, not Math.max(...spread): a 400k-row result would overflow the call stack.
+  const widths = columns.map((c, i) => {
+    let w = c.length;
+    for (const r of body) if (r[i]!.length > w) w = r[i]!.length;
+    return Math.min(80, w);
+  });
   const fit = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
   const line = (cells: string[]) => cells.map((c, i) => fit(c, widths[i]!)).join(' | ').trimEnd();
   const out = [line(columns), widths.map((w) => '-'.repeat(w)).join('-+-'), ...body.map(line)];
