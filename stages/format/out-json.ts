@@ -3,9 +3,10 @@ import { comparePorts, hostStatus, HostReports, isUp, portKey, type HostReport }
 import { jsonReplacer } from './out-jsonl.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
+import { jsonScript, ScriptResults } from './out-script.js';
 
 /** One host as JSON: every port (nothing collapsed: this is for machines), with its service. */
-function hostObject(r: HostReport, view: ViewOptions) {
+function hostObject(r: HostReport, view: ViewOptions, scripts?: ScriptResults) {
   const st = hostStatus(r);
   const ports = [...r.ports].sort(comparePorts)
     .filter((p) => !view.openOnly || p.state === 'open' || p.state === 'open|filtered')
@@ -15,6 +16,7 @@ function hostObject(r: HostReport, view: ViewOptions) {
       return {
         port: p.port, proto: p.proto, state: p.state, reason: p.reason, ttl: p.ttl, rtt: p.rtt, time: p.time,
         service: svc ? service : view.serviceName(p.port, p.proto) ? { name: view.serviceName(p.port, p.proto), method: 'table', conf: 3 } : null,
+        ...(scripts ? { scripts: scripts.port(r.ip, p.port, p.proto).map(jsonScript) } : {}),
       };
     });
   return {
@@ -24,6 +26,7 @@ function hostObject(r: HostReport, view: ViewOptions) {
     reason: st.reason,
     ports,
     os: r.os?.matches ?? [],
+    ...(scripts ? { hostscripts: scripts.host(r.ip).map(jsonScript) } : {}),
   };
 }
 
@@ -33,6 +36,7 @@ function hostObject(r: HostReport, view: ViewOptions) {
  */
 export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
   const reports = new HostReports();
+  const scripts = new ScriptResults();
   let header: ScanHeader | undefined;
   const json = (v: unknown) => JSON.stringify(v, jsonReplacer);
   return {
@@ -41,7 +45,7 @@ export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       await sink.write(`{"scan":${json(h ?? null)},\n"hosts":[`);
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      if (!reports.add(rec)) scripts.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
@@ -52,14 +56,16 @@ export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
         if (isHostUp) up++;
         total++;
         if (!isHostUp && (view.verbose ?? 0) < 1) continue;
-        await sink.write(`${written++ > 0 ? ',' : ''}\n${json(hostObject(r, view))}`);
+        await sink.write(`${written++ > 0 ? ',' : ''}\n${json(hostObject(r, view, scripts))}`);
       }
       const runstats = {
         hosts: { up, down: total - up, total: Math.max(header?.plan?.hosts ?? 0, total) },
         elapsed: header && trailer ? (trailer.endTime - header.startTime) / 1000 : null,
         interrupted: !trailer || trailer.interrupted,
       };
-      await sink.write(`\n],\n"runstats":${json(runstats)},\n"trailer":${json(trailer ?? null)}}\n`);
+      const prepost = scripts.pre.length + scripts.post.length > 0
+        ? `\n"prescripts":${json(scripts.pre.map(jsonScript))},\n"postscripts":${json(scripts.post.map(jsonScript))},` : '';
+      await sink.write(`\n],${prepost}\n"runstats":${json(runstats)},\n"trailer":${json(trailer ?? null)}}\n`);
     },
   };
 }

@@ -5,6 +5,7 @@ import {
 } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
+import { normalScripts, ScriptResults } from './out-script.js';
 
 /** nmap's latency: two significant digits in fixed notation ("0.000070s", "0.00011s"). */
 function latency(ports: PortRecord[]): string | undefined {
@@ -60,7 +61,7 @@ function downBlock(r: HostReport, view: ViewOptions): string {
   return `prtip scan report for ${hostName(r)} [host down${why}]\n`;
 }
 
-function hostBlock(r: HostReport, view: ViewOptions): string {
+function hostBlock(r: HostReport, view: ViewOptions, scripts?: ScriptResults): string {
   const lines: string[] = [];
   lines.push(`prtip scan report for ${hostName(r)}`);
   const lat = latency(r.ports);
@@ -89,10 +90,16 @@ function hostBlock(r: HostReport, view: ViewOptions): string {
       if (withVersion) row.push(oneLine(versionText(svc)));
       rows.push(row);
     }
-    lines.push(table(rows));
+    // each port's script results follow its row
+    table(rows).split('\n').forEach((row, i) => {
+      lines.push(row);
+      if (i > 0 && scripts) lines.push(...normalScripts(scripts.port(r.ip, shown[i - 1]!.port, shown[i - 1]!.proto)));
+    });
     const info = serviceInfo(shown.map((p) => r.services.get(portKey(p.port, p.proto))));
     if (info) lines.push(info);
   }
+  const hostScripts = scripts?.host(r.ip) ?? [];
+  if (hostScripts.length > 0) lines.push('', 'Host script results:', ...normalScripts(hostScripts));
   if (r.os && r.os.matches.length > 0) {
     const best = r.os.matches[0]!;
     const exact = best.accuracy >= 100;
@@ -131,6 +138,7 @@ export function elapsedSeconds(header: ScanHeader | undefined, trailer: EndTrail
  */
 export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
   const reports = new HostReports();
+  const scripts = new ScriptResults();
   let header: ScanHeader | undefined;
   const toFile = sink.path !== '-';
   return {
@@ -145,11 +153,12 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       }
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      if (!reports.add(rec)) scripts.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let seen = 0;
+      if (scripts.pre.length > 0) await sink.write(`Pre-scan script results:\n${normalScripts(scripts.pre).join('\n')}\n`);
       for (const r of reports.sorted()) {
         seen++;
         if (!isUp(r)) {
@@ -158,8 +167,9 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
         }
         up++;
         if (view.openOnly && !r.ports.some((p) => SHOWN_WITH_OPEN.has(p.state))) continue;
-        await sink.write(hostBlock(r, view));
+        await sink.write(hostBlock(r, view, scripts));
       }
+      if (scripts.post.length > 0) await sink.write(`Post-scan script results:\n${normalScripts(scripts.post).join('\n')}\n`);
       const total = header?.plan?.hosts ?? seen;
       if (!trailer || trailer.interrupted) await sink.write('Scan interrupted: results above are partial.\n');
       if (up === 0 && total === 1) {

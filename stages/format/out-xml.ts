@@ -6,6 +6,7 @@ import { ctime, elapsedSeconds } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
 import { xmlAttr, xmlElement, xmlText } from './xml-text.js';
+import { ScriptResults, xmlScripts } from './out-script.js';
 
 /** prtip scan type names → nmap.dtd's scan_types. */
 const XML_SCAN_TYPE: Record<string, string> = {
@@ -35,7 +36,7 @@ function timesElement(ports: PortRecord[]): string | undefined {
   });
 }
 
-function hostElement(r: HostReport, view: ViewOptions): string {
+function hostElement(r: HostReport, view: ViewOptions, scripts?: ScriptResults): string {
   const st = hostStatus(r);
   let first = Infinity;
   let last = -Infinity;
@@ -83,7 +84,8 @@ function hostElement(r: HostReport, view: ViewOptions): string {
       } else if (name) {
         service = xmlElement('service', { name, method: 'table', conf: 3 });
       }
-      lines.push(`<port protocol="${p.proto}" portid="${p.port}">${state}${service}</port>`);
+      const portScripts = scripts ? xmlScripts(scripts.port(r.ip, p.port, p.proto)) : '';
+      lines.push(`<port protocol="${p.proto}" portid="${p.port}">${state}${service}${portScripts}</port>`);
     }
     lines.push('</ports>');
     out.push(lines.join('\n'));
@@ -103,6 +105,8 @@ function hostElement(r: HostReport, view: ViewOptions): string {
     lines.push('</os>');
     out.push(lines.join('\n'));
   }
+  const hostScripts = scripts?.host(r.ip) ?? [];
+  if (hostScripts.length > 0) out.push(`<hostscript>${xmlScripts(hostScripts)}</hostscript>`);
   const times = timesElement(r.ports);
   if (times) out.push(times);
   out.push('</host>');
@@ -116,6 +120,7 @@ function hostElement(r: HostReport, view: ViewOptions): string {
  */
 export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
   const reports = new HostReports();
+  const scripts = new ScriptResults();
   let header: ScanHeader | undefined;
   return {
     async begin(h) {
@@ -146,19 +151,21 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       await sink.write(`${lines.join('\n')}\n`);
     },
     async record(rec: AnyRecord) {
-      reports.add(rec);
+      if (!reports.add(rec)) scripts.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let down = 0;
+      if (scripts.pre.length > 0) await sink.write(`<prescript>${xmlScripts(scripts.pre)}</prescript>\n`);
       for (const r of reports.sorted()) {
         if (isUp(r)) up++;
         else {
           down++;
           if ((view.verbose ?? 0) < 1) continue;
         }
-        await sink.write(hostElement(r, view));
+        await sink.write(hostElement(r, view, scripts));
       }
+      if (scripts.post.length > 0) await sink.write(`<postscript>${xmlScripts(scripts.post)}</postscript>\n`);
       const total = Math.max(header?.plan?.hosts ?? 0, up + down);
       const end = trailer?.endTime ?? Date.now();
       const elapsed = elapsedSeconds(header, trailer);

@@ -5,13 +5,14 @@ import { findResumable, finishedRanges, openDatabase, storedRecords } from '../.
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
-import { detectOptions, formatOptions, sendOptions, targetsOptions } from '../lib/stage-options.js';
+import { detectOptions, formatOptions, scriptOptions, sendOptions, targetsOptions } from '../lib/stage-options.js';
+import { printScriptHelp, refuseScriptFlagsWithoutScripts } from './script.js';
 import { verboseObserver } from '../lib/verbose.js';
 
-const GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'discovery', 'version', 'timing', 'output', 'database', 'misc'];
+const GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'discovery', 'version', 'script', 'timing', 'output', 'database', 'misc'];
 
 export default class Scan extends PrtipCommand {
-  static override summary = 'Run a whole scan in one process (targets → send → [detect] → [store] → format)';
+  static override summary = 'Run a whole scan in one process (targets → send → [detect] → [script] → [store] → format)';
   static override description = commandHelp(
     'prtip [scan] [options] TARGET...  |  prtip scan --resume FILE',
     'Scans the targets with the same stages the pipe runs, in one process, and prints the\n' +
@@ -23,6 +24,7 @@ export default class Scan extends PrtipCommand {
     [
       'prtip scan -sT -p 1-1024 198.18.0.0/24',
       'prtip scan -sV -p 22,80,443 198.18.0.7',
+      'prtip scan -sV -sC -p 21,22,25,80,443 198.18.0.7',
       'prtip -sT -F --open -oD results.jsonl 198.18.0.7',
       'prtip scan -sT -p- -T4 -oA all 198.18.0.7 --db scans.duckdb',
       'prtip scan --resume scans.duckdb',
@@ -34,6 +36,7 @@ export default class Scan extends PrtipCommand {
   protected override readonly takesTargets = true;
 
   protected async main(o: CliOptions): Promise<void> {
+    if (o.scriptHelp !== undefined) return printScriptHelp(o);
     let argv = this.argv;
     let resume: { scanId: string; skip: Array<[number, number]>; seed: number; prior: AnyRecord[] } | undefined;
     if (o.resume !== undefined) {
@@ -55,6 +58,7 @@ export default class Scan extends PrtipCommand {
       o.db = file;
       process.stderr.write(`prtip: resuming scan ${resume.scanId}: ${resume.skip.reduce((n, [a, b]) => n + b - a, 0)} probes already done\n`);
     }
+    refuseScriptFlagsWithoutScripts(o);
     if (o.versionIntensity !== undefined && !o.versionDetect) {
       throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
     }
@@ -76,6 +80,7 @@ export default class Scan extends PrtipCommand {
         send: sendOptions(o, [], interrupt.signal, warn),
         format: formatOptions(o, outputs),
         detect: o.versionDetect ? detectOptions(o, [], interrupt.signal, warn) : undefined,
+        script: o.scripts !== undefined ? scriptOptions(o, [], interrupt.signal, warn) : undefined,
         store: o.db ? { path: o.db, db, argv, resumeScanId: resume?.scanId } : undefined,
         observe: verboseObserver(o.verbose),
         prior: resume?.prior,

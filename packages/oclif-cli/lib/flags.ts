@@ -46,17 +46,26 @@ export interface CliOptions {
   checkDb: boolean;
   db?: string;
   resume?: string;
+  /** --script / -sC ("default"), joined with "," when given more than once. */
+  scripts?: string;
+  scriptArgs?: string;
+  scriptArgsFile?: string;
+  /** --script-help: describe the selected scripts and exit. */
+  scriptHelp?: string;
+  scriptTimeoutMs?: number;
+  /** -d: debugging level (scripts' stdnse.debug output). */
+  debugging: number;
 }
 
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
     scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0,
-    versionDetect: false, checkDb: false,
+    versionDetect: false, checkDb: false, debugging: 0,
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'discovery' | 'version' | 'script' | 'probedb' | 'timing' | 'output' | 'database' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
@@ -64,6 +73,7 @@ export const GROUP_TITLES: Record<FlagGroup, string> = {
   scan: 'SCAN TECHNIQUES',
   discovery: 'HOST DISCOVERY AND NAMES',
   version: 'SERVICE/VERSION DETECTION',
+  script: 'SCRIPT SCAN (NSE)',
   probedb: 'PROBE DATABASE',
   timing: 'TIMING AND PERFORMANCE',
   output: 'OUTPUT',
@@ -125,6 +135,14 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--version-light'], group: 'version', help: 'alias for --version-intensity 2', apply: (o) => { o.versionIntensity = 2; } },
   { names: ['--version-all'], group: 'version', help: 'alias for --version-intensity 9 (every probe)', apply: (o) => { o.versionIntensity = 9; } },
   { names: ['--check-db'], group: 'probedb', help: 'load the probe database, report what cannot be used (counts and reasons), exit', apply: (o) => { o.checkDb = true; } },
+  // scripts (NSE)
+  { names: ['-sC'], group: 'script', help: 'run the default scripts (--script default)', apply: (o) => { o.scripts = o.scripts ? `${o.scripts},default` : 'default'; } },
+  { names: ['--script'], value: 'SPEC', group: 'script', help: 'scripts by name, category, file, directory, glob or expression ("default or safe", "not intrusive")', apply: (o, v) => { o.scripts = o.scripts ? `${o.scripts},${v}` : v; } },
+  { names: ['--script-args'], value: 'ARGS', group: 'script', help: 'arguments for scripts: n1=v1,n2={v2,v3},flag', apply: (o, v) => { o.scriptArgs = o.scriptArgs ? `${o.scriptArgs},${v}` : v; } },
+  { names: ['--script-args-file'], value: 'FILE', group: 'script', help: 'more script arguments, read from FILE', apply: (o, v) => { o.scriptArgsFile = v; } },
+  { names: ['--script-help'], value: 'SPEC', group: 'script', help: 'describe the scripts SPEC selects, and exit', apply: (o, v) => { o.scriptHelp = v; } },
+  { names: ['--script-timeout'], value: 'TIME', group: 'script', help: 'longest time one script may spend on one target (default 10m)', apply: (o, v, n) => { o.scriptTimeoutMs = Math.max(1, parseTime(n, v)); } },
+  { names: ['-d'], group: 'script', help: 'debugging: scripts\' debug output and failures on stderr (-dd more)', apply: (o) => { o.debugging++; } },
   // timing
   { names: ['-T'], value: '0-5', group: 'timing', help: 'timing template: 0 paranoid … 3 normal … 5 insane', apply: (o, v) => { o.timing = parseTimingTemplate(v); } },
   { names: ['--max-retries'], value: 'N', group: 'timing', help: 'extra attempts for a probe without answer', apply: (o, v, n) => { o.maxRetries = parseInteger(n, v, 0, 50); } },
@@ -155,10 +173,10 @@ export const FLAGS: FlagSpec[] = [
 const NOT_YET: Record<string, string> = {
   '-sU': 'UDP scan', '-sA': 'ACK scan', '-sW': 'window scan', '-sM': 'Maimon scan',
   '-sN': 'NULL scan', '-sF': 'FIN scan', '-sX': 'Xmas scan', '-sY': 'SCTP INIT scan', '-sZ': 'SCTP COOKIE-ECHO scan',
-  '-sO': 'IP protocol scan', '-sI': 'idle scan', '-sC': 'script scan',
+  '-sO': 'IP protocol scan', '-sI': 'idle scan',
   '-sn': 'ping scan', '-sL': 'list scan', '-O': 'OS detection', '-A': 'aggressive scan (-sV -O -sC)',
   '-oS': 'script kiddie output',
-  '-f': 'fragmentation', '-D': 'decoys', '--ttl': 'IP TTL', '--script': 'NSE scripts', '-PS': 'TCP SYN ping',
+  '-f': 'fragmentation', '-D': 'decoys', '--ttl': 'IP TTL', '-PS': 'TCP SYN ping',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
   '-sR': 'RPC scan',
@@ -230,6 +248,9 @@ export function parseArgs(
         continue;
       } else if (/^-v{2,}$/.test(tok) && byName.get('-v') && groups.includes('output')) {
         o.verbose += tok.length - 1;
+        continue;
+      } else if (/^-d{2,}$/.test(tok) && groups.includes('script')) {
+        o.debugging += tok.length - 1;
         continue;
       }
     }

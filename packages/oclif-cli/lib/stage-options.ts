@@ -5,6 +5,7 @@ import { UserInputError, type Proto } from '../../../stages/records/index.js';
 import { SEND_DEFAULTS, type SendOptions } from '../../../stages/send/index.js';
 import type { TargetsOptions } from '../../../stages/targets/index.js';
 import type { DetectOptions } from '../../../stages/detect/index.js';
+import type { ScriptOptions } from '../../../stages/script/index.js';
 import { loadServicesTable } from '../../../stages/datafiles/index.js';
 import type { CliOptions } from './flags.js';
 import { loadNative } from '../../../native/index.js';
@@ -177,5 +178,23 @@ export function detectOptions(o: CliOptions, args: string[], signal: AbortSignal
     args,
     signal,
     onWarning,
+  };
+}
+
+/** -sC/--script and their flags → the script stage's options. */
+export function scriptOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): Partial<ScriptOptions> & Pick<ScriptOptions, 'scripts'> {
+  return {
+    scripts: o.scripts ?? 'default',
+    scriptArgs: o.scriptArgs,
+    scriptArgsFile: o.scriptArgsFile,
+    datadir: o.datadir,
+    ...(o.scriptTimeoutMs !== undefined ? { scriptTimeoutMs: o.scriptTimeoutMs } : {}),
+    verbosity: o.verbose,
+    debugging: o.debugging,
+    timing: o.timing ?? 3,
+    args,
+    signal,
+    onWarning,
+    onLog: (line) => process.stderr.write(`${line}\n`),
   };
 }
