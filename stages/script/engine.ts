@@ -136,7 +136,13 @@ export class NseEngine {
       const [status, text, json] = res.values;
       if (status === undefined) return { kind: 'skipped' };
       if (status === 'quiet') return { kind: 'error', message: String(text ?? ''), quiet: true };
-      if (status === 'error') return { kind: 'error', message: utf8(String(text ?? '')), quiet: false };
+      if (status === 'error') {
+        const message = utf8(String(text ?? ''));
+        // the action's own xpcall sees these first: they are the engine's stops, not script bugs
+        if (/^not enough memory/.test(message)) return { kind: 'stopped', message: `stopped: out of memory (limit ${Math.round(this.opts.memoryMax / 2 ** 20)} MB)` };
+        if (message.includes('stopped: ')) return { kind: 'stopped', message: message.slice(message.indexOf('stopped: ')).split('\n')[0]! };
+        return { kind: 'error', message, quiet: false };
+      }
       const out: ScriptOutcome = { kind: 'ok' };
       if (typeof text === 'string') out.output = utf8(text);
       if (typeof json === 'string') out.structured = JSON.parse(utf8(json)) as StructuredNode;

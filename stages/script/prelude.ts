@@ -250,20 +250,19 @@ function nmap.get_port_state(host, port)
   end
   return nil
 end
+-- nmap.get_ports is a cursor: the first matching port after "port" (the first of all when nil).
 function nmap.get_ports(host, port, proto, state)
   local list = ports_of(host)
   local i = 0
   if port then
     for k, p in ipairs(list) do if p.number == port.number and p.protocol == port.protocol then i = k end end
+    if i == 0 then return nil end
   end
-  return function()
-    while true do
-      i = i + 1
-      local p = list[i]
-      if not p then return nil end
-      if (not proto or p.protocol == proto) and (not state or p.state == state) then return port_copy(p) end
-    end
+  for k = i + 1, #list do
+    local p = list[k]
+    if (not proto or p.protocol == proto) and (not state or p.state == state) then return port_copy(p) end
   end
+  return nil
 end
 local function real_port(host, port)
   local n, proto = tonumber(type(port) == "table" and port.number or port), type(port) == "table" and port.protocol or "tcp"
@@ -531,6 +530,12 @@ end
 function openssl.bignum_mod(a, b) return bn(prim("bn", "mod", hexof(a), hexof(b))) end
 function openssl.bignum_cmp(a, b) return prim("bn", "cmp", hexof(a), hexof(b)) end
 function openssl.bignum_gcd(a, b) return bn(prim("bn", "gcd", hexof(a), hexof(b))) end
+-- bignums are objects too: bn:num_bytes(), bn:tobin(), bn:todec() …
+for name, f in pairs(openssl) do
+  local m = name:match("^bignum_(.+)$")
+  if m and type(f) == "function" then BN[m] = f end
+end
+BN.tobin, BN.todec, BN.tohex = openssl.bignum_bn2bin, openssl.bignum_bn2dec, openssl.bignum_bn2hex
 function openssl.rand_bytes(n) return prim("rand_bytes", tonumber(n)) end
 openssl.rand_pseudo_bytes = openssl.rand_bytes
 for _, algo in ipairs({ "md4", "md5", "sha1", "sha256", "sha512", "ripemd160" }) do
