@@ -11,7 +11,9 @@
 import { fileURLToPath } from 'node:url';
 import type { DaemonName, Lab } from '../test/lab/lab.js';
 
-const RUN_JS = fileURLToPath(new URL('../../packages/oclif-cli/bin/run.js', import.meta.url));
+// the repository root, whether this runs compiled (dist/bench) or from source (tap)
+const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/dist\/?$/, '/');
+const RUN_JS = `${ROOT}packages/oclif-cli/bin/run.js`;
 
 export const SC_DAEMONS: DaemonName[] = ['nginx', 'nginx-tls', 'sshd', 'vsftpd', 'postfix', 'redis', 'memcached', 'postgresql', 'dnsmasq'];
 export const SC_TCP_PORTS = [21, 22, 25, 53, 80, 443, 5432, 6379, 11211];
@@ -72,23 +74,27 @@ export interface ScriptComparison {
   prtipXml: string;
 }
 
-async function runNmap(lab: Lab, ports: number[]): Promise<ScriptRun> {
+export async function runNmapScripts(lab: Lab, ports: number[] = SC_TCP_PORTS): Promise<ScriptRun> {
   const t0 = Date.now();
   const r = await lab.exec(['nmap', '-n', '-Pn', '-sT', '-sV', '-sC', '-p', ports.join(','), '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
   const xml = r.stdout.toString();
   return { results: parseScriptXml(xml), ms: Date.now() - t0, stderr: r.stderr, xml };
 }
 
-async function runPrtip(lab: Lab, ports: number[]): Promise<ScriptRun> {
+export async function runPrtipScripts(lab: Lab, ports: number[] = SC_TCP_PORTS, extraArgs: string[] = []): Promise<ScriptRun> {
   const t0 = Date.now();
-  const r = await lab.exec([process.execPath, RUN_JS, 'scan', '-sT', '-sV', '-sC', '-Pn', '-p', ports.join(','), '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
+  const r = await lab.exec([process.execPath, RUN_JS, 'scan', '-sT', '-sV', '-sC', '-Pn', '-p', ports.join(','), ...extraArgs, '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
   const xml = r.stdout.toString();
   return { results: parseScriptXml(xml), ms: Date.now() - t0, stderr: r.stderr, xml };
 }
 
 export async function compareScripts(lab: Lab, ports: number[] = SC_TCP_PORTS): Promise<ScriptComparison> {
-  const prtip = await runPrtip(lab, ports);
-  const nmap = await runNmap(lab, ports);
+  const prtip = await runPrtipScripts(lab, ports);
+  const nmap = await runNmapScripts(lab, ports);
+  return combineScripts(nmap, prtip);
+}
+
+export function combineScripts(nmap: ScriptRun, prtip: ScriptRun): ScriptComparison {
   const key = (r: ScriptResult) => `${r.where} ${r.id}`;
   const mine = new Map(prtip.results.map((r) => [key(r), r]));
   const theirs = new Set(nmap.results.map(key));

@@ -71,7 +71,8 @@ export class NsePrimitives {
       case 'new_worker':
         if (ctx && a[0] && (a[0] as LuaThreadRef).kind === 'thread') this.onWorker(ctx, a[0] as LuaThreadRef);
         return [];
-      case 'sleep': return new Promise((res) => setTimeout(() => res([]), Math.max(0, Number(a[0]) * 1000)));
+      // unref: a script stopped while asleep must not hold the process open
+      case 'sleep': return new Promise((res) => setTimeout(() => res([]), Math.max(0, Number(a[0]) * 1000)).unref());
       case 'wait': {
         const key = String(a[0]);
         return new Promise((res) => {
