@@ -139,6 +139,7 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
   const log = opts.onLog ?? warn;
 
   return async function* script(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
+    const stageStart = Date.now();
     const hosts = new Map<string, HostFacts>();
     const counters = { scripts: selected.length, ran: 0, output: 0, errors: 0, stopped: 0, refused: 0, unloadable: 0 };
     const factsOf = (ip: string): HostFacts => {
@@ -190,6 +191,8 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
         }
         loaded.set(sel.id, { sel, rules: new Set(def.rules), dependencies: def.dependencies, level: 0 });
       }
+      const phase = (what: string) => { if (opts.debugging > 1) log(`NSE: ${what} at +${((Date.now() - stageStart) / 1000).toFixed(2)} s`); };
+      phase(`${loaded.size} scripts loaded`);
       // Runlevels: a script runs after the selected scripts it depends on.
       const levelOf = (id: string, seen = new Set<string>()): number => {
         const l = loaded.get(id);
@@ -200,9 +203,10 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
       for (const l of loaded.values()) l.level = levelOf(l.sel.id);
       const levels = [...new Set([...loaded.values()].map((l) => l.level))].sort((a, b) => a - b);
 
-      const outcome = (id: string, scope: ScriptRecord['scope'], out: ScriptOutcome, target?: { ip: string; port?: number; proto?: string }): ScriptRecord | undefined => {
+      const outcome = (id: string, scope: ScriptRecord['scope'], out: ScriptOutcome, target?: { ip: string; port?: number; proto?: string }, startedAt?: number): ScriptRecord | undefined => {
         const where = target ? `${target.ip}${target.port !== undefined ? `:${target.port}/${target.proto}` : ''}` : scope;
         if (out.kind === 'skipped') return undefined;
+        if (opts.debugging > 1 && startedAt !== undefined) log(`NSE: Finished ${id} against ${where} (${((Date.now() - startedAt) / 1000).toFixed(2)} s).`);
         counters.ran++;
         let output: string | undefined;
         let elems: ScriptElement[] | undefined;
@@ -286,6 +290,7 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
         }
       }
 
+      phase('input complete');
       // Host and port scripts, once every service is known.
       const services = loadServicesTable(opts.datadir);
       const upHosts = [...hosts.values()].filter((h) => (h.host ? h.host.state === 'up' : [...h.ports.values()].some((p) => p.state === 'open' || p.state === 'closed' || p.state === 'unfiltered')));
@@ -322,17 +327,18 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
             if (l.level !== level) continue;
             const id = l.sel.id;
             if (l.rules.has('hostrule')) {
-              tasks.push(async () => outcome(id, 'host', await engine.run(id, l.sel.forced ? 'forced:hostrule' : 'hostrule', { ip: h.ip }), { ip: h.ip }));
+              tasks.push(async () => { const t0 = Date.now(); return outcome(id, 'host', await engine.run(id, l.sel.forced ? 'forced:hostrule' : 'hostrule', { ip: h.ip }), { ip: h.ip }, t0); });
             }
             if (l.rules.has('portrule')) {
               for (const p of ports) {
                 const target = { ip: h.ip, port: p.port, proto: p.proto };
-                tasks.push(async () => outcome(id, 'port', await engine.run(id, l.sel.forced ? 'forced:portrule' : 'portrule', target), target));
+                tasks.push(async () => { const t0 = Date.now(); return outcome(id, 'port', await engine.run(id, l.sel.forced ? 'forced:portrule' : 'portrule', target), target, t0); });
               }
             }
           }
         }
         for (const r of await pool(tasks)) if (r) yield r;
+        phase(`level ${level} done (${tasks.length} script/target pairs)`);
       }
       for (const r of await runPhase('postrule')) yield r;
     } finally {

@@ -584,7 +584,12 @@ function ROOT.__define(id, path, src)
     if type(rawget(env, r)) == "function" then rules[#rules + 1] = r end
   end
   if type(rawget(env, "action")) ~= "function" then return nil, "script has no action function" end
-  SCRIPTS[id] = { id = id, path = path, src = src }
+  -- Compiled once as a generator taking the environment (as nse_main.lua does): every thread
+  -- gets fresh script globals without compiling again. The prefix adds no line, so error
+  -- messages keep the file's line numbers.
+  local gen, gerr = raw_load("return function(_ENV) return function(...) " .. src .. "\nend end", "@" .. path, "t", ROOT)
+  if not gen then return nil, gerr end
+  SCRIPTS[id] = { id = id, path = path, gen = gen() }
   return concat(rules, ","), concat(deps, ",")
 end
 
@@ -672,8 +677,7 @@ function ROOT.__run(id, rule, ip, portno, proto)
   if forced then rule = rule:sub(8) end
   local types = { prerule = "prerule", hostrule = "hostrule", portrule = "portrule", postrule = "postrule" }
   local env = setmetatable({ SCRIPT_PATH = s.path, SCRIPT_NAME = id, SCRIPT_TYPE = types[rule] }, { __index = ROOT })
-  local f = assert(raw_load(s.src, "@" .. s.path, "t", env))
-  f()
+  s.gen(env)()
   local host, port
   if ip then
     host = host_copy(ROOT.__hosts[ip])
