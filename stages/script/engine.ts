@@ -16,6 +16,7 @@ import { PRELUDE } from './prelude.js';
 import { NsePrimitives, type PrimitiveContext, type TargetPolicy } from './primitives.js';
 
 const YIELD = '\0NSE_YIELD';
+const TRACE = process.env['PRTIP_NSE_TRACE'] === '1';
 
 export interface NseEngineOptions {
   /** Directories searched for nselib modules, in order. */
@@ -177,6 +178,9 @@ export class NseEngine {
         ? `stopped: exceeded --script-timeout (${fmtMs(this.opts.scriptTimeoutMs)})`
         : `stopped: ran ${fmtMs(this.opts.cpuSliceMs)} of CPU without waiting on the network (endless loop?)`;
       this.vm.tripped = undefined;
+      // scripts' nested coroutines find their script through this
+      this.vm.push(this.vm.L, t);
+      this.vm.setGlobal(this.vm.L, '__running');
       const { status, nres } = this.vm.resume(t.L, n);
       this.vm.deadline = Infinity;
       this.current = undefined;
@@ -238,7 +242,8 @@ export class NseEngine {
   /** stdnse.new_thread: a worker runs beside its script, sharing its deadline and sockets. */
   private startWorker(inst: Instance, co: LuaThreadRef): void {
     inst.threads.add(co);
-    void this.drive(inst, co, 0).then((res) => {
+    // Started on the next turn: the creating thread is still running inside its resume.
+    void new Promise<void>((r) => setImmediate(r)).then(() => this.drive(inst, co, 0)).then((res) => {
       if (res.kind === 'error' && this.opts.debugging > 0) this.opts.log(`NSE: ${inst.scriptId} worker against ${inst.describe} failed: ${res.message}`);
     });
   }
@@ -246,7 +251,10 @@ export class NseEngine {
   private finish(inst: Instance): void {
     inst.stopped ??= 'finished';
     this.prims.closeSockets(inst);
-    for (const t of inst.threads) this.vm.release(t);
+    for (const t of inst.threads) {
+      if (!this.vm.isClosed) this.callMain('__finished', [t]);
+      this.vm.release(t);
+    }
     inst.threads.clear();
   }
 
@@ -260,6 +268,7 @@ export class NseEngine {
     const args: unknown[] = [];
     for (let i = 2; i <= top; i++) args.push(vm.read(L, i));
     let result: LuaIn[] | Promise<LuaIn[]>;
+    if (TRACE && op !== 'clock' && op !== 'log') process.stderr.write(`prim ${op} ${args.map((a) => (typeof a === 'string' ? JSON.stringify(a.slice(0, 40)) : String(a))).join(' ')}\n`);
     try {
       result = this.prims.call(op, args, this.current);
     } catch (e) {

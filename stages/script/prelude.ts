@@ -291,24 +291,34 @@ local function key_of(obj)
   return k
 end
 local MUTEXES = setmetatable({}, { __mode = "k" })
+-- Threads the runner has finished or stopped: a mutex they held is free again (as in nmap,
+-- where a thread's end releases its mutexes).
+local FINISHED = setmetatable({}, { __mode = "k" })
+function ROOT.__finished(co) FINISHED[co] = true end
+local function base_thread() return rawget(ROOT, "__running") or raw_running() end
+local function gone(co) return co == nil or FINISHED[co] or raw_status(co) == "dead" end
 function nmap.mutex(obj)
   local m = MUTEXES[obj]
   if m then return m end
   local key = "m" .. key_of(obj)
   local owner
   m = function(op)
-    local me = raw_running()
+    local me = base_thread()
     if op == "lock" then
-      while owner ~= nil and owner ~= me and raw_status(owner) ~= "dead" do P("wait", key) end
+      -- woken by "done", or every 50 ms to see whether the owner ended without "done"
+      while not gone(owner) and owner ~= me do P("wait", key, 50) end
       owner = me
       return true
     elseif op == "trylock" then
-      if owner == nil or raw_status(owner) == "dead" then owner = me; return true end
+      if gone(owner) then owner = me; return true end
       return false
     elseif op == "done" then
-      if owner == me then owner = nil; prim("notify", key, false) end
+      if owner ~= me then error("Do not have a lock on this mutex", 2) end
+      owner = nil
+      prim("notify", key, false)
       return true
     elseif op == "running" then
+      if gone(owner) then return nil end
       return owner
     end
     error("invalid mutex operation '" .. tostring(op) .. "'", 2)
@@ -562,8 +572,10 @@ end
 ---------------------------------------------------------------- scripts
 local SCRIPTS = {}
 ROOT.__hosts = {}
-local current  -- the running thread's info: { id, host, port, type, co, worker }
+local current  -- the last started thread's info: { id, host, port, type, co, worker }
 local CURRENT = setmetatable({}, { __mode = "k" }) -- base coroutine -> info
+-- The runner sets __running to the base thread it resumes: nested coroutines still know their script.
+local function info_now() return CURRENT[rawget(ROOT, "__running") or raw_running()] or current end
 
 function ROOT.__configure(opts, args)
   for k, v in pairs(opts) do OPT[k] = v end
@@ -715,10 +727,10 @@ end
 
 -- The thread-identity functions nse_main.lua gives stdnse, and its worker threads.
 local function install_stdnse(stdnse)
-  rawset(stdnse, "getid", function() local c = CURRENT[raw_running()] or current return c and c.id end)
-  rawset(stdnse, "getinfo", function() local c = CURRENT[raw_running()] or current return c and c.id end)
-  rawset(stdnse, "gethostport", function() local c = CURRENT[raw_running()] or current if c then return c.host, c.port end end)
-  rawset(stdnse, "base", function() local c = CURRENT[raw_running()] or current return c and c.co end)
+  rawset(stdnse, "getid", function() local c = info_now() return c and c.id end)
+  rawset(stdnse, "getinfo", function() local c = info_now() return c and c.id end)
+  rawset(stdnse, "gethostport", function() local c = info_now() if c then return c.host, c.port end end)
+  rawset(stdnse, "base", function() local c = info_now() return c and c.co end)
   rawset(stdnse, "gettid", function() return tostring(raw_running()) end)
   rawset(stdnse, "silent_require", function(...)
     local ok, mod = pcall(safe_require, ...)
@@ -727,7 +739,7 @@ local function install_stdnse(stdnse)
   end)
   rawset(stdnse, "new_thread", function(main, ...)
     assert(type(main) == "function", "function expected")
-    local parent = CURRENT[raw_running()] or current
+    local parent = info_now()
     local args = pack(...)
     local co = raw_create(function() return main(unpack(args, 1, args.n)) end)
     CURRENT[co] = parent and { id = parent.id, host = parent.host, port = parent.port, type = parent.type, co = co, worker = true }

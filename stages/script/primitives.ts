@@ -74,11 +74,27 @@ export class NsePrimitives {
       // unref: a script stopped while asleep must not hold the process open
       case 'sleep': return new Promise((res) => setTimeout(() => res([]), Math.max(0, Number(a[0]) * 1000)).unref());
       case 'wait': {
+        // optional second argument: give up after that many ms (mutexes poll for owners that ended)
         const key = String(a[0]);
+        const ms = typeof a[1] === 'number' ? a[1] : undefined;
         return new Promise((res) => {
           const list = this.waiters.get(key) ?? [];
-          list.push(() => res([]));
+          let timer: NodeJS.Timeout | undefined;
+          const wake = () => {
+            if (timer) clearTimeout(timer);
+            res([]);
+          };
+          list.push(wake);
           this.waiters.set(key, list);
+          if (ms !== undefined) {
+            timer = setTimeout(() => {
+              const l = this.waiters.get(key);
+              const i = l ? l.indexOf(wake) : -1;
+              if (l && i >= 0) l.splice(i, 1);
+              res([]);
+            }, ms);
+            timer.unref();
+          }
         });
       }
       case 'notify': {

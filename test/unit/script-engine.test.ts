@@ -156,3 +156,35 @@ t.test('openssl over node:crypto: digests and bignums give the known values', as
   // RFC 1321 and FIPS 180 test vectors; 4^13 mod 497 = 445 (the textbook example)
   t.same(r, { kind: 'ok', output: '900150983cd24fb0d6963f7d28e17f72|a9993e364706816aba3e25717850c26c9cd0d89d|123456789012345678901234567890|445|97' });
 });
+
+t.test('stdnse.new_thread workers run beside the script; condvar and mutex coordinate them', async (t) => {
+  const e = await engine();
+  t.teardown(() => e.close());
+  const r = await runOne(e, 'workers', `
+    local nmap = require "nmap"
+    local stdnse = require "stdnse"
+    local results, order = {}, {}
+    local cv = nmap.condvar(results)
+    local m = nmap.mutex("shared")
+    local threads = {}
+    for i = 1, 4 do
+      local co = stdnse.new_thread(function(n)
+        m "lock"
+        order[#order + 1] = "in" .. n
+        stdnse.sleep(0.01)
+        order[#order + 1] = "out" .. n
+        m "done"
+        results[n] = n * n
+        cv "signal"
+      end, i)
+      threads[co] = true
+    end
+    repeat
+      for co in pairs(threads) do if coroutine.status(co) == "dead" then threads[co] = nil end end
+      if next(threads) then cv "wait" end
+    until next(threads) == nil
+    -- the mutex kept the critical sections apart: every "in" is followed by its own "out"
+    for k = 1, #order, 2 do assert(order[k]:sub(3) == order[k + 1]:sub(4), table.concat(order, ",")) end
+    return table.concat(results, ",") .. "|" .. #order`);
+  t.same(r, { kind: 'ok', output: '1,4,9,16|8' });
+});
