@@ -56,6 +56,7 @@ export function normalizeOutput(id: string, text: string): string {
   let t = text
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[+-]\d\d:\d\d|Z)?/g, '<time>')
     .replace(/-?\d+(?:h\d+m)?\d*s from scanner time/g, '<skew> from scanner time')
+    .replace(/Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT/g, 'Date: <http date>')
     .replace(/\r/g, '');
   if (id === 'redis-info') t = t.replace(/(Uptime|Used CPU \(\w+\)|Connected clients|Connected slaves|Used memory|Last saved|Client connections|Memory use|Peak memory)[^\n]*/g, '$1: <varies>');
   if (id === 'memcached-info') t = t.replace(/(Uptime|Server time|Authentication|Current connections|Total connections|Used CPU \(\w+\)|Bytes used|Bytes read|Bytes written|Threads|Get hits|Process ID)[^\n]*/g, '$1: <varies>');

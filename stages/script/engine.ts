@@ -102,8 +102,8 @@ export class NseEngine {
   }
 
   /** Compiles a script once; its rules and dependencies, or why it cannot run. */
-  define(id: string, path: string, source: string): { rules: string[]; dependencies: string[] } | { error: string } {
-    const out = this.callMain('__define', [id, path, Buffer.from(source, 'utf8')], 2);
+  define(id: string, path: string, source: string, byName = false): { rules: string[]; dependencies: string[] } | { error: string } {
+    const out = this.callMain('__define', [id, path, Buffer.from(source, 'utf8'), byName], 2);
     if (typeof out[0] !== 'string') return { error: String(out[1] ?? 'cannot load script') };
     return {
       rules: out[0] ? out[0].split(',') : [],

@@ -183,7 +183,7 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
         } catch (e) {
           throw new UserInputError(`cannot read script ${sel.path}: ${(e as Error).message}`);
         }
-        const def = engine.define(sel.id, sel.path, src);
+        const def = engine.define(sel.id, sel.path, src, sel.byName);
         if ('error' in def) {
           counters.unloadable++;
           warn(`NSE: ${sel.id} cannot run: ${def.error}`);

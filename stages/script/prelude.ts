@@ -197,7 +197,11 @@ local nmap = {}
 loaded.nmap = nmap
 local OPT = {}  -- filled by __configure
 nmap.registry = { args = {} }
-function nmap.verbosity() return OPT.verbosity or 0 end
+-- As nmap: a script selected by name sees one more level of verbosity.
+function nmap.verbosity()
+  local c = ROOT.__info_now and ROOT.__info_now()
+  return (OPT.verbosity or 0) + ((c and c.byname) and 1 or 0)
+end
 function nmap.debugging() return OPT.debugging or 0 end
 function nmap.timing_level() return OPT.timing or 3 end
 function nmap.version_intensity() return OPT.intensity or 7 end
@@ -576,6 +580,7 @@ local current  -- the last started thread's info: { id, host, port, type, co, wo
 local CURRENT = setmetatable({}, { __mode = "k" }) -- base coroutine -> info
 -- The runner sets __running to the base thread it resumes: nested coroutines still know their script.
 local function info_now() return CURRENT[rawget(ROOT, "__running") or raw_running()] or current end
+ROOT.__info_now = info_now
 
 function ROOT.__configure(opts, args)
   for k, v in pairs(opts) do OPT[k] = v end
@@ -583,7 +588,7 @@ function ROOT.__configure(opts, args)
 end
 
 -- Defines a script from its source: metadata now, a fresh environment per thread later.
-function ROOT.__define(id, path, src)
+function ROOT.__define(id, path, src, byname)
   local env = setmetatable({ SCRIPT_PATH = path, SCRIPT_NAME = id, SCRIPT_TYPE = "" }, { __index = ROOT })
   local f, err = raw_load(src, "@" .. path, "t", env)
   if not f then return nil, err end
@@ -601,7 +606,7 @@ function ROOT.__define(id, path, src)
   -- messages keep the file's line numbers.
   local gen, gerr = raw_load("return function(_ENV) return function(...) " .. src .. "\nend end", "@" .. path, "t", ROOT)
   if not gen then return nil, gerr end
-  SCRIPTS[id] = { id = id, path = path, gen = gen() }
+  SCRIPTS[id] = { id = id, path = path, gen = gen(), byname = byname and true or false }
   return concat(rules, ","), concat(deps, ",")
 end
 
@@ -699,7 +704,7 @@ function ROOT.__run(id, rule, ip, portno, proto)
       end
     end
   end
-  local info = { id = id, host = host, port = port, type = rule, co = raw_running(), worker = false }
+  local info = { id = id, host = host, port = port, type = rule, co = raw_running(), worker = false, byname = s.byname }
   CURRENT[raw_running()] = info
   current = info
   if not forced and not env[rule](host, port) then return nil end
@@ -742,7 +747,7 @@ local function install_stdnse(stdnse)
     local parent = info_now()
     local args = pack(...)
     local co = raw_create(function() return main(unpack(args, 1, args.n)) end)
-    CURRENT[co] = parent and { id = parent.id, host = parent.host, port = parent.port, type = parent.type, co = co, worker = true }
+    CURRENT[co] = parent and { id = parent.id, host = parent.host, port = parent.port, type = parent.type, co = co, worker = true, byname = parent.byname }
     prim("new_worker", co)
     return co, {}
   end)

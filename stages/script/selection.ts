@@ -20,6 +20,8 @@ export interface SelectedScript {
   path: string;
   /** "+" prefix: run even when the rule says no. */
   forced: boolean;
+  /** Chosen by its name, path or a name glob (not a category): nmap then gives it verbosity + 1. */
+  byName: boolean;
 }
 
 /** Entries of DIR/script.db (`Entry { filename = "x.nse", categories = { "a", "b", } }`). */
@@ -125,9 +127,9 @@ function splitList(spec: string): string[] {
 /** The scripts a --script value names, in script.db order (files and directories after). */
 export function selectScripts(spec: string, scriptDir: string, db: ScriptDbEntry[] = readScriptDb(scriptDir)): SelectedScript[] {
   const chosen = new Map<string, SelectedScript>();
-  const add = (id: string, path: string, forced: boolean) => {
+  const add = (id: string, path: string, forced: boolean, byName = false) => {
     const prev = chosen.get(id);
-    chosen.set(id, { id, path, forced: forced || prev?.forced === true });
+    chosen.set(id, { id, path, forced: forced || prev?.forced === true, byName: byName || prev?.byName === true });
   };
   for (let item of splitList(spec)) {
     const forced = item.startsWith('+');
@@ -147,14 +149,14 @@ export function selectScripts(spec: string, scriptDir: string, db: ScriptDbEntry
     const name = item.replace(/\.nse$/, '');
     const entry = db.find((s) => s.id === name);
     if (entry) {
-      add(entry.id, entry.path, forced);
+      add(entry.id, entry.path, forced, true);
       continue;
     }
     if (/[*?]/.test(item)) {
       const re = globRegex(name);
       const hits = db.filter((s) => re.test(s.id));
       if (hits.length === 0) throw new UserInputError(`--script "${item}": no script in ${scriptDir} matches`);
-      for (const s of hits) add(s.id, s.path, forced);
+      for (const s of hits) add(s.id, s.path, forced, true);
       continue;
     }
     const asPath = resolve(item);
@@ -165,7 +167,7 @@ export function selectScripts(spec: string, scriptDir: string, db: ScriptDbEntry
     }
     if (statSync(path).isDirectory()) {
       for (const f of readdirSync(path).filter((f) => f.endsWith('.nse')).sort()) add(f.replace(/\.nse$/, ''), join(path, f), forced);
-    } else add(basename(path).replace(/\.nse$/, ''), path, forced);
+    } else add(basename(path).replace(/\.nse$/, ''), path, forced, true);
   }
   return [...chosen.values()];
 }

@@ -188,3 +188,14 @@ t.test('stdnse.new_thread workers run beside the script; condvar and mutex coord
     return table.concat(results, ",") .. "|" .. #order`);
   t.same(r, { kind: 'ok', output: '1,4,9,16|8' });
 });
+
+t.test('a script selected by name sees verbosity + 1, as in nmap', async (t) => {
+  const e = await engine();
+  t.teardown(() => e.close());
+  const src = script('return tostring(require("nmap").verbosity())');
+  e.setHost({ ip: '127.0.0.1', ports: [{ number: 1, protocol: 'tcp', state: 'open', service: 'x', version: {} }] });
+  e.define('bycat', '/test/bycat.nse', src, false);
+  e.define('byname', '/test/byname.nse', src, true);
+  t.same(await e.run('bycat', 'portrule', { ip: '127.0.0.1', port: 1, proto: 'tcp' }), { kind: 'ok', output: '0' });
+  t.same(await e.run('byname', 'portrule', { ip: '127.0.0.1', port: 1, proto: 'tcp' }), { kind: 'ok', output: '1' });
+});

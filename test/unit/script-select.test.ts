@@ -28,7 +28,8 @@ t.test('categories, names, globs and boolean expressions select as nmap does', a
   const http = new Set(lines.map((l) => l.split('"')[1]!.replace('.nse', '')).filter((n) => n.startsWith('http-')));
   t.same(ids('http-*'), http);
   t.same(ids('(http-* or ssl-*) and default'), new Set([...def].filter((x) => x.startsWith('http-') || x.startsWith('ssl-'))));
-  t.same(selectScripts('+http-title', DIR), [{ id: 'http-title', path: join(DIR, 'http-title.nse'), forced: true }]);
+  t.same(selectScripts('+http-title', DIR), [{ id: 'http-title', path: join(DIR, 'http-title.nse'), forced: true, byName: true }]);
+  t.same(selectScripts('default', DIR).filter((s) => s.byName), [], 'a category selects no script by name');
   t.throws(() => selectScripts('no-such-script-here', DIR), /not a script, category, file or directory/);
   t.throws(() => selectScripts('default and (safe', DIR), /missing "\)"/);
   const dir = mkdtempSync(join(tmpdir(), 'prtip-nse-'));
