@@ -174,34 +174,41 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
     });
     let trailer: EndTrailer | undefined;
     try {
-      // Compile every selected script once.
-      const loaded = new Map<string, Loaded>();
-      for (const sel of selected) {
-        let src: string;
+      // Compile every selected script once — a tick at a time, so the scan upstream runs
+      // meanwhile (its records keep flowing; port scripts wait for this only when they start).
+      const sources = selected.map((sel) => {
         try {
-          src = readFileSync(sel.path, 'utf8');
+          return readFileSync(sel.path, 'utf8');
         } catch (e) {
           throw new UserInputError(`cannot read script ${sel.path}: ${(e as Error).message}`);
         }
-        const def = engine.define(sel.id, sel.path, src, sel.byName);
-        if ('error' in def) {
-          counters.unloadable++;
-          warn(`NSE: ${sel.id} cannot run: ${def.error}`);
-          continue;
+      });
+      const anyPrerule = sources.some((src) => /\bprerule\s*=/.test(src));
+      const phase = (what: string) => { if (opts.debugging > 1) log(`NSE: ${what} at +${((Date.now() - stageStart) / 1000).toFixed(2)} s (process +${process.uptime().toFixed(2)} s)`); };
+      const loaded = new Map<string, Loaded>();
+      let levels: number[] = [];
+      const ready = (async () => {
+        for (const [i, sel] of selected.entries()) {
+          await new Promise<void>((r) => setImmediate(r));
+          const def = engine.define(sel.id, sel.path, sources[i]!, sel.byName);
+          if ('error' in def) {
+            counters.unloadable++;
+            warn(`NSE: ${sel.id} cannot run: ${def.error}`);
+            continue;
+          }
+          loaded.set(sel.id, { sel, rules: new Set(def.rules), dependencies: def.dependencies, level: 0 });
         }
-        loaded.set(sel.id, { sel, rules: new Set(def.rules), dependencies: def.dependencies, level: 0 });
-      }
-      const phase = (what: string) => { if (opts.debugging > 1) log(`NSE: ${what} at +${((Date.now() - stageStart) / 1000).toFixed(2)} s`); };
-      phase(`${loaded.size} scripts loaded`);
-      // Runlevels: a script runs after the selected scripts it depends on.
-      const levelOf = (id: string, seen = new Set<string>()): number => {
-        const l = loaded.get(id);
-        if (!l || seen.has(id)) return 0;
-        seen.add(id);
-        return l.dependencies.reduce((m, d) => (loaded.has(d) ? Math.max(m, levelOf(d, seen) + 1) : m), 0);
-      };
-      for (const l of loaded.values()) l.level = levelOf(l.sel.id);
-      const levels = [...new Set([...loaded.values()].map((l) => l.level))].sort((a, b) => a - b);
+        phase(`${loaded.size} scripts loaded`);
+        // Runlevels: a script runs after the selected scripts it depends on.
+        const levelOf = (id: string, seen = new Set<string>()): number => {
+          const l = loaded.get(id);
+          if (!l || seen.has(id)) return 0;
+          seen.add(id);
+          return l.dependencies.reduce((m, d) => (loaded.has(d) ? Math.max(m, levelOf(d, seen) + 1) : m), 0);
+        };
+        for (const l of loaded.values()) l.level = levelOf(l.sel.id);
+        levels = [...new Set([...loaded.values()].map((l) => l.level))].sort((a, b) => a - b);
+      })();
 
       const outcome = (id: string, scope: ScriptRecord['scope'], out: ScriptOutcome, target?: { ip: string; port?: number; proto?: string }, startedAt?: number): ScriptRecord | undefined => {
         const where = target ? `${target.ip}${target.port !== undefined ? `:${target.port}/${target.proto}` : ''}` : scope;
@@ -257,6 +264,7 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
       };
 
       const runPhase = async (rule: 'prerule' | 'postrule'): Promise<ScriptRecord[]> => {
+        await ready;
         const out: ScriptRecord[] = [];
         for (const level of levels) {
           const tasks = [...loaded.values()].filter((l) => l.level === level && l.rules.has(rule))
@@ -266,38 +274,11 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
         return out;
       };
 
-      for await (const rec of source) {
-        if (rec.type === 'scan') {
-          const header = rec as ScanHeader;
-          yield { ...header, args: [...header.args, ...(opts.args ?? [])] };
-          for (const r of await runPhase('prerule')) yield r;
-          continue;
-        }
-        if (isTrailer(rec)) {
-          trailer = rec;
-          break;
-        }
-        yield rec;
-        if (rec.type === 'port') {
-          const p = rec as PortRecord;
-          factsOf(p.ip).ports.set(key(p.port, p.proto), p);
-        } else if (rec.type === 'service') {
-          const s = rec as ServiceRecord;
-          factsOf(s.ip).services.set(key(s.port, s.proto), s);
-        } else if (rec.type === 'host') {
-          const h = rec as HostRecord;
-          factsOf(h.ip).host = h;
-        }
-      }
-
-      phase('input complete');
-      // Host and port scripts, once every service is known.
+      // Host tables as scripts see them (rebuilt when a port's service arrives).
       const services = loadServicesTable(opts.datadir);
-      const upHosts = [...hosts.values()].filter((h) => (h.host ? h.host.state === 'up' : [...h.ports.values()].some((p) => p.state === 'open' || p.state === 'closed' || p.state === 'unfiltered')));
-      if (upHosts.some((h) => h.ip.includes(':')) && upHosts.every((h) => h.ip.includes(':'))) engine.setAddressFamily('inet6');
-      for (const h of upHosts) {
+      const describeHost = (h: HostFacts): LuaIn => {
         const ports = [...h.ports.values()].sort((a, b) => (a.proto < b.proto ? -1 : a.proto > b.proto ? 1 : a.port - b.port));
-        engine.setHost({
+        return {
           ip: h.ip,
           name: h.host?.hostname ?? '',
           targetname: h.host?.hostname,
@@ -317,29 +298,117 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
               },
             };
           }),
-        });
-      }
-      for (const level of levels) {
-        const tasks: Array<() => Promise<ScriptRecord | undefined>> = [];
-        for (const h of upHosts) {
-          const ports = [...h.ports.values()].filter((p) => p.state === 'open' || p.state === 'open|filtered' || p.state === 'unfiltered');
-          for (const l of loaded.values()) {
-            if (l.level !== level) continue;
-            const id = l.sel.id;
-            if (l.rules.has('hostrule')) {
-              tasks.push(async () => { const t0 = Date.now(); return outcome(id, 'host', await engine.run(id, l.sel.forced ? 'forced:hostrule' : 'hostrule', { ip: h.ip }), { ip: h.ip }, t0); });
-            }
-            if (l.rules.has('portrule')) {
-              for (const p of ports) {
-                const target = { ip: h.ip, port: p.port, proto: p.proto };
-                tasks.push(async () => { const t0 = Date.now(); return outcome(id, 'port', await engine.run(id, l.sel.forced ? 'forced:portrule' : 'portrule', target), target, t0); });
-              }
-            }
-          }
+        };
+      };
+
+      // At most maxParallel script instances at once, whoever starts them.
+      let running = 0;
+      const slotWaiters: Array<() => void> = [];
+      const withSlot = async <T>(fn: () => Promise<T>): Promise<T> => {
+        while (running >= opts.maxParallel) await new Promise<void>((r) => slotWaiters.push(r));
+        running++;
+        try {
+          return await fn();
+        } finally {
+          running--;
+          slotWaiters.shift()?.();
         }
-        for (const r of await pool(tasks)) if (r) yield r;
-        phase(`level ${level} done (${tasks.length} script/target pairs)`);
+      };
+      const finished: ScriptRecord[] = [];
+      let wake: (() => void) | undefined;
+      const settle = (r: ScriptRecord | undefined) => {
+        if (r) finished.push(r);
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
+      const inFlight = new Set<Promise<void>>();
+      const track = (p: Promise<void>) => {
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+      };
+      const portScripts = (h: HostFacts, p: PortRecord) => {
+        const target = { ip: h.ip, port: p.port, proto: p.proto };
+        return (async () => {
+          await ready;
+          // runlevels in order on this port; scripts of one level at once
+          for (const level of levels) {
+            const runs = [...loaded.values()].filter((l) => l.level === level && l.rules.has('portrule')).map((l) => withSlot(async () => {
+              const t0 = Date.now();
+              settle(outcome(l.sel.id, 'port', await engine.run(l.sel.id, l.sel.forced ? 'forced:portrule' : 'portrule', target), target, t0));
+            }));
+            await Promise.all(runs);
+          }
+        })();
+      };
+      const started = new Set<string>();
+      const portWanted = (p: PortRecord) => p.state === 'open' || p.state === 'open|filtered' || p.state === 'unfiltered';
+      function* drainFinished(): Generator<ScriptRecord> {
+        while (finished.length > 0) yield finished.shift()!;
       }
+
+      for await (const rec of source) {
+        if (rec.type === 'scan') {
+          const header = rec as ScanHeader;
+          yield { ...header, args: [...header.args, ...(opts.args ?? [])] };
+          if (anyPrerule) for (const r of await runPhase('prerule')) yield r;
+          continue;
+        }
+        if (isTrailer(rec)) {
+          trailer = rec;
+          break;
+        }
+        yield rec;
+        if (rec.type === 'port') {
+          const p = rec as PortRecord;
+          factsOf(p.ip).ports.set(key(p.port, p.proto), p);
+        } else if (rec.type === 'service') {
+          const s = rec as ServiceRecord;
+          const h = factsOf(s.ip);
+          h.services.set(key(s.port, s.proto), s);
+          // A port's service is final once -sV reported it: its port scripts need not wait
+          // for the rest of the scan (host scripts do).
+          const p = h.ports.get(key(s.port, s.proto));
+          if (p && portWanted(p) && !started.has(`${s.ip} ${key(s.port, s.proto)}`) && !opts.signal?.aborted) {
+            started.add(`${s.ip} ${key(s.port, s.proto)}`);
+            engine.setHost(describeHost(h));
+            track(portScripts(h, p));
+          }
+        } else if (rec.type === 'host') {
+          const h = rec as HostRecord;
+          factsOf(h.ip).host = h;
+        }
+        yield* drainFinished();
+      }
+
+      phase('input complete');
+      await ready;
+      // Host scripts, and port scripts of ports no service record started, now that all is known.
+      const upHosts = [...hosts.values()].filter((h) => (h.host ? h.host.state === 'up' : [...h.ports.values()].some((p) => p.state === 'open' || p.state === 'closed' || p.state === 'unfiltered')));
+      if (upHosts.some((h) => h.ip.includes(':')) && upHosts.every((h) => h.ip.includes(':'))) engine.setAddressFamily('inet6');
+      for (const h of upHosts) {
+        engine.setHost(describeHost(h));
+        for (const p of h.ports.values()) {
+          if (!portWanted(p) || started.has(`${h.ip} ${key(p.port, p.proto)}`) || opts.signal?.aborted) continue;
+          started.add(`${h.ip} ${key(p.port, p.proto)}`);
+          track(portScripts(h, p));
+        }
+        track((async () => {
+          for (const level of levels) {
+            await Promise.all([...loaded.values()].filter((l) => l.level === level && l.rules.has('hostrule')).map((l) => withSlot(async () => {
+              const t0 = Date.now();
+              settle(outcome(l.sel.id, 'host', await engine.run(l.sel.id, l.sel.forced ? 'forced:hostrule' : 'hostrule', { ip: h.ip }), { ip: h.ip }, t0));
+            })));
+          }
+        })());
+      }
+      while (inFlight.size > 0 || finished.length > 0) {
+        yield* drainFinished();
+        if (inFlight.size === 0) break;
+        await Promise.race([new Promise<void>((r) => (wake = r)), ...inFlight]);
+      }
+      yield* drainFinished();
+      phase('host and port scripts done');
       for (const r of await runPhase('postrule')) yield r;
     } finally {
       engine.close();
