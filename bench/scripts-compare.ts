@@ -58,6 +58,7 @@ export function normalizeOutput(id: string, text: string): string {
     .replace(/-?\d+(?:h\d+m)?\d*s from scanner time/g, '<skew> from scanner time')
     .replace(/Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT/g, 'Date: <http date>')
     .replace(/\r/g, '');
+  if (id === 'clock-skew') t = t.replace(/-?\d+(?:h\d+m)?\d*m?s/g, '<skew>');
   if (id === 'redis-info') t = t.replace(/(Uptime|Used CPU \(\w+\)|Connected clients|Connected slaves|Used memory|Last saved|Client connections|Memory use|Peak memory)[^\n]*/g, '$1: <varies>');
   if (id === 'memcached-info') t = t.replace(/(Uptime|Server time|Authentication|Current connections|Total connections|Used CPU \(\w+\)|Bytes used|Bytes read|Bytes written|Threads|Get hits|Process ID)[^\n]*/g, '$1: <varies>');
   return t;
@@ -75,16 +76,19 @@ export interface ScriptComparison {
   prtipXml: string;
 }
 
-export async function runNmapScripts(lab: Lab, ports: number[] = SC_TCP_PORTS): Promise<ScriptRun> {
+/** -sC, or --script SPEC. */
+const selection = (spec?: string) => (spec ? ['--script', spec] : ['-sC']);
+
+export async function runNmapScripts(lab: Lab, ports: number[] = SC_TCP_PORTS, spec?: string): Promise<ScriptRun> {
   const t0 = Date.now();
-  const r = await lab.exec(['nmap', '-n', '-Pn', '-sT', '-sV', '-sC', '-p', ports.join(','), '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
+  const r = await lab.exec(['nmap', '-n', '-Pn', '-sT', '-sV', ...selection(spec), '-p', ports.join(','), '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
   const xml = r.stdout.toString();
   return { results: parseScriptXml(xml), ms: Date.now() - t0, stderr: r.stderr, xml };
 }
 
-export async function runPrtipScripts(lab: Lab, ports: number[] = SC_TCP_PORTS, extraArgs: string[] = []): Promise<ScriptRun> {
+export async function runPrtipScripts(lab: Lab, ports: number[] = SC_TCP_PORTS, extraArgs: string[] = [], spec?: string): Promise<ScriptRun> {
   const t0 = Date.now();
-  const r = await lab.exec([process.execPath, RUN_JS, 'scan', '-sT', '-sV', '-sC', '-Pn', '-p', ports.join(','), ...extraArgs, '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
+  const r = await lab.exec([process.execPath, RUN_JS, 'scan', '-sT', '-sV', ...selection(spec), '-Pn', '-p', ports.join(','), ...extraArgs, '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
   const xml = r.stdout.toString();
   return { results: parseScriptXml(xml), ms: Date.now() - t0, stderr: r.stderr, xml };
 }

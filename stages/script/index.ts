@@ -327,17 +327,41 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
         inFlight.add(p);
         void p.finally(() => inFlight.delete(p));
       };
+      /** Per host: each port chain's progress, so host scripts of runlevel L wait for levels below L. */
+      const portLevels = new Map<string, Array<(level: number) => Promise<void>>>();
       const portScripts = (h: HostFacts, p: PortRecord) => {
         const target = { ip: h.ip, port: p.port, proto: p.proto };
+        const reached = new Map<number, () => void>();
+        const reachedP = new Map<number, Promise<void>>();
+        const passed = (level: number): Promise<void> => {
+          let pr = reachedP.get(level);
+          if (!pr) {
+            pr = new Promise<void>((r) => reached.set(level, r));
+            reachedP.set(level, pr);
+          }
+          return pr;
+        };
+        const list = portLevels.get(h.ip) ?? [];
+        list.push(passed);
+        portLevels.set(h.ip, list);
         return (async () => {
           await ready;
           // runlevels in order on this port; scripts of one level at once
-          for (const level of levels) {
-            const runs = [...loaded.values()].filter((l) => l.level === level && l.rules.has('portrule')).map((l) => withSlot(async () => {
-              const t0 = Date.now();
-              settle(outcome(l.sel.id, 'port', await engine.run(l.sel.id, l.sel.forced ? 'forced:portrule' : 'portrule', target), target, t0));
-            }));
-            await Promise.all(runs);
+          try {
+            for (const level of levels) {
+              const runs = [...loaded.values()].filter((l) => l.level === level && l.rules.has('portrule')).map((l) => withSlot(async () => {
+                const t0 = Date.now();
+                settle(outcome(l.sel.id, 'port', await engine.run(l.sel.id, l.sel.forced ? 'forced:portrule' : 'portrule', target), target, t0));
+              }));
+              await Promise.all(runs);
+              passed(level);
+              reached.get(level)?.();
+            }
+          } finally {
+            for (const level of levels) {
+              passed(level);
+              reached.get(level)?.();
+            }
           }
         })();
       };
@@ -395,6 +419,8 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
         }
         track((async () => {
           for (const level of levels) {
+            // dependencies: what this host's port scripts of lower runlevels found (host.registry)
+            await Promise.all((portLevels.get(h.ip) ?? []).flatMap((passed) => levels.filter((l) => l < level).map((l) => passed(l))));
             await Promise.all([...loaded.values()].filter((l) => l.level === level && l.rules.has('hostrule')).map((l) => withSlot(async () => {
               const t0 = Date.now();
               settle(outcome(l.sel.id, 'host', await engine.run(l.sel.id, l.sel.forced ? 'forced:hostrule' : 'hostrule', { ip: h.ip }), { ip: h.ip }, t0));

@@ -129,7 +129,8 @@ export function selectScripts(spec: string, scriptDir: string, db: ScriptDbEntry
   const chosen = new Map<string, SelectedScript>();
   const add = (id: string, path: string, forced: boolean, byName = false) => {
     const prev = chosen.get(id);
-    chosen.set(id, { id, path, forced: forced || prev?.forced === true, byName: byName || prev?.byName === true });
+    // as nmap: the first item that selects a script decides whether it was chosen by name
+    chosen.set(id, { id, path, forced: forced || prev?.forced === true, byName: prev ? prev.byName : byName });
   };
   for (let item of splitList(spec)) {
     const forced = item.startsWith('+');

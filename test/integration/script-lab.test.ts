@@ -8,6 +8,13 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createLab, labSkipReason, type CapturedPacket } from '../lab/lab.js';
 import { combineScripts, runNmapScripts, runPrtipScripts, scriptReport, SC_DAEMONS, SC_TCP_PORTS } from '../../bench/scripts-compare.js';
+
+// -sC plus the lab daemons' own scripts nmap does not run by default (selected by name, so
+// both tools run them at verbosity + 1)
+const EXTRA = ['redis-info', 'memcached-info', 'ssh2-enum-algos', 'http-headers'];
+// clock-skew reports only a skew big enough at that moment (memcached's clock vs the scan's): not comparable run to run
+const TIMING_ONLY = new Set(['clock-skew']);
+const SPEC = `default,${EXTRA.join(',')}`;
 import { runCli } from '../helpers/cli.js';
 
 const skip = labSkipReason();
@@ -21,9 +28,9 @@ if (skip) {
   const db = join(dir, 'scan.duckdb');
 
   const cap = await lab.capture(`host ${lab.targetV4}`);
-  const prtip = await runPrtipScripts(lab, SC_TCP_PORTS, ['--db', db]);
+  const prtip = await runPrtipScripts(lab, SC_TCP_PORTS, ['--db', db], SPEC);
   const packets = await cap.stop();
-  const nmap = await runNmapScripts(lab);
+  const nmap = await runNmapScripts(lab, SC_TCP_PORTS, SPEC);
   const c = combineScripts(nmap, prtip);
   t.comment(scriptReport(c));
   if (c.rows.every((r) => r.prtip === undefined)) t.comment(`prtip stderr: ${prtip.stderr}`);
@@ -35,11 +42,12 @@ if (skip) {
     for (const id of ['http-title', 'ssl-cert', 'ssh-hostkey', 'smtp-commands']) t.ok(ran.has(id), `nmap ran ${id}: ${c.nmapStderr.slice(0, 300)}`);
   });
 
-  t.test('every default script nmap ran gives the same output in prtip', async (t) => {
-    for (const r of c.rows.filter((r) => defaults.has(r.id))) {
+  t.test('every default (and named) script nmap ran gives the same output in prtip', async (t) => {
+    for (const id of EXTRA) t.ok(c.rows.some((r) => r.id === id), `nmap ran ${id}`);
+    for (const r of c.rows.filter((r) => (defaults.has(r.id) || EXTRA.includes(r.id)) && !TIMING_ONLY.has(r.id))) {
       t.ok(r.equal, `${r.where} ${r.id}\n nmap:  ${JSON.stringify(r.nmap)}\n prtip: ${JSON.stringify(r.prtip ?? null)}`);
     }
-    t.same(c.extra.filter((e) => !e.output.startsWith('ERROR')), [], 'prtip reports no result nmap did not');
+    t.same(c.extra.filter((e) => !e.output.startsWith('ERROR') && !TIMING_ONLY.has(e.id)), [], 'prtip reports no result nmap did not');
   });
 
   t.test('on the wire: the scripts spoke their protocols to the daemons', async (t) => {
@@ -53,7 +61,7 @@ if (skip) {
   });
 
   t.test('the DuckDB scripts table holds the -oX results', async (t) => {
-    const r = await runCli(['sql', db, "select port, script_id, output from scripts where output not like 'ERROR%' order by port, script_id", '--json'], { timeoutMs: 60_000 });
+    const r = await runCli(['sql', db, "select port, script_id, output from scripts where output not like 'ERROR%' and port is not null order by port, script_id", '--json'], { timeoutMs: 60_000 });
     t.equal(r.code, 0, r.stderr);
     const rows = r.stdout.trim() ? JSON.parse(r.stdout) as Array<{ port: number; script_id: string; output: string }> : [];
     const fromXml = prtip.results.filter((x) => !x.output.startsWith('ERROR') && x.where !== 'host')
