@@ -33,6 +33,8 @@ export interface NseEngineOptions {
   cpuSliceMs: number;
   verbosity: number;
   debugging: number;
+  /** --script-trace: log every byte scripts send and receive. */
+  trace?: boolean;
   /** Nmap's -T level, for nmap.timing_level(). */
   timing: number;
   /** --script-args, parsed. */

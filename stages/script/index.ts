@@ -51,6 +51,8 @@ export interface ScriptOptions {
   maxParallel: number;
   verbosity: number;
   debugging: number;
+  /** --script-trace: every byte scripts send and receive, through onLog. */
+  trace?: boolean;
   timing: number;
   args?: string[];
   signal?: AbortSignal;
@@ -159,6 +161,7 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
       cpuSliceMs: opts.cpuSliceMs,
       verbosity: opts.verbosity,
       debugging: opts.debugging,
+      trace: opts.trace === true,
       timing: opts.timing,
       args: args as LuaIn,
       // Scripts may reach only what this scan targets: a host it saw, on a port it probed.

@@ -26,6 +26,15 @@ export interface PrimitiveOptions {
   fetchDirs: string[];
   policy: TargetPolicy;
   log: (line: string) => void;
+  /** --script-trace */
+  trace?: boolean;
+}
+
+/** Bytes as a trace line shows them: printable ASCII as is, the rest as \xHH. */
+function traceText(b: Buffer): string {
+  let out = '';
+  for (const c of b) out += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : c === 0x5c ? '\\\\' : `\\x${c.toString(16).padStart(2, '0')}`;
+  return out;
 }
 
 const DIGESTS: Record<string, string> = { md4: 'md4', md5: 'md5', sha1: 'sha1', sha224: 'sha224', sha256: 'sha256', sha384: 'sha384', sha512: 'sha512', ripemd160: 'ripemd160' };
@@ -129,6 +138,7 @@ export class NsePrimitives {
       case 'sock_send': {
         const s = this.sockets.get(Number(a[0]));
         if (!s) return [false, 'socket is closed'];
+        if (this.opts.trace) this.trace(ctx, s, '>', bytes(a[1]));
         return s.send(bytes(a[1]));
       }
       case 'sock_sendto': {
@@ -139,7 +149,10 @@ export class NsePrimitives {
       case 'sock_read': {
         const s = this.sockets.get(Number(a[0]));
         if (!s) return [null, 'socket is closed'];
-        return s.read(Number(a[1]) || 30000).then((r) => (r.data ? [bin(r.data)] : [null, r.error ?? 'ERROR']));
+        return s.read(Number(a[1]) || 30000).then((r) => {
+          if (this.opts.trace) this.trace(ctx, s, '<', r.data, r.error);
+          return r.data ? [bin(r.data)] : [null, r.error ?? 'ERROR'];
+        });
       }
       case 'sock_close': {
         const s = this.sockets.get(Number(a[0]));
@@ -199,6 +212,15 @@ export class NsePrimitives {
       default:
         return [null, `prtip does not implement nmap primitive "${op}"`];
     }
+  }
+
+  /** nmap's --script-trace line: "NSE: TCP 198.18.0.1:40000 > 198.18.0.2:80 | bytes". */
+  private trace(ctx: PrimitiveContext | undefined, s: ScriptSocket, dir: '>' | '<', data?: Buffer, error?: string): void {
+    const i = s.info();
+    const local = i ? `${i.localAddress}:${i.localPort}` : '?';
+    const remote = i ? `${i.remoteAddress}:${i.remotePort}` : '?';
+    const body = data ? traceText(data) : error ?? '';
+    this.opts.log(`NSE: ${ctx?.scriptId ?? '?'} ${s.proto.toUpperCase()} ${local} ${dir} ${remote} | ${body}`);
   }
 
   /** nselib modules: NAME.lua in the library directories (read-only). */

@@ -113,7 +113,10 @@ t.test('sockets: byte-exact both ways over loopback, inside a nested coroutine, 
   t.teardown(() => server.close());
   const port = (server.address() as net.AddressInfo).port;
   const refused: string[] = [];
+  const logs: string[] = [];
   const e = await engine({
+    trace: true,
+    log: (l) => logs.push(l),
     policy: (ip, p) => {
       if (ip === '127.0.0.1' && p === port) return undefined;
       refused.push(`${ip}:${p}`);
@@ -142,6 +145,8 @@ t.test('sockets: byte-exact both ways over loopback, inside a nested coroutine, 
   t.equal(ok2, 'false');
   t.equal(err2, `connect to 127.0.0.1:${port + 1} refused: not a target of this scan`);
   t.same(refused, [`127.0.0.1:${port + 1}`]);
+  t.ok(logs.some((l) => new RegExp(`^NSE: sock TCP 127\\.0\\.0\\.1:\\d+ > 127\\.0\\.0\\.1:${port} \\| \\\\x00\\\\xff\\\\x01\\\\x80$`).test(l)), `--script-trace shows the bytes sent: ${logs.join(' / ')}`);
+  t.ok(logs.some((l) => l.startsWith('NSE: sock TCP') && l.includes(` < 127.0.0.1:${port} | \\x00\\x01\\x02`)), 'and the bytes received');
 });
 
 t.test('openssl over node:crypto: digests and bignums give the known values', async (t) => {

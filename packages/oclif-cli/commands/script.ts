@@ -28,7 +28,7 @@ export function refuseScriptFlagsWithoutScripts(o: CliOptions): void {
   if (o.scripts !== undefined) return;
   const given = [
     o.scriptArgs !== undefined && '--script-args', o.scriptArgsFile !== undefined && '--script-args-file',
-    o.scriptTimeoutMs !== undefined && '--script-timeout', o.debugging > 0 && '-d',
+    o.scriptTimeoutMs !== undefined && '--script-timeout', o.debugging > 0 && '-d', o.scriptTrace === true && '--script-trace',
   ].filter(Boolean);
   if (given.length) throw new UserInputError(`${given.join(', ')} set how scripts run: add -sC or --script SPEC`);
 }

@@ -53,6 +53,8 @@ export interface CliOptions {
   /** --script-help: describe the selected scripts and exit. */
   scriptHelp?: string;
   scriptTimeoutMs?: number;
+  /** --script-trace: scripts' socket traffic on stderr. */
+  scriptTrace?: boolean;
   /** -d: debugging level (scripts' stdnse.debug output). */
   debugging: number;
 }
@@ -142,6 +144,7 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--script-args-file'], value: 'FILE', group: 'script', help: 'more script arguments, read from FILE', apply: (o, v) => { o.scriptArgsFile = v; } },
   { names: ['--script-help'], value: 'SPEC', group: 'script', help: 'describe the scripts SPEC selects, and exit', apply: (o, v) => { o.scriptHelp = v; } },
   { names: ['--script-timeout'], value: 'TIME', group: 'script', help: 'longest time one script may spend on one target (default 10m)', apply: (o, v, n) => { o.scriptTimeoutMs = Math.max(1, parseTime(n, v)); } },
+  { names: ['--script-trace'], group: 'script', help: 'show every byte scripts send and receive, on stderr', apply: (o) => { o.scriptTrace = true; } },
   { names: ['-d'], group: 'script', help: 'debugging: scripts\' debug output and failures on stderr (-dd more)', apply: (o) => { o.debugging++; } },
   // timing
   { names: ['-T'], value: '0-5', group: 'timing', help: 'timing template: 0 paranoid … 3 normal … 5 insane', apply: (o, v) => { o.timing = parseTimingTemplate(v); } },

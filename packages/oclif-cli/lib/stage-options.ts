@@ -191,6 +191,7 @@ export function scriptOptions(o: CliOptions, args: string[], signal: AbortSignal
     ...(o.scriptTimeoutMs !== undefined ? { scriptTimeoutMs: o.scriptTimeoutMs } : {}),
     verbosity: o.verbose,
     debugging: o.debugging,
+    trace: o.scriptTrace === true,
     timing: o.timing ?? 3,
     args,
     signal,
