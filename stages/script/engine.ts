@@ -13,6 +13,7 @@
  */
 import { LUA_ERRMEM, LUA_OK, LUA_YIELD, LuaVm, type LuaIn, type LuaThreadRef } from './lua-vm.js';
 import { PRELUDE } from './prelude.js';
+import { LPEG_LUA } from './lpeg.js';
 import { NsePrimitives, type PrimitiveContext, type TargetPolicy } from './primitives.js';
 
 const YIELD = '\0NSE_YIELD';
@@ -83,6 +84,8 @@ export class NseEngine {
     const engine = new NseEngine(vm, opts);
     vm.setPrimitive('__prim', (L) => engine.dispatch(L));
     try {
+      vm.pushBytes(vm.L, Buffer.from(LPEG_LUA, 'utf8'));
+      vm.setGlobal(vm.L, '__lpeg_src');
       vm.runMain(PRELUDE, '=prtip-prelude');
       engine.callMain('__configure', [
         { verbosity: opts.verbosity, debugging: opts.debugging, timing: opts.timing, intensity: 7, af: 'inet' },

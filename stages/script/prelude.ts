@@ -13,6 +13,8 @@
 export const PRELUDE = String.raw`
 local prim = __prim
 __prim = nil
+local LPEG_SRC = __lpeg_src
+__lpeg_src = nil
 local Y = "\0NSE_YIELD"
 local pack, unpack, concat, insert, sort = table.pack, table.unpack, table.concat, table.insert, table.sort
 local type, pairs, ipairs, tostring, tonumber, error, pcall, select, setmetatable, getmetatable, rawget, rawset, next =
@@ -56,7 +58,7 @@ end
 ---------------------------------------------------------------- sandbox
 local ROOT = _G
 local loaded = package.loaded
-local C_MODULES_MISSING = { lpeg = true, libssh2 = true, lfs = true, zlib = true, bit = true, ["lpeg-utility"] = false }
+local C_MODULES_MISSING = { libssh2 = true, lfs = true, zlib = true, bit = true }
 
 local function safe_load(chunk, name, mode, env)
   if type(chunk) ~= "string" then
@@ -76,6 +78,12 @@ end
 local function safe_require(name)
   local m = loaded[name]
   if m ~= nil then return m end
+  if name == "lpeg" then
+    -- prtip's LPeg, in Lua (the real one is a C module)
+    local f = assert(raw_load(LPEG_SRC, "=prtip-lpeg", "t", ROOT))
+    loaded.lpeg = f()
+    return loaded.lpeg
+  end
   if C_MODULES_MISSING[name] then
     error("module '" .. name .. "' not found: it is a C module prtip does not provide", 2)
   end

@@ -204,3 +204,25 @@ t.test('a script selected by name sees verbosity + 1, as in nmap', async (t) => 
   t.same(await e.run('bycat', 'portrule', { ip: '127.0.0.1', port: 1, proto: 'tcp' }), { kind: 'ok', output: '0' });
   t.same(await e.run('byname', 'portrule', { ip: '127.0.0.1', port: 1, proto: 'tcp' }), { kind: 'ok', output: '1' });
 });
+
+t.test("prtip's LPeg (in Lua): nselib's lpeg-utility and json work on it", async (t) => {
+  const e = await engine();
+  t.teardown(() => e.close());
+  const r = await runOne(e, 'lpeg', `
+    local lpeg = require "lpeg"
+    local U = require "lpeg-utility"
+    local json = require "json"
+    local out = {}
+    out[#out+1] = tostring(lpeg.match(lpeg.C(lpeg.R("az")^1), "hello world"))
+    out[#out+1] = table.concat({U.split("a,b,,c", ",")}, "|")
+    local ok, t = json.parse('{"a": [1, 2, {"b": "x\\\\u0041"}], "c": true, "e": -1.5e2}')
+    out[#out+1] = tostring(ok) .. " " .. tostring(t.a[3].b) .. " " .. tostring(t.c) .. " " .. tostring(t.e)
+    out[#out+1] = json.generate({1, 2, "x"})
+    out[#out+1] = tostring(U.caseless("abc"):match("AbC"))
+    out[#out+1] = lpeg.match(lpeg.Cs((lpeg.P("a") / "b" + 1)^0), "banana")
+    out[#out+1] = lpeg.match(lpeg.Ct(lpeg.Cg(lpeg.C(lpeg.R("09")^1), "num") * " " * lpeg.C(lpeg.P(1)^1)), "42 rest").num
+    out[#out+1] = tostring(lpeg.match(lpeg.Cf(lpeg.Cc(0) * (lpeg.C(lpeg.R("09")) / tonumber)^1, function(a, b) return a + b end), "12345"))
+    out[#out+1] = tostring(lpeg.match(lpeg.P("x") - lpeg.P("xy"), "xy")) .. tostring(lpeg.match(-lpeg.P(1), ""))
+    return table.concat(out, "\\n")`);
+  t.same(r, { kind: 'ok', output: 'hello\na|b||c\ntrue xA true -150.0\n[1, 2, "x"]\n4\nbbnbnb\n42\n15\nnil1' });
+});

@@ -184,7 +184,8 @@ export function detectOptions(o: CliOptions, args: string[], signal: AbortSignal
 /** -sC/--script and their flags → the script stage's options. */
 export function scriptOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): Partial<ScriptOptions> & Pick<ScriptOptions, 'scripts'> {
   return {
-    scripts: o.scripts ?? 'default',
+    // nmap's -sV runs the "version" category of scripts too; with scripts on, prtip does as well
+    scripts: `${o.scripts ?? 'default'}${o.versionDetect ? ',version' : ''}`,
     scriptArgs: o.scriptArgs,
     scriptArgsFile: o.scriptArgsFile,
     datadir: o.datadir,
