@@ -45,7 +45,7 @@ t.test('--script-args: names, nested tables, quoted values, bare flags', async (
   t.throws(() => parseScriptArgs('a={b'), /missing "}"/);
 });
 
-async function render(format: 'normal' | 'xml', recs: AnyRecord[]): Promise<string> {
+async function render(format: 'normal' | 'xml' | 'json' | 'grepable', recs: AnyRecord[]): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'prtip-nse-'));
   const file = join(dir, `out.${format}`);
   const gen = formatRecords({ outputs: [{ format, path: file }], view: { openOnly: false, serviceName: () => undefined } as never })(
@@ -82,4 +82,14 @@ t.test('-oX: <script id output> with <table>/<elem>, valid against nmap.dtd', as
   writeFileSync(file, xml);
   const r = spawnSync('xmllint', ['--noout', '--dtdvalid', '/usr/share/nmap/nmap.dtd', file], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
+});
+
+t.test('-oJ: scripts per port and per host; -oG leaves them out', async (t) => {
+  const doc = JSON.parse(await render('json', RECS)) as { hosts: Array<{ ports: Array<{ port: number; scripts: unknown[] }>; hostscripts: unknown[] }> };
+  const h = doc.hosts[0]!;
+  t.same(h.ports.find((p) => p.port === 80)!.scripts, [{ id: 'http-title', output: 'A <b>&"title"', elements: [{ key: 'title', value: 'A <b>&"title"' }] }]);
+  t.same(h.hostscripts, [{ id: 'clock-skew', output: '0s' }]);
+  const g = await render('grepable', RECS);
+  t.notMatch(g, /http-title|ssh-hostkey|clock-skew/);
+  t.match(g, /Ports: 22\/open\/tcp/);
 });
