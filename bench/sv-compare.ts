@@ -10,6 +10,7 @@
  *
  * Used by bench/sv-compare.mjs (prints the figures) and test/integration/detect-lab.test.ts.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLab, type DaemonName, type Lab } from '../test/lab/lab.js';
 import { createRecordPacker, newHeader, newTrailer, type PortRecord } from '../stages/records/index.js';
@@ -41,6 +42,9 @@ export interface SvComparison {
   prtipStderr: string;
   /** Service records prtip wrote (JSONL objects), for deeper checks. */
   prtipRecords: Array<Record<string, unknown>>;
+  /** Each tool's -oX document. */
+  nmapXml: string;
+  prtipXml: string;
 }
 
 // The repository root, whether this runs from bench/ (tap) or dist/bench/ (compiled).
@@ -100,6 +104,8 @@ export interface ToolRun {
   stderr: string;
   /** prtip only: the service records it wrote (JSONL objects). */
   records: Array<Record<string, unknown>>;
+  /** The -oX document the tool wrote (nmap: TCP and UDP; prtip: the TCP scan). */
+  xml: string;
 }
 
 /** nmap -sS -sU -sV on the lab ports, in the scanner namespace. */
@@ -107,7 +113,8 @@ export async function runNmapSv(lab: Lab, extraArgs: string[] = []): Promise<Too
   const t0 = Date.now();
   const nm = await lab.exec(['nmap', '-n', '-Pn', '-sS', '-sU', '-sV', '-p', `T:${SV_TCP_PORTS.join(',')},U:${SV_UDP_PORTS.join(',')}`,
     '--max-retries', '1', ...extraArgs, '-oX', '-', lab.targetV4], { timeoutMs: 300_000 });
-  return { rows: parseNmapXml(nm.stdout.toString()), ms: Date.now() - t0, stderr: nm.stderr, records: [] };
+  const xml = nm.stdout.toString();
+  return { rows: parseNmapXml(xml), ms: Date.now() - t0, stderr: nm.stderr, records: [], xml };
 }
 
 /** prtip scan -sT -sV on the TCP ports, then the UDP port records through prtip detect. */
@@ -121,7 +128,8 @@ export async function runPrtipSv(lab: Lab, extraArgs: string[] = []): Promise<To
   }));
   const udpInput = Buffer.concat([pack(newHeader(['sv-compare'])), ...udpRecords.map((r) => pack(r)), pack(newTrailer())]);
   const t0 = Date.now();
-  const tcp = await lab.exec([node, RUN_JS, 'scan', '-sT', '-sV', '-Pn', '-p', SV_TCP_PORTS.join(','), ...extraArgs, '-oD', '-', ip], { timeoutMs: 300_000 });
+  const xmlFile = `${lab.tmpDir}/prtip-sv.xml`;
+  const tcp = await lab.exec([node, RUN_JS, 'scan', '-sT', '-sV', '-Pn', '-p', SV_TCP_PORTS.join(','), ...extraArgs, '-oD', '-', '-oX', xmlFile, ip], { timeoutMs: 300_000 });
   const udp = await lab.exec(['bash', '-o', 'pipefail', '-c', `${node} ${RUN_JS} detect ${extraArgs.join(' ')} | ${node} ${RUN_JS} format -oD -`], {
     input: udpInput, timeoutMs: 300_000,
   });
@@ -132,13 +140,19 @@ export async function runPrtipSv(lab: Lab, extraArgs: string[] = []): Promise<To
     product: r['product'] as string | undefined, version: r['version'] as string | undefined,
     extrainfo: r['extrainfo'] as string | undefined, tunnel: r['tunnel'] as string | undefined,
   }));
-  return { rows, ms, stderr: tcp.stderr + udp.stderr, records };
+  let xml = '';
+  try {
+    xml = readFileSync(xmlFile, 'utf8');
+  } catch {
+    /* the scan failed: its stderr says why */
+  }
+  return { rows, ms, stderr: tcp.stderr + udp.stderr, records, xml };
 }
 
 export function combine(nmap: ToolRun, prtip: ToolRun): SvComparison {
   return {
     nmap: nmap.rows, prtip: prtip.rows, ...compareRows(nmap.rows, prtip.rows), nmapMs: nmap.ms, prtipMs: prtip.ms,
-    nmapStderr: nmap.stderr, prtipStderr: prtip.stderr, prtipRecords: prtip.records,
+    nmapStderr: nmap.stderr, prtipStderr: prtip.stderr, prtipRecords: prtip.records, nmapXml: nmap.xml, prtipXml: prtip.xml,
   };
 }
 

@@ -11,3 +11,24 @@ export function resolveDatadir(datadir?: string): string {
   if (env !== undefined && env !== '') return env;
   return DEFAULT_DATADIR;
 }
+
+const announced = new Set<string>();
+let noticeSink: (message: string) => void = (m) => process.stderr.write(`prtip: warning: ${m}\n`);
+
+/**
+ * Says once per process that a built-in table stands in for a missing data file (the default
+ * port list is then ~100 ports, not nmap's 1000): silence would hide a missing nmap-common.
+ */
+export function announceFallback(message: string): void {
+  if (announced.has(message)) return;
+  announced.add(message);
+  noticeSink(message);
+}
+
+/** Where fallback notices go (tests; a server would route them to its log). Returns the previous sink. */
+export function setFallbackNotice(sink: (message: string) => void): (message: string) => void {
+  const prev = noticeSink;
+  noticeSink = sink;
+  announced.clear();
+  return prev;
+}

@@ -1,5 +1,5 @@
 /** Readers for Nmap's data files, shared by stages (not a stage itself). */
-export { DEFAULT_DATADIR, resolveDatadir } from './datadir.js';
+export { DEFAULT_DATADIR, resolveDatadir, announceFallback, setFallbackNotice } from './datadir.js';
 export {
   SERVICES_FILE,
   ServicesTable,
@@ -9,3 +9,21 @@ export {
   serviceName,
   type ServiceEntry,
 } from './services.js';
+export {
+  OS_DB_FILE,
+  OS_TEST_NAMES,
+  OsDbError,
+  clearOsDbCache,
+  loadOsDb,
+  osTestIndex,
+  parseOsDb,
+  type OsClass,
+  type OsDb,
+  type OsDbProblem,
+  type OsMatchPoints,
+  type OsRefAttr,
+  type OsRefTest,
+  type OsReference,
+  type OsTestName,
+} from './os-db.js';
+export { compileOsExpr, hasNestedExpr, parseOsExpr, type OsExprAlt, type OsExprDialect, type OsMatcher } from './os-expr.js';

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Proto } from '../records/index.js';
-import { resolveDatadir } from './datadir.js';
+import { announceFallback, resolveDatadir } from './datadir.js';
+import { UserInputError } from '../records/index.js';
 import { builtinServicesText } from './builtin-services.js';
 
 /** One line of nmap-services: `name port/proto open-frequency # comment`. */
@@ -142,6 +143,11 @@ export function loadServicesTable(datadir?: string): ServicesTable {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     reason = `${path}: ${e.code ?? e.message}`;
+    // A directory the user named must hold the file: a typo would otherwise give 100 ports for --top-ports 1000.
+    if (datadir !== undefined && datadir !== '') {
+      throw new UserInputError(`--datadir ${datadir}: cannot read ${SERVICES_FILE} (${e.code ?? e.message}); point --datadir at Nmap's data files, e.g. /usr/share/nmap`);
+    }
+    announceFallback(`${reason}: using prtip's built-in services table (about 100 TCP and 20 UDP ports; install nmap-common for Nmap's)`);
   }
   table = text !== undefined ? parseServices(text, path) : parseServices(builtinServicesText, 'built-in', reason);
   cache.set(path, table);

@@ -26,7 +26,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { CertSummary } from '../records/index.js';
+import { UserInputError, type CertSummary } from '../records/index.js';
 import { fallbackProbe, regexOf, type ServiceMatch, type ServiceProbe, type ServiceProbeFile } from './service-probes.js';
 import { peerCert } from './tls-cert.js';
 import { versionFields, type VersionFields } from './version-info.js';
@@ -241,12 +241,33 @@ function udpExchange(ip: string, port: number, payload: Buffer, waitMs: number, 
   });
 }
 
-/** The probes to send after NULL, in nmap's order. */
-export function probeOrder(file: ServiceProbeFile, proto: 'tcp' | 'udp', port: number, tunnel: boolean, intensity: number): ServiceProbe[] {
+/** A probe after NULL, and whether the port (or, inside TLS, the sslport) lists it. */
+export interface ProbeStep {
+  probe: ServiceProbe;
+  listed: boolean;
+}
+
+/** Every probe after NULL in nmap's order: those listing the port first, then the rest, each in file order. */
+export function probeSequence(file: ServiceProbeFile, proto: 'tcp' | 'udp', port: number, tunnel: boolean): ProbeStep[] {
   const list = file.probes.filter((p) => p.proto === proto && p.name !== 'NULL');
-  const relevant = list.filter((p) => (tunnel ? p.sslports : p.ports).has(port));
-  const rest = list.filter((p) => !relevant.includes(p) && p.rarity <= intensity);
-  return [...relevant, ...rest];
+  const listed = list.filter((p) => (tunnel ? p.sslports : p.ports).has(port));
+  return [...listed.map((probe) => ({ probe, listed: true })), ...list.filter((p) => !listed.includes(p)).map((probe) => ({ probe, listed: false }))];
+}
+
+/**
+ * Whether nmap sends this probe now. Before any softmatch: a probe listing the port always, any
+ * other one when its rarity is within the intensity. After a softmatch on service S: only probes
+ * with a match line (hard or soft) for S, and then regardless of rarity; --version-all (9) keeps
+ * every probe.
+ */
+export function probeWanted(step: ProbeStep, intensity: number, softService: string | undefined): boolean {
+  if (softService === undefined) return step.listed || step.probe.rarity <= intensity;
+  return intensity >= 9 || serviceIsPossible(step.probe, softService);
+}
+
+/** The probes to send after NULL when no softmatch narrows them, in nmap's order. */
+export function probeOrder(file: ServiceProbeFile, proto: 'tcp' | 'udp', port: number, tunnel: boolean, intensity: number): ServiceProbe[] {
+  return probeSequence(file, proto, port, tunnel).filter((s) => probeWanted(s, intensity, undefined)).map((s) => s.probe);
 }
 
 /** Matches a response is tested against: the probe's, its fallbacks', then (TCP) the NULL probe's. */
@@ -261,9 +282,9 @@ function matchLists(file: ServiceProbeFile, probe: ServiceProbe): ServiceProbe[]
   return lists;
 }
 
-/** Can this probe (with its fallbacks) hard-match `service`? nmap's softmatch narrowing. */
-function canMatch(file: ServiceProbeFile, probe: ServiceProbe, service: string): boolean {
-  return matchLists(file, probe).some((p) => p.matches.some((m) => !m.soft && m.service === service));
+/** nmap's serviceIsPossible: does one of the probe's own match lines (soft ones too) name `service`? */
+export function serviceIsPossible(probe: ServiceProbe, service: string): boolean {
+  return probe.matches.some((m) => m.service === service);
 }
 
 function tryMatch(m: ServiceMatch, data: string, probeName: string): MatchOutcome | undefined {
@@ -274,20 +295,19 @@ function tryMatch(m: ServiceMatch, data: string, probeName: string): MatchOutcom
   return { soft: m.soft, service: m.service, fields: versionFields(m.templates, r, m.groupMap!), probe: probeName };
 }
 
-/** First hard match, else first softmatch, among the probe's match lists. */
-export function testResponse(file: ServiceProbeFile, probe: ServiceProbe, data: string, soft?: string): MatchOutcome | undefined {
-  let firstSoft: MatchOutcome | undefined;
+/**
+ * The match for a response, as nmap finds it: the match lists in order (the probe's own, its
+ * fallbacks', NULL's), and in the first list where any line matches, its first matching line —
+ * hard or soft. A softmatch does not look further for a hard match in this response.
+ */
+export function testResponse(file: ServiceProbeFile, probe: ServiceProbe, data: string): MatchOutcome | undefined {
   for (const list of matchLists(file, probe)) {
     for (const m of list.matches) {
-      if (soft !== undefined && m.service !== soft) continue;
-      if (m.soft && (firstSoft || soft !== undefined)) continue;
       const hit = tryMatch(m, data, probe.name);
-      if (!hit) continue;
-      if (!hit.soft) return hit;
-      firstSoft = hit;
+      if (hit) return hit;
     }
   }
-  return firstSoft;
+  return undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -317,20 +337,51 @@ class MatchSearch {
   tester(probe: ServiceProbe): Tester {
     return (data) => {
       if (this.decided) return true;
-      const hit = testResponse(this.file, probe, data, this.soft?.service);
+      const hit = testResponse(this.file, probe, data);
       if (!hit) return false;
       if (!hit.soft) {
         this.decided = hit;
         return true;
       }
+      // A second softmatch (even of another service) is ignored, as nmap does; a later hard
+      // match of any service still decides.
       this.soft ??= hit;
       return false;
     };
   }
 }
 
+/**
+ * A hard match on "ssl/NAME" (e.g. nginx's "plain HTTP request was sent to HTTPS port") names
+ * the service behind TLS without a TLS connection: nmap reports name NAME with tunnel ssl.
+ */
+function sslNamed<T extends Omit<PortOutcome, 'bytesRead' | 'probesSent'>>(out: T): T {
+  const m = out.match;
+  if (out.kind !== 'match' || !m || !m.service.startsWith('ssl/') || m.service.length <= 4) return out;
+  return { ...out, match: { ...m, service: m.service.slice(4) }, tunnel: 'ssl' };
+}
+
+/**
+ * A probe file with lines that cannot be read is refused, as nmap refuses it (it stops at the
+ * first parse error): probing with part of a corrupt file would report "unknown" everywhere and
+ * exit 0. `prtip detect --check-db` lists every problem.
+ */
+export function refuseCorrupt(file: ServiceProbeFile): void {
+  const first = file.problems[0];
+  const matches = file.probes.reduce((n, p) => n + p.matches.length, 0);
+  if (first) {
+    const more = file.problems.length > 1 ? ` (and ${file.problems.length - 1} more problems)` : '';
+    throw new UserInputError(
+      `${file.source}:${first.line}: ${first.reason}${more}; fix the file or point --datadir elsewhere (prtip detect --check-db lists them)`,
+    );
+  }
+  if (matches === 0) throw new UserInputError(`${file.source}: no match lines: not a usable nmap-service-probes file`);
+}
+
 export class ServiceEngine {
-  constructor(private readonly o: EngineOptions) {}
+  constructor(private readonly o: EngineOptions) {
+    refuseCorrupt(o.probes);
+  }
 
   private waitOf(p: ServiceProbe | undefined): number {
     const w = p?.totalwaitms ?? DEFAULT_PROBE_WAIT_MS;
@@ -341,10 +392,11 @@ export class ServiceEngine {
   async detect(ip: string, port: number, proto: 'tcp' | 'udp', signal: AbortSignal): Promise<PortOutcome> {
     const stats = { bytesRead: 0, probesSent: 0 };
     if (proto === 'udp') return { ...(await this.udpSearch(ip, port, signal, stats)), ...stats };
-    const plain = await this.tcpSearch(ip, port, false, signal, stats);
+    const plain = sslNamed(await this.tcpSearch(ip, port, false, signal, stats));
+    if (plain.tunnel === 'ssl') return { ...plain, ...stats };
     if (this.o.tls && !signal.aborted && plain.match?.service === 'ssl') {
       const inner = await this.tcpSearch(ip, port, true, signal, stats);
-      if (inner.kind === 'match' || inner.kind === 'soft') return { ...inner, tunnel: 'ssl', ...stats };
+      if (inner.kind === 'match' || inner.kind === 'soft') return { ...sslNamed(inner), tunnel: 'ssl', ...stats };
       // TLS came up but nothing inside it matched: nmap's "ssl/https?" (table name, in TLS).
       if (inner.cert) return { kind: 'unmatched', tunnel: 'ssl', cert: inner.cert, ...stats };
       // TLS did not come up: report what the plain search saw (the ssl match).
@@ -367,10 +419,18 @@ export class ServiceEngine {
     outer.addEventListener('abort', stop, { once: true });
     const search = new MatchSearch(file);
     let cert: CertSummary | undefined;
+    // nmap: once any probe got data, a later close is no longer taken for TCP wrappers.
+    let anyData = false;
+    let wrapped = false;
     const account = (r: ProbeRun) => {
       stats.bytesRead += r.data.length;
+      if (r.data.length > 0) anyData = true;
       cert ??= r.cert;
     };
+    const wrappedMs = nullProbe?.tcpwrappedms ?? DEFAULT_TCPWRAPPED_MS;
+    /** The NULL connection closed by the service, with nothing said, within tcpwrappedms. */
+    const isWrapped = (r: ProbeRun) =>
+      r.connected && r.data.length === 0 && (r.end === 'eof' || r.end === 'reset') && r.elapsed < wrappedMs && !anyData;
     try {
       // NULL probe (a probe file without one still gets a plain connect to read greetings).
       stats.probesSent++;
@@ -384,7 +444,8 @@ export class ServiceEngine {
         }, ac.signal).then((r) => {
         nullRun = r;
         account(r);
-        if (search.decided) ac.abort(); // the greeting settled it: stop the others
+        if (!search.decided && isWrapped(r)) wrapped = true; // nmap stops here: the probes after NULL were never sent
+        if (search.decided || wrapped) ac.abort(); // settled: stop the others
         return r;
       });
       await Promise.race([nullDone, sleep(this.o.nullOverlapMs, ac.signal)]);
@@ -393,14 +454,12 @@ export class ServiceEngine {
         if (!nullRun.connected) {
           return nullRun.end === 'tls-failed' ? { kind: 'unmatched', cert } : { kind: 'unreachable' };
         }
-        const wrappedMs = nullProbe?.tcpwrappedms ?? DEFAULT_TCPWRAPPED_MS;
-        if (nullRun.data.length === 0 && (nullRun.end === 'eof' || nullRun.end === 'reset') && nullRun.elapsed < wrappedMs) {
-          return { kind: 'tcpwrapped', cert };
-        }
+        if (wrapped) return { kind: 'tcpwrapped', cert };
       }
-      for (const probe of probeOrder(file, 'tcp', port, tunnel, this.o.intensity)) {
-        if (search.decided || ac.signal.aborted) break;
-        if (search.soft && !canMatch(file, probe, search.soft.service)) continue;
+      for (const step of probeSequence(file, 'tcp', port, tunnel)) {
+        if (search.decided || wrapped || ac.signal.aborted) break;
+        if (!probeWanted(step, this.o.intensity, search.soft?.service)) continue;
+        const probe = step.probe;
         stats.probesSent++;
         const r = await tcpExchange(ip, port, probe.payload, tunnel, this.waitOf(probe), this.o, search.tester(probe), ac.signal);
         account(r);
@@ -411,6 +470,7 @@ export class ServiceEngine {
       // greeting, and its response was tested against the NULL probe's matches too.
       if (!search.decided && !nullRun && nullData === 0) ac.abort();
       if (!search.decided) await nullDone;
+      if (wrapped && !search.decided) return { kind: 'tcpwrapped', cert };
       if (search.decided) return { kind: 'match', match: search.decided, cert };
       if (search.soft) return { kind: 'soft', match: search.soft, cert };
       return { kind: 'unmatched', cert };
@@ -429,9 +489,10 @@ export class ServiceEngine {
     const file = this.o.probes;
     const search = new MatchSearch(file);
     let answered = false;
-    for (const probe of probeOrder(file, 'udp', port, false, this.o.intensity)) {
+    for (const step of probeSequence(file, 'udp', port, false)) {
       if (search.decided || signal.aborted) break;
-      if (search.soft && !canMatch(file, probe, search.soft.service)) continue;
+      if (!probeWanted(step, this.o.intensity, search.soft?.service)) continue;
+      const probe = step.probe;
       stats.probesSent++;
       const r = await udpExchange(ip, port, probe.payload, this.waitOf(probe), this.o, search.tester(probe), signal);
       stats.bytesRead += r.data.length;

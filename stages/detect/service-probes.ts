@@ -15,6 +15,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compilePcre, PcreTranslationError } from './pcre.js';
 import { templateProblem, type VersionTemplates } from './version-info.js';
+import { announceFallback, resolveDatadir } from '../datafiles/index.js';
+import { UserInputError } from '../records/index.js';
 
 export type ProbeProto = 'tcp' | 'udp';
 
@@ -357,14 +359,26 @@ export function checkProbeFile(file: ServiceProbeFile): ProbeFileCheck {
 
 export const PROBES_FILE = 'nmap-service-probes';
 
-/** Reads DIR/nmap-service-probes; undefined when the file does not exist. */
+/**
+ * Reads DIR/nmap-service-probes; undefined when the default data directory (Nmap's, or
+ * $PRTIP_DATADIR) lacks it, and the built-in set is announced once on stderr. A directory the
+ * user named (--datadir) that lacks it is an error: a mistyped path must not quietly scan with
+ * the small built-in set.
+ */
 export function loadServiceProbes(datadir: string): ServiceProbeFile | undefined {
   const path = join(datadir, PROBES_FILE);
   let text: string;
   try {
     text = readFileSync(path, 'latin1');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      if (datadir !== resolveDatadir(undefined)) {
+        throw new UserInputError(`--datadir ${datadir}: no ${PROBES_FILE} there (${code}); point --datadir at Nmap's data files, e.g. /usr/share/nmap`);
+      }
+      announceFallback(`${path} not found (${code}): -sV uses prtip's built-in probes (install nmap-common for Nmap's)`);
+      return undefined;
+    }
     throw e;
   }
   return parseServiceProbes(text, path);

@@ -102,6 +102,9 @@ export const COLLAPSE_OVER = 25;
 
 export const SHOWN_WITH_OPEN = new Set(['open', 'open|filtered']);
 
+/** Whether --open shows the host at all: it has a port that is open (or open|filtered). */
+export const hasOpen = (r: HostReport): boolean => r.ports.some((p) => SHOWN_WITH_OPEN.has(p.state));
+
 /** Ports of one state (and protocol) that the report summarises instead of listing. */
 export interface HiddenGroup {
   state: string;

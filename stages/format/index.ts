@@ -31,7 +31,7 @@ export const OUTPUT_FORMATS: Readonly<Record<string, { flag: string; describe: s
   xml: { flag: '-oX', describe: 'Nmap XML (valid against nmap.dtd)', create: xmlFormat },
   grepable: { flag: '-oG', describe: 'nmap grepable, one line per host', create: grepableFormat },
   json: { flag: '-oJ', describe: 'one JSON document', create: jsonFormat },
-  jsonl: { flag: '-oD', describe: 'JSON Lines, one object per record', create: (sink) => jsonLinesFormat(sink) },
+  jsonl: { flag: '-oD', describe: 'JSON Lines, one object per record', create: (sink, view) => jsonLinesFormat(sink, view) },
   csv: { flag: '-oC', describe: 'CSV, one row per port', create: csvFormat },
 };
 

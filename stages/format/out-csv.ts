@@ -1,11 +1,12 @@
 import type { AnyRecord, EndTrailer } from '../records/index.js';
-import { comparePorts, HostReports, oneLine, serviceFor, type HostReport } from './host-report.js';
+import { comparePorts, HostReports, isUp, oneLine, serviceFor, type HostReport } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
+import { HostNames } from './host-names.js';
 
 export const CSV_COLUMNS = [
   'ip', 'hostname', 'port', 'proto', 'state', 'reason', 'ttl', 'rtt_ms', 'time',
-  'service', 'product', 'version', 'extrainfo', 'method', 'conf',
+  'service', 'product', 'version', 'extrainfo', 'method', 'conf', 'tunnel',
 ] as const;
 
 /**
@@ -19,14 +20,15 @@ export function csvField(v: string | number | null | undefined): string {
   return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function rows(r: HostReport, view: ViewOptions): string {
+function rows(r: HostReport, view: ViewOptions, names: HostNames): string {
   const out: string[] = [];
   for (const p of [...r.ports].sort(comparePorts)) {
     if (view.openOnly && p.state !== 'open' && p.state !== 'open|filtered') continue;
     const { name, svc } = serviceFor(r, p, view);
     out.push([
-      r.ip, r.host?.hostname, p.port, p.proto, p.state, p.reason, p.ttl, p.rtt, new Date(p.time).toISOString(),
+      r.ip, names.first(r.ip, r.host), p.port, p.proto, p.state, p.reason, p.ttl, p.rtt, new Date(p.time).toISOString(),
       name, svc?.product, svc?.version, svc?.extrainfo, svc ? svc.method : name ? 'table' : undefined, svc ? svc.conf : name ? 3 : undefined,
+      svc?.tunnel,
     ].map(csvField).join(','));
   }
   return out.length ? `${out.join('\r\n')}\r\n` : '';
@@ -35,15 +37,21 @@ function rows(r: HostReport, view: ViewOptions): string {
 /** CSV (-oC / --csv): one row per port with its service, for spreadsheets and COPY FROM. */
 export function csvFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
   const reports = new HostReports();
+  let names = new HostNames(undefined);
   return {
-    async begin() {
+    async begin(h) {
+      names = new HostNames(h);
       await sink.write(`${CSV_COLUMNS.join(',')}\r\n`);
     },
     async record(rec: AnyRecord) {
       reports.add(rec);
     },
     async end(_trailer: EndTrailer | undefined) {
-      for (const r of reports.sorted()) await sink.write(rows(r, view));
+      for (const r of reports.sorted()) {
+        // As in -oN/-oX/-oG: a host that is down has rows only with -v; with --open, only open ports.
+        if (!isUp(r) && (view.verbose ?? 0) < 1) continue;
+        await sink.write(rows(r, view, names));
+      }
     },
   };
 }

@@ -1,11 +1,29 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
-import { doneSummary, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
+import { doneSummary, hasOpen, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
 import { ctime, elapsedSeconds, initiatedComment } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
 
 /** A field inside a port entry: one line, and no "/" or "," (which separate fields and entries). */
 const field = (s: string | undefined) => oneLine(s ?? '').replace(/\//g, '|').replace(/,/g, ';');
+
+/**
+ * nmap's grepable OS fields: `OS:` lists the perfect matches (`|` between them) — guesses are not
+ * printed — then `Seq Index:` and `IP ID Seq:`. A record without the OS stage's `perfect` flag
+ * (imported) shows its first match.
+ */
+function osFields(os: NonNullable<HostReport['os']>): string {
+  let s = '';
+  if (os.perfect === undefined) {
+    if (os.matches[0]) s += `\tOS: ${field(os.matches[0].name)}`;
+    return s;
+  }
+  const perfect = os.matches.filter((m) => m.accuracy >= 100);
+  if (os.perfect && perfect.length > 0 && perfect.length <= 8) s += `\tOS: ${perfect.map((m) => field(m.name)).join('|')}`;
+  if (os.tcpSequence) s += `\tSeq Index: ${os.tcpSequence.index}`;
+  if (os.ipIdSequence) s += `\tIP ID Seq: ${os.ipIdSequence.class}`;
+  return s;
+}
 
 function hostLines(r: HostReport, view: ViewOptions): string {
   const name = r.host?.hostname ? field(r.host.hostname).replace(/[()]/g, '') : '';
@@ -19,7 +37,9 @@ function hostLines(r: HostReport, view: ViewOptions): string {
     // port/state/protocol/owner/service/rpc info/version/
     const entries = listed.map((p) => {
       const { name: svcName, svc } = serviceFor(r, p, view);
-      return `${p.port}/${p.state}/${p.proto}//${field(svcName)}//${field(versionText(svc))}/`;
+      // nmap writes a service found in TLS as "ssl|http" (the "/" of ssl/http is a field separator).
+      const shown = svc?.tunnel === 'ssl' ? `ssl|${field(svcName)}` : field(svcName);
+      return `${p.port}/${p.state}/${p.proto}//${shown}//${field(versionText(svc))}/`;
     });
     let line = `${who}\tPorts: ${entries.join(', ')}`;
     const ignored = hidden[0];
@@ -27,7 +47,7 @@ function hostLines(r: HostReport, view: ViewOptions): string {
       const count = hidden.filter((g) => g.state === ignored.state).reduce((n, g) => n + g.count, 0);
       line += `\tIgnored State: ${ignored.state} (${count})`;
     }
-    if (r.os?.matches[0]) line += `\tOS: ${field(r.os.matches[0].name)}`;
+    if (r.os) line += osFields(r.os);
     lines.push(line);
   }
   return `${lines.join('\n')}\n`;
@@ -52,6 +72,7 @@ export function grepableFormat(sink: OutputSink, view: ViewOptions): OutputForma
         seen++;
         if (isUp(r)) up++;
         else if ((view.verbose ?? 0) < 1) continue;
+        if (view.openOnly && !hasOpen(r)) continue; // --open: hosts with an open port only, as nmap
         await sink.write(hostLines(r, view));
       }
       const total = header?.plan?.hosts ?? seen;

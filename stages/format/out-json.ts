@@ -1,12 +1,13 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
-import { comparePorts, hostStatus, HostReports, isUp, portKey, type HostReport } from './host-report.js';
+import { comparePorts, hasOpen, hostStatus, HostReports, isUp, portKey, type HostReport } from './host-report.js';
 import { jsonReplacer } from './out-jsonl.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
 import { jsonScript, ScriptResults } from './out-script.js';
+import { HostNames } from './host-names.js';
 
 /** One host as JSON: every port (nothing collapsed: this is for machines), with its service. */
-function hostObject(r: HostReport, view: ViewOptions, scripts?: ScriptResults) {
+function hostObject(r: HostReport, view: ViewOptions, names: HostNames, scripts?: ScriptResults) {
   const st = hostStatus(r);
   const ports = [...r.ports].sort(comparePorts)
     .filter((p) => !view.openOnly || p.state === 'open' || p.state === 'open|filtered')
@@ -22,12 +23,20 @@ function hostObject(r: HostReport, view: ViewOptions, scripts?: ScriptResults) {
   return {
     ip: r.ip,
     hostname: r.host?.hostname ?? null,
+    hostnames: names.of(r.ip, r.host),
     status: st.state,
     reason: st.reason,
     ports,
     os: r.os?.matches ?? [],
+    // What the OS stage measured besides the matches (fingerprint, distance, sequences, …), when it ran.
+    ...(r.os && osDetection(r.os) ? { osDetection: osDetection(r.os) } : {}),
     ...(scripts ? { hostscripts: scripts.host(r.ip).map(jsonScript) } : {}),
   };
+}
+
+function osDetection(os: NonNullable<HostReport['os']>): Record<string, unknown> | undefined {
+  const { type: _type, ip: _ip, matches: _matches, ...rest } = os;
+  return Object.keys(rest).length ? rest : undefined;
 }
 
 /**
@@ -39,9 +48,11 @@ export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
   const scripts = new ScriptResults();
   let header: ScanHeader | undefined;
   const json = (v: unknown) => JSON.stringify(v, jsonReplacer);
+  let names = new HostNames(undefined);
   return {
     async begin(h) {
       header = h;
+      names = new HostNames(h);
       await sink.write(`{"scan":${json(h ?? null)},\n"hosts":[`);
     },
     async record(rec: AnyRecord) {
@@ -56,7 +67,8 @@ export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
         if (isHostUp) up++;
         total++;
         if (!isHostUp && (view.verbose ?? 0) < 1) continue;
-        await sink.write(`${written++ > 0 ? ',' : ''}\n${json(hostObject(r, view, scripts))}`);
+        if (view.openOnly && !hasOpen(r)) continue;
+        await sink.write(`${written++ > 0 ? ',' : ''}\n${json(hostObject(r, view, names, scripts))}`);
       }
       const runstats = {
         hosts: { up, down: total - up, total: Math.max(header?.plan?.hosts ?? 0, total) },

@@ -1,11 +1,13 @@
 import type { AnyRecord, EndTrailer, PortRecord, ScanHeader, ServiceRecord } from '../records/index.js';
 import {
-  bestRtt, doneSummary, hostStatus, HostReports, isUp, oneLine, portKey, serviceFor, SHOWN_WITH_OPEN, splitPorts,
+  bestRtt, doneSummary, hasOpen, hostStatus, HostReports, isUp, oneLine, portKey, serviceFor, splitPorts,
   versionText, type HiddenGroup, type HostReport,
 } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
+import { osNormalLines } from './os-normal.js';
 import type { OutputSink } from './sink.js';
 import { normalScripts, ScriptResults } from './out-script.js';
+import { HostNames } from './host-names.js';
 
 /** nmap's latency: two significant digits in fixed notation ("0.000070s", "0.00011s"). */
 function latency(ports: PortRecord[]): string | undefined {
@@ -51,26 +53,27 @@ function notShown(hidden: HiddenGroup[]): string | undefined {
   return `Not shown: ${parts.join(', ')}`;
 }
 
-function hostName(r: HostReport): string {
-  const name = r.host?.hostname;
+/** nmap's "name (address)": the name typed on the command line, else the PTR name. */
+function hostName(r: HostReport, names: HostNames): string {
+  const name = names.first(r.ip, r.host);
   return name ? `${oneLine(name)} (${r.ip})` : r.ip;
 }
 
-function downBlock(r: HostReport, view: ViewOptions): string {
+function downBlock(r: HostReport, view: ViewOptions, names: HostNames): string {
   const why = view.reason ? `, received ${hostStatus(r).reason}` : '';
-  return `prtip scan report for ${hostName(r)} [host down${why}]\n`;
+  return `prtip scan report for ${hostName(r, names)} [host down${why}]\n`;
 }
 
-function hostBlock(r: HostReport, view: ViewOptions, scripts?: ScriptResults): string {
+function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?: ScriptResults): string {
   const lines: string[] = [];
-  lines.push(`prtip scan report for ${hostName(r)}`);
+  lines.push(`prtip scan report for ${hostName(r, names)}`);
   const lat = latency(r.ports);
   const why = view.reason ? `, received ${hostStatus(r).reason}` : '';
   lines.push(lat ? `Host is up${why} (${lat} latency).` : `Host is up${why}.`);
 
   const { shown, hidden } = splitPorts(r, view);
   if (shown.length === 0 && r.ports.length > 0) {
-    lines.push(`All ${r.ports.length} scanned ports on ${hostName(r)} are in ignored states.`);
+    lines.push(`All ${r.ports.length} scanned ports on ${hostName(r, names)} are in ignored states.`);
   }
   const summary = notShown(hidden);
   if (summary) lines.push(summary);
@@ -95,16 +98,15 @@ function hostBlock(r: HostReport, view: ViewOptions, scripts?: ScriptResults): s
       lines.push(row);
       if (i > 0 && scripts) lines.push(...normalScripts(scripts.port(r.ip, shown[i - 1]!.port, shown[i - 1]!.proto)));
     });
+  }
+  // nmap prints the OS section after the port table and before "Service Info".
+  if (r.os) lines.push(...osNormalLines(r.os, view.verbose ?? 0).map((l) => l.split('\n').map(oneLine).join('\n')));
+  if (shown.length > 0) {
     const info = serviceInfo(shown.map((p) => r.services.get(portKey(p.port, p.proto))));
     if (info) lines.push(info);
   }
   const hostScripts = scripts?.host(r.ip) ?? [];
   if (hostScripts.length > 0) lines.push('', 'Host script results:', ...normalScripts(hostScripts));
-  if (r.os && r.os.matches.length > 0) {
-    const best = r.os.matches[0]!;
-    const exact = best.accuracy >= 100;
-    lines.push(exact ? `OS details: ${oneLine(best.name)}` : `Aggressive OS guesses: ${r.os.matches.map((m) => `${oneLine(m.name)} (${m.accuracy}%)`).join(', ')}`);
-  }
   return `${lines.join('\n')}\n\n`;
 }
 
@@ -140,10 +142,12 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
   const reports = new HostReports();
   const scripts = new ScriptResults();
   let header: ScanHeader | undefined;
+  let names = new HostNames(undefined);
   const toFile = sink.path !== '-';
   return {
     async begin(h) {
       header = h;
+      names = new HostNames(h);
       const version = h?.version ?? '?';
       const started = h?.startTime ?? Date.now();
       if (toFile) {
@@ -162,12 +166,12 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       for (const r of reports.sorted()) {
         seen++;
         if (!isUp(r)) {
-          if ((view.verbose ?? 0) > 0) await sink.write(downBlock(r, view));
+          if ((view.verbose ?? 0) > 0) await sink.write(downBlock(r, view, names));
           continue;
         }
         up++;
-        if (view.openOnly && !r.ports.some((p) => SHOWN_WITH_OPEN.has(p.state))) continue;
-        await sink.write(hostBlock(r, view, scripts));
+        if (view.openOnly && !hasOpen(r)) continue;
+        await sink.write(hostBlock(r, view, names, scripts));
       }
       if (scripts.post.length > 0) await sink.write(`Post-scan script results:\n${normalScripts(scripts.post).join('\n')}\n`);
       const total = header?.plan?.hosts ?? seen;

@@ -1,12 +1,13 @@
-import { PRTIP_VERSION, type AnyRecord, type EndTrailer, type PortRecord, type ScanHeader } from '../records/index.js';
+import { PRTIP_VERSION, type AnyRecord, type EndTrailer, type OsRecord, type PortRecord, type ScanHeader } from '../records/index.js';
 import {
-  doneSummary, hostStatus, HostReports, isUp, portRanges, serviceFor, splitPorts, type HostReport,
+  doneSummary, hasOpen, hostStatus, HostReports, isUp, portRanges, serviceFor, splitPorts, type HostReport,
 } from './host-report.js';
 import { ctime, elapsedSeconds } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
 import { xmlAttr, xmlElement, xmlText } from './xml-text.js';
 import { ScriptResults, xmlScripts } from './out-script.js';
+import { HostNames } from './host-names.js';
 
 /** prtip scan type names → nmap.dtd's scan_types. */
 const XML_SCAN_TYPE: Record<string, string> = {
@@ -36,7 +37,40 @@ function timesElement(ports: PortRecord[]): string | undefined {
   });
 }
 
-function hostElement(r: HostReport, view: ViewOptions, scripts?: ScriptResults): string {
+/**
+ * nmap's <os> (portused, osmatch with an osclass per Class, osfingerprint) and the host-level
+ * uptime, distance, tcpsequence, ipidsequence and tcptssequence elements the OS stage measured.
+ */
+function osElements(os: OsRecord): string[] {
+  const out: string[] = [];
+  if (os.matches.length > 0 || os.portsUsed?.length || os.fingerprint) {
+    const lines = ['<os>'];
+    for (const u of os.portsUsed ?? []) lines.push(xmlElement('portused', { state: u.state, proto: u.proto, portid: u.port }));
+    for (const m of os.matches) {
+      const accuracy = Math.trunc(m.accuracy);
+      const classes = m.classes ?? (m.vendor && m.osfamily
+        ? [{ vendor: m.vendor, osfamily: m.osfamily, osgen: m.osgen, devicetype: m.devicetype ?? '', cpe: m.cpe ?? [] }]
+        : []);
+      const body = classes.map((c) => xmlElement('osclass', {
+        type: c.devicetype || undefined, vendor: c.vendor, osfamily: c.osfamily, osgen: c.osgen, accuracy,
+      }, c.cpe.length ? c.cpe.map((x) => `<cpe>${xmlText(x)}</cpe>`).join('') : undefined)).join('');
+      lines.push(xmlElement('osmatch', { name: m.name, accuracy, line: m.line ?? 0 }, body || undefined));
+    }
+    if (os.fingerprint) lines.push(xmlElement('osfingerprint', { fingerprint: os.fingerprint }));
+    lines.push('</os>');
+    out.push(lines.join('\n'));
+  }
+  if (os.uptime) out.push(xmlElement('uptime', { seconds: Math.round(os.uptime.seconds), lastboot: ctime(os.uptime.lastboot * 1000) }));
+  if (os.distance) out.push(xmlElement('distance', { value: os.distance.hops }));
+  if (os.tcpSequence) {
+    out.push(xmlElement('tcpsequence', { index: os.tcpSequence.index, difficulty: os.tcpSequence.difficulty, values: os.tcpSequence.values.join(',') }));
+  }
+  if (os.ipIdSequence) out.push(xmlElement('ipidsequence', { class: os.ipIdSequence.class, values: os.ipIdSequence.values.join(',') }));
+  if (os.tcpTsSequence) out.push(xmlElement('tcptssequence', { class: os.tcpTsSequence.class, values: os.tcpTsSequence.values?.join(',') }));
+  return out;
+}
+
+function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts?: ScriptResults): string {
   const st = hostStatus(r);
   let first = Infinity;
   let last = -Infinity;
@@ -48,11 +82,8 @@ function hostElement(r: HostReport, view: ViewOptions, scripts?: ScriptResults):
   out.push(`<host${first !== Infinity ? ` starttime="${epoch(first)}" endtime="${epoch(last)}"` : ''}>` +
     xmlElement('status', { state: st.state, reason: st.reason, reason_ttl: st.ttl }));
   out.push(xmlElement('address', { addr: r.ip, addrtype: r.ip.includes(':') ? 'ipv6' : 'ipv4' }));
-  if (r.host?.hostname) {
-    out.push(`<hostnames>\n${xmlElement('hostname', { name: r.host.hostname, type: 'PTR' })}\n</hostnames>`);
-  } else {
-    out.push('<hostnames>\n</hostnames>');
-  }
+  const known = names.of(r.ip, r.host);
+  out.push(`<hostnames>\n${known.map((n) => `${xmlElement('hostname', { name: n.name, type: n.type })}\n`).join('')}</hostnames>`);
   if (r.ports.length > 0) {
     const { shown, hidden } = splitPorts(r, { openOnly: false });
     const lines: string[] = ['<ports>'];
@@ -77,8 +108,10 @@ function hostElement(r: HostReport, view: ViewOptions, scripts?: ScriptResults):
       if (svc) {
         const cpes = (svc.cpe ?? []).map((c) => `<cpe>${xmlText(c)}</cpe>`).join('');
         const conf = Math.max(0, Math.min(10, Math.round(svc.conf)));
+        // nmap's <service>: the name without "ssl/", the tunnel beside it; h/ o/ d/ of the match.
         service = xmlElement('service', {
           name: svc.name, product: svc.product, version: svc.version, extrainfo: svc.extrainfo,
+          hostname: svc.hostname, ostype: svc.ostype, devicetype: svc.devicetype, tunnel: svc.tunnel,
           method: svc.method === 'probed' ? 'probed' : 'table', conf,
         }, cpes || undefined);
       } else if (name) {
@@ -90,21 +123,7 @@ function hostElement(r: HostReport, view: ViewOptions, scripts?: ScriptResults):
     lines.push('</ports>');
     out.push(lines.join('\n'));
   }
-  if (r.os && r.os.matches.length > 0) {
-    const lines = ['<os>'];
-    for (const m of r.os.matches) {
-      let classes = '';
-      if (m.vendor && m.osfamily) {
-        const cpes = (m.cpe ?? []).map((c) => `<cpe>${xmlText(c)}</cpe>`).join('');
-        classes = xmlElement('osclass', {
-          type: m.devicetype, vendor: m.vendor, osfamily: m.osfamily, osgen: m.osgen, accuracy: Math.round(m.accuracy),
-        }, cpes || undefined);
-      }
-      lines.push(xmlElement('osmatch', { name: m.name, accuracy: Math.round(m.accuracy), line: 0 }, classes || undefined));
-    }
-    lines.push('</os>');
-    out.push(lines.join('\n'));
-  }
+  if (r.os) out.push(...osElements(r.os));
   const hostScripts = scripts?.host(r.ip) ?? [];
   if (hostScripts.length > 0) out.push(`<hostscript>${xmlScripts(hostScripts)}</hostscript>`);
   const times = timesElement(r.ports);
@@ -122,9 +141,11 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
   const reports = new HostReports();
   const scripts = new ScriptResults();
   let header: ScanHeader | undefined;
+  let names = new HostNames(undefined);
   return {
     async begin(h) {
       header = h;
+      names = new HostNames(h);
       const start = h?.startTime ?? Date.now();
       const args = (h?.args ?? []).join(' | ');
       const lines = [
@@ -163,7 +184,9 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
           down++;
           if ((view.verbose ?? 0) < 1) continue;
         }
-        await sink.write(hostElement(r, view, scripts));
+        // --open: as nmap, a host without an open port is not reported (it still counts as up).
+        if (view.openOnly && !hasOpen(r)) continue;
+        await sink.write(hostElement(r, view, names, scripts));
       }
       if (scripts.post.length > 0) await sink.write(`<postscript>${xmlScripts(scripts.post)}</postscript>\n`);
       const total = Math.max(header?.plan?.hosts ?? 0, up + down);

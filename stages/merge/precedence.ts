@@ -38,12 +38,17 @@ export function serviceWins(b: ServiceRecord, a: ServiceRecord): boolean {
   return m(b) > m(a) || (m(b) === m(a) && b.conf >= a.conf);
 }
 
-/** OS: the union of guesses, one per name at its best accuracy, best first. */
+/**
+ * OS: the union of guesses, one per name at its best accuracy, best first. The OS stage's other
+ * fields (fingerprint, distance, sequences, classes …) come from the record with the better best match.
+ */
 export function mergeOs(a: OsRecord, b: OsRecord): OsRecord {
   const byName = new Map(a.matches.map((m) => [m.name, m]));
   for (const m of b.matches) {
     const old = byName.get(m.name);
     if (!old || m.accuracy > old.accuracy) byName.set(m.name, m);
   }
-  return { type: 'os', ip: a.ip, matches: [...byName.values()].sort((x, y) => y.accuracy - x.accuracy) };
+  const top = (r: OsRecord) => Math.max(-1, ...r.matches.map((m) => m.accuracy));
+  const base = top(b) > top(a) ? b : a;
+  return { ...base, type: 'os', ip: a.ip, matches: [...byName.values()].sort((x, y) => y.accuracy - x.accuracy) };
 }

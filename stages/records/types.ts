@@ -42,6 +42,8 @@ export interface ScanPlan {
   /** Seed of the permutation, so a run can be reproduced. */
   seed: number;
   shard: { index: number; count: number };
+  /** Hostnames the user typed, by the address each resolved to (reports show them: nmap's type="user"). */
+  names?: Record<string, string>;
 }
 
 export interface ScanHeader {
@@ -160,17 +162,56 @@ export interface OsRecord {
   type: 'os';
   ip: string;
   matches: OsMatch[];
+  /** The rest is filled by the OS stage (stages/os); imports and merges may carry only matches. */
+  /** Ports the probes used (XML <portused>). */
+  portsUsed?: Array<{ state: 'open' | 'closed'; proto: 'tcp' | 'udp'; port: number }>;
+  /** True when some matches are perfect ("OS details"), false for guesses only. */
+  perfect?: boolean;
+  /** nmap's outcome: 'too-many-matches' when more references match perfectly than can be listed. */
+  outcome?: 'success' | 'no-matches' | 'too-many-matches';
+  /** Why the fingerprint is unfit for submission (nmap's "test conditions non-ideal"), when it is. */
+  unfitReason?: string;
+  /** The host lacked an open or a closed TCP port ("OSScan results may be unreliable…"). */
+  unreliable?: boolean;
+  /** --osscan-guess: show guesses even for a fingerprint fit for submission. */
+  guess?: boolean;
+  /**
+   * The distinct classes of the whole guess list, in order (nmap's Device type / Running / OS CPE
+   * come from these, which can reach past the listed matches); the first `classesPerfect` are from
+   * perfect matches.
+   */
+  classes?: Array<{ vendor: string; osfamily: string; osgen?: string; devicetype: string; cpe: string[]; score: number }>;
+  classesPerfect?: number;
+  /** The fingerprint in nmap's submission format (SCAN(…) and the test lines, `OS:`-wrapped). */
+  fingerprint?: string;
+  /** Hops to the target and how they were measured (L localhost, D direct, I ICMP, T traceroute). */
+  distance?: { hops: number; method: 'L' | 'D' | 'I' | 'T' };
+  /** From the TCP timestamps: seconds since boot and the boot time (Unix seconds). */
+  uptime?: { seconds: number; lastboot: number };
+  /** SEQ: the SP index with nmap's difficulty words and the ISNs seen (hex). */
+  tcpSequence?: { index: number; difficulty: string; values: string[] };
+  /** TI's class in nmap's words ("All zeros", "Incremental", …) and the IP IDs seen (hex). */
+  ipIdSequence?: { class: string; values: string[] };
+  /** The timestamp class ("100HZ", "other", "none returned (unsupported)") and the TSvals (hex). */
+  tcpTsSequence?: { class: string; values?: string[] };
 }
 
 export interface OsMatch {
   name: string;
+  /** Percent, floor(score × 100) as nmap prints it. */
   accuracy: number;
+  /** The exact accuracy (0..1) the OS stage computed; the 10-point rules of nmap's report use it. */
+  score?: number;
   cpe?: string[];
   /** nmap's osclass fields, when the OS stage knows them (XML <osclass>). */
   vendor?: string;
   osfamily?: string;
   osgen?: string;
   devicetype?: string;
+  /** Line of the reference in nmap-os-db (XML <osmatch line>). */
+  line?: number;
+  /** Every Class of the reference, when it has more than the one in the flat fields above. */
+  classes?: Array<{ vendor: string; osfamily: string; osgen?: string; devicetype: string; cpe: string[] }>;
 }
 
 /**

@@ -56,7 +56,9 @@ export function connectOnce(ip: string, port: number, timeoutMs: number): Promis
       const rtt = performance.now() - started;
       const code = err.code ?? '';
       if (code === 'ECONNREFUSED') return finish({ state: 'closed', reason: 'conn-refused', rtt, retryable: false });
-      if (code === 'ECONNRESET') return finish({ state: 'closed', reason: 'reset', rtt, retryable: false });
+      // A reset after the handshake (a service that accepts, then closes with SO_LINGER 0): the
+      // port answered SYN with SYN-ACK, so it is open, as nmap says. A RST to the SYN is ECONNREFUSED.
+      if (code === 'ECONNRESET') return finish({ state: 'open', reason: 'syn-ack', rtt, retryable: false });
       const unreachable = UNREACHABLE_REASONS[code];
       if (unreachable) return finish({ state: 'filtered', reason: unreachable, rtt, retryable: false });
       if (code === 'ETIMEDOUT') return finish({ state: 'filtered', reason: 'no-response', rtt: null, retryable: true });

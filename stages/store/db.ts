@@ -21,7 +21,15 @@ export async function openDatabase(path: string, opts: { readOnly?: boolean; exi
   try {
     instance = await DuckDBInstance.create(path, opts.readOnly ? { access_mode: 'READ_ONLY' } : {});
   } catch (err) {
-    throw new UserInputError(`cannot open DuckDB database "${path}": ${(err as Error).message.split('\n')[0]}`);
+    const first = (err as Error).message.split('\n')[0]!;
+    const pid = /Conflicting lock is held in .*\(PID (\d+)\)/.exec((err as Error).message)?.[1];
+    if (/Could not set lock on file/i.test(first)) {
+      throw new UserInputError(
+        `database "${path}" is locked by another process${pid ? ` (PID ${pid})` : ''}, e.g. a scan still writing it: ` +
+          'wait for it to finish, or query a copy (cp FILE copy.duckdb)',
+      );
+    }
+    throw new UserInputError(`cannot open DuckDB database "${path}": ${first}`);
   }
   const conn = await instance.connect();
   if (!opts.readOnly && !opts.existing) await conn.run(SCHEMA_SQL);
@@ -33,6 +41,16 @@ export async function openDatabase(path: string, opts: { readOnly?: boolean; exi
       instance.closeSync();
     },
   };
+}
+
+/** For commands that only read (sql, db diff, db export): works on a database the user cannot write. */
+export function openForReading(path: string): Promise<Database> {
+  return openDatabase(path, { existing: true, readOnly: true });
+}
+
+/** DuckDB refused a statement because the database was opened read-only. */
+export function isReadOnlyRefusal(err: unknown): boolean {
+  return /read-only mode/i.test((err as Error)?.message ?? '');
 }
 
 export interface QueryResult {

@@ -13,11 +13,14 @@ import {
 import { openDatabase, type Database } from './db.js';
 import { ScanWriter } from './writer.js';
 
-export { openDatabase, query, scalar, type Database, type QueryResult } from './db.js';
+export { openDatabase, openForReading, isReadOnlyRefusal, query, scalar, type Database, type QueryResult } from './db.js';
 export { SCHEMA_SQL, TABLES, STATE_RANK_SQL, type TableName } from './schema.js';
 export { ScanWriter } from './writer.js';
 export { findResumable, finishedRanges, storedRecords, type ResumableScan } from './resume.js';
-export { importFile, parseNmapXml, parseMasscanJson } from './import.js';
+export {
+  importFile, parseNmapXml, parseMasscanJson, parseMasscanList, parsePrtipJson, parsePrtipJsonLines, detectImportFormat, IMPORT_FORMATS,
+  type ImportFormat, type ImportOptions,
+} from './import.js';
 export { diffScans, resolveScanId, type ScanDiff } from './diff.js';
 export { exportParquet } from './export.js';
 

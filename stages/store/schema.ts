@@ -9,7 +9,7 @@ export type TableName = (typeof TABLES)[number];
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS scans (
   scan_id     VARCHAR PRIMARY KEY,
-  source      VARCHAR NOT NULL,      -- prtip | nmap-xml | masscan-json
+  source      VARCHAR NOT NULL,      -- prtip, or an imported file's format (nmap-xml, masscan-json, prtip-jsonl, …)
   tool        VARCHAR,
   version     VARCHAR,
   args        VARCHAR,               -- command line(s), ' | ' between stages
@@ -34,8 +34,20 @@ CREATE TABLE IF NOT EXISTS ports (
 CREATE TABLE IF NOT EXISTS services (
   scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, port INTEGER NOT NULL, proto VARCHAR NOT NULL,
   name VARCHAR, product VARCHAR, version VARCHAR, extrainfo VARCHAR, cpe VARCHAR[], method VARCHAR, conf INTEGER,
-  banner VARCHAR
+  banner VARCHAR,
+  tunnel VARCHAR,                    -- ssl: the service was found inside TLS (nmap's tunnel="ssl")
+  cert_subject VARCHAR, cert_issuer VARCHAR, cert_sans VARCHAR[], cert_not_before TIMESTAMP_MS, cert_not_after TIMESTAMP_MS,
+  cert_sha256 VARCHAR, cert VARCHAR  -- cert: the whole certificate summary as JSON
 );
+-- Databases written before the tunnel and certificate columns get them (appended in this order).
+ALTER TABLE services ADD COLUMN IF NOT EXISTS tunnel VARCHAR;
+ALTER TABLE services ADD COLUMN IF NOT EXISTS cert_subject VARCHAR;
+ALTER TABLE services ADD COLUMN IF NOT EXISTS cert_issuer VARCHAR;
+ALTER TABLE services ADD COLUMN IF NOT EXISTS cert_sans VARCHAR[];
+ALTER TABLE services ADD COLUMN IF NOT EXISTS cert_not_before TIMESTAMP_MS;
+ALTER TABLE services ADD COLUMN IF NOT EXISTS cert_not_after TIMESTAMP_MS;
+ALTER TABLE services ADD COLUMN IF NOT EXISTS cert_sha256 VARCHAR;
+ALTER TABLE services ADD COLUMN IF NOT EXISTS cert VARCHAR;
 CREATE TABLE IF NOT EXISTS os_matches (
   scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, rank INTEGER, name VARCHAR, accuracy INTEGER,
   vendor VARCHAR, osfamily VARCHAR, osgen VARCHAR, devicetype VARCHAR, cpe VARCHAR[]

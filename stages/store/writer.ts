@@ -63,6 +63,13 @@ export class ScanWriter {
     else a.appendInteger(Math.round(v));
   }
 
+  /** An ISO 8601 time (a certificate's validity bound); NULL when absent or unparseable. */
+  private time(a: DuckDBAppender, iso: string | undefined): void {
+    const ms = iso === undefined ? NaN : Date.parse(iso);
+    if (Number.isFinite(ms)) a.appendTimestampMilliseconds(ts(ms));
+    else a.appendNull();
+  }
+
   private list(a: DuckDBAppender, v: string[] | undefined): void {
     if (!v) a.appendNull();
     else a.appendList(listValue(v.map(String)), VARCHAR_LIST);
@@ -126,6 +133,15 @@ export class ScanWriter {
     this.str(a, r.method);
     this.int(a, r.conf);
     this.str(a, r.banner);
+    this.str(a, r.tunnel);
+    const c = r.cert;
+    this.str(a, c?.subject);
+    this.str(a, c?.issuer);
+    this.list(a, c?.sans);
+    this.time(a, c?.notBefore);
+    this.time(a, c?.notAfter);
+    this.str(a, c?.sha256);
+    this.str(a, c ? JSON.stringify(c) : undefined);
     a.endRow();
     this.rows++;
   }

@@ -98,6 +98,8 @@ export async function planTargets(opts: TargetsOptions): Promise<TargetPlan> {
     seed,
     shard,
   };
+  const typed = typedNames(targetSpecs, addresses);
+  if (typed) plan.names = typed;
   return {
     plan,
     v4: targets.v4.compile(),
@@ -110,6 +112,20 @@ export async function planTargets(opts: TargetsOptions): Promise<TargetPlan> {
     sequential: opts.sequential ?? false,
     batchSize,
   };
+}
+
+/** Address → the hostname the user typed for it (the first name, when several resolve alike). */
+function typedNames(specs: TargetSpec[], addresses: Map<string, string>): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  let any = false;
+  for (const s of specs) {
+    if (s.kind !== 'host' || s.prefix !== undefined) continue; // host/24 names one address of many
+    const ip = addresses.get(s.name);
+    if (ip === undefined || Object.prototype.hasOwnProperty.call(out, ip)) continue;
+    out[ip] = s.name;
+    any = true;
+  }
+  return any ? out : undefined;
 }
 
 function ctx(role: SpecContext['role'], token: SpecToken, family: 4 | 6 | undefined): SpecContext {

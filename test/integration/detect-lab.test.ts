@@ -2,8 +2,26 @@
 // (service name, product, version) must agree, and the wire must show prtip probing each port
 // (TCP connections, a TLS ClientHello on 443, a DNS query over UDP 53).
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createLab, labSkipReason, type CapturedPacket } from '../lab/lab.js';
 import { combine, report, runNmapSv, runPrtipSv, SV_DAEMONS, SV_TCP_PORTS } from '../../bench/sv-compare.js';
+
+/** <service> attributes per "port/proto" of an -oX document; cpe joined with spaces. */
+function xmlServices(xml: string): Map<string, Record<string, string | undefined>> {
+  const out = new Map<string, Record<string, string | undefined>>();
+  const unescape = (v: string) => v.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  for (const m of xml.matchAll(/<port protocol="(\w+)" portid="(\d+)">([\s\S]*?)<\/port>/g)) {
+    const svc = /<service ([^>]*?)\/?>([\s\S]*?)(?:<\/service>|$)/.exec(m[3]!);
+    if (!svc) continue;
+    const attrs: Record<string, string | undefined> = {};
+    for (const a of svc[1]!.matchAll(/(\w+)="([^"]*)"/g)) attrs[a[1]!] = unescape(a[2]!);
+    const cpes = [...(svc[2] ?? '').matchAll(/<cpe>([^<]*)<\/cpe>/g)].map((x) => unescape(x[1]!));
+    attrs['cpe'] = cpes.length ? cpes.join(' ') : undefined;
+    out.set(`${m[2]}/${m[1]}`, attrs);
+  }
+  return out;
+}
 
 const skip = labSkipReason();
 if (skip) {
@@ -68,6 +86,51 @@ if (skip) {
     const byPort = (a: Record<string, unknown>, b: Record<string, unknown>) => (a['port'] as number) - (b['port'] as number);
     t.same(piped.sort(byPort).map(strip), want.sort(byPort).map(strip));
     t.equal(piped.length, 5);
+  });
+
+  // -oX as nmap writes it: every <service> attribute nmap gave, attribute by attribute, and the
+  // CPEs, on the plain and the TLS services alike.
+  t.test('-oX <service> elements equal nmap\'s (name, product, version, extrainfo, tunnel, ostype, devicetype, cpe)', async (t) => {
+    const nmapSvc = xmlServices(c.nmapXml);
+    const prtipSvc = xmlServices(c.prtipXml);
+    t.ok(prtipSvc.size > 0, `prtip wrote -oX services: ${c.prtipStderr.slice(0, 300)}`);
+    let compared = 0;
+    for (const port of SV_TCP_PORTS) {
+      const n = nmapSvc.get(`${port}/tcp`);
+      const p = prtipSvc.get(`${port}/tcp`);
+      t.ok(n, `nmap reported ${port}/tcp`);
+      if (!n) continue;
+      for (const a of ['name', 'product', 'version', 'extrainfo', 'tunnel', 'ostype', 'devicetype', 'cpe'] as const) {
+        // memcached's extrainfo is its uptime ("uptime 12 seconds"), which moves between the two runs.
+        const norm = (v: string | undefined) => (a === 'extrainfo' ? v?.replace(/uptime \d+ seconds/, 'uptime N seconds') : v);
+        t.equal(norm(p?.[a]), norm(n[a]), `${port}/tcp ${a}`);
+        compared++;
+      }
+    }
+    t.ok(nmapSvc.get('443/tcp')?.tunnel === 'ssl', 'the TLS service is among them (nmap: tunnel="ssl")');
+    t.comment(`${compared} attributes compared`);
+  });
+
+  // The same scans as other tools read them: ndiff compares the two XML files without failing,
+  // and db diff of the imported nmap file against prtip's finds no service change on any port.
+  t.test('ndiff and db diff see no false service change between nmap\'s and prtip\'s -oX', async (t) => {
+    const nx = `${lab.tmpDir}/nmap-sv.xml`;
+    const px = `${lab.tmpDir}/prtip-sv.xml`;
+    writeFileSync(nx, c.nmapXml);
+    const nd = spawnSync('ndiff', [nx, px], { encoding: 'utf8' });
+    t.ok(nd.status === 0 || nd.status === 1, `ndiff ran (exit ${nd.status}): ${nd.stderr.slice(0, 500)}`);
+    t.notMatch(nd.stderr, /Traceback/);
+    // memcached's version line carries its uptime, which moves between the two runs.
+    for (const port of SV_TCP_PORTS.filter((p) => p !== 11211)) t.notMatch(nd.stdout, new RegExp(`^[-+]${port}/tcp\\b`, 'm'), `ndiff: ${port}/tcp unchanged`);
+    const db = `${lab.tmpDir}/sv.duckdb`;
+    const bin = new URL('../../packages/oclif-cli/bin/run.js', import.meta.url).pathname;
+    const imp = spawnSync(process.execPath, [bin, 'db', 'import', db, nx, px], { encoding: 'utf8' });
+    t.equal(imp.status, 0, imp.stderr);
+    const ids = [...imp.stdout.matchAll(/imported as scan (\S+)/g)].map((m) => m[1]!);
+    const diff = spawnSync(process.execPath, [bin, 'db', 'diff', db, ids[0]!, ids[1]!, '--json'], { encoding: 'utf8' });
+    const d = JSON.parse(diff.stdout) as { ports: Array<{ change: string; port: number; proto: string; before: string; after: string }> };
+    t.same(d.ports.filter((p) => p.change === 'service'), [], 'no service changed');
+    t.same(d.ports.filter((p) => p.proto === 'tcp'), [], 'no TCP port changed');
   });
 
   t.test('timing (informational, not asserted)', async (t) => {

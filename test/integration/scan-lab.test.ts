@@ -108,8 +108,10 @@ if (skip) {
   });
 
   t.test('SIGINT flushes what was found and writes the trailer', async (t) => {
+    // Interrupt 1 s after the first port record (~200 at 200 pps), not at a fixed time after start:
+    // a loaded machine can take seconds just to start node.
     const node = process.execPath;
-    const cmd = `${node} ${PRTIP_BIN} scan -sT --max-rate 200 -p 1-2000 -oD /tmp/prtip-sigint-${process.pid}.jsonl ${lab.targetV4} > /dev/null & pid=$!; sleep 2; kill -INT $pid; wait $pid; echo rc=$?; cat /tmp/prtip-sigint-${process.pid}.jsonl; rm -f /tmp/prtip-sigint-${process.pid}.jsonl`;
+    const cmd = `${node} ${PRTIP_BIN} scan -sT --max-rate 200 -p 1-2000 -oD /tmp/prtip-sigint-${process.pid}.jsonl ${lab.targetV4} > /dev/null & pid=$!; for i in $(seq 200); do grep -q '"type":"port"' /tmp/prtip-sigint-${process.pid}.jsonl 2>/dev/null && break; sleep 0.1; done; sleep 1; kill -INT $pid; wait $pid; echo rc=$?; cat /tmp/prtip-sigint-${process.pid}.jsonl; rm -f /tmp/prtip-sigint-${process.pid}.jsonl`;
     const r = await lab.exec(['bash', '-c', cmd], { timeoutMs: 30_000 });
     const out = r.stdout.toString();
     t.match(out, /^rc=0$/m, 'exits cleanly');

@@ -10,6 +10,7 @@ import {
   parseServices,
   resolveDatadir,
   serviceName,
+  setFallbackNotice,
 } from '../../stages/datafiles/index.js';
 
 const fixtureDir = fileURLToPath(new URL('../fixtures/targets/datadir', import.meta.url));
@@ -85,9 +86,28 @@ t.test('tolerates CRLF, tabs and spaces, and odd frequencies', async (t) => {
   t.equal(table.skipped, 2, 'frequencies outside 0..1 are malformed');
 });
 
-t.test('falls back to the built-in table when the file is missing', async (t) => {
+/** Loads with $PRTIP_DATADIR pointing at dir: the default data directory, where a missing file is not an error. */
+function loadAsDefault(dir: string) {
+  const before = process.env['PRTIP_DATADIR'];
+  process.env['PRTIP_DATADIR'] = dir;
+  try {
+    return loadServicesTable();
+  } finally {
+    if (before === undefined) delete process.env['PRTIP_DATADIR'];
+    else process.env['PRTIP_DATADIR'] = before;
+  }
+}
+
+t.test('falls back to the built-in table when the default data directory lacks the file, and says so once', async (t) => {
   const empty = mkdtempSync(join(tmpdir(), 'prtip-datadir-'));
-  const table = loadServicesTable(empty);
+  const notices: string[] = [];
+  const prev = setFallbackNotice((m) => notices.push(m));
+  t.teardown(() => { setFallbackNotice(prev); });
+  const table = loadAsDefault(empty);
+  clearServicesCache();
+  loadAsDefault(empty);
+  t.equal(notices.length, 1, `announced once: ${JSON.stringify(notices)}`);
+  t.match(notices[0], /nmap-services: ENOENT: using prtip's built-in services table \(about 100 TCP and 20 UDP ports/);
   t.equal(table.source, 'built-in');
   t.match(table.fallbackReason, /ENOENT/);
   t.equal(table.skipped, 0, 'the built-in table parses cleanly');
@@ -103,11 +123,19 @@ t.test('falls back to the built-in table when the file is missing', async (t) =>
 
 t.test('a file appearing later is picked up after clearServicesCache()', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'prtip-datadir-'));
-  t.equal(loadServicesTable(dir).source, 'built-in');
+  const prev = setFallbackNotice(() => {});
+  t.teardown(() => { setFallbackNotice(prev); });
+  t.equal(loadAsDefault(dir).source, 'built-in');
   writeFileSync(join(dir, 'nmap-services'), 'mine\t4242/tcp\t0.9\n');
-  t.equal(loadServicesTable(dir).source, 'built-in', 'cached');
+  t.equal(loadAsDefault(dir).source, 'built-in', 'cached');
   clearServicesCache();
   t.equal(serviceName(4242, 'tcp', dir), 'mine');
+});
+
+t.test('an explicit --datadir without the file is an error, not a quiet fallback', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'prtip-datadir-'));
+  t.throws(() => loadServicesTable(dir), { name: 'UserInputError', message: /^--datadir .*: cannot read nmap-services \(ENOENT\); point --datadir at Nmap's data files/ });
+  t.throws(() => loadServicesTable(join(dir, 'typo')), { name: 'UserInputError' });
 });
 
 t.test('the installed nmap-services loads whole', async (t) => {

@@ -39,18 +39,45 @@ t.test('--check-db lists what cannot be used, with reasons; exit 2', async (t) =
   t.match(r.stdout, /loaded: 1 of 2/);
 });
 
-t.test('without nmap data the built-in probes are used', async (t) => {
+t.test('without nmap data the built-in probes are used, and that is said once', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'prtip-nodata-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const r = await runCli(['detect', '--check-db', '--datadir', dir]);
+  // The default data directory ($PRTIP_DATADIR here) lacking Nmap's files: built-in tables, announced.
+  const env = { PRTIP_DATADIR: dir };
+  const r = await runCli(['detect', '--check-db'], { env });
   t.equal(r.code, 0);
   t.match(r.stdout, /probe database: builtin/);
   const svc = await banner('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
   t.teardown(svc.close);
-  const scan = await runCli(['scan', '-sV', '-Pn', '--datadir', dir, '-p', String(svc.port), '-oD', '-', '127.0.0.1'], { timeoutMs: 60_000 });
+  const scan = await runCli(['scan', '-sV', '-Pn', '-p', String(svc.port), '-oD', '-', '127.0.0.1'], { timeoutMs: 60_000, env });
   t.equal(scan.code, 0, scan.stderr);
+  const notices = scan.stderr.split('\n').filter((l) => l.startsWith('prtip: warning:'));
+  t.equal(notices.filter((l) => l.includes('nmap-services')).length, 1, `services fallback said once: ${scan.stderr}`);
+  t.equal(notices.filter((l) => l.includes('nmap-service-probes')).length, 1, 'probes fallback said once');
   const s = jsonLines(scan.stdout).find((x) => x['type'] === 'service');
   t.match(s, { name: 'ssh', product: 'OpenSSH', version: '9.2p1 Debian 2+deb12u3' });
+});
+
+t.test('an explicit --datadir lacking the files is an error; a corrupt probe file is refused with file, line and reason', async (t) => {
+  const empty = mkdtempSync(join(tmpdir(), 'prtip-typo-'));
+  t.teardown(() => rmSync(empty, { recursive: true, force: true }));
+  const top = await runCli(['scan', '-sT', '--top-ports', '1000', '--datadir', join(empty, 'nmpa'), '127.0.0.1']);
+  t.equal(top.code, 1);
+  t.match(top.stderr, /^prtip: --datadir .*nmpa: cannot read nmap-services \(ENOENT\)/);
+  t.equal(top.stderr.trim().split('\n').length, 1, 'one line');
+  // A directory with nmap-services but no nmap-service-probes: -sV refuses rather than use the built-in set.
+  writeFileSync(join(empty, 'nmap-services'), 'ssh\t22/tcp\t0.9\n');
+  const sv = await runCli(['scan', '-sT', '-sV', '-p', '22', '--datadir', empty, '127.0.0.1']);
+  t.equal(sv.code, 1);
+  t.match(sv.stderr, /--datadir .*: no nmap-service-probes there \(ENOENT\)/);
+  // A corrupt probe file: nmap refuses it at the first bad line; so does prtip.
+  writeFileSync(join(empty, 'nmap-service-probes'), 'Probe TCP NULL q||\nmatch ssh m|^SSH-|\nmatch broken m|unterminated\n');
+  const svc = await banner('SSH-2.0-x\r\n');
+  t.teardown(svc.close);
+  const bad = await runCli(['scan', '-sT', '-sV', '-p', String(svc.port), '--datadir', empty, '127.0.0.1']);
+  t.equal(bad.code, 1, 'refused, not exit 0 with "unknown" everywhere');
+  t.match(bad.stderr, new RegExp(`^prtip: ${join(empty, 'nmap-service-probes').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3: unterminated field`));
+  t.notMatch(bad.stderr, /\n\s+at /);
 });
 
 t.test('prtip detect in a pipe: msgpack in, msgpack out', async (t) => {

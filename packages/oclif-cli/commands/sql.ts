@@ -1,6 +1,6 @@
 import { csvField } from '../../../stages/format/index.js';
 import { UserInputError } from '../../../stages/records/index.js';
-import { openDatabase, query } from '../../../stages/store/index.js';
+import { isReadOnlyRefusal, openDatabase, openForReading, query, type Database } from '../../../stages/store/index.js';
 import { parseSimple, SimpleCommand, textTable } from '../lib/simple-command.js';
 
 export default class Sql extends SimpleCommand {
@@ -24,13 +24,22 @@ export default class Sql extends SimpleCommand {
     if (!file || !sql) throw new UserInputError('usage: prtip sql FILE "QUERY" [--json | --csv]');
     if (extra.length) throw new UserInputError(`prtip sql takes one query; quote it: got extra "${extra[0]}"`);
     if (a.switches.has('--json') && a.switches.has('--csv')) throw new UserInputError('choose one of --json and --csv');
-    const db = await openDatabase(file, { existing: true });
+    // Read-only first, so a database the user may read but not write (root's, after sudo) can be
+    // queried; a statement that writes is run again on a read-write connection.
+    let db: Database = await openForReading(file);
     try {
       let r;
       try {
         r = await query(db.conn, sql);
       } catch (err) {
-        throw new UserInputError(`SQL error: ${(err as Error).message}`);
+        if (!isReadOnlyRefusal(err)) throw new UserInputError(`SQL error: ${(err as Error).message}`);
+        db.close();
+        db = await openDatabase(file, { existing: true });
+        try {
+          r = await query(db.conn, sql);
+        } catch (err2) {
+          throw new UserInputError(`SQL error: ${(err2 as Error).message}`);
+        }
       }
       if (a.switches.has('--json')) {
         const objs = r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]])));

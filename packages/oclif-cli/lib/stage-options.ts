@@ -54,12 +54,17 @@ function openFileLimit(): number | undefined {
   }
 }
 
-/** True when this process may send raw packets (root or CAP_NET_RAW) and the native engine is built. */
-export function canSendRaw(): boolean {
+/**
+ * True when this process may send raw packets (root or CAP_NET_RAW) and the native engine is
+ * built; false without the privilege; the reason when the engine itself is missing (no libpcap
+ * at build time), which root cannot fix.
+ */
+export function canSendRaw(load: () => { hasRawAccess(): boolean } = loadNative): boolean | string {
   try {
-    return loadNative().hasRawAccess();
-  } catch {
-    return false;
+    return load().hasRawAccess();
+  } catch (err) {
+    const m = /^prtip's native engine is not built \((.*?): /.exec((err as Error).message);
+    return `-sS needs prtip's native engine, which is not built${m ? ` (${m[1]} is missing)` : ''}: install libpcap-dev and run "npm run build"`;
   }
 }
 
@@ -82,18 +87,19 @@ const LOOPBACK_TARGET = /^(localhost|127(\.\d{1,3}){0,3}(\/\d+)?|::1|0*:(0*:){0,
  * Which scan type runs: the one asked for, else -sS when privileged, else -sT (with a notice if
  * -sS was asked). Without a choice, a scan of loopback only is a connect scan, as it must be.
  */
-export function chooseScanType(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean = canSendRaw): 'syn' | 'connect' {
+export function chooseScanType(o: CliOptions, onWarning: (m: string) => void, rawAllowed: () => boolean | string = canSendRaw): 'syn' | 'connect' {
   if (o.scanTypes.length > 1) throw new UserInputError(`only one scan type at a time for now, got ${o.scanTypes.join(' and ')}`);
   const asked = o.scanTypes[0];
   if (asked === 'connect') return 'connect';
   const loopbackOnly = o.inputFiles.length === 0 && o.targets.length > 0 && o.targets.every((t) => LOOPBACK_TARGET.test(t));
   if (asked === undefined && loopbackOnly) return 'connect';
-  if (rawAllowed()) return 'syn';
-  if (asked === 'syn') onWarning('-sS needs root or CAP_NET_RAW; running a connect scan (-sT) instead');
+  const raw = rawAllowed();
+  if (raw === true) return 'syn';
+  if (asked === 'syn') onWarning(`${typeof raw === 'string' ? raw : '-sS needs root or CAP_NET_RAW'}; running a connect scan (-sT) instead`);
   return 'connect';
 }
 
-export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void, rawAllowed?: () => boolean): SendOptions {
+export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void, rawAllowed?: () => boolean | string): SendOptions {
   const scanType = chooseScanType(o, onWarning, rawAllowed);
   if (o.minRate !== undefined && o.maxRate !== undefined && o.minRate > o.maxRate) {
     throw new UserInputError(`--min-rate ${o.minRate} is above --max-rate ${o.maxRate}`);

@@ -1,5 +1,5 @@
 import { UserInputError } from '../../../../stages/records/index.js';
-import { diffScans, openDatabase, resolveScanId } from '../../../../stages/store/index.js';
+import { diffScans, openForReading, resolveScanId } from '../../../../stages/store/index.js';
 import { parseSimple, SimpleCommand } from '../../lib/simple-command.js';
 
 export default class DbDiff extends SimpleCommand {
@@ -24,7 +24,7 @@ export default class DbDiff extends SimpleCommand {
     const a = parseSimple(argv, 'db diff', ['--json'], []);
     const [dbFile, refA, refB, ...extra] = a.positional;
     if (!dbFile || (refA && !refB) || extra.length) throw new UserInputError('usage: prtip db diff DBFILE [A B] [--json]');
-    const db = await openDatabase(dbFile, { existing: true });
+    const db = await openForReading(dbFile); // reads only: works on a database the user cannot write
     try {
       const idA = await resolveScanId(db, refA ?? '@2');
       const idB = await resolveScanId(db, refB ?? '@1');

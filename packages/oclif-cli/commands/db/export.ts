@@ -1,5 +1,5 @@
 import { UserInputError } from '../../../../stages/records/index.js';
-import { exportParquet, openDatabase, resolveScanId } from '../../../../stages/store/index.js';
+import { exportParquet, openForReading, resolveScanId } from '../../../../stages/store/index.js';
 import { parseSimple, SimpleCommand } from '../../lib/simple-command.js';
 
 export default class DbExport extends SimpleCommand {
@@ -22,7 +22,7 @@ export default class DbExport extends SimpleCommand {
     const [dbFile, ...extra] = a.positional;
     const dir = a.values.get('--parquet');
     if (!dbFile || !dir || extra.length) throw new UserInputError('usage: prtip db export DBFILE --parquet DIR [--scan ID]');
-    const db = await openDatabase(dbFile, { existing: true });
+    const db = await openForReading(dbFile); // reads only: works on a database the user cannot write
     try {
       const ref = a.values.get('--scan');
       const scan = ref ? await resolveScanId(db, ref) : undefined;
