@@ -10,6 +10,7 @@ import { reverseName } from '../stages/send/reverse-dns.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
+import { scriptRecords, type ScriptOptions } from '../stages/script/index.js';
 
 export interface ScanPipelineOptions {
   targets: TargetsOptions;
@@ -19,6 +20,8 @@ export interface ScanPipelineOptions {
   format: FormatOptions;
   /** -sV: service detection after send. */
   detect?: Partial<DetectOptions>;
+  /** -sC/--script: NSE scripts after detection. */
+  script?: Partial<ScriptOptions> & Pick<ScriptOptions, 'scripts'>;
   /** --db: append to a DuckDB database as records arrive (before formatting). */
   store?: StoreOptions;
   /**
@@ -42,7 +45,8 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const sent = sendRecords(opts.send)(targetRecords(opts.targets, opts.plan));
-  const found = opts.detect ? detectRecords(opts.detect)(sent) : sent;
+  const detected = opts.detect ? detectRecords(opts.detect)(sent) : sent;
+  const found = opts.script ? scriptRecords(opts.script)(detected) : detected;
   // A resumed scan rebuilds the host rows its killed run never wrote, as send would have: -Pn, -R.
   const store = opts.store?.resumeScanId
     ? { ...opts.store, rebuiltHosts: { assumeUp: opts.send.assumeUp, hostname: opts.send.reverseDns ? (ip: string) => reverseName(ip) : undefined } }

@@ -42,6 +42,11 @@ export function comparePorts(a: PortRecord, b: PortRecord): number {
 type ReportRecord = PortRecord | HostRecord | ServiceRecord | OsRecord;
 const REPORT_KINDS = new Set(['port', 'host', 'service', 'os']);
 
+/** A record HostReports takes (the others — scripts, status — go elsewhere). */
+export function isReportRecord(rec: AnyRecord): boolean {
+  return REPORT_KINDS.has(rec.type) && typeof (rec as { ip?: unknown }).ip === 'string';
+}
+
 /**
  * Collects records per host in bounded memory: they are sorted by address (spilling sorted runs
  * to disk past `memoryRecords`, stages/spill) and come back one host at a time, in address

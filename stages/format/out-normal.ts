@@ -1,11 +1,12 @@
 import type { AnyRecord, EndTrailer, PortRecord, ScanHeader, ServiceRecord } from '../records/index.js';
 import {
-  bestRtt, doneSummary, hasOpen, hostStatus, HostReports, isUp, oneLine, portKey, serviceFor, splitPorts,
+  bestRtt, doneSummary, hasOpen, hostStatus, HostReports, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
   versionText, type HiddenGroup, type HostReport,
 } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import { osNormalLines } from './os-normal.js';
 import type { OutputSink } from './sink.js';
+import { normalScripts, ScriptResults } from './out-script.js';
 import { HostNames } from './host-names.js';
 
 /** nmap's latency: two significant digits in fixed notation ("0.000070s", "0.00011s"). */
@@ -63,7 +64,7 @@ function downBlock(r: HostReport, view: ViewOptions, names: HostNames): string {
   return `prtip scan report for ${hostName(r, names)} [host down${why}]\n`;
 }
 
-function hostBlock(r: HostReport, view: ViewOptions, names: HostNames): string {
+function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?: ScriptResults): string {
   const lines: string[] = [];
   lines.push(`prtip scan report for ${hostName(r, names)}`);
   const lat = latency(r.ports);
@@ -92,7 +93,11 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames): string {
       if (withVersion) row.push(oneLine(versionText(svc)));
       rows.push(row);
     }
-    lines.push(table(rows));
+    // each port's script results follow its row
+    table(rows).split('\n').forEach((row, i) => {
+      lines.push(row);
+      if (i > 0 && scripts) lines.push(...normalScripts(scripts.port(r.ip, shown[i - 1]!.port, shown[i - 1]!.proto)));
+    });
   }
   // nmap prints the OS section after the port table and before "Service Info".
   if (r.os) lines.push(...osNormalLines(r.os, view.verbose ?? 0).map((l) => l.split('\n').map(oneLine).join('\n')));
@@ -100,6 +105,8 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames): string {
     const info = serviceInfo(shown.map((p) => r.services.get(portKey(p.port, p.proto))));
     if (info) lines.push(info);
   }
+  const hostScripts = scripts?.host(r.ip) ?? [];
+  if (hostScripts.length > 0) lines.push('', 'Host script results:', ...normalScripts(hostScripts));
   return `${lines.join('\n')}\n\n`;
 }
 
@@ -133,6 +140,7 @@ export function elapsedSeconds(header: ScanHeader | undefined, trailer: EndTrail
  */
 export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
   const reports = new HostReports({ memoryRecords: view.reportMemoryRecords });
+  const scripts = new ScriptResults();
   let header: ScanHeader | undefined;
   let names = new HostNames(undefined);
   const toFile = sink.path !== '-';
@@ -149,11 +157,13 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       }
     },
     async record(rec: AnyRecord) {
-      await reports.add(rec);
+      if (isReportRecord(rec)) await reports.add(rec);
+      else scripts.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let seen = 0;
+      if (scripts.pre.length > 0) await sink.write(`Pre-scan script results:\n${normalScripts(scripts.pre).join('\n')}\n`);
       for await (const r of reports.sorted()) {
         seen++;
         if (!isUp(r)) {
@@ -162,8 +172,9 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
         }
         up++;
         if (view.openOnly && !hasOpen(r)) continue;
-        await sink.write(hostBlock(r, view, names));
+        await sink.write(hostBlock(r, view, names, scripts));
       }
+      if (scripts.post.length > 0) await sink.write(`Post-scan script results:\n${normalScripts(scripts.post).join('\n')}\n`);
       const total = header?.plan?.hosts ?? seen;
       if (!trailer || trailer.interrupted) await sink.write('Scan interrupted: results above are partial.\n');
       if (up === 0 && total === 1) {

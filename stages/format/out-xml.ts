@@ -1,11 +1,12 @@
 import { PRTIP_VERSION, type AnyRecord, type EndTrailer, type OsRecord, type PortRecord, type ScanHeader } from '../records/index.js';
 import {
-  doneSummary, hasOpen, hostStatus, HostReports, isUp, portRanges, serviceFor, splitPorts, type HostReport,
+  doneSummary, hasOpen, hostStatus, HostReports, isReportRecord, isUp, portRanges, serviceFor, splitPorts, type HostReport,
 } from './host-report.js';
 import { ctime, elapsedSeconds } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
 import { xmlAttr, xmlElement, xmlText } from './xml-text.js';
+import { ScriptResults, xmlScripts } from './out-script.js';
 import { HostNames } from './host-names.js';
 
 /** prtip scan type names → nmap.dtd's scan_types. */
@@ -69,7 +70,7 @@ function osElements(os: OsRecord): string[] {
   return out;
 }
 
-function hostElement(r: HostReport, view: ViewOptions, names: HostNames): string {
+function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts?: ScriptResults): string {
   const st = hostStatus(r);
   let first = Infinity;
   let last = -Infinity;
@@ -116,12 +117,15 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames): string
       } else if (name) {
         service = xmlElement('service', { name, method: 'table', conf: 3 });
       }
-      lines.push(`<port protocol="${p.proto}" portid="${p.port}">${state}${service}</port>`);
+      const portScripts = scripts ? xmlScripts(scripts.port(r.ip, p.port, p.proto)) : '';
+      lines.push(`<port protocol="${p.proto}" portid="${p.port}">${state}${service}${portScripts}</port>`);
     }
     lines.push('</ports>');
     out.push(lines.join('\n'));
   }
   if (r.os) out.push(...osElements(r.os));
+  const hostScripts = scripts?.host(r.ip) ?? [];
+  if (hostScripts.length > 0) out.push(`<hostscript>${xmlScripts(hostScripts)}</hostscript>`);
   const times = timesElement(r.ports);
   if (times) out.push(times);
   out.push('</host>');
@@ -135,6 +139,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames): string
  */
 export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
   const reports = new HostReports({ memoryRecords: view.reportMemoryRecords });
+  const scripts = new ScriptResults();
   let header: ScanHeader | undefined;
   let names = new HostNames(undefined);
   return {
@@ -167,11 +172,13 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       await sink.write(`${lines.join('\n')}\n`);
     },
     async record(rec: AnyRecord) {
-      await reports.add(rec);
+      if (isReportRecord(rec)) await reports.add(rec);
+      else scripts.add(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let down = 0;
+      if (scripts.pre.length > 0) await sink.write(`<prescript>${xmlScripts(scripts.pre)}</prescript>\n`);
       for await (const r of reports.sorted()) {
         if (isUp(r)) up++;
         else {
@@ -180,8 +187,9 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
         }
         // --open: as nmap, a host without an open port is not reported (it still counts as up).
         if (view.openOnly && !hasOpen(r)) continue;
-        await sink.write(hostElement(r, view, names));
+        await sink.write(hostElement(r, view, names, scripts));
       }
+      if (scripts.post.length > 0) await sink.write(`<postscript>${xmlScripts(scripts.post)}</postscript>\n`);
       const total = Math.max(header?.plan?.hosts ?? 0, up + down);
       const end = trailer?.endTime ?? Date.now();
       const elapsed = elapsedSeconds(header, trailer);

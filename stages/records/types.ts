@@ -220,6 +220,31 @@ export interface OsMatch {
 }
 
 /**
+ * One NSE script's result (stages/script): attached to a port (portrule), a host (hostrule),
+ * or the whole scan (prerule/postrule: no ip).
+ */
+export interface ScriptRecord {
+  type: 'script';
+  /** Script id: its file name without ".nse" (http-title). */
+  id: string;
+  scope: 'port' | 'host' | 'prerule' | 'postrule';
+  ip?: string;
+  port?: number;
+  proto?: Proto;
+  /** The text nmap shows (normal output, XML output attribute). */
+  output: string;
+  /** Structured output (XML <elem>/<table>), when the script returned a table. */
+  elements?: ScriptElement[];
+}
+
+/** One item of structured script output: a keyed or unkeyed value, or a nested table. */
+export interface ScriptElement {
+  key?: string;
+  value?: string;
+  table?: ScriptElement[];
+}
+
+/**
  * Emitted by a scanning stage after every probe of a batch has its answer (all of the batch's
  * port records were emitted before it). The store records these ranges so a killed scan can be
  * resumed: positions start..start+count-1 of the permutation need not be probed again.
@@ -270,6 +295,7 @@ export type KnownRecord =
   | HostRecord
   | ServiceRecord
   | OsRecord
+  | ScriptRecord
   | ProgressRecord
   | StatusRecord
   | EndTrailer;

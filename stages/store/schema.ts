@@ -3,7 +3,7 @@
  * every table carries the scan id, so many scans — prtip's own and imported Nmap/masscan
  * results — live side by side and are queried together.
  */
-export const TABLES = ['scans', 'hosts', 'ports', 'services', 'os_matches', 'progress'] as const;
+export const TABLES = ['scans', 'hosts', 'ports', 'services', 'os_matches', 'scripts', 'progress'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export const SCHEMA_SQL = `
@@ -54,6 +54,10 @@ ALTER TABLE services ADD COLUMN IF NOT EXISTS cert VARCHAR;
 CREATE TABLE IF NOT EXISTS os_matches (
   scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, rank INTEGER, name VARCHAR, accuracy INTEGER,
   vendor VARCHAR, osfamily VARCHAR, osgen VARCHAR, devicetype VARCHAR, cpe VARCHAR[]
+);
+CREATE TABLE IF NOT EXISTS scripts (
+  scan_id VARCHAR NOT NULL, ip VARCHAR, port INTEGER, proto VARCHAR,   -- ip NULL: pre/postrule; port NULL: hostrule
+  script_id VARCHAR NOT NULL, scope VARCHAR, output VARCHAR, elements JSON  -- elements: structured output (nmap's <elem>/<table>)
 );
 CREATE TABLE IF NOT EXISTS progress (
   scan_id VARCHAR NOT NULL, start BIGINT NOT NULL, count INTEGER NOT NULL

@@ -2,7 +2,7 @@ import {
   DOUBLE, DuckDBDataChunk, DuckDBTimestampMillisecondsValue, INTEGER, LIST, TIMESTAMP_MS, VARCHAR, listValue,
   type DuckDBAppender, type DuckDBConnection, type DuckDBValue,
 } from '@duckdb/node-api';
-import { UserInputError, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord, type ScanHeader, type ServiceRecord } from '../records/index.js';
+import { UserInputError, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord, type ScanHeader, type ScriptRecord, type ServiceRecord } from '../records/index.js';
 import { STATE_RANK_SQL } from './schema.js';
 
 const VARCHAR_LIST = LIST(VARCHAR);
@@ -171,6 +171,20 @@ export class ScanWriter {
       a.endRow();
       this.rows++;
     }
+  }
+
+  async script(r: ScriptRecord): Promise<void> {
+    const a = await this.appender('scripts');
+    a.appendVarchar(this.scanId);
+    this.str(a, r.ip);
+    this.int(a, r.port);
+    this.str(a, r.proto);
+    a.appendVarchar(r.id);
+    this.str(a, r.scope);
+    this.str(a, r.output);
+    this.str(a, r.elements ? JSON.stringify(r.elements) : undefined);
+    a.endRow();
+    this.rows++;
   }
 
   async progress(r: ProgressRecord): Promise<void> {

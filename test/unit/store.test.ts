@@ -59,7 +59,7 @@ t.test('records round-trip through DuckDB and pass through unchanged', async (t)
   t.same((await query(db.conn, 'SELECT rank, name, accuracy, vendor FROM os_matches ORDER BY rank')).rows, [[0, 'Linux 6', 97, 'Linux'], [1, 'BSD', 80, null]]);
   t.same(await finishedRanges(db, header.scanId), [[0, 3]]);
   const cols = await query(db.conn, "SELECT table_name FROM information_schema.columns WHERE column_name = 'scan_id' ORDER BY 1");
-  t.same(cols.rows.map((r) => r[0]), ['hosts', 'os_matches', 'ports', 'progress', 'scans', 'services'], 'scan_id on every table');
+  t.same(cols.rows.map((r) => r[0]), ['hosts', 'os_matches', 'ports', 'progress', 'scans', 'scripts', 'services'], 'scan_id on every table');
 });
 
 t.test('a SIGKILLed writer leaves a database that opens and holds every checkpoint', async (t) => {

@@ -4,6 +4,7 @@ import { UserInputError, type AnyRecord, type Proto } from '../../../stages/reco
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
+import { printScriptHelp, refuseScriptFlagsWithoutScripts } from './script.js';
 import { verboseObserver } from '../lib/verbose.js';
 import { checkScanOptions, scanPipelineOptions, SCAN_GROUPS, statusInterval } from '../lib/scan-options.js';
 import { ProgressReporter } from '../lib/progress/reporter.js';
@@ -20,7 +21,7 @@ const GROUPS: FlagGroup[] = SCAN_GROUPS;
 const loadStore = () => import('../../../stages/store/index.js');
 
 export default class Scan extends PrtipCommand {
-  static override summary = 'Run a whole scan in one process (targets → send → [detect] → [store] → format)';
+  static override summary = 'Run a whole scan in one process (targets → send → [detect] → [script] → [store] → format)';
   static override description = commandHelp(
     'prtip [scan] [options] TARGET...  |  prtip scan --resume FILE',
     'Scans the targets with the same stages the pipe runs, in one process, and prints the\n' +
@@ -38,6 +39,7 @@ export default class Scan extends PrtipCommand {
     [
       'prtip scan -sT -p 1-1024 198.18.0.0/24',
       'prtip scan -sV -p 22,80,443 198.18.0.7',
+      'prtip scan -sV -sC -p 21,22,25,80,443 198.18.0.7',
       'prtip -sT -F --open -oD results.jsonl 198.18.0.7',
       'prtip scan -sT -p- -T4 -oA all 198.18.0.7 --db scans.duckdb',
       'prtip scan --resume scans.duckdb',
@@ -49,6 +51,7 @@ export default class Scan extends PrtipCommand {
   protected override readonly takesTargets = true;
 
   protected async main(o: CliOptions): Promise<void> {
+    if (o.scriptHelp !== undefined) return printScriptHelp(o);
     let argv = this.argv;
     let resume: { scanId: string; skip: Array<[number, number]>; seed: number; prior: AnyRecord[] } | undefined;
     if (o.resume !== undefined) {
@@ -71,6 +74,7 @@ export default class Scan extends PrtipCommand {
       o.db = file;
       process.stderr.write(`prtip: resuming scan ${resume.scanId}: ${resume.skip.reduce((n, [a, b]) => n + b - a, 0)} probes already done\n`);
     }
+    refuseScriptFlagsWithoutScripts(o);
     checkScanOptions(o);
     const interrupt = interruptController();
     const interaction: Interaction = { verbose: o.verbose, debug: 0 };

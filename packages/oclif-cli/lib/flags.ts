@@ -76,17 +76,28 @@ export interface CliOptions {
   statsEveryMs?: number;
   /** --tui: the full-screen dashboard. */
   tui: boolean;
+  /** --script / -sC ("default"), joined with "," when given more than once. */
+  scripts?: string;
+  scriptArgs?: string;
+  scriptArgsFile?: string;
+  /** --script-help: describe the selected scripts and exit. */
+  scriptHelp?: string;
+  scriptTimeoutMs?: number;
+  /** --script-trace: scripts' socket traffic on stderr. */
+  scriptTrace?: boolean;
+  /** -d: debugging level (scripts' stdnse.debug output). */
+  debugging: number;
 }
 
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
     scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0, badsum: false, defeatIcmpRateLimit: false,
-    versionDetect: false, checkDb: false, partial: false, tui: false,
+    versionDetect: false, checkDb: false, partial: false, tui: false, debugging: 0,
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'evasion' | 'discovery' | 'version' | 'probedb' | 'timing' | 'output' | 'database' | 'interaction' | 'cluster' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'evasion' | 'discovery' | 'version' | 'script' | 'probedb' | 'timing' | 'output' | 'database' | 'interaction' | 'cluster' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
@@ -95,6 +106,7 @@ export const GROUP_TITLES: Record<FlagGroup, string> = {
   evasion: 'FIREWALL/IDS EVASION AND SPOOFING',
   discovery: 'HOST DISCOVERY AND NAMES',
   version: 'SERVICE/VERSION DETECTION',
+  script: 'SCRIPT SCAN (NSE)',
   probedb: 'PROBE DATABASE',
   timing: 'TIMING AND PERFORMANCE',
   output: 'OUTPUT',
@@ -173,6 +185,15 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--version-light'], group: 'version', help: 'alias for --version-intensity 2', apply: (o) => { o.versionIntensity = 2; } },
   { names: ['--version-all'], group: 'version', help: 'alias for --version-intensity 9 (every probe)', apply: (o) => { o.versionIntensity = 9; } },
   { names: ['--check-db'], group: 'probedb', help: 'load the probe database, report what cannot be used (counts and reasons), exit', apply: (o) => { o.checkDb = true; } },
+  // scripts (NSE)
+  { names: ['-sC'], group: 'script', help: 'run the default scripts (--script default)', apply: (o) => { o.scripts = o.scripts ? `${o.scripts},default` : 'default'; } },
+  { names: ['--script'], value: 'SPEC', group: 'script', help: 'scripts by name, category, file, directory, glob or expression ("default or safe", "not intrusive")', apply: (o, v) => { o.scripts = o.scripts ? `${o.scripts},${v}` : v; } },
+  { names: ['--script-args'], value: 'ARGS', group: 'script', help: 'arguments for scripts: n1=v1,n2={v2,v3},flag', apply: (o, v) => { o.scriptArgs = o.scriptArgs ? `${o.scriptArgs},${v}` : v; } },
+  { names: ['--script-args-file'], value: 'FILE', group: 'script', help: 'more script arguments, read from FILE', apply: (o, v) => { o.scriptArgsFile = v; } },
+  { names: ['--script-help'], value: 'SPEC', group: 'script', help: 'describe the scripts SPEC selects, and exit', apply: (o, v) => { o.scriptHelp = v; } },
+  { names: ['--script-timeout'], value: 'TIME', group: 'script', help: 'longest time one script may spend on one target (default 10m)', apply: (o, v, n) => { o.scriptTimeoutMs = Math.max(1, parseTime(n, v)); } },
+  { names: ['--script-trace'], group: 'script', help: 'show every byte scripts send and receive, on stderr', apply: (o) => { o.scriptTrace = true; } },
+  { names: ['-d'], group: 'script', help: 'debugging: scripts\' debug output and failures on stderr (-dd more)', apply: (o) => { o.debugging++; } },
   // timing
   { names: ['-T'], value: '0-5', group: 'timing', help: 'timing template: 0 paranoid … 3 normal … 5 insane', apply: (o, v) => { o.timing = parseTimingTemplate(v); } },
   { names: ['--max-retries'], value: 'N', group: 'timing', help: 'extra attempts for a probe without answer', apply: (o, v, n) => { o.maxRetries = parseInteger(n, v, 0, 50); } },
@@ -219,10 +240,9 @@ function stringData(v: string, flag: string): Uint8Array {
 /** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
 const NOT_YET: Record<string, string> = {
   ...Object.fromEntries(PLANNED_SCAN_TYPES.map((p) => [p.flag, p.title])),
-  '-sC': 'script scan',
   '-sn': 'ping scan', '-sL': 'list scan', '-O': 'OS detection', '-A': 'aggressive scan (-sV -O -sC)',
   '-oS': 'script kiddie output',
-  '--script': 'NSE scripts', '-PS': 'TCP SYN ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
+  '-PS': 'TCP SYN ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
   '-sR': 'RPC scan',
@@ -304,6 +324,9 @@ export function parseArgs(
         continue;
       } else if (/^-v{2,}$/.test(tok) && byName.get('-v') && groups.includes('output')) {
         o.verbose += tok.length - 1;
+        continue;
+      } else if (/^-d{2,}$/.test(tok) && groups.includes('script')) {
+        o.debugging += tok.length - 1;
         continue;
       }
     }

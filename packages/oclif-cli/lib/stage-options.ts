@@ -5,6 +5,7 @@ import { UserInputError, type Proto } from '../../../stages/records/index.js';
 import { SEND_DEFAULTS, type SendOptions } from '../../../stages/send/index.js';
 import type { TargetsOptions } from '../../../stages/targets/index.js';
 import type { DetectOptions } from '../../../stages/detect/index.js';
+import type { ScriptOptions } from '../../../stages/script/index.js';
 import { loadServicesTable } from '../../../stages/datafiles/index.js';
 import type { CliOptions } from './flags.js';
 import { loadNative } from '../../../native/index.js';
@@ -231,5 +232,25 @@ export function detectOptions(o: CliOptions, args: string[], signal: AbortSignal
     args,
     signal,
     onWarning,
+  };
+}
+
+/** -sC/--script and their flags → the script stage's options. */
+export function scriptOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): Partial<ScriptOptions> & Pick<ScriptOptions, 'scripts'> {
+  return {
+    // nmap's -sV runs the "version" category of scripts too; with scripts on, prtip does as well
+    scripts: `${o.scripts ?? 'default'}${o.versionDetect ? ',version' : ''}`,
+    scriptArgs: o.scriptArgs,
+    scriptArgsFile: o.scriptArgsFile,
+    datadir: o.datadir,
+    ...(o.scriptTimeoutMs !== undefined ? { scriptTimeoutMs: o.scriptTimeoutMs } : {}),
+    verbosity: o.verbose,
+    debugging: o.debugging,
+    trace: o.scriptTrace === true,
+    timing: o.timing ?? 3,
+    args,
+    signal,
+    onWarning,
+    onLog: (line) => process.stderr.write(`${line}\n`),
   };
 }
