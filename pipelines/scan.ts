@@ -7,6 +7,7 @@ import { formatRecords, type FormatOptions } from '../stages/format/index.js';
 import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
+import { osRecords, type OsStageOptions } from '../stages/os/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetsOptions } from '../stages/targets/index.js';
 
@@ -16,6 +17,8 @@ export interface ScanPipelineOptions {
   format: FormatOptions;
   /** -sV: service detection after send. */
   detect?: Partial<DetectOptions>;
+  /** -O: OS detection after detect. */
+  os?: OsStageOptions;
   /** --db: append to a DuckDB database as records arrive (before formatting). */
   store?: StoreOptions;
   /**
@@ -38,7 +41,8 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const sent = sendRecords(opts.send)(targetRecords(opts.targets));
-  const found = opts.detect ? detectRecords(opts.detect)(sent) : sent;
+  const detected = opts.detect ? detectRecords(opts.detect)(sent) : sent;
+  const found = opts.os ? osRecords(opts.os)(detected) : detected;
   const stored = opts.store ? storedLazily(opts.store, found) : found;
   const seen = observed(stored, opts.observe);
   const forOutputs = opts.prior ? mergeRecords()(afterHeader(seen, opts.prior)) : seen;

@@ -4,16 +4,16 @@ import { UserInputError, type AnyRecord } from '../../../stages/records/index.js
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
-import { detectOptions, formatOptions, scanProtocols, sendOptions, targetsOptions } from '../lib/stage-options.js';
+import { detectOptions, formatOptions, osOptions, refuseOsFlagsWithoutO, scanProtocols, sendOptions, targetsOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
 
-const GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'timing', 'output', 'database', 'misc'];
+const GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'timing', 'output', 'database', 'misc'];
 
 /** DuckDB loads only for --db / --resume: importing it costs more start-up than the rest of a scan's code. */
 const loadStore = () => import('../../../stages/store/index.js');
 
 export default class Scan extends PrtipCommand {
-  static override summary = 'Run a whole scan in one process (targets → send → [detect] → [store] → format)';
+  static override summary = 'Run a whole scan in one process (targets → send → [detect] → [os] → [store] → format)';
   static override description = commandHelp(
     'prtip [scan] [options] TARGET...  |  prtip scan --resume FILE',
     'Scans the targets with the same stages the pipe runs, in one process, and prints the\n' +
@@ -25,6 +25,7 @@ export default class Scan extends PrtipCommand {
     [
       'prtip scan -sT -p 1-1024 198.18.0.0/24',
       'prtip scan -sV -p 22,80,443 198.18.0.7',
+      'sudo prtip scan -sS -O -p 22,80,81 198.18.0.7',
       'prtip -sT -F --open -oD results.jsonl 198.18.0.7',
       'prtip scan -sT -p- -T4 -oA all 198.18.0.7 --db scans.duckdb',
       'prtip scan --resume scans.duckdb',
@@ -61,6 +62,7 @@ export default class Scan extends PrtipCommand {
     if (o.versionIntensity !== undefined && !o.versionDetect) {
       throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
     }
+    refuseOsFlagsWithoutO(o);
     const protocols = scanProtocols(o);
     if (o.ports !== undefined && /(^|,)\s*S:/i.test(o.ports)) {
       throw new UserInputError(`-p "${o.ports}" asks for SCTP ports, but prtip has no SCTP scan yet (-sY/-sZ)`);
@@ -82,6 +84,7 @@ export default class Scan extends PrtipCommand {
         send: sendOptions(o, [], interrupt.signal, warn),
         format: formatOptions(o, outputs),
         detect: o.versionDetect ? detectOptions(o, [], interrupt.signal, warn) : undefined,
+        os: o.osDetect ? osOptions(o, [], interrupt.signal, warn) : undefined,
         store: o.db ? { path: o.db, db, argv, resumeScanId: resume?.scanId } : undefined,
         observe: verboseObserver(o.verbose),
         prior: resume?.prior,
