@@ -175,6 +175,21 @@ export interface NativeEngine {
   /** The L4 wire modules native has. */
   wireProtocols(): Array<{ name: string; ipProto: number }>;
   RawEngine: new (config: RawEngineConfig, onReplies: (packed: Buffer) => void) => RawEngine;
+  /** Exact prebuilt frames out, whole reply packets in (OS detection; native/src/raw-exchange.cc). */
+  RawExchange: { new (ifname: string, bpfFilter: string): RawExchange; nowUs(): number };
+}
+
+/**
+ * Sends whole Ethernet frames (IPv4) on an AF_PACKET socket bound to `ifname` and captures the
+ * incoming packets matching a BPF filter, with libpcap's timestamps (realtime µs, the clock
+ * `send` and `nowUs` read). Non-blocking: poll() returns what arrived since the last call.
+ */
+export interface RawExchange {
+  /** Sends one frame; returns the realtime µs just before it went to the kernel. */
+  send(frame: Uint8Array): number;
+  /** Packets captured since the last poll: the IP packet (link header removed) and its capture time. */
+  poll(): Array<{ timeUs: number; packet: Buffer }>;
+  close(): void;
 }
 
 let engine: NativeEngine | undefined;

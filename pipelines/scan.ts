@@ -8,6 +8,7 @@ import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { reverseName } from '../stages/send/reverse-dns.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
+import { osRecords, type OsStageOptions } from '../stages/os/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
 import { scriptRecords, type ScriptOptions } from '../stages/script/index.js';
@@ -22,6 +23,8 @@ export interface ScanPipelineOptions {
   detect?: Partial<DetectOptions>;
   /** -sC/--script: NSE scripts after detection. */
   script?: Partial<ScriptOptions> & Pick<ScriptOptions, 'scripts'>;
+  /** -O: OS detection after detect. */
+  os?: OsStageOptions;
   /** --db: append to a DuckDB database as records arrive (before formatting). */
   store?: StoreOptions;
   /**
@@ -46,7 +49,8 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const sent = sendRecords(opts.send)(targetRecords(opts.targets, opts.plan));
   const detected = opts.detect ? detectRecords(opts.detect)(sent) : sent;
-  const found = opts.script ? scriptRecords(opts.script)(detected) : detected;
+  const osed = opts.os ? osRecords(opts.os)(detected) : detected;
+  const found = opts.script ? scriptRecords(opts.script)(osed) : osed;
   // A resumed scan rebuilds the host rows its killed run never wrote, as send would have: -Pn, -R.
   const store = opts.store?.resumeScanId
     ? { ...opts.store, rebuiltHosts: { assumeUp: opts.send.assumeUp, hostname: opts.send.reverseDns ? (ip: string) => reverseName(ip) : undefined } }

@@ -7,6 +7,11 @@
 #include "raw-engine.h"
 #include "wire.h"
 
+namespace prtip {
+Napi::Function DefineRawExchange(Napi::Env env);  // raw-exchange.cc
+const char* raw_exchange_selftest();
+}  // namespace prtip
+
 namespace {
 
 Napi::Value PcapVersion(const Napi::CallbackInfo& info) {
@@ -68,6 +73,8 @@ Napi::Value SelfTest(const Napi::CallbackInfo& info) {
     failure = p->selftest();
     if (failure) return Napi::String::New(info.Env(), std::string("proto-") + p->name + ": " + failure);
   }
+  failure = prtip::raw_exchange_selftest();
+  if (failure) return Napi::String::New(info.Env(), std::string("raw-exchange: ") + failure);
   return info.Env().Null();
 }
 
@@ -85,6 +92,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("replyLayout", Napi::Function::New(env, prtip::ReplyLayout));
   exports.Set("wireProtocols", Napi::Function::New(env, prtip::WireProtocols));
   exports.Set("RawEngine", prtip::RawEngine::Define(env));
+  exports.Set("RawExchange", prtip::DefineRawExchange(env));
   return exports;
 }
 

@@ -28,3 +28,6 @@ export {
   OS_PROBES, OS_TCP_OPTION_SETS, OS_TCP_WINDOWS, OsReplyCollector,
   type OsIcmpProbeSpec, type OsProbeName, type OsProbeSpec, type OsRoundPorts, type OsTcpProbeSpec, type OsUdpProbeSpec,
 } from './probes.js';
+export { osRecords, choosePorts, checkOsPrivileges, OS_IPV6_REASON, type OsStageOptions } from './stage.js';
+export { osDetectHost, type OsHostOptions, type OsHostPorts } from './exchange.js';
+export { buildOsProbe, buildOsProbes, type BuiltProbe, type OsRoundWire } from './packets.js';

@@ -2,7 +2,7 @@ import t from 'tap';
 import { parseArgs, helpText, FLAGS, type FlagGroup } from '../../packages/oclif-cli/lib/flags.js';
 import { UserInputError } from '../../stages/records/index.js';
 
-const ALL: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'script', 'probedb', 'timing', 'output', 'database', 'interaction', 'cluster', 'misc'];
+const ALL: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'probedb', 'timing', 'output', 'database', 'interaction', 'cluster', 'misc'];
 const scan = (...argv: string[]) => parseArgs(argv, ALL, 'scan', true);
 
 t.test('nmap spellings parse into options', async (t) => {
@@ -38,7 +38,7 @@ t.test('bad flags and values: one clear message quoting the token', async (t) =>
   const bad: Array<[string[], RegExp]> = [
     [['-sZ'], /"-sZ" \(SCTP COOKIE-ECHO scan\) is not available|-sZ \(SCTP COOKIE-ECHO scan\) is not available/],
     [['-sO'], /-sO \(IP protocol scan\) is not available in this version/],
-    [['-O'], /-O \(OS detection\) is not available/],
+    [['-A'], /-A \(aggressive scan = -O -sV -sC --traceroute; prtip has no --traceroute yet, give -O -sV -sC\) is not available/],
     [['-PS22'], /-PS22 \(TCP SYN ping\) is not available/],
     [['--frobnicate'], /unknown option "--frobnicate" for prtip scan/],
     [['-Q'], /unknown option "-Q"/],

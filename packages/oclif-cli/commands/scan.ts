@@ -21,7 +21,7 @@ const GROUPS: FlagGroup[] = SCAN_GROUPS;
 const loadStore = () => import('../../../stages/store/index.js');
 
 export default class Scan extends PrtipCommand {
-  static override summary = 'Run a whole scan in one process (targets → send → [detect] → [script] → [store] → format)';
+  static override summary = 'Run a whole scan in one process (targets → send → [detect] → [os] → [script] → [store] → format)';
   static override description = commandHelp(
     'prtip [scan] [options] TARGET...  |  prtip scan --resume FILE',
     'Scans the targets with the same stages the pipe runs, in one process, and prints the\n' +
@@ -40,6 +40,7 @@ export default class Scan extends PrtipCommand {
       'prtip scan -sT -p 1-1024 198.18.0.0/24',
       'prtip scan -sV -p 22,80,443 198.18.0.7',
       'prtip scan -sV -sC -p 21,22,25,80,443 198.18.0.7',
+      'sudo prtip scan -sS -O -p 22,80,81 198.18.0.7',
       'prtip -sT -F --open -oD results.jsonl 198.18.0.7',
       'prtip scan -sT -p- -T4 -oA all 198.18.0.7 --db scans.duckdb',
       'prtip scan --resume scans.duckdb',

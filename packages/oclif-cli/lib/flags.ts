@@ -63,6 +63,11 @@ export interface CliOptions {
   versionIntensity?: number;
   /** prtip detect --check-db */
   checkDb: boolean;
+  /** -O, --osscan-limit, --osscan-guess/--fuzzy, --max-os-tries */
+  osDetect?: boolean;
+  osscanLimit?: boolean;
+  osscanGuess?: boolean;
+  maxOsTries?: number;
   db?: string;
   resume?: string;
   /** prtip cluster / worker: --redis URL, --shards N, --concurrency K, --results DIR, --stall-timeout, --partial */
@@ -97,7 +102,7 @@ export function emptyOptions(): CliOptions {
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'evasion' | 'discovery' | 'version' | 'script' | 'probedb' | 'timing' | 'output' | 'database' | 'interaction' | 'cluster' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'evasion' | 'discovery' | 'version' | 'os' | 'script' | 'probedb' | 'timing' | 'output' | 'database' | 'interaction' | 'cluster' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
@@ -106,6 +111,7 @@ export const GROUP_TITLES: Record<FlagGroup, string> = {
   evasion: 'FIREWALL/IDS EVASION AND SPOOFING',
   discovery: 'HOST DISCOVERY AND NAMES',
   version: 'SERVICE/VERSION DETECTION',
+  os: 'OS DETECTION',
   script: 'SCRIPT SCAN (NSE)',
   probedb: 'PROBE DATABASE',
   timing: 'TIMING AND PERFORMANCE',
@@ -182,6 +188,10 @@ export const FLAGS: FlagSpec[] = [
   // service/version detection
   { names: ['-sV'], group: 'version', help: 'probe open ports for service/version (nmap-service-probes, or the built-in set)', apply: (o) => { o.versionDetect = true; } },
   { names: ['--version-intensity'], value: '0-9', group: 'version', help: 'probes tried: rarity up to this (default 7); port-listed probes always', apply: (o, v, n) => { o.versionIntensity = parseInteger(n, v, 0, 9); } },
+  { names: ['-O'], group: 'os', help: "OS detection: nmap's 16 IPv4 probes, matched against DATADIR/nmap-os-db (root)", apply: (o) => { o.osDetect = true; } },
+  { names: ['--osscan-limit'], group: 'os', help: 'OS-scan only hosts with an open and a closed TCP port', apply: (o) => { o.osscanLimit = true; } },
+  { names: ['--osscan-guess', '--fuzzy'], group: 'os', help: 'print aggressive OS guesses when there is no perfect match', apply: (o) => { o.osscanGuess = true; } },
+  { names: ['--max-os-tries'], value: 'N', group: 'os', help: 'OS probe rounds per host until a perfect match (1-50, default 5)', apply: (o, v, n) => { o.maxOsTries = parseInteger(n, v, 1, 50); } },
   { names: ['--version-light'], group: 'version', help: 'alias for --version-intensity 2', apply: (o) => { o.versionIntensity = 2; } },
   { names: ['--version-all'], group: 'version', help: 'alias for --version-intensity 9 (every probe)', apply: (o) => { o.versionIntensity = 9; } },
   { names: ['--check-db'], group: 'probedb', help: 'load the probe database, report what cannot be used (counts and reasons), exit', apply: (o) => { o.checkDb = true; } },
@@ -240,7 +250,7 @@ function stringData(v: string, flag: string): Uint8Array {
 /** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
 const NOT_YET: Record<string, string> = {
   ...Object.fromEntries(PLANNED_SCAN_TYPES.map((p) => [p.flag, p.title])),
-  '-sn': 'ping scan', '-sL': 'list scan', '-O': 'OS detection', '-A': 'aggressive scan (-sV -O -sC)',
+  '-sn': 'ping scan', '-sL': 'list scan', '-A': 'aggressive scan = -O -sV -sC --traceroute; prtip has no --traceroute yet, give -O -sV -sC',
   '-oS': 'script kiddie output',
   '-PS': 'TCP SYN ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',

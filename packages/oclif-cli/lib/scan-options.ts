@@ -8,9 +8,9 @@ import type { OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
 import type { Database } from '../../../stages/store/index.js';
 import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
-import { detectOptions, formatOptions, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
+import { detectOptions, formatOptions, osOptions, refuseOsFlagsWithoutO, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
 
-export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'script', 'timing', 'output', 'database', 'interaction', 'misc'];
+export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'timing', 'output', 'database', 'interaction', 'misc'];
 
 /** Parses and checks a scan's words (what `prtip scan` would be given). */
 export function parseScanArgs(argv: string[]): CliOptions {
@@ -23,6 +23,7 @@ export function checkScanOptions(o: CliOptions): void {
   if (o.versionIntensity !== undefined && !o.versionDetect) {
     throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
   }
+  refuseOsFlagsWithoutO(o);
   const protocols = scanProtocols(o);
   if (o.ports !== undefined && /(^|,)\s*S:/i.test(o.ports)) {
     throw new UserInputError(`-p "${o.ports}" asks for SCTP ports, but prtip has no SCTP scan yet (-sY/-sZ)`);
@@ -69,6 +70,7 @@ export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipeli
     send,
     format: formatOptions(o, ctx.outputs),
     detect,
+    os: o.osDetect ? osOptions(o, [], ctx.signal, ctx.warn) : undefined,
     script: o.scripts !== undefined ? scriptOptions(o, [], ctx.signal, ctx.warn) : undefined,
     store: o.db ? { path: o.db, db: ctx.db, argv: ctx.argv, resumeScanId: ctx.resume?.scanId } : undefined,
     observe: ctx.observe,

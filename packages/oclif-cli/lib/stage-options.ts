@@ -9,6 +9,7 @@ import type { ScriptOptions } from '../../../stages/script/index.js';
 import { loadServicesTable } from '../../../stages/datafiles/index.js';
 import type { CliOptions } from './flags.js';
 import { loadNative } from '../../../native/index.js';
+import { checkOsPrivileges, DEFAULT_MAX_OS_TRIES, OS_IPV6_REASON, type OsStageOptions } from '../../../stages/os/index.js';
 import { parseSpoofMac, probeModule, scanTypeByName, type EvasionOptions } from '../../../stages/probes/index.js';
 
 /** The protocols the asked scan types probe (default TCP): what unprefixed -p items mean. */
@@ -254,3 +255,22 @@ export function scriptOptions(o: CliOptions, args: string[], signal: AbortSignal
     onLog: (line) => process.stderr.write(`${line}\n`),
   };
 }
+
+/** -O and friends → the os stage; refuses what cannot run (no root, IPv6). */
+export function osOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): OsStageOptions {
+  if (o.family === 6) throw new UserInputError(`-O with -6: ${OS_IPV6_REASON}`);
+  checkOsPrivileges();
+  return {
+    datadir: o.datadir, maxOsTries: o.maxOsTries ?? DEFAULT_MAX_OS_TRIES, limit: o.osscanLimit === true, guess: o.osscanGuess === true,
+    scanDelayMs: 0, timingLevel: o.timing ?? 3, route: { ...(o.iface ? { iface: o.iface } : {}), ...(o.sourceAddress ? { source: o.sourceAddress } : {}) },
+    args, signal, onWarning,
+  };
+}
+
+/** --osscan-limit, --osscan-guess and --max-os-tries set how -O runs. */
+export function refuseOsFlagsWithoutO(o: CliOptions): void {
+  if (!o.osDetect && (o.osscanLimit || o.osscanGuess || o.maxOsTries !== undefined)) {
+    throw new UserInputError('--osscan-limit, --osscan-guess/--fuzzy and --max-os-tries set how -O runs: add -O');
+  }
+}
+

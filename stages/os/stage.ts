@@ -1,0 +1,134 @@
+/**
+ * `prtip os` / -O: the OS-detection stage. Passes every record through; remembers each host's
+ * state and port records; at the end of the stream OS-scans the up IPv4 hosts (several at once,
+ * each with its own 100 ms SEQ spacing) and emits an os record per host before the trailer.
+ */
+import { randomInt } from 'node:crypto';
+import net from 'node:net';
+import { loadNative } from '../../native/index.js';
+import { loadOsDb } from '../datafiles/os-db.js';
+import { macBytes, resolveNeighbours, resolveRawRoute, type RouteOverrides } from '../probes/routing.js';
+import { extendTrailer, UserInputError, type AnyRecord, type EndTrailer, type PortRecord } from '../records/index.js';
+import { osDetectHost, type OsHostPorts } from './exchange.js';
+import { checkMaxOsTries, DEFAULT_MAX_OS_TRIES, hostQualifies } from './rounds.js';
+
+export interface OsStageOptions {
+  datadir?: string;
+  /** --max-os-tries (default 5). */
+  maxOsTries?: number;
+  /** --osscan-limit. */
+  limit?: boolean;
+  /** --osscan-guess / --fuzzy. */
+  guess?: boolean;
+  scanDelayMs?: number;
+  /** -T level (default 3). */
+  timingLevel?: number;
+  /** Hosts OS-scanned at once (default 8). */
+  parallel?: number;
+  route?: RouteOverrides;
+  args?: string[];
+  signal?: AbortSignal;
+  onWarning?: (message: string) => void;
+}
+
+export const OS_IPV6_REASON = 'OS detection of IPv6 hosts is not available: nmap classifies IPv6 with a model compiled into its binary, not a data file prtip can read';
+
+/** Refuses -O where it cannot run: no raw-socket access. */
+export function checkOsPrivileges(): void {
+  if (!loadNative().hasRawAccess()) throw new UserInputError('-O (OS detection) sends raw packets: run prtip as root (or with CAP_NET_RAW)');
+}
+
+/** nmap's port choice from the scan's port records (lowest numbers first), with its fallbacks. */
+export function choosePorts(ports: PortRecord[]): OsHostPorts {
+  const tcp = ports.filter((p) => p.proto === 'tcp').sort((a, b) => a.port - b.port);
+  const udp = ports.filter((p) => p.proto === 'udp').sort((a, b) => a.port - b.port);
+  const first = (list: PortRecord[], state: string) => list.find((p) => p.state === state && p.port > 0)?.port;
+  const open = first(tcp, 'open') ?? null;
+  const closed = first(tcp, 'closed');
+  const closedUdp = first(udp, 'closed');
+  return {
+    openTcpPort: open,
+    closedTcpPort: closed ?? first(tcp, 'unfiltered') ?? randomInt(30000, 44781),
+    closedTcpPortKnown: closed !== undefined,
+    closedUdpPort: closedUdp ?? randomInt(30000, 44781),
+    closedUdpPortKnown: closedUdp !== undefined,
+    openCount: tcp.filter((p) => p.state === 'open').length,
+    closedCount: tcp.filter((p) => p.state === 'closed').length,
+  };
+}
+
+export function osRecords(options: OsStageOptions = {}) {
+  const maxOsTries = options.maxOsTries ?? DEFAULT_MAX_OS_TRIES;
+  const bad = checkMaxOsTries(maxOsTries);
+  if (bad) throw new UserInputError(bad);
+  return async function* os(source: AsyncIterable<AnyRecord>): AsyncGenerator<AnyRecord, void, undefined> {
+    checkOsPrivileges();
+    const db = loadOsDb(options.datadir);
+    const up = new Set<string>();
+    const down = new Set<string>();
+    const ports = new Map<string, PortRecord[]>();
+    let udpScan = false;
+    let trailer: EndTrailer | undefined;
+    for await (const rec of source) {
+      if (rec.type === 'end') { trailer = rec as EndTrailer; break; }
+      if (rec.type === 'scan') udpScan = ((rec as { scanTypes?: string[] }).scanTypes ?? []).some((t) => t.startsWith('udp'));
+      if (rec.type === 'host') ((rec as { state: string }).state === 'up' ? up : down).add((rec as { ip: string }).ip);
+      if (rec.type === 'port') {
+        const p = rec as PortRecord;
+        if (!ports.has(p.ip)) ports.set(p.ip, []);
+        ports.get(p.ip)!.push(p);
+      }
+      yield rec.type === 'scan' && options.args ? { ...rec, args: [...(rec as { args: string[] }).args, ...options.args] } as AnyRecord : rec;
+    }
+    // Up: said so by a host record, or answering on some port.
+    for (const [ip, list] of ports) if (!down.has(ip) && list.some((p) => p.state === 'open' || p.state === 'closed' || p.state === 'unfiltered')) up.add(ip);
+    const counters = { hosts: 0, skipped: 0, failed: 0 };
+    const queue: Array<[string, OsHostPorts]> = [];
+    for (const ip of up) {
+      if (net.isIP(ip) === 6) {
+        options.onWarning?.(`${ip}: ${OS_IPV6_REASON}`);
+        counters.skipped++;
+        continue;
+      }
+      const chosen = choosePorts(ports.get(ip) ?? []);
+      if (!hostQualifies(chosen.openCount, chosen.closedCount, options.limit === true)) { counters.skipped++; continue; }
+      queue.push([ip, chosen]);
+    }
+    const done: AnyRecord[] = [];
+    let wake: (() => void) | undefined;
+    let active = 0;
+    const runOne = async (ip: string, chosen: OsHostPorts) => {
+      try {
+        const route = await resolveRawRoute(ip, options.route ?? {});
+        let dstMac = route.nextHopMac;
+        if (route.onLink && !route.local) {
+          const found = (await resolveNeighbours(route.ifname, 4, [ip])).get(ip);
+          if (!found) throw new Error(`no ARP answer from ${ip}`);
+          dstMac = found;
+        }
+        if (route.local) dstMac = macBytes('00:00:00:00:00:00');
+        done.push(await osDetectHost(ip, chosen, {
+          db, maxOsTries, guess: options.guess === true, scanDelayMs: options.scanDelayMs ?? 0, timingLevel: options.timingLevel ?? 3,
+          udpScan, route, dstMac, ...(options.signal ? { signal: options.signal } : {}),
+        }));
+        counters.hosts++;
+      } catch (err) {
+        counters.failed++;
+        options.onWarning?.(`OS detection of ${ip} failed: ${(err as Error).message}`);
+      }
+    };
+    const parallel = Math.max(1, options.parallel ?? 8);
+    while (queue.length || active) {
+      while (active < parallel && queue.length && !options.signal?.aborted) {
+        const [ip, chosen] = queue.shift()!;
+        active++;
+        void runOne(ip, chosen).finally(() => { active--; const w = wake; wake = undefined; w?.(); });
+      }
+      if (options.signal?.aborted) queue.length = 0;
+      if (active) await new Promise<void>((r) => (wake = r));
+      yield* done.splice(0);
+    }
+    yield* done.splice(0);
+    yield extendTrailer(trailer, 'os', counters, trailer === undefined || options.signal?.aborted === true);
+  };
+}
