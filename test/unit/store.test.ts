@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { newHeader, newTrailer, type AnyRecord, type PortRecord } from '../../stages/records/index.js';
 import {
-  diffScans, exportParquet, finishedRanges, importFile, openDatabase, parseNmapXml, query, storeRecords,
+  diffScans, exportParquet, finishedRanges, importFile, openDatabase, parseNmapXml, query, storedRecords, storeRecords,
 } from '../../stages/store/index.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
 
@@ -209,4 +209,20 @@ t.test('the same record stream stored twice is refused, not doubled', async (t) 
   t.teardown(() => db.close());
   t.same((await query(db.conn, 'SELECT count(*) FROM ports')).rows, [[1]]);
   t.same((await query(db.conn, 'SELECT status FROM scans')).rows, [['complete']], 'the stored scan is untouched');
+});
+
+t.test('a resumed scan gets its TLS services back with the tunnel and the certificate', async (t) => {
+  const file = path.join(tmp, 'tls-resume.duckdb');
+  const header = newHeader(['prtip scan -sT -sV -p 443 198.18.0.1'], {
+    plan: { hosts: 1, portsPerHost: 1, probes: 1, shardProbes: 1, ports: { tcp: '443', udp: '', sctp: '' }, seed: 7, shard: { index: 1, count: 1 } },
+  });
+  const cert = { subject: 'CN=lab', issuer: 'CN=lab CA', sans: ['DNS:lab', 'IP:198.18.0.1'], notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2027-01-01T00:00:00.000Z', keyType: 'rsa', keyBits: 2048 };
+  const svc: AnyRecord = { type: 'service', ip: '198.18.0.1', port: 443, proto: 'tcp', name: 'http', product: 'nginx', method: 'probed', conf: 10, tunnel: 'ssl', cert };
+  await run(storeRecords({ path: file, argv: ['-sT', '-sV', '-p', '443', '198.18.0.1'] }), [header, port('198.18.0.1', 443, 'open'), svc, { ...newTrailer(true), counters: {} }]);
+  const db = await openDatabase(file);
+  t.teardown(() => db.close());
+  const scanId = (await query(db.conn, 'SELECT scan_id FROM scans')).rows[0]![0] as string;
+  const back = (await storedRecords(db, scanId)).filter((r) => r.type === 'service');
+  t.equal(back.length, 1);
+  t.match(back[0], { name: 'http', tunnel: 'ssl', cert: { subject: 'CN=lab', issuer: 'CN=lab CA', sans: ['DNS:lab', 'IP:198.18.0.1'], keyBits: 2048 } });
 });
