@@ -1,18 +1,19 @@
 // prtip cluster submit checks a scan exactly as prtip scan does: for each bad scan, both commands
 // exit 1 with the same one line (computed by running prtip scan itself). Redis is never reached:
 // the URL points nowhere, so a check that slipped through would fail on the connection instead.
+// The targets are loopback: should a case stop being refused, prtip scan must not reach the network.
 import t from 'tap';
 import { runCli } from '../helpers/cli.js';
 
 const NOWHERE = 'unix:///nonexistent/prtip-test/redis.sock';
 const bad: string[][] = [
-  ['-sT', '-p', '70000', '198.18.0.1'],
+  ['-sT', '-p', '70000', '127.0.0.1'],
   ['-sT', '-p', '80', '198.18.0.300'],
-  ['-sT', '-p', 'U:53', '198.18.0.1'],
-  ['-sT', '-g', '53', '-p', '80', '198.18.0.1'],
-  ['-sT', '--version-intensity', '5', '-p', '80', '198.18.0.1'],
-  ['--min-rate', '10', '--max-rate', '5', '-sS', '-p', '80', '198.18.0.1'],
-  ['-sY', '-p', '80', '198.18.0.1'],
+  ['-sT', '-p', 'U:53', '127.0.0.1'],
+  ['-sT', '-g', '53', '-p', '80', '127.0.0.1'],
+  ['-sT', '--version-intensity', '5', '-p', '80', '127.0.0.1'],
+  ['--min-rate', '10', '--max-rate', '5', '-sS', '-p', '80', '127.0.0.1'],
+  ['-sY', '-p', '80', '127.0.0.1'],
   ['-p', '80'],
 ];
 
