@@ -138,6 +138,8 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Clust
       });
     } catch (err) {
       if (checkpointBusy(err)) return later('its checkpoint is held by another run');
+      // A stage may end on the abort itself (throwing the signal's reason): a cancel is still a cancel.
+      if (controller.signal.reason === CANCELLED) throw new UnrecoverableError(CANCELLED);
       throw err;
     } finally {
       clearInterval(timer);

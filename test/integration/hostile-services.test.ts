@@ -74,6 +74,8 @@ ports.tls = await listen(tls.createServer({ key: fs.readFileSync(key), cert: fs.
 // The bait pattern backtracks exponentially on the bait banner; the rest is the built-in set.
 const datadir = path.join(dir, 'data');
 fs.mkdirSync(datadir);
+// An explicit --datadir must hold nmap-services too (a few lines of our own: the ports are given with -p).
+fs.writeFileSync(path.join(datadir, 'nmap-services'), 'ftp\t21/tcp\t0.2\nhttp\t80/tcp\t0.4\n');
 fs.writeFileSync(path.join(datadir, 'nmap-service-probes'), 'Probe TCP NULL q||\ntotalwaitms 3000\nmatch bait m=^(a|aa)+$=i p/Bait/\nmatch ftp m|^220 | p/Some FTP/\n\nProbe TCP GetRequest q|GET / HTTP/1.0\\r\\n\\r\\n|\nrarity 1\nports 1-65535\nsslports 1-65535\nmatch http m|^HTTP/1| p/web/\n');
 
 t.test('prtip scan -sV against hostile services: finishes, bounded, every output valid', async (t) => {

@@ -68,7 +68,7 @@ t.test('on a terminal: the live line, keys v d Enter p as nmap, Ctrl-C stops cle
   const end = await tmux.waitFor(/\[exit \d+\]/);
   t.match(end, /prtip: interrupted; flushing results/);
   t.match(end, /Scan interrupted: results above are partial\./);
-  t.match(end, /\[exit 0\]/);
+  t.match(end, /\[exit 130\]/, "exit 130 after Ctrl-C, as nmap");
   // The live line was erased before the report: no status text inside it.
   const report = end.slice(end.indexOf('prtip scan report for'));
   t.notMatch(report, /connect scan \d+\//);

@@ -17,6 +17,8 @@ t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 // Each service answers "HELLO" after its own delay (0.15-0.7 s: detection spans store checkpoints)
 // with "LAB-SVC-k 1.k"; the probe file written here matches it.
+// An explicit --datadir must hold nmap-services too (a few lines of our own: the ports are given with -p).
+fs.writeFileSync(path.join(dir, 'nmap-services'), 'ftp\t21/tcp\t0.2\nhttp\t80/tcp\t0.4\n');
 fs.writeFileSync(path.join(dir, 'nmap-service-probes'), [
   'Probe TCP NULL q||',
   'totalwaitms 1000',

@@ -13,7 +13,7 @@ import { findResumable, finishedRanges, openDatabase, query } from '../../../sta
 import { planTargets } from '../../../stages/targets/index.js';
 import { parseArgs, type CliOptions } from './flags.js';
 import { checkScanOptions, SCAN_GROUPS } from './scan-options.js';
-import { detectOptions, formatOptions, sendOptions, targetsOptions } from './stage-options.js';
+import { detectOptions, formatOptions, osOptions, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
 
 /** Options of prtip scan that make no sense for a scan spread over workers, and what to do instead. */
 export const NOT_FOR_CLUSTER: Readonly<Record<string, string>> = Object.fromEntries([
@@ -108,6 +108,8 @@ export const runShardScan: ShardRunner = async (job, ctx) => {
       send: sendOptions(o, [], ctx.signal, ctx.warn),
       format: formatOptions(o, []),
       detect: o.versionDetect ? detectOptions(o, [], ctx.signal, ctx.warn) : undefined,
+      os: o.osDetect ? osOptions(o, [], ctx.signal, ctx.warn) : undefined,
+      script: o.scripts !== undefined ? scriptOptions(o, [], ctx.signal, ctx.warn) : undefined,
       store: { path: ctx.dbPath, db, argv, resumeScanId: resume?.scanId },
       observe: (rec) => {
         if (rec.type === 'scan') scanId ??= (rec as ScanHeader).scanId;
