@@ -121,9 +121,14 @@ if (skip) {
     const mine = nmapGuesses(out);
     const theirs = nmapGuesses(nmapOut);
     t.ok(theirs.list.length > 0, 'nmap printed OS details or guesses');
-    const tops = theirs.list.filter((g) => g.percent === theirs.list[0]!.percent).map((g) => g.name);
-    t.ok(tops.includes(mine.list[0]?.name ?? ''), `prtip's top guess ${mine.list[0]?.name} (${mine.list[0]?.percent}%) is one of nmap's best: ${tops.join(', ')} (${theirs.list[0]?.percent}%)`);
-    t.equal(mine.list[0]?.percent, theirs.list[0]?.percent, 'the same top accuracy');
+    // With equal SP/ISR/TS the two prints score alike: the same top accuracy. With different ones
+    // (separate runs see different random ISNs) those attributes' MatchPoints move a reference by
+    // about a point either way, so the top guess must be within one point of nmap's best.
+    const slack = sameTiming ? 0 : 1;
+    const top = theirs.list[0]!.percent;
+    const tops = theirs.list.filter((g) => g.percent >= top - slack).map((g) => g.name);
+    t.ok(tops.includes(mine.list[0]?.name ?? ''), `prtip's top guess ${mine.list[0]?.name} (${mine.list[0]?.percent}%) is one of nmap's best: ${tops.join(', ')} (${top}%)`);
+    t.ok(Math.abs((mine.list[0]?.percent ?? -99) - top) <= slack, `top accuracy ${mine.list[0]?.percent}% vs nmap's ${top}%${sameTiming ? '' : ' (SP/ISR/TS differ between the runs: one point either way)'}`);
     t.comment(`prtip: ${mine.list.slice(0, 3).map((g) => `${g.name} (${g.percent}%)`).join(', ')}`);
   });
 
