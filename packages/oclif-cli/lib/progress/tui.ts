@@ -21,6 +21,21 @@ export function tuiUnavailable(out: NodeJS.WriteStream = process.stderr): string
   return undefined;
 }
 
+/**
+ * ink decides once, when its module loads, whether it runs under CI (CI or CONTINUOUS_INTEGRATION
+ * set) and then draws only the last frame at exit. --tui is asked for on a terminal we checked, so
+ * the dashboard must be live there too: ink is loaded with those two variables out of sight.
+ */
+async function importInkOnTerminal(): Promise<typeof import('ink')> {
+  const hidden = (['CI', 'CONTINUOUS_INTEGRATION'] as const).filter((k) => k in process.env).map((k) => [k, process.env[k]] as const);
+  for (const [k] of hidden) delete process.env[k];
+  try {
+    return await import('ink');
+  } finally {
+    for (const [k, v] of hidden) process.env[k] = v;
+  }
+}
+
 export interface Tui extends KeySink {
   model: TuiModel;
   observe(rec: { type: string }): void;
@@ -29,7 +44,7 @@ export interface Tui extends KeySink {
 
 export async function startTui(model: TuiModel, interaction: Interaction, onQuit: () => void, out: NodeJS.WriteStream = process.stderr): Promise<Tui> {
   const React = await import('react');
-  const ink = await import('ink');
+  const ink = await importInkOnTerminal();
   const h = React.createElement;
   const { Box, Text } = ink;
 
