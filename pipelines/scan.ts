@@ -12,6 +12,7 @@ import { osRecords, type OsStageOptions } from '../stages/os/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
 import { scriptRecords, type ScriptOptions } from '../stages/script/index.js';
+import { middleboxRecords, type MiddleboxOptions } from '../stages/middlebox/index.js';
 
 export interface ScanPipelineOptions {
   targets: TargetsOptions;
@@ -33,6 +34,8 @@ export interface ScanPipelineOptions {
    * whole scan. They do not go to the store, which has them.
    */
   prior?: AnyRecord[];
+  /** SYN proxies, tarpits, answer-everything balancers: on unless false (stages/middlebox). */
+  middlebox?: MiddleboxOptions | false;
   /** Sees every record between send and format (e.g. -v's live "Discovered open port" lines). */
   observe?: (rec: AnyRecord) => void;
 }
@@ -47,7 +50,9 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
-  const sent = sendRecords(opts.send)(targetRecords(opts.targets, opts.plan));
+  const scanned = sendRecords(opts.send)(targetRecords(opts.targets, opts.plan));
+  // Open ports are vetted before anything probes them further (detect would talk to a tarpit too).
+  const sent = opts.middlebox === false ? scanned : middleboxRecords({ signal: opts.send.signal, ...opts.middlebox })(scanned);
   const detected = opts.detect ? detectRecords(opts.detect)(sent) : sent;
   const osed = opts.os ? osRecords(opts.os)(detected) : detected;
   const found = opts.script ? scriptRecords(opts.script)(osed) : osed;

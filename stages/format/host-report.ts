@@ -1,4 +1,4 @@
-import type { AnyRecord, HostRecord, OsRecord, PortRecord, ServiceRecord } from '../records/index.js';
+import type { AnyRecord, HandshakeCheck, HostRecord, MiddleboxNote, OsRecord, PortRecord, ServiceRecord } from '../records/index.js';
 import { ipKey, SortedSpill, type SpillOptions } from '../spill/index.js';
 import type { ViewOptions } from './output-format.js';
 
@@ -114,8 +114,28 @@ export const COLLAPSE_OVER = 25;
 
 export const SHOWN_WITH_OPEN = new Set(['open', 'open|filtered']);
 
-/** Whether --open shows the host at all: it has a port that is open (or open|filtered). */
-export const hasOpen = (r: HostReport): boolean => r.ports.some((p) => SHOWN_WITH_OPEN.has(p.state));
+/** What a middlebox check saw, after "a full handshake …". */
+export const CHECK_TEXT: Readonly<Record<HandshakeCheck, string>> = {
+  data: 'got data', silent: 'completed and no byte came', reset: 'was reset before any byte',
+  closed: 'was closed before any byte', refused: 'was refused', timeout: 'never completed',
+};
+
+/** A host judged proxied: one line that says what was seen and what the marks mean. */
+export function middleboxNote(n: MiddleboxNote): string {
+  const fp = n.fingerprint ? `, all with ${n.fingerprint}` : '';
+  return `Note: SYN-ACK on ${n.open} of ${n.open + n.closed} answered ports${fp} (${n.why}); ` +
+    `${n.checked} checked with a full handshake, ${n.spoke} sent a byte: a SYN proxy, tarpit or ` +
+    `answer-everything balancer answers for this host. Ports marked "proxied?" are probably not open ` +
+    `(--open hides them unless --show-proxied).`;
+}
+
+/** Whether --open lists a port: open (or open|filtered), and not marked proxied unless --show-proxied. */
+export function shownWithOpen(p: PortRecord, view: Pick<ViewOptions, 'showProxied'>): boolean {
+  return SHOWN_WITH_OPEN.has(p.state) && (p.proxied !== true || view.showProxied === true);
+}
+
+/** Whether --open shows the host at all: it has a port --open lists. */
+export const hasOpen = (r: HostReport, view: Pick<ViewOptions, 'showProxied'> = {}): boolean => r.ports.some((p) => shownWithOpen(p, view));
 
 /** Ports of one state (and protocol) that the report summarises instead of listing. */
 export interface HiddenGroup {
@@ -124,15 +144,25 @@ export interface HiddenGroup {
   count: number;
   /** reason → ports with that reason, in port order */
   reasons: Map<string, number[]>;
+  /** Open ports marked proxied (stages/middlebox), summarised apart from real ones. */
+  proxied?: boolean;
 }
 
 /** Splits a host's ports into listed ones and nmap's "Not shown" groups (per state, then protocol). */
-export function splitPorts(r: HostReport, view: Pick<ViewOptions, 'openOnly'>): { shown: PortRecord[]; hidden: HiddenGroup[] } {
+export function splitPorts(r: HostReport, view: Pick<ViewOptions, 'openOnly' | 'showProxied'>): { shown: PortRecord[]; hidden: HiddenGroup[] } {
   const ports = [...r.ports].sort(comparePorts);
   const counts = new Map<string, number>();
-  for (const p of ports) counts.set(p.state, (counts.get(p.state) ?? 0) + 1);
+  let proxied = 0;
+  for (const p of ports) {
+    counts.set(p.state, (counts.get(p.state) ?? 0) + 1);
+    if (p.proxied) proxied++;
+  }
+  // Proxied open ports are listed like open ones, unless --open hides them or a tarpit's thousands
+  // would bury the real ones: then they are one "Not shown" group (--show-proxied lists them).
+  const collapseProxied = !view.showProxied && (view.openOnly || proxied > COLLAPSE_OVER);
   const listed = (p: PortRecord): boolean =>
-    view.openOnly ? SHOWN_WITH_OPEN.has(p.state) : p.state === 'open' || (counts.get(p.state) ?? 0) <= COLLAPSE_OVER;
+    p.proxied && collapseProxied ? false
+      : view.openOnly ? SHOWN_WITH_OPEN.has(p.state) : p.state === 'open' || (counts.get(p.state) ?? 0) <= COLLAPSE_OVER;
   const shown: PortRecord[] = [];
   const groups = new Map<string, HiddenGroup>();
   for (const p of ports) {
@@ -140,10 +170,10 @@ export function splitPorts(r: HostReport, view: Pick<ViewOptions, 'openOnly'>): 
       shown.push(p);
       continue;
     }
-    const key = `${p.state} ${p.proto}`;
+    const key = `${p.state} ${p.proto}${p.proxied ? ' proxied' : ''}`;
     let g = groups.get(key);
     if (!g) {
-      g = { state: p.state, proto: p.proto, count: 0, reasons: new Map() };
+      g = { state: p.state, proto: p.proto, count: 0, reasons: new Map(), ...(p.proxied ? { proxied: true } : {}) };
       groups.set(key, g);
     }
     g.count++;

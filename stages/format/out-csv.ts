@@ -1,5 +1,5 @@
 import type { AnyRecord, EndTrailer } from '../records/index.js';
-import { comparePorts, HostReports, isUp, oneLine, serviceFor, type HostReport } from './host-report.js';
+import { comparePorts, HostReports, isUp, oneLine, serviceFor, shownWithOpen, type HostReport } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
 import { HostNames } from './host-names.js';
@@ -7,6 +7,7 @@ import { HostNames } from './host-names.js';
 export const CSV_COLUMNS = [
   'ip', 'hostname', 'port', 'proto', 'state', 'reason', 'ttl', 'rtt_ms', 'time',
   'service', 'product', 'version', 'extrainfo', 'method', 'conf', 'tunnel',
+  'confidence', 'proxied',
 ] as const;
 
 /**
@@ -23,12 +24,13 @@ export function csvField(v: string | number | null | undefined): string {
 function rows(r: HostReport, view: ViewOptions, names: HostNames): string {
   const out: string[] = [];
   for (const p of [...r.ports].sort(comparePorts)) {
-    if (view.openOnly && p.state !== 'open' && p.state !== 'open|filtered') continue;
+    if (view.openOnly && !shownWithOpen(p, view)) continue;
     const { name, svc } = serviceFor(r, p, view);
     out.push([
       r.ip, names.first(r.ip, r.host), p.port, p.proto, p.state, p.reason, p.ttl, p.rtt, new Date(p.time).toISOString(),
       name, svc?.product, svc?.version, svc?.extrainfo, svc ? svc.method : name ? 'table' : undefined, svc ? svc.conf : name ? 3 : undefined,
       svc?.tunnel,
+      p.confidence, p.proxied === undefined ? undefined : String(p.proxied),
     ].map(csvField).join(','));
   }
   return out.length ? `${out.join('\r\n')}\r\n` : '';

@@ -1,5 +1,5 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
-import { doneSummary, hasOpen, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
+import { doneSummary, hasOpen, shownWithOpen, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
 import { ctime, elapsedSeconds, initiatedComment } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
@@ -32,7 +32,7 @@ function hostLines(r: HostReport, view: ViewOptions): string {
   const lines = [`${who}\tStatus: ${up ? 'Up' : 'Down'}`];
   if (!up) return `${lines[0]}\n`;
   const { shown, hidden } = splitPorts(r, view);
-  const listed = view.openOnly ? shown.filter((p) => p.state === 'open' || p.state === 'open|filtered') : shown;
+  const listed = view.openOnly ? shown.filter((p) => shownWithOpen(p, view)) : shown;
   if (r.ports.length > 0) {
     // port/state/protocol/owner/service/rpc info/version/
     const entries = listed.map((p) => {
@@ -47,6 +47,9 @@ function hostLines(r: HostReport, view: ViewOptions): string {
       const count = hidden.filter((g) => g.state === ignored.state).reduce((n, g) => n + g.count, 0);
       line += `\tIgnored State: ${ignored.state} (${count})`;
     }
+    // Ports a SYN proxy or tarpit answered for (stages/middlebox), as their own field, listed or not.
+    const proxied = r.ports.filter((p) => p.proxied).map((p) => `${p.port}/${p.proto}`);
+    if (proxied.length > 0) line += `\tProxied: ${proxied.join(',')}`;
     if (r.os) line += osFields(r.os);
     lines.push(line);
   }
@@ -72,7 +75,7 @@ export function grepableFormat(sink: OutputSink, view: ViewOptions): OutputForma
         seen++;
         if (isUp(r)) up++;
         else if ((view.verbose ?? 0) < 1) continue;
-        if (view.openOnly && !hasOpen(r)) continue; // --open: hosts with an open port only, as nmap
+        if (view.openOnly && !hasOpen(r, view)) continue; // --open: hosts with an open port only, as nmap
         await sink.write(hostLines(r, view));
       }
       const total = header?.plan?.hosts ?? seen;

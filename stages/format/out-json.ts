@@ -1,5 +1,5 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
-import { comparePorts, hasOpen, hostStatus, HostReports, isReportRecord, isUp, portKey, type HostReport } from './host-report.js';
+import { comparePorts, hasOpen, shownWithOpen, hostStatus, HostReports, isReportRecord, isUp, portKey, type HostReport } from './host-report.js';
 import { jsonReplacer } from './out-jsonl.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
@@ -10,12 +10,16 @@ import { HostNames } from './host-names.js';
 function hostObject(r: HostReport, view: ViewOptions, names: HostNames, scripts?: ScriptResults) {
   const st = hostStatus(r);
   const ports = [...r.ports].sort(comparePorts)
-    .filter((p) => !view.openOnly || p.state === 'open' || p.state === 'open|filtered')
+    .filter((p) => !view.openOnly || shownWithOpen(p, view))
     .map((p) => {
       const svc = r.services.get(portKey(p.port, p.proto));
       const { type: _t, ip: _i, port: _p, proto: _pr, ...service } = svc ?? ({} as Record<string, unknown>);
       return {
         port: p.port, proto: p.proto, state: p.state, reason: p.reason, ttl: p.ttl, rtt: p.rtt, time: p.time,
+        // stages/middlebox's marks, when it judged the port
+        ...(p.confidence !== undefined ? { confidence: p.confidence } : {}),
+        ...(p.proxied !== undefined ? { proxied: p.proxied } : {}),
+        ...(p.check !== undefined ? { check: p.check } : {}),
         service: svc ? service : view.serviceName(p.port, p.proto) ? { name: view.serviceName(p.port, p.proto), method: 'table', conf: 3 } : null,
         ...(scripts ? { scripts: scripts.port(r.ip, p.port, p.proto).map(jsonScript) } : {}),
       };
@@ -27,6 +31,7 @@ function hostObject(r: HostReport, view: ViewOptions, names: HostNames, scripts?
     status: st.state,
     reason: st.reason,
     ports,
+    ...(r.host?.middlebox ? { middlebox: r.host.middlebox } : {}),
     os: r.os?.matches ?? [],
     // What the OS stage measured besides the matches (fingerprint, distance, sequences, …), when it ran.
     ...(r.os && osDetection(r.os) ? { osDetection: osDetection(r.os) } : {}),
@@ -68,7 +73,7 @@ export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
         if (isHostUp) up++;
         total++;
         if (!isHostUp && (view.verbose ?? 0) < 1) continue;
-        if (view.openOnly && !hasOpen(r)) continue;
+        if (view.openOnly && !hasOpen(r, view)) continue;
         await sink.write(`${written++ > 0 ? ',' : ''}\n${json(hostObject(r, view, names, scripts))}`);
       }
       const runstats = {

@@ -1,7 +1,8 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
-import { SHOWN_WITH_OPEN } from './host-report.js';
+import { shownWithOpen } from './host-report.js';
+import type { PortRecord } from '../records/index.js';
 
 /** Byte columns (probe batches, raw replies) become base64 text; JSON has no bytes. */
 export function jsonReplacer(_key: string, value: unknown): unknown {
@@ -13,9 +14,9 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
 /**
  * JSON Lines (-oD): one JSON object per record with the record's own field names. Probe
  * batches are plans, not results, and are left out; with --open, so are ports not open (and
- * not open|filtered), as every other output leaves them out.
+ * not open|filtered) and ports marked proxied (unless --show-proxied), as every other output leaves them out.
  */
-export function jsonLinesFormat(sink: OutputSink, view?: Pick<ViewOptions, 'openOnly'>): OutputFormat {
+export function jsonLinesFormat(sink: OutputSink, view?: Pick<ViewOptions, 'openOnly' | 'showProxied'>): OutputFormat {
   // Port and host records hold only strings, numbers and nulls: no replacer (it runs per key).
   const line = (rec: { type?: unknown }) =>
     sink.write(`${rec.type === 'port' || rec.type === 'host' ? JSON.stringify(rec) : JSON.stringify(rec, jsonReplacer)}\n`);
@@ -25,7 +26,7 @@ export function jsonLinesFormat(sink: OutputSink, view?: Pick<ViewOptions, 'open
     },
     async record(rec: AnyRecord) {
       if (rec.type === 'probes') return;
-      if (view?.openOnly && rec.type === 'port' && !SHOWN_WITH_OPEN.has((rec as { state: string }).state)) return;
+      if (view?.openOnly && rec.type === 'port' && !shownWithOpen(rec as PortRecord, view)) return;
       await line(rec);
     },
     async end(trailer: EndTrailer | undefined) {

@@ -1,6 +1,6 @@
 import type { AnyRecord, EndTrailer, PortRecord, ScanHeader, ServiceRecord } from '../records/index.js';
 import {
-  bestRtt, doneSummary, hasOpen, hostStatus, HostReports, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
+  bestRtt, doneSummary, hasOpen, middleboxNote, hostStatus, HostReports, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
   versionText, type HiddenGroup, type HostReport,
 } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
@@ -48,7 +48,7 @@ function notShown(hidden: HiddenGroup[]): string | undefined {
   if (hidden.length === 0) return undefined;
   const parts = hidden.map((g) => {
     const reasons = [...g.reasons].map(([r, ports]) => (g.reasons.size > 1 ? `${ports.length} ${r}` : r)).join(', ');
-    return `${g.count} ${g.state} ${g.proto} ${g.count === 1 ? 'port' : 'ports'} (${reasons})`;
+    return `${g.count} ${g.proxied ? 'proxied ' : ''}${g.state} ${g.proto} ${g.count === 1 ? 'port' : 'ports'} (${reasons})`;
   });
   return `Not shown: ${parts.join(', ')}`;
 }
@@ -88,7 +88,7 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
       const { name, svc } = serviceFor(r, p, view);
       // nmap's normal output: ssl/http for a service found inside TLS, http? for a guess from the table.
       const shown = svc ? `${svc.tunnel === 'ssl' ? 'ssl/' : ''}${svc.name}${svc.method === 'table' ? '?' : ''}` : name;
-      const row = [`${p.port}/${p.proto}`, p.state, oneLine(shown ?? 'unknown')];
+      const row = [`${p.port}/${p.proto}`, p.proxied ? `${p.state} (proxied?)` : p.state, oneLine(shown ?? 'unknown')];
       if (view.reason) row.push(p.ttl !== null ? `${p.reason} ttl ${p.ttl}` : p.reason);
       if (withVersion) row.push(oneLine(versionText(svc)));
       rows.push(row);
@@ -99,6 +99,7 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
       if (i > 0 && scripts) lines.push(...normalScripts(scripts.port(r.ip, shown[i - 1]!.port, shown[i - 1]!.proto)));
     });
   }
+  if (r.host?.middlebox) lines.push(oneLine(middleboxNote(r.host.middlebox)));
   // nmap prints the OS section after the port table and before "Service Info".
   if (r.os) lines.push(...osNormalLines(r.os, view.verbose ?? 0).map((l) => l.split('\n').map(oneLine).join('\n')));
   if (shown.length > 0) {
@@ -171,7 +172,7 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
           continue;
         }
         up++;
-        if (view.openOnly && !hasOpen(r)) continue;
+        if (view.openOnly && !hasOpen(r, view)) continue;
         await sink.write(hostBlock(r, view, names, scripts));
       }
       if (scripts.post.length > 0) await sink.write(`Post-scan script results:\n${normalScripts(scripts.post).join('\n')}\n`);

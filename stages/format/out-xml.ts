@@ -1,6 +1,6 @@
 import { PRTIP_VERSION, type AnyRecord, type EndTrailer, type OsRecord, type PortRecord, type ScanHeader } from '../records/index.js';
 import {
-  doneSummary, hasOpen, hostStatus, HostReports, isReportRecord, isUp, portRanges, serviceFor, splitPorts, type HostReport,
+  CHECK_TEXT, doneSummary, hasOpen, shownWithOpen, hostStatus, HostReports, isReportRecord, isUp, portRanges, serviceFor, splitPorts, type HostReport,
 } from './host-report.js';
 import { ctime, elapsedSeconds } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
@@ -8,6 +8,19 @@ import type { OutputSink } from './sink.js';
 import { xmlAttr, xmlElement, xmlText } from './xml-text.js';
 import { ScriptResults, xmlScripts } from './out-script.js';
 import { HostNames } from './host-names.js';
+
+/**
+ * nmap.dtd has no attribute for a port's confidence and allows no extra ones, and the reason stays
+ * the wire's (syn-ack): a port marked proxied carries a <script id="prtip-proxied"> (allowed under
+ * <port>, shown by nmap readers) with the marks as <elem>s.
+ */
+function proxiedScript(p: PortRecord): string {
+  if (p.proxied !== true) return '';
+  const checked = p.check ? `a full handshake ${CHECK_TEXT[p.check]}` : 'not checked itself';
+  const output = `SYN-ACK most likely from a SYN proxy, tarpit or answer-everything balancer (${checked}; confidence ${p.confidence ?? '?'}/10)`;
+  const elems = [xmlElement('elem', { key: 'confidence' }, String(p.confidence ?? '')), ...(p.check ? [xmlElement('elem', { key: 'check' }, p.check)] : [])];
+  return xmlElement('script', { id: 'prtip-proxied', output }, elems.join(''));
+}
 
 /** prtip scan type names → nmap.dtd's scan_types. */
 const XML_SCAN_TYPE: Record<string, string> = {
@@ -85,7 +98,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
   const known = names.of(r.ip, r.host);
   out.push(`<hostnames>\n${known.map((n) => `${xmlElement('hostname', { name: n.name, type: n.type })}\n`).join('')}</hostnames>`);
   if (r.ports.length > 0) {
-    const { shown, hidden } = splitPorts(r, { openOnly: false });
+    const { shown, hidden } = splitPorts(r, { openOnly: false, showProxied: true });
     const lines: string[] = ['<ports>'];
     // nmap.dtd: one <extraports> per state, with <extrareasons> per reason (and protocol).
     const byState = new Map<string, typeof hidden>();
@@ -100,7 +113,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
       }
       lines.push('</extraports>');
     }
-    const ports = view.openOnly ? shown.filter((p) => p.state === 'open' || p.state === 'open|filtered') : shown;
+    const ports = view.openOnly ? shown.filter((p) => shownWithOpen(p, view)) : shown;
     for (const p of ports) {
       const { name, svc } = serviceFor(r, p, view);
       const state = xmlElement('state', { state: p.state, reason: p.reason, reason_ttl: p.ttl ?? 0 });
@@ -117,7 +130,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
       } else if (name) {
         service = xmlElement('service', { name, method: 'table', conf: 3 });
       }
-      const portScripts = scripts ? xmlScripts(scripts.port(r.ip, p.port, p.proto)) : '';
+      const portScripts = proxiedScript(p) + (scripts ? xmlScripts(scripts.port(r.ip, p.port, p.proto)) : '');
       lines.push(`<port protocol="${p.proto}" portid="${p.port}">${state}${service}${portScripts}</port>`);
     }
     lines.push('</ports>');
@@ -186,7 +199,7 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
           if ((view.verbose ?? 0) < 1) continue;
         }
         // --open: as nmap, a host without an open port is not reported (it still counts as up).
-        if (view.openOnly && !hasOpen(r)) continue;
+        if (view.openOnly && !hasOpen(r, view)) continue;
         await sink.write(hostElement(r, view, names, scripts));
       }
       if (scripts.post.length > 0) await sink.write(`<postscript>${xmlScripts(scripts.post)}</postscript>\n`);

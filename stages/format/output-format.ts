@@ -5,6 +5,8 @@ import type { OutputSink } from './sink.js';
 export interface ViewOptions {
   /** --open: show only open (and open|filtered) ports. */
   openOnly: boolean;
+  /** --show-proxied: with --open, still list open ports marked proxied (stages/middlebox). */
+  showProxied?: boolean;
   /** --reason: add a REASON column. */
   reason: boolean;
   /** -v level: 1 also reports hosts that are down (normal, XML, grepable). */

@@ -251,6 +251,8 @@ export class RawSession implements ScanEngine {
         rtt: rtt >= 0 ? Math.round(rtt * 1000) / 1000 : null,
         time: Math.round(v.timeMs),
         ...(v.isTcp ? { window: v.window } : {}),
+        // A SYN-ACK's options complete its fingerprint (stages/middlebox tells proxies by it).
+        ...(v.isTcp && (v.tcpFlags & 0x12) === 0x12 ? { tcpOptions: v.tcpOptions.toString('hex') } : {}),
       };
     }
   }

@@ -99,6 +99,42 @@ export interface PortRecord {
   time: number;
   /** TCP window of the reply (raw scans that saw one: SYN-ACK or RST). */
   window?: number;
+  /** TCP options of a raw scan's SYN-ACK, hex ("020405b4…"; "" for none): part of the reply's fingerprint. */
+  tcpOptions?: string;
+  /**
+   * Set by the middlebox stage (stages/middlebox) on open TCP ports: how much the open state can be
+   * believed, 0–10 (10: the host answers like a host, or a full handshake got bytes from the service;
+   * 7: unchecked port of a suspect host whose checked ports spoke; 3: unchecked port of a host judged
+   * proxied; 1: checked, and the handshake completed but no byte ever came).
+   */
+  confidence?: number;
+  /** True when the SYN-ACK most likely came from a SYN proxy, tarpit or answer-everything balancer, not a service. */
+  proxied?: boolean;
+  /** What the middlebox stage's full-handshake check of this port saw (absent: not checked). */
+  check?: HandshakeCheck;
+}
+
+/**
+ * A full-handshake check of an open port: `data` (the service sent bytes, unasked or to a tiny
+ * probe), `silent` (connected, no byte within the wait), `reset` / `closed` (connected, then a RST
+ * or FIN before any byte: a SYN proxy without a backend), `refused` (the kernel's connect was
+ * refused: the SYN-ACK came from something else), `timeout` (the connect never completed).
+ */
+export type HandshakeCheck = 'data' | 'silent' | 'reset' | 'closed' | 'refused' | 'timeout';
+
+/** On a host record: the host was judged to sit behind something that answers SYN-ACK for every port. */
+export interface MiddleboxNote {
+  verdict: 'proxied';
+  /** Open (SYN-ACK) and closed answers the host gave. */
+  open: number;
+  closed: number;
+  /** Ports checked with a full handshake, and how many of them sent a byte. */
+  checked: number;
+  spoke: number;
+  /** The SYN-ACKs' shared fingerprint, e.g. "ttl 64, window 10, no options". */
+  fingerprint?: string;
+  /** Why the host was suspected: "93% of answers open", "network/broadcast address", "fingerprint seen on proxied hosts". */
+  why: string;
 }
 
 export interface HostRecord {
@@ -109,6 +145,8 @@ export interface HostRecord {
   reason: string;
   hostname?: string;
   time: number;
+  /** Set by the middlebox stage when the host's SYN-ACKs come from a proxy/tarpit (its open ports are marked proxied). */
+  middlebox?: MiddleboxNote;
 }
 
 /** Room for later stages: detect emits these; older stages pass them through untouched. */

@@ -34,6 +34,11 @@ CREATE TABLE IF NOT EXISTS ports (
   scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, port INTEGER NOT NULL, proto VARCHAR NOT NULL,
   state VARCHAR NOT NULL, reason VARCHAR, ttl INTEGER, rtt_ms DOUBLE, time TIMESTAMP_MS
 );
+-- stages/middlebox's marks on open TCP ports (NULL where it did not judge): confidence 0-10,
+-- proxied (a SYN proxy / tarpit answered, not a service), proxy_check (what the full-handshake check saw).
+ALTER TABLE ports ADD COLUMN IF NOT EXISTS confidence INTEGER;
+ALTER TABLE ports ADD COLUMN IF NOT EXISTS proxied BOOLEAN;
+ALTER TABLE ports ADD COLUMN IF NOT EXISTS proxy_check VARCHAR;
 CREATE TABLE IF NOT EXISTS services (
   scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, port INTEGER NOT NULL, proto VARCHAR NOT NULL,
   name VARCHAR, product VARCHAR, version VARCHAR, extrainfo VARCHAR, cpe VARCHAR[], method VARCHAR, conf INTEGER,

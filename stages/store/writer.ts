@@ -1,5 +1,5 @@
 import {
-  DOUBLE, DuckDBDataChunk, DuckDBTimestampMillisecondsValue, INTEGER, LIST, TIMESTAMP_MS, VARCHAR, listValue,
+  BOOLEAN, DOUBLE, DuckDBDataChunk, DuckDBTimestampMillisecondsValue, INTEGER, LIST, TIMESTAMP_MS, VARCHAR, listValue,
   type DuckDBAppender, type DuckDBConnection, type DuckDBValue,
 } from '@duckdb/node-api';
 import { UserInputError, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord, type ScanHeader, type ScriptRecord, type ServiceRecord } from '../records/index.js';
@@ -7,7 +7,7 @@ import { STATE_RANK_SQL } from './schema.js';
 
 const VARCHAR_LIST = LIST(VARCHAR);
 /** Column types of the ports table, in order; port rows go in as whole data chunks (the hot path). */
-const PORT_TYPES = [VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, VARCHAR, INTEGER, DOUBLE, TIMESTAMP_MS];
+const PORT_TYPES = [VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, VARCHAR, INTEGER, DOUBLE, TIMESTAMP_MS, INTEGER, BOOLEAN, VARCHAR];
 /** DuckDB's vector size: one data chunk holds at most this many rows. */
 const CHUNK_ROWS = 2048;
 
@@ -98,6 +98,10 @@ export class ScanWriter {
     c[6]!.push(r.ttl === null || r.ttl === undefined || !Number.isFinite(r.ttl) ? null : Math.round(r.ttl));
     c[7]!.push(r.rtt === null || r.rtt === undefined || !Number.isFinite(r.rtt) ? null : r.rtt);
     c[8]!.push(ts(r.time));
+    // stages/middlebox's marks (NULL when it did not judge the port)
+    c[9]!.push(typeof r.confidence === 'number' ? r.confidence : null);
+    c[10]!.push(typeof r.proxied === 'boolean' ? r.proxied : null);
+    c[11]!.push(typeof r.check === 'string' ? r.check : null);
     this.rows++;
   }
 

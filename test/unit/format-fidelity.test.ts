@@ -75,8 +75,8 @@ t.test('-oG: ssl|http; -oN: "lab.test (198.18.0.2)" and ssl/http; CSV: tunnel an
   t.match(n, /prtip scan report for 198\.18\.0\.9\n/);
   t.match(n, /443\/tcp +open +ssl\/http +nginx 1\.22\.1/);
   const csv = (await render('csv', path.join(tmp, 'a.csv'))).split('\r\n');
-  t.ok(csv[0]!.endsWith(',tunnel'));
-  t.match(csv.find((l) => l.includes(',443,')), /^198\.18\.0\.2,lab\.test,443,tcp,open,.*,http,nginx,1\.22\.1,,probed,10,ssl$/);
+  t.ok(csv[0]!.endsWith(',tunnel,confidence,proxied'));
+  t.match(csv.find((l) => l.includes(',443,')), /^198\.18\.0\.2,lab\.test,443,tcp,open,.*,http,nginx,1\.22\.1,,probed,10,ssl,,$/);
   const json = JSON.parse(await render('json', path.join(tmp, 'a.json'))) as { hosts: Array<{ ip: string; hostnames: unknown[] }> };
   t.same(json.hosts.find((h) => h.ip === '198.18.0.2')!.hostnames, [{ name: 'lab.test', type: 'user' }]);
 });

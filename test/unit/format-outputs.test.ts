@@ -134,11 +134,11 @@ t.test('CSV: a header and one line per port, quoting and control bytes handled',
   const text = await render('csv', scanRecords(1), path.join(tmp, 'a.csv'));
   const rows = text.split('\r\n').filter(Boolean);
   t.equal(rows.length, 1 + 103);
-  t.equal(rows[0], 'ip,hostname,port,proto,state,reason,ttl,rtt_ms,time,service,product,version,extrainfo,method,conf,tunnel');
+  t.equal(rows[0], 'ip,hostname,port,proto,state,reason,ttl,rtt_ms,time,service,product,version,extrainfo,method,conf,tunnel,confidence,proxied');
   t.notOk(text.replace(/\r\n/g, '').includes('\n'), 'no bare line breaks inside rows');
   const r80 = rows.find((r) => r.startsWith('198.18.0.1,') && r.includes(',80,tcp,'))!;
   t.ok(r80.includes('M'.repeat(1000)));
-  t.match(rows.find((r) => r.includes(',25,tcp,'))!, /,smtp,,,,table,3,$/);
+  t.match(rows.find((r) => r.includes(',25,tcp,'))!, /,smtp,,,,table,3,,,$/);
 });
 
 t.test('grepable: one status line and one ports line per host', async (t) => {

@@ -22,6 +22,7 @@ export const NOT_FOR_CLUSTER: Readonly<Record<string, string>> = Object.fromEntr
   ['--resume', 'a cluster scan resumes by itself: a shard a worker dropped is continued by another from its checkpoint'],
   ['--shard', '--shards N makes the shards'],
   ['--open', 'it shapes a terminal report; query the collected database instead'],
+  ['--show-proxied', 'it shapes a terminal report; the collected ports table has a proxied column'],
   ['--reason', 'it shapes a terminal report; the collected ports table has a reason column'],
   ['-v', 'workers have no terminal to report on; prtip cluster status ID shows progress'],
   ['--concurrency', 'it is a worker option (prtip worker --concurrency K)'],

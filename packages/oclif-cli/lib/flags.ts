@@ -55,6 +55,8 @@ export interface CliOptions {
   sendEth?: boolean;
   outputs: OutputRequest[];
   openOnly: boolean;
+  /** --show-proxied */
+  showProxied?: boolean;
   reason: boolean;
   verbose: number;
   /** -sV */
@@ -234,6 +236,7 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--stall-timeout'], value: 'TIME', group: 'cluster', help: 'worker: a dead worker\'s shard is taken over after this long (default 30s)', apply: (o, v, n) => { o.stallMs = Math.max(1000, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
   { names: ['--partial'], group: 'cluster', help: 'cluster collect: union the shards that are done even if others are not', apply: (o) => { o.partial = true; } },
   { names: ['--open'], group: 'output', help: 'show only open ports', apply: (o) => { o.openOnly = true; } },
+  { names: ['--show-proxied'], group: 'output', help: 'list ports marked proxied (a SYN proxy, tarpit or answer-everything balancer answered for them) with --open too, and never fold them into a "Not shown" line', apply: (o) => { o.showProxied = true; } },
   { names: ['--reason'], group: 'output', help: 'show why each port is in its state', apply: (o) => { o.reason = true; } },
   { names: ['--stats-every'], value: 'TIME', group: 'interaction', help: 'status lines this often (default 10s with -v when stderr is no terminal; a terminal gets a live line; keys v V d D Enter ?)', apply: (o, v, n) => { o.statsEveryMs = Math.max(100, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
   { names: ['--tui'], group: 'interaction', help: 'full-screen dashboard on stderr (q stops cleanly); the status line when not a terminal or too small', apply: (o) => { o.tui = true; } },

@@ -216,6 +216,7 @@ export function formatOptions(o: CliOptions, outputs: OutputRequest[]): FormatOp
     outputs,
     view: {
       openOnly: o.openOnly,
+      showProxied: o.showProxied,
       reason: o.reason,
       verbose: o.verbose,
       serviceName: (port, proto) => services.serviceName(port, proto as Proto),
