@@ -1,5 +1,5 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
-import { doneSummary, hasOpen, shownWithOpen, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
+import { comparePorts, doneSummary, hasOpen, shownWithOpen, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
 import { ctime, elapsedSeconds, initiatedComment } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
@@ -48,7 +48,7 @@ function hostLines(r: HostReport, view: ViewOptions): string {
       line += `\tIgnored State: ${ignored.state} (${count})`;
     }
     // Ports a SYN proxy or tarpit answered for (stages/middlebox), as their own field, listed or not.
-    const proxied = r.ports.filter((p) => p.proxied).map((p) => `${p.port}/${p.proto}`);
+    const proxied = r.ports.filter((p) => p.proxied).sort(comparePorts).map((p) => `${p.port}/${p.proto}`);
     if (proxied.length > 0) line += `\tProxied: ${proxied.join(',')}`;
     if (r.os) line += osFields(r.os);
     lines.push(line);

@@ -1,6 +1,6 @@
 import type { AnyRecord, EndTrailer, PortRecord, ScanHeader, ServiceRecord } from '../records/index.js';
 import {
-  bestRtt, doneSummary, hasOpen, middleboxNote, hostStatus, HostReports, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
+  bestRtt, doneSummary, hasOpen, middleboxNote, plural, hostStatus, HostReports, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
   versionText, type HiddenGroup, type HostReport,
 } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
@@ -72,7 +72,7 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
   lines.push(lat ? `Host is up${why} (${lat} latency).` : `Host is up${why}.`);
 
   const { shown, hidden } = splitPorts(r, view);
-  if (shown.length === 0 && r.ports.length > 0) {
+  if (shown.length === 0 && r.ports.length > 0 && !hidden.some((g) => g.proxied)) {
     lines.push(`All ${r.ports.length} scanned ports on ${hostName(r, names)} are in ignored states.`);
   }
   const summary = notShown(hidden);
@@ -164,6 +164,7 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let seen = 0;
+      let onlyProxied = 0;
       if (scripts.pre.length > 0) await sink.write(`Pre-scan script results:\n${normalScripts(scripts.pre).join('\n')}\n`);
       for await (const r of reports.sorted()) {
         seen++;
@@ -172,8 +173,15 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
           continue;
         }
         up++;
-        if (view.openOnly && !hasOpen(r, view)) continue;
+        if (view.openOnly && !hasOpen(r, view)) {
+          if (hasOpen(r, { showProxied: true })) onlyProxied++;
+          continue;
+        }
         await sink.write(hostBlock(r, view, names, scripts));
+      }
+      if (onlyProxied > 0) {
+        await sink.write(`Not shown: ${plural(onlyProxied, 'host', 's')} whose every open port is marked proxied (a SYN proxy, tarpit or balancer answered; --show-proxied lists them)
+`);
       }
       if (scripts.post.length > 0) await sink.write(`Post-scan script results:\n${normalScripts(scripts.post).join('\n')}\n`);
       const total = header?.plan?.hosts ?? seen;

@@ -44,7 +44,8 @@ export function handshakeCheck(times: CheckTimes = CHECK_DEFAULTS): HandshakeChe
       sock.on('data', () => done('data'));
       sock.on('end', () => done('closed'));
       sock.on('error', (e: NodeJS.ErrnoException) => {
-        if (!connected) done(e.code === 'ECONNREFUSED' ? 'refused' : 'timeout');
+        // A SYN proxy's RST can beat the connect callback: reset before or after, it is a reset.
+        if (!connected) done(e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'ECONNRESET' ? 'reset' : 'timeout');
         else done(e.code === 'ECONNRESET' || e.code === 'EPIPE' ? 'reset' : 'closed');
       });
       sock.on('close', () => done(connected ? 'closed' : 'timeout'));

@@ -38,6 +38,7 @@ import {
   type ProgressRecord,
   type ScanHeader,
 } from '../records/index.js';
+import { setMaxListeners } from 'node:events';
 import { handshakeCheck, type HandshakeChecker } from './handshake-check.js';
 
 export { handshakeCheck, CHECK_DEFAULTS, type HandshakeChecker, type CheckTimes } from './handshake-check.js';
@@ -144,6 +145,8 @@ export class MiddleboxWatch {
   private readonly check: HandshakeChecker;
   private readonly o: Required<Omit<MiddleboxOptions, 'check' | 'args' | 'signal'>>;
   private readonly pending = new Set<Promise<void>>();
+  /** One listener on the caller's signal; the checks (many at once) listen to this one. */
+  private readonly abort = new AbortController();
 
   constructor(private readonly opts: MiddleboxOptions = {}) {
     this.o = {
@@ -158,6 +161,9 @@ export class MiddleboxWatch {
     this.checksLeft = this.o.checksTotal;
     this.slots = new Slots(this.o.concurrency);
     this.check = opts.check ?? handshakeCheck();
+    setMaxListeners(0, this.abort.signal);
+    if (opts.signal?.aborted) this.abort.abort();
+    else opts.signal?.addEventListener('abort', () => this.abort.abort(), { once: true });
   }
 
   /** Records ready to go on, in order. */
@@ -290,7 +296,7 @@ export class MiddleboxWatch {
     this.checksLeft--;
     this.counters.checks++;
     held.checking = this.slots
-      .run(() => this.check(held.rec.ip, held.rec.port, this.opts.signal))
+      .run(() => this.check(held.rec.ip, held.rec.port, this.abort.signal))
       .catch((): HandshakeCheck => 'timeout')
       .then((c) => {
         held.check = c;
