@@ -157,6 +157,13 @@ if (skip) {
       80: '10 false data', 8080: '10 false data',
     });
     t.match(r.stdout.toString(), /20\/tcp +open \(proxied\?\) +ftp-data/, '-oN: a proxied row says so');
+    // The same stages as a pipe: prtip middlebox between send and format gives the same marks.
+    const node = process.execPath;
+    const pipe = await lab.exec(['bash', '-o', 'pipefail', '-c',
+      `${node} ${PRTIP} targets -p 20-25,80,8080 ${SYNPROXY} | ${node} ${PRTIP} send -sS --max-retries 1 | ${node} ${PRTIP} middlebox | ${node} ${PRTIP} format -oD -`], { timeoutMs: 120_000 });
+    t.equal(pipe.code, 0, pipe.stderr);
+    const piped = jsonLines(pipe.stdout.toString()).filter((x) => x.type === 'port') as unknown as Port[];
+    t.same(Object.fromEntries(piped.map((p) => [p.port, `${p.confidence} ${p.proxied} ${p.check}`])), marks, 'the pipe marks as the single command does');
     t.match(r.stdout.toString(), /22\/tcp +open +ssh/, '-oN: the daemon behind the proxy is plain open');
     // On the wire: the synproxy reset the handshakes to ports without a listener.
     for (const port of [20, 21, 23, 24, 25]) {
