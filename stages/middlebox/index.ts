@@ -50,7 +50,7 @@ export interface MiddleboxOptions {
   suspectShare?: number;
   /** Full-handshake checks per suspect host. Default 8. */
   checksPerHost?: number;
-  /** Checks per scan. Default 512. */
+  /** Checks per scan. Default 128 (at most 32 at once, each at most connect + 1.5 s). */
   checksTotal?: number;
   /** Checks in flight at once. Default 32. */
   concurrency?: number;
@@ -153,7 +153,7 @@ export class MiddleboxWatch {
       suspectOpen: opts.suspectOpen ?? 8,
       suspectShare: opts.suspectShare ?? 0.9,
       checksPerHost: opts.checksPerHost ?? 8,
-      checksTotal: opts.checksTotal ?? 512,
+      checksTotal: opts.checksTotal ?? 128,
       concurrency: opts.concurrency ?? 32,
       holdRecords: opts.holdRecords ?? 20_000,
       maxHosts: opts.maxHosts ?? 200_000,
@@ -287,7 +287,9 @@ export class MiddleboxWatch {
       if (!this.canCheck(h)) break;
       started.push(this.startCheck(h, held));
     }
-    const judged = Promise.all(started).then(() => this.judge(h));
+    // No check left for this host: the checks still running on others may judge its fingerprint.
+    const waitFor = started.length > 0 ? started : [...this.pending];
+    const judged = Promise.all(waitFor).then(() => this.judge(h));
     h.judged = judged;
     this.track(judged);
   }

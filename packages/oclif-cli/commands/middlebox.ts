@@ -17,7 +17,7 @@ export default class Middlebox extends SimpleCommand {
     'fingerprint already judged proxied, the verdict of full-handshake checks: connect, wait briefly',
     'for a banner, send "GET / HTTP/1.0", wait briefly for an answer. Ports that send a byte keep',
     'confidence 10; the others are marked proxied. Open records of a host wait (bounded) until the',
-    'host is judged. --checks N: most checks in all (default 512; 0: judge by fingerprint only).',
+    'host is judged. --checks N: most checks in all (default 128; 0: judge by fingerprint only).',
     'Checks connect from this machine: run it where the scan ran (same routes, same rules).',
     '',
     'EXAMPLES:',
