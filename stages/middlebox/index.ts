@@ -9,7 +9,7 @@
  *     SYN-ACKs and it has at least `suspectOpen` of them (fewer, but never under 4, when the plan
  *     probes fewer ports per host), when an IPv4 network or broadcast address (x.x.x.0, x.x.x.255) answers SYN-ACK,
  *     or when its SYN-ACKs carry a fingerprint (TTL, window, options) already judged proxied on
- *     other hosts. Suspicion alone marks nothing.
+ *     other hosts (by a 3:1 majority of at least two). Suspicion alone marks nothing.
  *  2. Check a suspect host: full kernel handshakes to its open ports (up to `checksPerHost`, and
  *     `checksTotal` per scan) with a short bounded read (handshake-check.ts). Ports that send a
  *     byte are services (confidence 10); the host is judged proxied when more checked ports stayed
@@ -50,9 +50,9 @@ export interface MiddleboxOptions {
   suspectShare?: number;
   /** Full-handshake checks per suspect host. Default 8. */
   checksPerHost?: number;
-  /** Checks per scan. Default 128 (at most 32 at once, each at most connect + 1.5 s). */
+  /** Checks per scan. Default 128 (at most 64 at once, each at most connect + 1.5 s). */
   checksTotal?: number;
-  /** Checks in flight at once. Default 32. */
+  /** Checks in flight at once. Default 64. */
   concurrency?: number;
   /** Open records held in all, waiting for their host's judgement. Default 20000. */
   holdRecords?: number;
@@ -112,6 +112,18 @@ function networkOrBroadcast(ip: string): boolean {
   return last === '0' || last === '255';
 }
 
+/**
+ * What a fingerprint's judged hosts say about another host with it: proxied or real when at least
+ * two hosts were judged so and they outnumber the others three to one (a SYN proxy in front of a
+ * few real services gets a "real" verdict on a host now and then).
+ */
+function fingerprintVerdict(fp: { proxied: number; real: number } | undefined): 'proxied' | 'real' | 'unknown' {
+  if (!fp) return 'unknown';
+  if (fp.proxied >= 2 && fp.proxied >= 3 * fp.real) return 'proxied';
+  if (fp.real >= 2 && fp.real >= 3 * fp.proxied) return 'real';
+  return 'unknown';
+}
+
 /** A small bounded semaphore for checks in flight. */
 class Slots {
   private active = 0;
@@ -145,6 +157,8 @@ export class MiddleboxWatch {
   private readonly check: HandshakeChecker;
   private readonly o: Required<Omit<MiddleboxOptions, 'check' | 'args' | 'signal'>>;
   private readonly pending = new Set<Promise<void>>();
+  /** Watched (undecided) hosts holding records, oldest first: what the memory bound lets go first. */
+  private readonly holding = new Set<HostWatch>();
   /** One listener on the caller's signal; the checks (many at once) listen to this one. */
   private readonly abort = new AbortController();
 
@@ -154,7 +168,7 @@ export class MiddleboxWatch {
       suspectShare: opts.suspectShare ?? 0.9,
       checksPerHost: opts.checksPerHost ?? 8,
       checksTotal: opts.checksTotal ?? 128,
-      concurrency: opts.concurrency ?? 32,
+      concurrency: opts.concurrency ?? 64,
       holdRecords: opts.holdRecords ?? 20_000,
       maxHosts: opts.maxHosts ?? 200_000,
     };
@@ -206,7 +220,7 @@ export class MiddleboxWatch {
       if (rec.proto !== 'tcp') return void this.push(rec);
       h = { ip: rec.ip, phase: 'watch', open: 0, closed: 0, decided: 0, held: [], checked: 0, spoke: 0 };
       this.hosts.set(rec.ip, h);
-      if (this.hosts.size > this.o.maxHosts) this.evictOldest();
+      if (this.hosts.size > this.o.maxHosts) this.evictHosts();
     }
     h.decided++;
     let wait: Promise<void> | undefined;
@@ -220,7 +234,7 @@ export class MiddleboxWatch {
       if (h.phase === 'watch') this.consider(h);
     }
     this.maybeDone(h);
-    if (this.heldCount > this.o.holdRecords) this.evictOldest();
+    if (this.heldCount > this.o.holdRecords) this.evictHeld();
     return wait;
   }
 
@@ -247,6 +261,7 @@ export class MiddleboxWatch {
     const held: Held = { rec, ticket: this.gate.begin() };
     h.held.push(held);
     this.heldCount++;
+    if (h.phase === 'watch') this.holding.add(h);
     return held;
   }
 
@@ -260,11 +275,15 @@ export class MiddleboxWatch {
       why = `${Math.round((100 * h.open) / answers)}% of ${answers} answers SYN-ACK`;
     } else if (h.open > 0 && networkOrBroadcast(h.ip)) {
       why = 'SYN-ACK from a network/broadcast address';
-    } else if (h.open > 0 && fp && fp.proxied >= 2 && fp.real === 0) {
-      why = `SYN-ACK fingerprint of ${fp.proxied} hosts judged proxied`;
+    } else if (h.open > 0 && fingerprintVerdict(fp) === 'proxied') {
+      why = `SYN-ACK fingerprint of ${fp!.proxied} hosts judged proxied`;
     }
-    if (why) return this.suspect(h, why);
+    if (why) {
+      this.holding.delete(h);
+      return this.suspect(h, why);
+    }
     if (answers >= n || final || this.complete(h)) {
+      this.holding.delete(h);
       h.phase = 'clear';
       this.release(h, () => ({ confidence: 10 }));
     }
@@ -325,7 +344,7 @@ export class MiddleboxWatch {
     if (h.checked > 0) phase = silent > h.spoke ? 'proxied' : 'real';
     else {
       const fp = h.fingerprint ? this.fingerprints.get(h.fingerprint) : undefined;
-      phase = fp && fp.proxied >= 2 && fp.real === 0 ? 'proxied' : fp && fp.real >= 2 && fp.proxied === 0 ? 'real' : 'unknown';
+      phase = fingerprintVerdict(fp);
       if (phase === 'proxied') h.why = `${h.why}; no check left, fingerprint of ${fp!.proxied} hosts judged proxied`;
     }
     h.phase = phase;
@@ -397,15 +416,31 @@ export class MiddleboxWatch {
     this.hosts.delete(h.ip);
   }
 
-  /** Past a memory bound: the oldest watched host goes without a judgement. */
-  private evictOldest(): void {
+  /** Past the held-records bound: the oldest undecided hosts go on without a judgement. */
+  private evictHeld(): void {
+    for (const h of this.holding) {
+      if (this.heldCount <= this.o.holdRecords) return;
+      this.counters.unjudged += h.held.length;
+      this.release(h, () => ({}));
+      this.holding.delete(h);
+      this.hosts.delete(h.ip);
+    }
+  }
+
+  /** Past the hosts bound: the oldest hosts not being checked are forgotten (undecided ones unjudged). */
+  private evictHosts(): void {
     for (const h of this.hosts.values()) {
+      if (this.hosts.size <= this.o.maxHosts) return;
       if (h.phase === 'checking') continue;
-      if (h.phase === 'watch' && h.held.length > 0) this.counters.unjudged += h.held.length;
-      if (h.phase === 'watch') this.release(h, () => ({}));
-      else this.releaseSettled(h);
-      if (h.held.length === 0) this.hosts.delete(h.ip);
-      if (this.hosts.size <= this.o.maxHosts && this.heldCount <= this.o.holdRecords) return;
+      if (h.phase === 'watch') {
+        this.counters.unjudged += h.held.length;
+        this.release(h, () => ({}));
+        this.holding.delete(h);
+      } else {
+        this.releaseSettled(h);
+        if (h.held.length > 0) continue;
+      }
+      this.hosts.delete(h.ip);
     }
   }
 
