@@ -10,8 +10,8 @@
  *     probes fewer ports per host), when an IPv4 network or broadcast address (x.x.x.0, x.x.x.255) answers SYN-ACK,
  *     or when its SYN-ACKs carry a fingerprint (TTL, window, options) already judged proxied on
  *     other hosts (by a 3:1 majority of at least two). Suspicion alone marks nothing.
- *  2. Check a suspect host: full kernel handshakes to its open ports (up to `checksPerHost`, and
- *     `checksTotal` per scan) with a short bounded read (handshake-check.ts). Ports that send a
+ *  2. Check a suspect host: full kernel handshakes to its open ports (up to `checksPerHost`, the
+ *     first 4 suspect hosts per fingerprint, and `checksTotal` per scan) with a short bounded read (handshake-check.ts). Ports that send a
  *     byte are services (confidence 10); the host is judged proxied when more checked ports stayed
  *     silent (or reset, or never connected) than spoke. Past the budgets, a suspect host takes the
  *     verdict its fingerprint got on other hosts.
@@ -86,6 +86,8 @@ interface HostWatch {
   why?: string;
   checked: number;
   spoke: number;
+  /** Whether checks may be started for this host (set when it becomes suspect). */
+  mayCheck?: boolean;
   /** Settles when the host's first judgement is made. */
   judged?: Promise<void>;
 }
@@ -124,6 +126,14 @@ function fingerprintVerdict(fp: { proxied: number; real: number } | undefined): 
   return 'unknown';
 }
 
+/** Suspect hosts per SYN-ACK fingerprint that get full-handshake checks. */
+const HOSTS_PER_FINGERPRINT = 4;
+
+/** The key fingerprints are judged by; none for the connect scan, which sees no TTL, window or options. */
+function fingerprintKey(fp: string | undefined): string | undefined {
+  return fp === undefined || fp === 'connect' ? undefined : fp;
+}
+
 /** A small bounded semaphore for checks in flight. */
 class Slots {
   private active = 0;
@@ -148,6 +158,8 @@ export class MiddleboxWatch {
   private readonly hosts = new Map<string, HostWatch>();
   private readonly notes = new Map<string, MiddleboxNote>();
   private readonly fingerprints = new Map<string, { proxied: number; real: number }>();
+  /** Hosts given checks, per fingerprint. */
+  private readonly checkedHosts = new Map<string, number>();
   private readonly gate = new ProgressGate();
   private readonly ready: AnyRecord[] = [];
   private wake: (() => void) | undefined;
@@ -269,7 +281,7 @@ export class MiddleboxWatch {
   private consider(h: HostWatch, final = false): void {
     const answers = h.open + h.closed;
     const n = Math.min(this.o.suspectOpen, this.portsPerHost ?? this.o.suspectOpen);
-    const fp = h.fingerprint ? this.fingerprints.get(h.fingerprint) : undefined;
+    const fp = fingerprintKey(h.fingerprint) ? this.fingerprints.get(h.fingerprint!) : undefined;
     let why: string | undefined;
     if (h.open >= Math.max(MIN_SUSPECT_OPEN, n) && h.open >= this.o.suspectShare * answers) {
       why = `${Math.round((100 * h.open) / answers)}% of ${answers} answers SYN-ACK`;
@@ -294,13 +306,19 @@ export class MiddleboxWatch {
   }
 
   private canCheck(h: HostWatch): boolean {
-    return this.checksLeft > 0 && h.checked + h.held.filter((x) => x.checking && !x.check).length < this.o.checksPerHost && !this.opts.signal?.aborted;
+    return h.mayCheck === true && this.checksLeft > 0 && h.checked + h.held.filter((x) => x.checking && !x.check).length < this.o.checksPerHost && !this.opts.signal?.aborted;
   }
 
   private suspect(h: HostWatch, why: string): void {
     this.counters.suspects++;
     h.phase = 'checking';
     h.why = why;
+    // A few hosts per fingerprint get checked; the others take the verdict those get, so the
+    // budget reaches every kind of middlebox in the scan, not only the first one met.
+    const key = fingerprintKey(h.fingerprint);
+    const given = key === undefined ? 0 : this.checkedHosts.get(key) ?? 0;
+    h.mayCheck = given < HOSTS_PER_FINGERPRINT;
+    if (key !== undefined && h.mayCheck && (this.checkedHosts.has(key) || this.checkedHosts.size < 1000)) this.checkedHosts.set(key, given + 1);
     const started: Promise<void>[] = [];
     for (const held of h.held) {
       if (!this.canCheck(h)) break;
@@ -343,12 +361,12 @@ export class MiddleboxWatch {
     let phase: Phase;
     if (h.checked > 0) phase = silent > h.spoke ? 'proxied' : 'real';
     else {
-      const fp = h.fingerprint ? this.fingerprints.get(h.fingerprint) : undefined;
+      const fp = fingerprintKey(h.fingerprint) ? this.fingerprints.get(h.fingerprint!) : undefined;
       phase = fingerprintVerdict(fp);
       if (phase === 'proxied') h.why = `${h.why}; no check left, fingerprint of ${fp!.proxied} hosts judged proxied`;
     }
     h.phase = phase;
-    if (h.fingerprint && h.checked > 0 && (this.fingerprints.size < 1000 || this.fingerprints.has(h.fingerprint))) {
+    if (fingerprintKey(h.fingerprint) && h.fingerprint && h.checked > 0 && (this.fingerprints.size < 1000 || this.fingerprints.has(h.fingerprint))) {
       const fp = this.fingerprints.get(h.fingerprint) ?? { proxied: 0, real: 0 };
       if (phase === 'proxied') fp.proxied++;
       else fp.real++;

@@ -17,6 +17,7 @@
  * route to each through the target, nothing else. IPv4 only.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkAnyIpV4, type Lab } from './lab.js';
@@ -34,7 +35,9 @@ export interface Middleboxes {
   teardown(): Promise<void>;
 }
 
-const RESPONDER_C = fileURLToPath(new URL('./answer-all.c', import.meta.url));
+// Beside this file, or (compiled into dist/test/lab for the benches) in the source tree.
+const RESPONDER_C = [new URL('./answer-all.c', import.meta.url), new URL('../../../test/lab/answer-all.c', import.meta.url)]
+  .map((u) => fileURLToPath(u)).find((f) => existsSync(f)) ?? fileURLToPath(new URL('./answer-all.c', import.meta.url));
 
 function must(argv: string[], input?: string): void {
   const r = spawnSync(argv[0]!, argv.slice(1), { input, encoding: 'utf8', timeout: 60_000 });
