@@ -15,7 +15,7 @@ export interface Verdict {
 }
 
 /** What a probe module contributes to the wire spec (native/index.ts: WireSpec). */
-export type ModuleWire = Pick<WireSpec, 'ipProto' | 'tcpFlags' | 'window' | 'tcpOptions' | 'payload' | 'portPayloads'>;
+export type ModuleWire = Pick<WireSpec, 'ipProto' | 'tcpFlags' | 'window' | 'tcpOptions' | 'payload' | 'portPayloads' | 'sctpChunk'>;
 
 /** What the scan's options give a module to build its wire part from. */
 export interface WireContext {

@@ -7,6 +7,8 @@
 import type { ProbeModule, ScanTypeInfo } from './module.js';
 import * as tcpScans from './scan-tcp.js';
 import { udpScan } from './scan-udp.js';
+import { sctpCookieEchoScan, sctpInitScan } from './scan-sctp.js';
+import { ipProtoScan } from './scan-ipproto.js';
 
 export const CONNECT_SCAN: ScanTypeInfo = {
   name: 'connect', flag: '-sT', title: 'TCP connect scan', help: 'TCP connect scan (kernel sockets, no privileges needed)', proto: 'tcp', privileged: false,
@@ -14,18 +16,17 @@ export const CONNECT_SCAN: ScanTypeInfo = {
 
 /**
  * Raw probe modules: -sS, every other TCP flag scan of scan-tcp.ts (a module namespace lists its
- * exports by name, so adding one there is all it takes), then UDP.
+ * exports by name, so adding one there is all it takes), then UDP, SCTP and the IP protocol scan.
  */
-export const PROBE_MODULES: readonly ProbeModule[] = [tcpScans.synScan, ...Object.values(tcpScans).filter((m) => m !== tcpScans.synScan), udpScan];
+export const PROBE_MODULES: readonly ProbeModule[] = [
+  tcpScans.synScan, ...Object.values(tcpScans).filter((m) => m !== tcpScans.synScan), udpScan, sctpInitScan, sctpCookieEchoScan, ipProtoScan,
+];
 
 /** Every scan type that runs: -sS, the connect scan, then the other raw modules. */
 export const SCAN_TYPES: readonly ScanTypeInfo[] = [PROBE_MODULES[0]!, CONNECT_SCAN, ...PROBE_MODULES.slice(1)];
 
 /** nmap scan types not built yet: refused with their name. */
-export const PLANNED_SCAN_TYPES: ReadonlyArray<{ flag: string; title: string }> = [
-  { flag: '-sY', title: 'SCTP INIT scan' }, { flag: '-sZ', title: 'SCTP COOKIE-ECHO scan' },
-  { flag: '-sO', title: 'IP protocol scan' }, { flag: '-sI', title: 'idle scan' },
-];
+export const PLANNED_SCAN_TYPES: ReadonlyArray<{ flag: string; title: string }> = [{ flag: '-sI', title: 'idle scan' }];
 
 export function probeModule(name: string): ProbeModule | undefined {
   return PROBE_MODULES.find((m) => m.name === name);
