@@ -50,7 +50,7 @@ if (skip) {
     t.equal(rows.length, 256, 'one record per protocol');
     t.ok(rows.every((x) => x.proto === 'ip'), 'proto "ip"');
     const state = (p: number) => rows.find((x) => x.port === p);
-    t.match(state(1), { state: 'open', reason: 'echo-reply' }, 'ICMP answers the echo request');
+    t.match(state(1), { state: 'open', reason: 'proto-response' }, 'ICMP answers the echo request');
     t.match(state(6), { state: 'open', reason: 'proto-response' }, 'TCP answers the ACK with a RST');
     t.match(state(17), { state: 'open', reason: 'port-unreach' }, 'UDP answers with port unreachable');
     t.match(state(DROPPED), { state: 'open|filtered', reason: 'no-response' }, 'dropped: silence');
@@ -72,7 +72,7 @@ if (skip) {
     t.equal(nmap.code, 0, nmap.stderr);
     const theirs = { ports: nmapAllPorts(nmap.stdout.toString(), lab.targetV4) };
     t.equal(theirs.ports.length, 256, 'nmap probed 256 protocols too');
-    // nmap labels ICMP's open state "proto-unreach" although an echo reply made it open; prtip names the echo reply.
+    // nmap labels ICMP's open state "proto-unreach" on IPv4 although an echo reply made it open (proto-response on IPv6, as prtip says on both).
     const nmapIcmp = theirs.ports.find((x) => x.port === 1);
     t.match(nmapIcmp, { state: 'open', reason: 'proto-unreach' }, 'nmap: ICMP open (its reason label)');
     const sameAs = (list: PortVerdict[]) => verdictLines(list.filter((x) => x.port !== 1));
@@ -83,7 +83,7 @@ if (skip) {
     t.match(xml, /<port protocol="ip" portid="17"><state state="open" reason="port-unreach" reason_ttl="64"\/><service name="udp" method="table" conf="8"\/><\/port>/);
     const text = r.stdout.toString();
     t.match(text, /^PROTOCOL +STATE +SERVICE +REASON$/m, 'nmap\'s PROTOCOL column');
-    t.match(text, /^1 +open +icmp +echo-reply ttl 64$/m, 'the service names come from nmap-protocols');
+    t.match(text, /^1 +open +icmp +proto-response ttl 64$/m, 'the service names come from nmap-protocols');
     t.match(text, /^Not shown: \d+ closed n\/a protocols \(proto-unreach\)$/m);
     const gnmap = readFileSync(`${lab.tmpDir}/o.gnmap`, 'utf8');
     t.match(gnmap, /\tProtocols: 1\/open\/icmp\/, 2\/open\|filtered\/igmp\/, 6\/open\/tcp\/, 17\/open\/udp\//);
@@ -92,6 +92,18 @@ if (skip) {
     const q = await lab.exec([process.execPath, PRTIP_BIN, 'sql', `${lab.tmpDir}/o.duckdb`, "select port from ports where proto = 'ip' and state = 'open' order by port", '--csv']);
     t.equal(q.code, 0, q.stderr);
     t.same(q.stdout.toString().trim().split(/\r?\n/).slice(1), rows.filter((x) => x.state === 'open').map((x) => String(x.port)).sort((a, b) => Number(a) - Number(b)), 'the DB holds the open protocols');
+  });
+
+  t.test('IPv6: as nmap -6 -sO (closed by "unrecognized next header", open by other parameter problems)', async (t) => {
+    const list = '0-6,17,41,43,44,50,58-60,99,132,255';
+    const r = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-sO', '-Pn', '-n', '--max-retries', '2', '--max-rtt-timeout', '300ms', '-p', list, '-oD', '-', lab.targetV6], { timeoutMs: 60_000 });
+    t.equal(r.code, 0, r.stderr);
+    const rows = jsonLines(r.stdout.toString()).filter((x) => x.type === 'port') as unknown as PortVerdict[];
+    t.match(rows.find((x) => x.port === 58), { state: 'open', reason: 'proto-response' }, 'ICMPv6 echo answered');
+    t.match(rows.find((x) => x.port === 99), { state: 'closed', reason: 'param-problem' });
+    const nmap = await lab.exec(['nmap', '-6', '-n', '-Pn', '-sO', '--max-retries', '2', '-p', list, '-oX', '-', lab.targetV6], { timeoutMs: 120_000 });
+    t.equal(nmap.code, 0, nmap.stderr);
+    t.same(verdictLines(rows), verdictLines(nmapAllPorts(nmap.stdout.toString(), lab.targetV6)), 'port for port, state and reason');
   });
 
   t.test('-sO with port scans in one run is refused: its -p list is of protocols', async (t) => {

@@ -161,8 +161,9 @@ t.test('-sO: replies name the protocol they answer, and classify as nmap does', 
   t.equal(c('ipproto', { kind: K.kinds.icmp, icmpType: 3, icmpCode: 3 }), 'open port-unreach', 'a UDP stack answered');
   t.equal(c('ipproto', { kind: K.kinds.icmp, icmpType: 3, icmpCode: 13 }), 'filtered admin-prohibited');
   t.equal(c('ipproto', { kind: K.kinds.tcp, tcpFlags: 4, ipProto: 6 }), 'open proto-response');
-  t.equal(c('ipproto', { kind: K.kinds.proto, ipProto: 1 }), 'open echo-reply');
-  t.equal(c('ipproto', { kind: K.kinds.icmp, family: 6, icmpType: 4, icmpCode: 1 }), 'closed proto-unreach', 'ICMPv6 unrecognized next header');
+  t.equal(c('ipproto', { kind: K.kinds.proto, ipProto: 1 }), 'open proto-response', 'an echo reply');
+  t.equal(c('ipproto', { kind: K.kinds.icmp, family: 6, icmpType: 4, icmpCode: 1 }), 'closed param-problem', 'ICMPv6 unrecognized next header');
+  t.equal(c('ipproto', { kind: K.kinds.icmp, family: 6, icmpType: 4, icmpCode: 0 }), 'open param-problem', 'ICMPv6 erroneous header field: the host read it');
   t.equal(probeModule('ipproto')!.noAnswer.state, 'open|filtered');
   t.equal(c('sctpinit', { kind: K.kinds.sctp, sctpChunk: 2 }), 'open init-ack');
   t.equal(c('sctpinit', { kind: K.kinds.sctp, sctpChunk: 6 }), 'closed abort');
