@@ -13,6 +13,7 @@ import { HostNames } from './host-names.js';
 const XML_SCAN_TYPE: Record<string, string> = {
   connect: 'connect', syn: 'syn', ack: 'ack', window: 'window', maimon: 'maimon', null: 'null', fin: 'fin',
   xmas: 'xmas', udp: 'udp', sctpinit: 'sctpinit', sctpcookieecho: 'sctpcookieecho', ipproto: 'ipproto',
+  idle: '', // nmap writes no <scaninfo> for -sI: nmap.dtd has no idle type
 };
 
 /** nmap counts services in a port list ("1-3,80" → 4). */
@@ -167,6 +168,7 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
           if (!list) continue;
           const sctpType = h?.scanTypes?.includes('sctpcookieecho') ? 'sctpcookieecho' : 'sctpinit';
           const protoType = proto === 'udp' ? 'udp' : proto === 'sctp' ? sctpType : proto === 'ip' ? 'ipproto' : type;
+          if (protoType === '') continue;
           lines.push(xmlElement('scaninfo', { type: protoType, protocol: proto, numservices: countPorts(list), services: list }));
         }
       }

@@ -51,6 +51,8 @@ export interface ScanTypeInfo {
   proto: Proto;
   /** Needs raw sockets (root or CAP_NET_RAW). */
   privileged: boolean;
+  /** The flag's argument, when it takes one (-sI ZOMBIE[:PORT]); the CLI keeps it by scan type name. */
+  value?: string;
 }
 
 export interface ProbeModule extends ScanTypeInfo {

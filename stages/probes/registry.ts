@@ -14,6 +14,12 @@ export const CONNECT_SCAN: ScanTypeInfo = {
   name: 'connect', flag: '-sT', title: 'TCP connect scan', help: 'TCP connect scan (kernel sockets, no privileges needed)', proto: 'tcp', privileged: false,
 };
 
+/** -sI: not a probe module (sequential, counts across probes: idle-scan.ts) but a scan type all the same. */
+export const IDLE_SCAN: ScanTypeInfo = {
+  name: 'idle', flag: '-sI', title: 'idle scan', value: 'ZOMBIE[:PORT]', proto: 'tcp', privileged: true,
+  help: 'idle scan: SYNs forged from ZOMBIE (an idle host with a global incremental IP ID; probe port default 80) to the targets; IPv4',
+};
+
 /**
  * Raw probe modules: -sS, every other TCP flag scan of scan-tcp.ts (a module namespace lists its
  * exports by name, so adding one there is all it takes), then UDP, SCTP and the IP protocol scan.
@@ -23,10 +29,10 @@ export const PROBE_MODULES: readonly ProbeModule[] = [
 ];
 
 /** Every scan type that runs: -sS, the connect scan, then the other raw modules. */
-export const SCAN_TYPES: readonly ScanTypeInfo[] = [PROBE_MODULES[0]!, CONNECT_SCAN, ...PROBE_MODULES.slice(1)];
+export const SCAN_TYPES: readonly ScanTypeInfo[] = [PROBE_MODULES[0]!, CONNECT_SCAN, ...PROBE_MODULES.slice(1), IDLE_SCAN];
 
 /** nmap scan types not built yet: refused with their name. */
-export const PLANNED_SCAN_TYPES: ReadonlyArray<{ flag: string; title: string }> = [{ flag: '-sI', title: 'idle scan' }];
+export const PLANNED_SCAN_TYPES: ReadonlyArray<{ flag: string; title: string }> = [];
 
 export function probeModule(name: string): ProbeModule | undefined {
   return PROBE_MODULES.find((m) => m.name === name);
