@@ -31,7 +31,7 @@ export interface Zombie {
 let seq = 0;
 
 export async function addZombie(lab: Lab, startId = 1000): Promise<Zombie> {
-  const ns = `prtip-zmb-${process.pid}-${seq++}`;
+  const ns = `prtip-probe-zmb-${process.pid}-${seq++}`; // prtip-probe-: .ci/run checks none is left behind
   const run = (argv: string[]) => execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   const inNs = (name: string, argv: string[]) => run(['ip', 'netns', 'exec', name, ...argv]);
   let gone = false;
