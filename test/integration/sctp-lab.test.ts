@@ -62,6 +62,15 @@ if (skip) {
     });
   }
 
+  t.test('1,000 ports at full speed: every one decided as nmap decides it', async (t) => {
+    const r = await prtip(['-sY', '-p', '1-1000']);
+    t.equal(r.code, 0, r.stderr);
+    t.same(r.rows.filter((x) => x.state !== 'closed').map((x) => `${x.port} ${x.state} ${x.reason}`), ['80 open init-ack'], 'port 80 open, the other 999 closed');
+    t.equal(r.rows.length, 1000);
+    const theirs = await runNmap(lab, ['-sY', '-p', '1-1000', lab.targetV4]);
+    t.same(theirs.ports.filter((x) => x.state !== 'closed').map((x) => `${x.port} ${x.state} ${x.reason}`), ['80 open init-ack'], 'as nmap -sY');
+  });
+
   t.test('--badsum: the endpoint drops every probe, so nothing is open', async (t) => {
     const r = await prtip(['-sY', '--badsum', '--max-retries', '0', '-p', LISTENING.join(',')]);
     t.equal(r.code, 0, r.stderr);

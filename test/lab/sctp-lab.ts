@@ -1,8 +1,9 @@
 /**
  * SCTP in the lab: this kernel has no SCTP, so a userspace endpoint (sctp-responder.py, raw
  * sockets for IPv4 and IPv6) answers in the target namespace as a stack would: INIT-ACK from the
- * listening ports, ABORT from the others. While its raw sockets are open the kernel sends no
- * protocol unreachable for 132 (raw delivery counts as a handler), so nothing contradicts it.
+ * listening ports, ABORT from the others. The kernel still sends protocol unreachable (ICMPv6:
+ * unrecognized next header) for 132 when a probe finds the raw sockets' queue full, which would
+ * contradict the endpoint: nftables drops those on their way out.
  */
 import { fileURLToPath } from 'node:url';
 import type { Lab } from './lab.js';
@@ -11,6 +12,12 @@ const RESPONDER = fileURLToPath(new URL('./sctp-responder.py', import.meta.url))
 
 /** Starts the responder for these listening ports; resolves once its sockets are open. */
 export async function sctpResponder(lab: Lab, listening: number[]): Promise<void> {
+  const rules = [
+    'table inet sctp_lab {', '  chain output {', '    type filter hook output priority 0; policy accept;',
+    '    icmp type destination-unreachable icmp code prot-unreachable drop', '    icmpv6 type parameter-problem icmpv6 code 1 drop', '  }', '}', '',
+  ].join('\n');
+  const nft = await lab.exec(['nft', '-f', '-'], { ns: 'target', input: rules });
+  if (nft.code !== 0) throw new Error(`nft: ${nft.stderr}`);
   const child = lab.spawn(['/usr/bin/python3', RESPONDER, listening.join(',')], { ns: 'target', stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('SCTP responder did not start')), 10_000);
