@@ -4,7 +4,7 @@
  * SYN/ACK (the zombie sends a RST for each, spending an ID). The zombie is qualified first (6
  * SYN/ACKs 30 ms apart: its IDs must increase one by one, or byte-swapped: nmap's incremental and
  * broken-incremental classes), then a spoof test per target (4 SYN/ACKs forged from the target:
- * the zombie's ID must move by 5 with our probe). Ports go in groups; a group whose count is not
+ * the zombie's ID must move by 5 with our probe). Ports go in groups (32, doubling while empty); a group whose count is not
  * zero is halved, depth first, until each open port stands alone. Unopened ports are
  * closed|filtered (no-ipid-change), as nmap reports them.
  *
@@ -246,8 +246,6 @@ export class IdleScanner implements ScanEngine {
     const mac = await this.targetMac(ip);
     const target = addressBytes(ip);
     const open = new Set<number>();
-    const groups: number[][] = [];
-    for (let i = 0; i < ports.length; i += 32) groups.push(ports.slice(i, i + 32));
     // Depth first: a group with a count is halved until each open port stands alone.
     const search = async (group: number[], known?: number): Promise<void> => {
       if (this.aborted) return;
@@ -260,7 +258,16 @@ export class IdleScanner implements ScanEngine {
       await search(half, first);
       await search(rest); // counted again rather than n - first: the zombie may have spent IDs of its own meanwhile
     };
-    for (const g of groups) await search(g);
+    // Groups of 32, doubling (up to 256) while they come back empty: closed ports cost little then;
+    // a group with an open port sends the size back to 32.
+    let size = 32;
+    for (let i = 0; i < ports.length && !this.aborted;) {
+      const g = ports.slice(i, i + size);
+      i += g.length;
+      const before = open.size;
+      await search(g);
+      size = open.size === before ? Math.min(256, size * 2) : 32;
+    }
     if (this.aborted) return;
     const time = Date.now();
     for (const port of ports) {
