@@ -71,6 +71,15 @@ if (skip) {
     t.same(theirs.ports.filter((x) => x.state !== 'closed').map((x) => `${x.port} ${x.state} ${x.reason}`), ['80 open init-ack'], 'as nmap -sY');
   });
 
+  t.test('-sS -sY in one run: a record per (port, protocol), XML scaninfo for both', async (t) => {
+    const r = await prtip(['-sS', '-sY', '-p', 'T:81,S:80,81', '-oX', `${lab.tmpDir}/mixed.xml`]);
+    t.equal(r.code, 0, r.stderr);
+    t.same(r.rows.map((x) => `${x.port}/${x.proto} ${x.state}`).sort(), ['80/sctp open', '81/sctp closed', '81/tcp closed']);
+    const xml = readFileSync(`${lab.tmpDir}/mixed.xml`, 'utf8');
+    t.match(xml, /<scaninfo type="syn" protocol="tcp"/);
+    t.match(xml, /<scaninfo type="sctpinit" protocol="sctp"/);
+  });
+
   t.test('--badsum: the endpoint drops every probe, so nothing is open', async (t) => {
     const r = await prtip(['-sY', '--badsum', '--max-retries', '0', '-p', LISTENING.join(',')]);
     t.equal(r.code, 0, r.stderr);
