@@ -33,7 +33,7 @@ function expandV6(ip: string): string {
   return [...h, ...fill, ...t].map((w) => w.padStart(4, '0')).join(':');
 }
 
-const PROTO_ORDER: Record<string, number> = { tcp: 0, udp: 1, sctp: 2 };
+const PROTO_ORDER: Record<string, number> = { tcp: 0, udp: 1, sctp: 2, ip: 3 };
 
 export function comparePorts(a: PortRecord, b: PortRecord): number {
   return (PROTO_ORDER[a.proto] ?? 9) - (PROTO_ORDER[b.proto] ?? 9) || a.port - b.port;

@@ -39,9 +39,11 @@ function hostLines(r: HostReport, view: ViewOptions): string {
       const { name: svcName, svc } = serviceFor(r, p, view);
       // nmap writes a service found in TLS as "ssl|http" (the "/" of ssl/http is a field separator).
       const shown = svc?.tunnel === 'ssl' ? `ssl|${field(svcName)}` : field(svcName);
+      // -sO: nmap's "Protocols: 1/open/icmp/" (protocol/state/name/)
+      if (p.proto === 'ip') return `${p.port}/${p.state}/${field(svcName)}/`;
       return `${p.port}/${p.state}/${p.proto}//${shown}//${field(versionText(svc))}/`;
     });
-    let line = `${who}\tPorts: ${entries.join(', ')}`;
+    let line = `${who}\t${listed.length > 0 && listed.every((p) => p.proto === 'ip') ? 'Protocols' : 'Ports'}: ${entries.join(', ')}`;
     const ignored = hidden[0];
     if (ignored) {
       const count = hidden.filter((g) => g.state === ignored.state).reduce((n, g) => n + g.count, 0);

@@ -48,6 +48,8 @@ function notShown(hidden: HiddenGroup[]): string | undefined {
   if (hidden.length === 0) return undefined;
   const parts = hidden.map((g) => {
     const reasons = [...g.reasons].map(([r, ports]) => (g.reasons.size > 1 ? `${ports.length} ${r}` : r)).join(', ');
+    // -sO: nmap's "244 closed n/a protocols"
+    if (g.proto === 'ip') return `${g.count} ${g.state} n/a ${g.count === 1 ? 'protocol' : 'protocols'} (${reasons})`;
     return `${g.count} ${g.proxied ? 'proxied ' : ''}${g.state} ${g.proto} ${g.count === 1 ? 'port' : 'ports'} (${reasons})`;
   });
   return `Not shown: ${parts.join(', ')}`;
@@ -80,7 +82,9 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
   else if (shown.length > 0) lines.push(''); // nmap leaves a blank line where no "Not shown" line is
   if (shown.length > 0) {
     const withVersion = shown.some((p) => serviceFor(r, p, view).svc?.product !== undefined);
-    const head = ['PORT', 'STATE', 'SERVICE'];
+    // -sO lists protocol numbers: nmap's PROTOCOL column, the number alone
+    const protocols = shown.every((p) => p.proto === 'ip');
+    const head = [protocols ? 'PROTOCOL' : 'PORT', 'STATE', 'SERVICE'];
     if (view.reason) head.push('REASON');
     if (withVersion) head.push('VERSION');
     const rows = [head];
@@ -88,7 +92,7 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
       const { name, svc } = serviceFor(r, p, view);
       // nmap's normal output: ssl/http for a service found inside TLS, http? for a guess from the table.
       const shown = svc ? `${svc.tunnel === 'ssl' ? 'ssl/' : ''}${svc.name}${svc.method === 'table' ? '?' : ''}` : name;
-      const row = [`${p.port}/${p.proto}`, p.proxied ? `${p.state} (proxied?)` : p.state, oneLine(shown ?? 'unknown')];
+      const row = [p.proto === 'ip' ? String(p.port) : `${p.port}/${p.proto}`, p.proxied ? `${p.state} (proxied?)` : p.state, oneLine(shown ?? 'unknown')];
       if (view.reason) row.push(p.ttl !== null ? `${p.reason} ttl ${p.ttl}` : p.reason);
       if (withVersion) row.push(oneLine(versionText(svc)));
       rows.push(row);

@@ -26,6 +26,7 @@ function proxiedScript(p: PortRecord): string {
 const XML_SCAN_TYPE: Record<string, string> = {
   connect: 'connect', syn: 'syn', ack: 'ack', window: 'window', maimon: 'maimon', null: 'null', fin: 'fin',
   xmas: 'xmas', udp: 'udp', sctpinit: 'sctpinit', sctpcookieecho: 'sctpcookieecho', ipproto: 'ipproto',
+  idle: '', // nmap writes no <scaninfo> for -sI: nmap.dtd has no idle type
 };
 
 /** nmap counts services in a port list ("1-3,80" → 4). */
@@ -128,7 +129,8 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
           method: svc.method === 'probed' ? 'probed' : 'table', conf,
         }, cpes || undefined);
       } else if (name) {
-        service = xmlElement('service', { name, method: 'table', conf: 3 });
+        // nmap rates a name from nmap-protocols (-sO) 8, one from nmap-services 3
+        service = xmlElement('service', { name, method: 'table', conf: p.proto === 'ip' ? 8 : 3 });
       }
       const portScripts = proxiedScript(p) + (scripts ? xmlScripts(scripts.port(r.ip, p.port, p.proto)) : '');
       lines.push(`<port protocol="${p.proto}" portid="${p.port}">${state}${service}${portScripts}</port>`);
@@ -174,10 +176,12 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       const plan = h?.plan;
       const type = XML_SCAN_TYPE[h?.scanTypes?.[0] ?? 'connect'] ?? 'connect';
       if (plan) {
-        for (const proto of ['tcp', 'udp', 'sctp'] as const) {
+        for (const proto of ['tcp', 'udp', 'sctp', 'ip'] as const) {
           const list = plan.ports[proto];
           if (!list) continue;
-          const protoType = proto === 'udp' ? 'udp' : proto === 'sctp' ? 'sctpinit' : type;
+          const sctpType = h?.scanTypes?.includes('sctpcookieecho') ? 'sctpcookieecho' : 'sctpinit';
+          const protoType = proto === 'udp' ? 'udp' : proto === 'sctp' ? sctpType : proto === 'ip' ? 'ipproto' : type;
+          if (protoType === '') continue;
           lines.push(xmlElement('scaninfo', { type: protoType, protocol: proto, numservices: countPorts(list), services: list }));
         }
       }

@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream';
 import { ConnectScanner } from './proto-connect.js';
 import { HostTable } from './host-table.js';
 import { reverseName } from './reverse-dns.js';
-import { probeModule, RawSession, scanTypeByName, type EvasionOptions } from '../probes/index.js';
+import { IdleScanner, probeModule, RawSession, scanTypeByName, type EvasionOptions } from '../probes/index.js';
 import type { Decided, ScanEngine } from './scan-engine.js';
 
 export { resolveRawRoute, addressBytes, addressKey, macBytes, neighbourTable, nextHopsOf, resolveNeighbours, type NextHop, type RawRoute } from '../probes/index.js';
@@ -63,6 +63,8 @@ export interface SendOptions {
   evasion?: EvasionOptions;
   /** Raw scans: nmap's data directory (UDP payloads). */
   datadir?: string;
+  /** -sI: the zombie, "host[:probeport]". */
+  idleZombie?: string;
   /** UDP: --defeat-icmp-ratelimit. */
   defeatIcmpRateLimit?: boolean;
   /** Raw scans: longest per-host delay when slowing down for a rate limit (--max-scan-delay), ms. */
@@ -91,6 +93,10 @@ export const SEND_DEFAULTS: Omit<SendOptions, 'scanType'> = {
 /** The scan type's engine for these options. */
 function engineFor(opts: SendOptions, scanType: ScanTypeName): ScanEngine {
   if (scanType === 'connect') return new ConnectScanner(opts);
+  if (scanType === 'idle') {
+    if (!opts.idleZombie) throw new RecordStreamError('the idle scan needs its zombie (idleZombie)');
+    return new IdleScanner({ zombie: opts.idleZombie, maxRetries: opts.maxRetries, iface: opts.iface, sourceAddress: opts.sourceAddress, sourcePort: opts.sourcePort, ttl: opts.ttl, signal: opts.signal });
+  }
   const module = probeModule(scanType);
   if (!module) throw new RecordStreamError(`unknown scan type "${scanType}"`);
   return new RawSession({

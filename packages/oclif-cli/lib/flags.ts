@@ -25,6 +25,8 @@ export interface CliOptions {
   sequential: boolean;
   datadir?: string;
   scanTypes: string[];
+  /** Arguments of scan-type flags that take one, by scan type name (idle: the -sI zombie). */
+  scanArgs: Record<string, string>;
   assumeUp: boolean;
   reverseDns: boolean;
   timing?: number;
@@ -99,7 +101,7 @@ export interface CliOptions {
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
-    scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0, badsum: false, defeatIcmpRateLimit: false,
+    scanTypes: [], scanArgs: {}, assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0, badsum: false, defeatIcmpRateLimit: false,
     versionDetect: false, checkDb: false, partial: false, tui: false, debugging: 0,
   };
 }
@@ -164,7 +166,10 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--datadir'], value: 'DIR', group: 'misc', help: 'where nmap data files live (default /usr/share/nmap)', apply: (o, v) => { o.datadir = v; } },
   // scan techniques
   // one flag per scan type, from the probe-module registry (stages/probes/registry.ts)
-  ...SCAN_TYPES.map((m): FlagSpec => ({ names: [m.flag], group: 'scan', help: m.help, apply: (o) => { if (!o.scanTypes.includes(m.name)) o.scanTypes.push(m.name); } })),
+  ...SCAN_TYPES.map((m): FlagSpec => ({
+    names: [m.flag], ...(m.value ? { value: m.value } : {}), group: 'scan', help: m.help,
+    apply: (o, v) => { if (!o.scanTypes.includes(m.name)) o.scanTypes.push(m.name); if (m.value) o.scanArgs[m.name] = v; },
+  })),
   { names: ['--scanflags'], value: 'FLAGS', group: 'scan', help: 'raw TCP scans: send these flags (URGACKPSHRSTSYNFINECECWR, ALL, NONE or a number); the scan type still reads the replies', apply: (o, v) => { o.scanFlags = parseScanFlags(v); } },
   { names: ['-e'], value: 'IFACE', group: 'scan', help: 'raw scans: send and capture on IFACE (default: from the routing table)', apply: (o, v) => { o.iface = parseInterface(v); } },
   { names: ['-S'], value: 'ADDR', group: 'scan', help: 'raw scans: source address of the probes (default: from the routing table)', apply: (o, v) => { o.sourceAddress = parseAddress('-S', v); } },

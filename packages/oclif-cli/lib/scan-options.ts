@@ -25,8 +25,8 @@ export function checkScanOptions(o: CliOptions): void {
   }
   refuseOsFlagsWithoutO(o);
   const protocols = scanProtocols(o);
-  if (o.ports !== undefined && /(^|,)\s*S:/i.test(o.ports)) {
-    throw new UserInputError(`-p "${o.ports}" asks for SCTP ports, but prtip has no SCTP scan yet (-sY/-sZ)`);
+  if (o.ports !== undefined && /(^|,)\s*S:/i.test(o.ports) && !protocols.includes('sctp')) {
+    throw new UserInputError(`-p "${o.ports}" asks for SCTP ports: add -sY (SCTP INIT scan) or -sZ to probe them`);
   }
   if (o.ports !== undefined && /(^|,)\s*U:/i.test(o.ports) && !protocols.includes('udp')) {
     throw new UserInputError(`-p "${o.ports}" asks for UDP ports: add -sU (UDP scan) to probe them`);

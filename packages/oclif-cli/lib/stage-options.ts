@@ -10,7 +10,7 @@ import { loadServicesTable } from '../../../stages/datafiles/index.js';
 import type { CliOptions } from './flags.js';
 import { loadNative } from '../../../native/index.js';
 import { checkOsPrivileges, DEFAULT_MAX_OS_TRIES, OS_IPV6_REASON, type OsStageOptions } from '../../../stages/os/index.js';
-import { parseSpoofMac, probeModule, scanTypeByName, type EvasionOptions } from '../../../stages/probes/index.js';
+import { parseSpoofMac, parseZombie, probeModule, scanTypeByName, type EvasionOptions } from '../../../stages/probes/index.js';
 
 /** The protocols the asked scan types probe (default TCP): what unprefixed -p items mean. */
 export function scanProtocols(o: CliOptions): Proto[] {
@@ -160,7 +160,27 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
   };
 }
 
+/** -sI: the zombie and the options it honours; packet options it cannot carry are refused. */
+function idleSendOptions(o: CliOptions, types: string[], args: string[], signal: AbortSignal, onWarning: (m: string) => void): SendOptions {
+  if (types.length > 1) throw new UserInputError(`-sI (idle scan) runs alone, not with ${types.filter((x) => x !== 'idle').map((x) => scanTypeByName(x)!.flag).join(', ')}`);
+  const refused = [
+    o.maxParallelism !== undefined && '--max-parallelism', o.scanFlags !== undefined && '--scanflags', o.badsum && '--badsum',
+    o.fragment !== undefined && '-f/--mtu', o.decoys !== undefined && '-D', o.spoofMac !== undefined && '--spoof-mac',
+    o.ipOptions !== undefined && '--ip-options', o.payload !== undefined && o.payload.flag, o.defeatIcmpRateLimit && '--defeat-icmp-ratelimit',
+    o.maxScanDelayMs !== undefined && '--max-scan-delay', o.maxRate !== undefined && '--max-rate', o.minRate !== undefined && '--min-rate',
+    o.waitMs !== undefined && '--wait', o.timeoutMs !== undefined && '--max-rtt-timeout',
+  ].filter(Boolean);
+  if (refused.length > 0) throw new UserInputError(`${refused.join(', ')} ${refused.length > 1 ? 'do' : 'does'} not apply to the idle scan (-sI): its probes are paced by the zombie's IP ID counts`);
+  parseZombie(o.scanArgs.idle ?? '');
+  return {
+    scanType: 'idle', idleZombie: o.scanArgs.idle, maxParallelism: SEND_DEFAULTS.maxParallelism, timeoutMs: SEND_DEFAULTS.timeoutMs,
+    maxRetries: o.maxRetries ?? 2, iface: o.iface, sourceAddress: o.sourceAddress, sourcePort: o.sourcePort, ttl: o.ttl,
+    assumeUp: o.assumeUp, reverseDns: o.reverseDns, args, signal, onWarning,
+  };
+}
+
 function rawSendOptions(o: CliOptions, types: string[], args: string[], signal: AbortSignal, onWarning: (m: string) => void): SendOptions {
+  if (types.includes('idle')) return idleSendOptions(o, types, args, signal, onWarning);
   if (o.maxParallelism !== undefined) {
     throw new UserInputError('--max-parallelism applies to the connect scan (-sT); raw scans are paced by --max-rate/--min-rate');
   }
