@@ -101,6 +101,9 @@ export function isUp(r: HostReport): boolean {
   return r.ports.some((p) => p.state === 'open' || p.state === 'closed' || p.state === 'unfiltered');
 }
 
+/** A host of a list scan (-sL): state unknown, reported as a name and address only, always shown. */
+export const isListed = (r: HostReport): boolean => r.host?.state === 'unknown';
+
 /** The host's status and why, as nmap reports it. */
 export function hostStatus(r: HostReport): { state: 'up' | 'down' | 'unknown'; reason: string; ttl: number } {
   if (r.host) return { state: r.host.state, reason: r.host.reason, ttl: 0 };

@@ -1,5 +1,5 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
-import { comparePorts, hasOpen, hostStatus, HostReports, isReportRecord, isUp, portKey, type HostReport } from './host-report.js';
+import { comparePorts, hasOpen, hostStatus, HostReports, isListed, isReportRecord, isUp, portKey, type HostReport } from './host-report.js';
 import { jsonReplacer } from './out-jsonl.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
@@ -67,7 +67,7 @@ export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
         const isHostUp = isUp(r);
         if (isHostUp) up++;
         total++;
-        if (!isHostUp && (view.verbose ?? 0) < 1) continue;
+        if (!isHostUp && (view.verbose ?? 0) < 1 && !isListed(r)) continue;
         if (view.openOnly && !hasOpen(r)) continue;
         await sink.write(`${written++ > 0 ? ',' : ''}\n${json(hostObject(r, view, names, scripts))}`);
       }

@@ -1,6 +1,6 @@
 import type { AnyRecord, EndTrailer, PortRecord, ScanHeader, ServiceRecord } from '../records/index.js';
 import {
-  bestRtt, doneSummary, hasOpen, hostStatus, HostReports, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
+  bestRtt, doneSummary, hasOpen, hostStatus, HostReports, isListed, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
   versionText, type HiddenGroup, type HostReport,
 } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
@@ -163,9 +163,15 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let seen = 0;
+      let listed = 0;
       if (scripts.pre.length > 0) await sink.write(`Pre-scan script results:\n${normalScripts(scripts.pre).join('\n')}\n`);
       for await (const r of reports.sorted()) {
         seen++;
+        if (isListed(r)) {
+          listed++;
+          await sink.write(`prtip scan report for ${hostName(r, names)}\n`);
+          continue;
+        }
         if (!isUp(r)) {
           if ((view.verbose ?? 0) > 0) await sink.write(downBlock(r, view, names));
           continue;
@@ -177,7 +183,7 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       if (scripts.post.length > 0) await sink.write(`Post-scan script results:\n${normalScripts(scripts.post).join('\n')}\n`);
       const total = header?.plan?.hosts ?? seen;
       if (!trailer || trailer.interrupted) await sink.write('Scan interrupted: results above are partial.\n');
-      if (up === 0 && total === 1) {
+      if (up === 0 && total === 1 && listed === 0) {
         await sink.write('Note: Host seems down. If it is really up, but blocking our ping probes, try -Pn\n');
       }
       const done = doneSummary(total, up, elapsedSeconds(header, trailer));

@@ -1,4 +1,5 @@
 /** Maps parsed command-line options onto each stage's options: the CLI's only policy. */
+import type { ResolverOptions } from '../../../stages/dns/index.js';
 import fs from 'node:fs';
 import type { FormatOptions, OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type Proto } from '../../../stages/records/index.js';
@@ -33,6 +34,7 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     topPorts: o.topPorts,
     protocols: scanProtocols(o),
     family: o.family,
+    ...(o.dnsServers && !o.systemDns ? { dnsServers: o.dnsServers } : {}),
     seed: o.seed,
     batchSize: o.batchSize,
     shard: o.shard,
@@ -41,6 +43,12 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     args,
     signal,
   };
+}
+
+/** --dns-servers / --system-dns → the resolver's options (stages/dns). */
+export function dnsOptions(o: CliOptions): ResolverOptions {
+  if (o.systemDns && o.dnsServers) throw new UserInputError('--system-dns and --dns-servers: give one (the system resolver has its own servers)');
+  return o.systemDns ? { system: true } : o.dnsServers ? { servers: o.dnsServers } : {};
 }
 
 /** nmap's timing templates, as they apply to a connect scan: [parallelism, timeout ms, retries, rate]. */
@@ -154,6 +162,7 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
     maxRate: o.maxRate ?? t.maxRate,
     assumeUp: o.assumeUp,
     reverseDns: o.reverseDns,
+    dns: dnsOptions(o),
     args,
     signal,
     onWarning,
@@ -204,6 +213,7 @@ function rawSendOptions(o: CliOptions, types: string[], args: string[], signal: 
     maxScanDelayMs: o.maxScanDelayMs,
     assumeUp: o.assumeUp,
     reverseDns: o.reverseDns,
+    dns: dnsOptions(o),
     args,
     signal,
     onWarning,
