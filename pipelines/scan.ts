@@ -13,6 +13,7 @@ import type { StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
 import { scriptRecords, type ScriptOptions } from '../stages/script/index.js';
 import { listRecords, type ListOptions } from '../stages/list/index.js';
+import { traceRecords, type TraceOptions } from '../stages/trace/index.js';
 
 export interface ScanPipelineOptions {
   targets: TargetsOptions;
@@ -28,6 +29,8 @@ export interface ScanPipelineOptions {
   script?: Partial<ScriptOptions> & Pick<ScriptOptions, 'scripts'>;
   /** -O: OS detection after detect. */
   os?: OsStageOptions;
+  /** --traceroute: hop paths after OS detection (before scripts, as nmap). */
+  trace?: TraceOptions;
   /** --db: append to a DuckDB database as records arrive (before formatting). */
   store?: StoreOptions;
   /**
@@ -54,7 +57,8 @@ export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord
   const sent = opts.list ? listRecords(opts.list)(planned) : sendRecords(opts.send)(planned);
   const detected = opts.detect && !opts.list ? detectRecords(opts.detect)(sent) : sent;
   const osed = opts.os && !opts.list ? osRecords(opts.os)(detected) : detected;
-  const found = opts.script && !opts.list ? scriptRecords(opts.script)(osed) : osed;
+  const traced = opts.trace && !opts.list ? traceRecords(opts.trace)(osed) : osed;
+  const found = opts.script && !opts.list ? scriptRecords(opts.script)(traced) : traced;
   // A resumed scan rebuilds the host rows its killed run never wrote, as send would have: -Pn, -R.
   const store = opts.store?.resumeScanId
     ? { ...opts.store, rebuiltHosts: { assumeUp: opts.send.assumeUp, hostname: opts.send.reverseDns ? reverseOne(opts.send.dns) : undefined } }

@@ -31,6 +31,7 @@ function hostObject(r: HostReport, view: ViewOptions, names: HostNames, scripts?
     // What the OS stage measured besides the matches (fingerprint, distance, sequences, …), when it ran.
     ...(r.os && osDetection(r.os) ? { osDetection: osDetection(r.os) } : {}),
     ...(scripts ? { hostscripts: scripts.host(r.ip).map(jsonScript) } : {}),
+    ...(r.trace ? { trace: { port: r.trace.port ?? null, proto: r.trace.proto ?? null, hops: r.trace.hops, sharedWith: r.trace.sharedWith ?? null } } : {}),
   };
 }
 

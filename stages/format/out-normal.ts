@@ -8,6 +8,7 @@ import { osNormalLines } from './os-normal.js';
 import type { OutputSink } from './sink.js';
 import { normalScripts, ScriptResults } from './out-script.js';
 import { HostNames } from './host-names.js';
+import { normalTraceLines } from './out-trace.js';
 
 /** nmap's latency: two significant digits in fixed notation ("0.000070s", "0.00011s"). */
 function latency(ports: PortRecord[]): string | undefined {
@@ -107,6 +108,7 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
   }
   const hostScripts = scripts?.host(r.ip) ?? [];
   if (hostScripts.length > 0) lines.push('', 'Host script results:', ...normalScripts(hostScripts));
+  if (r.trace) lines.push(...normalTraceLines(r.trace, oneLine));
   return `${lines.join('\n')}\n\n`;
 }
 

@@ -8,6 +8,7 @@ import type { OutputSink } from './sink.js';
 import { xmlAttr, xmlElement, xmlText } from './xml-text.js';
 import { ScriptResults, xmlScripts } from './out-script.js';
 import { HostNames } from './host-names.js';
+import { xmlTrace } from './out-trace.js';
 
 /** prtip scan type names → nmap.dtd's scan_types. */
 const XML_SCAN_TYPE: Record<string, string> = {
@@ -128,6 +129,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
   if (r.os) out.push(...osElements(r.os));
   const hostScripts = scripts?.host(r.ip) ?? [];
   if (hostScripts.length > 0) out.push(`<hostscript>${xmlScripts(hostScripts)}</hostscript>`);
+  if (r.trace) out.push(xmlTrace(r.trace));
   const times = timesElement(r.ports);
   if (times) out.push(times);
   out.push('</host>');

@@ -195,8 +195,10 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-Pn'], group: 'discovery', help: 'treat every host as up (no host is reported down)', apply: (o) => { o.assumeUp = true; } },
   { names: ['-n'], group: 'discovery', help: 'never do reverse DNS (the default, except with -sL; overrides an earlier -R)', apply: (o) => { o.reverseDns = false; o.noDns = true; } },
   { names: ['-R'], group: 'discovery', help: 'reverse-resolve hosts that are up, in parallel (resolv.conf\'s servers, /etc/hosts first)', apply: (o) => { o.reverseDns = true; o.noDns = false; } },
-  { names: ['--dns-servers'], value: 'SERVER[,…]', group: 'discovery', help: 'DNS servers for -R, -sL and target names (addr or addr:port; default: resolv.conf\'s)', apply: (o, v, n) => { o.dnsServers = parseDnsServers(n, v); } },
+  { names: ['--dns-servers'], value: 'SERVER[,…]', group: 'discovery', help: 'DNS servers for -R, -sL, traceroute hops and target names (addr or addr:port; default: resolv.conf\'s)', apply: (o, v, n) => { o.dnsServers = parseDnsServers(n, v); } },
   { names: ['--system-dns'], group: 'discovery', help: 'reverse names from the system resolver (getnameinfo), a few at a time', apply: (o) => { o.systemDns = true; } },
+  { names: ['-A'], group: 'os', help: 'aggressive: -O -sV -sC --traceroute (as nmap; root)', apply: (o) => { o.osDetect = true; o.versionDetect = true; o.traceroute = true; if (!(o.scripts ?? '').split(',').includes('default')) o.scripts = o.scripts ? `${o.scripts},default` : 'default'; } },
+  { names: ['--traceroute'], group: 'discovery', help: 'trace the hops to each up host with probes of the scan\'s type after the scan (root, IPv4)', apply: (o) => { o.traceroute = true; } },
   { names: ['-sL'], group: 'discovery', help: 'list scan: list the targets with their reverse names (unless -n); nothing is sent to them', apply: (o) => { o.listScan = true; } },
   // service/version detection
   { names: ['-sV'], group: 'version', help: 'probe open ports for service/version (nmap-service-probes, or the built-in set)', apply: (o) => { o.versionDetect = true; } },
@@ -273,11 +275,11 @@ function stringData(v: string, flag: string): Uint8Array {
 /** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
 const NOT_YET: Record<string, string> = {
   ...Object.fromEntries(PLANNED_SCAN_TYPES.map((p) => [p.flag, p.title])),
-  '-sn': 'ping scan', '-A': 'aggressive scan = -O -sV -sC --traceroute; prtip has no --traceroute yet, give -O -sV -sC',
+  '-sn': 'ping scan',
   '-oS': 'script kiddie output',
   '-PS': 'TCP SYN ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
-  '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
+  '-PM': 'ICMP netmask ping', '-PR': 'ARP ping',
   '-sR': 'RPC scan',
   '--packet-trace': 'packet trace: it comes with the new send engine',
 };

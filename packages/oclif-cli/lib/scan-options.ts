@@ -9,7 +9,7 @@ import { UserInputError, type AnyRecord } from '../../../stages/records/index.js
 import type { Database } from '../../../stages/store/index.js';
 import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
 import { scanTypeByName } from '../../../stages/probes/index.js';
-import { detectOptions, dnsOptions, formatOptions, osOptions, refuseOsFlagsWithoutO, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
+import { detectOptions, dnsOptions, formatOptions, osOptions, traceOptions, refuseOsFlagsWithoutO, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
 
 export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'timing', 'output', 'database', 'interaction', 'misc'];
 
@@ -89,6 +89,7 @@ export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipeli
     ...(o.listScan ? { list: { reverseDns: o.noDns !== true, dns: dnsOptions(o), signal: ctx.signal } } : {}),
     detect,
     os: o.osDetect ? osOptions(o, [], ctx.signal, ctx.warn) : undefined,
+    ...(o.traceroute && !o.listScan ? { trace: traceOptions(o, [], ctx.signal, ctx.warn) } : {}),
     script: o.scripts !== undefined ? scriptOptions(o, [], ctx.signal, ctx.warn) : undefined,
     store: o.db ? { path: o.db, db: ctx.db, argv: ctx.argv, resumeScanId: ctx.resume?.scanId } : undefined,
     observe: ctx.observe,
