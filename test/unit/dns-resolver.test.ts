@@ -168,3 +168,11 @@ t.test('forward lookups (A) at the given servers', async (t) => {
   t.teardown(() => r.close());
   t.same(Object.fromEntries(await r.forward(['target.lab', 'nothing.lab'], 4)), { 'target.lab': '198.18.0.2' });
 });
+
+t.test('--system-dns: the system resolver (getnameinfo), loopback only here', async (t) => {
+  const r = new Resolver({ system: true, hostsFile: noHosts });
+  t.teardown(() => r.close());
+  t.same(await r.serverList(), [], 'no servers of its own');
+  t.equal((await r.reverse(['127.0.0.1'])).get('127.0.0.1'), 'localhost', "the system's /etc/hosts, through getnameinfo");
+  t.equal(r.counters.queries, 0, 'prtip sent no DNS question itself');
+});
