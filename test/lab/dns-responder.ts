@@ -8,7 +8,7 @@
  *   node dns-responder.mjs BIND_ADDRESS PORT '{"ptr": {"198.18.0.2": "target.lab"}, "a": {"target.lab": "198.18.0.2"}}' [DELAY_MS]
  */
 import dgram from 'node:dgram';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,7 +79,7 @@ export function answer(msg: Buffer, table: DnsTable): Buffer | undefined {
   return Buffer.concat(parts);
 }
 
-function main(argv: string[]): void {
+export function main(argv: string[]): void {
   const [bind, port, tableJson, delay] = argv;
   const table = JSON.parse(tableJson!) as DnsTable;
   const sock = dgram.createSocket('udp4');
