@@ -20,7 +20,7 @@ t.test('-iL, --exclude, shards and -6', async (t) => {
   const trailer = jsonLines(r.stdout).at(-1) as { counters: Record<string, Record<string, number>> };
   t.same(trailer.counters.list, { hosts: 6 }, 'no DNS counters with -n');
   t.equal(trailer.counters.send, undefined, 'the send stage did not run');
-  const shards = await Promise.all([1, 2, 3].map((i) => runCli(['-sL', '-n', '--shard', `${i}/3`, '--seed', '7', '-oD', '-', '127.0.1.0/28'])));
+  const shards = await Promise.all([1, 2].map((i) => runCli(['-sL', '-n', '--shard', `${i}/2`, '--seed', '7', '-oD', '-', '127.0.1.0/28'])));
   const all = shards.flatMap((s) => listed(s.stdout));
   t.equal(all.length, 16, 'the shards together list every address once');
   t.equal(new Set(all).size, 16);
@@ -32,8 +32,7 @@ t.test('-iL, --exclude, shards and -6', async (t) => {
 
 t.test('refusals name what -sL cannot take', async (t) => {
   for (const [argv, re] of [
-    [['-sV'], /cannot take -sV/], [['-O'], /cannot take -O/], [['-p', '80'], /cannot take -p/], [['--top-ports', '5'], /cannot take --top-ports/],
-    [['-Pn'], /cannot take -Pn/], [['--script', 'banner'], /cannot take -sC\/--script/],
+    [['-sV', '-O', '-Pn'], /cannot take -sV, -O, -Pn/], [['-p', '80', '--script', 'banner'], /cannot take -sC\/--script, -p/],
   ] as Array<[string[], RegExp]>) {
     const r = await runCli(['-sL', '-n', ...argv, '127.0.0.1']);
     t.equal(r.code, 1, argv.join(' '));
