@@ -1,5 +1,5 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
-import { comparePorts, doneSummary, hasOpen, shownWithOpen, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
+import { comparePorts, doneSummary, hasOpen, shownWithOpen, HostReports, isListed, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
 import { ctime, elapsedSeconds, initiatedComment } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
@@ -28,6 +28,7 @@ function osFields(os: NonNullable<HostReport['os']>): string {
 function hostLines(r: HostReport, view: ViewOptions): string {
   const name = r.host?.hostname ? field(r.host.hostname).replace(/[()]/g, '') : '';
   const who = `Host: ${r.ip} (${name})`;
+  if (isListed(r)) return `${who}\tStatus: Unknown\n`;
   const up = isUp(r);
   const lines = [`${who}\tStatus: ${up ? 'Up' : 'Down'}`];
   if (!up) return `${lines[0]}\n`;
@@ -76,7 +77,7 @@ export function grepableFormat(sink: OutputSink, view: ViewOptions): OutputForma
       for await (const r of reports.sorted()) {
         seen++;
         if (isUp(r)) up++;
-        else if ((view.verbose ?? 0) < 1) continue;
+        else if ((view.verbose ?? 0) < 1 && !isListed(r)) continue;
         if (view.openOnly && !hasOpen(r, view)) continue; // --open: hosts with an open port only, as nmap
         await sink.write(hostLines(r, view));
       }

@@ -1,6 +1,6 @@
 import type { AnyRecord, EndTrailer, PortRecord, ScanHeader, ServiceRecord } from '../records/index.js';
 import {
-  bestRtt, doneSummary, hasOpen, middleboxNote, plural, hostStatus, HostReports, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
+  bestRtt, doneSummary, hasOpen, middleboxNote, plural, hostStatus, HostReports, isListed, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
   versionText, type HiddenGroup, type HostReport,
 } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
@@ -8,6 +8,7 @@ import { osNormalLines } from './os-normal.js';
 import type { OutputSink } from './sink.js';
 import { normalScripts, ScriptResults } from './out-script.js';
 import { HostNames } from './host-names.js';
+import { normalTraceLines } from './out-trace.js';
 
 /** nmap's latency: two significant digits in fixed notation ("0.000070s", "0.00011s"). */
 function latency(ports: PortRecord[]): string | undefined {
@@ -112,6 +113,7 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
   }
   const hostScripts = scripts?.host(r.ip) ?? [];
   if (hostScripts.length > 0) lines.push('', 'Host script results:', ...normalScripts(hostScripts));
+  if (r.trace) lines.push(...normalTraceLines(r.trace, oneLine));
   return `${lines.join('\n')}\n\n`;
 }
 
@@ -169,9 +171,15 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       let up = 0;
       let seen = 0;
       let onlyProxied = 0;
+      let listed = 0;
       if (scripts.pre.length > 0) await sink.write(`Pre-scan script results:\n${normalScripts(scripts.pre).join('\n')}\n`);
       for await (const r of reports.sorted()) {
         seen++;
+        if (isListed(r)) {
+          listed++;
+          await sink.write(`prtip scan report for ${hostName(r, names)}\n`);
+          continue;
+        }
         if (!isUp(r)) {
           if ((view.verbose ?? 0) > 0) await sink.write(downBlock(r, view, names));
           continue;
@@ -184,13 +192,12 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
         await sink.write(hostBlock(r, view, names, scripts));
       }
       if (onlyProxied > 0) {
-        await sink.write(`Not shown: ${plural(onlyProxied, 'host', 's')} whose every open port is marked proxied (a SYN proxy, tarpit or balancer answered; --show-proxied lists them)
-`);
+        await sink.write(`Not shown: ${plural(onlyProxied, 'host', 's')} whose every open port is marked proxied (a SYN proxy, tarpit or balancer answered; --show-proxied lists them)\n`);
       }
       if (scripts.post.length > 0) await sink.write(`Post-scan script results:\n${normalScripts(scripts.post).join('\n')}\n`);
       const total = header?.plan?.hosts ?? seen;
       if (!trailer || trailer.interrupted) await sink.write('Scan interrupted: results above are partial.\n');
-      if (up === 0 && total === 1) {
+      if (up === 0 && total === 1 && listed === 0) {
         await sink.write('Note: Host seems down. If it is really up, but blocking our ping probes, try -Pn\n');
       }
       const done = doneSummary(total, up, elapsedSeconds(header, trailer));

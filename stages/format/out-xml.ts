@@ -1,6 +1,6 @@
 import { PRTIP_VERSION, type AnyRecord, type EndTrailer, type OsRecord, type PortRecord, type ScanHeader } from '../records/index.js';
 import {
-  CHECK_TEXT, doneSummary, hasOpen, shownWithOpen, hostStatus, HostReports, isReportRecord, isUp, portRanges, serviceFor, splitPorts, type HostReport,
+  CHECK_TEXT, doneSummary, hasOpen, shownWithOpen, hostStatus, HostReports, isListed, isReportRecord, isUp, portRanges, serviceFor, splitPorts, type HostReport,
 } from './host-report.js';
 import { ctime, elapsedSeconds } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
@@ -8,6 +8,7 @@ import type { OutputSink } from './sink.js';
 import { xmlAttr, xmlElement, xmlText } from './xml-text.js';
 import { ScriptResults, xmlScripts } from './out-script.js';
 import { HostNames } from './host-names.js';
+import { xmlTrace } from './out-trace.js';
 
 /**
  * nmap.dtd has no attribute for a port's confidence and allows no extra ones, and the reason stays
@@ -88,7 +89,8 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
   const st = hostStatus(r);
   let first = Infinity;
   let last = -Infinity;
-  for (const t of r.ports.map((p) => p.time).concat(r.host ? [r.host.time] : [])) {
+  // A listed host (-sL) was never scanned: no start and end times, as nmap.
+  for (const t of isListed(r) ? [] : r.ports.map((p) => p.time).concat(r.host ? [r.host.time] : [])) {
     if (t < first) first = t;
     if (t > last) last = t;
   }
@@ -97,7 +99,8 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
     xmlElement('status', { state: st.state, reason: st.reason, reason_ttl: st.ttl }));
   out.push(xmlElement('address', { addr: r.ip, addrtype: r.ip.includes(':') ? 'ipv6' : 'ipv4' }));
   const known = names.of(r.ip, r.host);
-  out.push(`<hostnames>\n${known.map((n) => `${xmlElement('hostname', { name: n.name, type: n.type })}\n`).join('')}</hostnames>`);
+  // A list scan's host without a name has no <hostnames> at all, as nmap -sL writes it.
+  if (!isListed(r) || known.length > 0) out.push(`<hostnames>\n${known.map((n) => `${xmlElement('hostname', { name: n.name, type: n.type })}\n`).join('')}</hostnames>`);
   if (r.ports.length > 0) {
     const { shown, hidden } = splitPorts(r, { openOnly: false, showProxied: true });
     const lines: string[] = ['<ports>'];
@@ -141,6 +144,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
   if (r.os) out.push(...osElements(r.os));
   const hostScripts = scripts?.host(r.ip) ?? [];
   if (hostScripts.length > 0) out.push(`<hostscript>${xmlScripts(hostScripts)}</hostscript>`);
+  if (r.trace) out.push(xmlTrace(r.trace));
   const times = timesElement(r.ports);
   if (times) out.push(times);
   out.push('</host>');
@@ -175,7 +179,8 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       ];
       const plan = h?.plan;
       const type = XML_SCAN_TYPE[h?.scanTypes?.[0] ?? 'connect'] ?? 'connect';
-      if (plan) {
+      // A list scan (-sL) scans no port: nmap writes no <scaninfo>.
+      if (plan && h?.scanTypes?.[0] !== 'list') {
         for (const proto of ['tcp', 'udp', 'sctp', 'ip'] as const) {
           const list = plan.ports[proto];
           if (!list) continue;
@@ -200,7 +205,7 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
         if (isUp(r)) up++;
         else {
           down++;
-          if ((view.verbose ?? 0) < 1) continue;
+          if ((view.verbose ?? 0) < 1 && !isListed(r)) continue;
         }
         // --open: as nmap, a host without an open port is not reported (it still counts as up).
         if (view.openOnly && !hasOpen(r, view)) continue;

@@ -264,6 +264,30 @@ export interface OsMatch {
 }
 
 /**
+ * A host's traceroute (stages/trace, --traceroute): the hops to it, nmap's way. `port`/`proto`
+ * name the probe (absent for a directly connected host: nothing was sent, its one hop is itself).
+ */
+export interface TraceRecord {
+  type: 'trace';
+  ip: string;
+  port?: number;
+  proto?: Proto;
+  /** TTL 1 … the target; a hop without `ip` timed out. */
+  hops: TraceHop[];
+  /** Hops 1…ttl were found on this other host's path (nmap: "Hops 1-ttl are the same as for ip"). */
+  sharedWith?: { ip: string; ttl: number };
+}
+
+export interface TraceHop {
+  ttl: number;
+  ip?: string;
+  /** ms, two decimals; null when unknown. */
+  rtt?: number | null;
+  /** The hop's reverse name (with -R). */
+  host?: string;
+}
+
+/**
  * One NSE script's result (stages/script): attached to a port (portrule), a host (hostrule),
  * or the whole scan (prerule/postrule: no ip).
  */
@@ -340,6 +364,7 @@ export type KnownRecord =
   | ServiceRecord
   | OsRecord
   | ScriptRecord
+  | TraceRecord
   | ProgressRecord
   | StatusRecord
   | EndTrailer;

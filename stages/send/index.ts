@@ -22,7 +22,7 @@ import {
 import type { Duplex } from 'node:stream';
 import { ConnectScanner } from './proto-connect.js';
 import { HostTable } from './host-table.js';
-import { reverseName } from './reverse-dns.js';
+import { Resolver, type ResolverOptions } from '../dns/index.js';
 import { IdleScanner, probeModule, RawSession, scanTypeByName, type EvasionOptions } from '../probes/index.js';
 import type { Decided, ScanEngine } from './scan-engine.js';
 
@@ -73,6 +73,8 @@ export interface SendOptions {
   assumeUp: boolean;
   /** -R: look up names of hosts that are up. */
   reverseDns: boolean;
+  /** How (--dns-servers, --system-dns; default: resolv.conf's servers, /etc/hosts first). */
+  dns?: ResolverOptions;
   /** The command line of this stage, appended to the header's args. */
   args?: string[];
   signal?: AbortSignal;
@@ -190,14 +192,25 @@ export function sendRecords(opts: SendOptions) {
       const names = types.map((t) => { const i = scanTypeByName(t); return i ? `the ${i.title} (${i.flag}, ${i.proto})` : t; });
       opts.onWarning?.(`${skipped} ${[...skippedProtos].join('/')} probes skipped: no scan type of this run probes them (${names.join(', ')})`);
     }
-    for (const host of hosts.records(opts.assumeUp)) {
-      if (opts.reverseDns && host.state === 'up') {
-        const name = await reverseName(host.ip);
-        if (name) host.hostname = name;
+    const hostRecords = [...hosts.records(opts.assumeUp)];
+    const dns: Record<string, number> = {};
+    if (opts.reverseDns && !aborted()) {
+      // Every up host's name at once, in parallel (nmap's mass reverse DNS after the ping stage).
+      const resolver = new Resolver(opts.dns);
+      try {
+        const names = await resolver.reverse(hostRecords.filter((h) => h.state === 'up').map((h) => h.ip));
+        for (const h of hostRecords) {
+          const name = names.get(h.ip);
+          if (name) h.hostname = name;
+        }
+      } finally {
+        resolver.close();
       }
-      yield host;
+      dns.dnsQueries = resolver.counters.queries;
+      dns.dnsNames = resolver.counters.names;
     }
-    yield extendTrailer(trailer, 'send', { ...sumCounters(engines), skipped, hosts: hosts.size }, aborted() || trailer === undefined);
+    yield* hostRecords;
+    yield extendTrailer(trailer, 'send', { ...sumCounters(engines), skipped, hosts: hosts.size, ...dns }, aborted() || trailer === undefined);
   };
 }
 

@@ -1,4 +1,6 @@
 /** Maps parsed command-line options onto each stage's options: the CLI's only policy. */
+import type { ResolverOptions } from '../../../stages/dns/index.js';
+import { checkTracePrivileges, TRACE_IPV6_REASON, type TraceOptions } from '../../../stages/trace/index.js';
 import fs from 'node:fs';
 import type { FormatOptions, OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type Proto } from '../../../stages/records/index.js';
@@ -33,6 +35,7 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     topPorts: o.topPorts,
     protocols: scanProtocols(o),
     family: o.family,
+    ...(o.dnsServers && !o.systemDns ? { dnsServers: o.dnsServers } : {}),
     seed: o.seed,
     batchSize: o.batchSize,
     shard: o.shard,
@@ -41,6 +44,12 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     args,
     signal,
   };
+}
+
+/** --dns-servers / --system-dns → the resolver's options (stages/dns). */
+export function dnsOptions(o: CliOptions): ResolverOptions {
+  if (o.systemDns && o.dnsServers) throw new UserInputError('--system-dns and --dns-servers: give one (the system resolver has its own servers)');
+  return o.systemDns ? { system: true } : o.dnsServers ? { servers: o.dnsServers } : {};
 }
 
 /** nmap's timing templates, as they apply to a connect scan: [parallelism, timeout ms, retries, rate]. */
@@ -154,6 +163,7 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
     maxRate: o.maxRate ?? t.maxRate,
     assumeUp: o.assumeUp,
     reverseDns: o.reverseDns,
+    dns: dnsOptions(o),
     args,
     signal,
     onWarning,
@@ -224,6 +234,7 @@ function rawSendOptions(o: CliOptions, types: string[], args: string[], signal: 
     maxScanDelayMs: o.maxScanDelayMs,
     assumeUp: o.assumeUp,
     reverseDns: o.reverseDns,
+    dns: dnsOptions(o),
     args,
     signal,
     onWarning,
@@ -274,6 +285,18 @@ export function scriptOptions(o: CliOptions, args: string[], signal: AbortSignal
     signal,
     onWarning,
     onLog: (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
+/** --traceroute → the trace stage; refuses what cannot run (no root, IPv6). */
+export function traceOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): TraceOptions {
+  if (o.family === 6) throw new UserInputError(`--traceroute with -6: ${TRACE_IPV6_REASON}`);
+  checkTracePrivileges();
+  return {
+    reverseDns: o.reverseDns, dns: dnsOptions(o), datadir: o.datadir,
+    ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
+    route: { ...(o.iface ? { iface: o.iface } : {}), ...(o.sourceAddress ? { source: o.sourceAddress } : {}) },
+    args, signal, onWarning,
   };
 }
 
