@@ -112,7 +112,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
         service = xmlElement('service', {
           name: svc.name, product: svc.product, version: svc.version, extrainfo: svc.extrainfo,
           hostname: svc.hostname, ostype: svc.ostype, devicetype: svc.devicetype, tunnel: svc.tunnel,
-          method: svc.method === 'probed' ? 'probed' : 'table', conf,
+          servicefp: svc.servicefp, method: svc.method === 'probed' ? 'probed' : 'table', conf,
         }, cpes || undefined);
       } else if (name) {
         service = xmlElement('service', { name, method: 'table', conf: 3 });

@@ -13,7 +13,7 @@ export const GROUPS = {
   build: ['build-essential', 'python3', 'pkg-config', 'libpcap-dev'],
   runtime: ['nmap', 'iproute2', 'ca-certificates'],
   tests: [
-    'nftables', 'tcpdump', 'procps', 'util-linux', 'iputils-ping', 'libxml2-utils', 'ndiff', 'openssl', 'time', 'git',
+    'nftables', 'tcpdump', 'procps', 'util-linux', 'iputils-ping', 'libxml2-utils', 'ndiff', 'python3-libnmap', 'openssl', 'time', 'git',
     'nginx-light', 'openssh-server', 'openssh-client', 'redis-server', 'vsftpd', 'postfix', 'memcached', 'postgresql',
     'dnsmasq-base', 'zmap', 'masscan', 'chromium', 'tmux',
   ],
