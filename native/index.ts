@@ -194,6 +194,9 @@ export interface RawExchange {
 
 let engine: NativeEngine | undefined;
 
+/** The `code` of the error loadNative throws when the addon cannot be loaded. */
+export const NATIVE_MISSING = 'PRTIP_NATIVE_MISSING';
+
 /** Finds build/Release/prtip_native.node from both the source tree and dist/. */
 function addonPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -207,8 +210,13 @@ export function loadNative(): NativeEngine {
   try {
     engine = createRequire(import.meta.url)(file) as NativeEngine;
   } catch (err) {
-    throw new Error(
-      `prtip's native engine is not built (${file}: ${(err as Error).message.split('\n')[0]}); run "npm run build"`,
+    // A user error, not a bug: the build ran without libpcap (native/build.mjs said so).
+    const absent = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+    throw Object.assign(
+      new Error(absent
+        ? `prtip's native engine is not built (${file} is missing): install libpcap-dev and run "npm run build"`
+        : `prtip's native engine cannot be loaded (${file}: ${(err as Error).message.split('\n')[0]}): run "npm run build"`),
+      { code: NATIVE_MISSING },
     );
   }
   return engine;

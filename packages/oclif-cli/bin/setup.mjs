@@ -119,7 +119,8 @@ function main() {
   else if (hasDpkg) process.stdout.write(`prtip setup: Debian packages present (${wanted.length})\n`);
   if (!o.npm) return;
   run('npm', ['ci'], { cwd: root });
-  run('npm', ['run', 'build'], { cwd: root });
+  // setup installed the build group: a native engine that still does not build is an error here.
+  run('npm', ['run', 'build'], { cwd: root, env: { ...process.env, PRTIP_REQUIRE_NATIVE: '1' } });
   process.stdout.write('prtip setup: done. Try: npx prtip demo\n');
 }
 
