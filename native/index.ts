@@ -65,6 +65,8 @@ export interface RawEngineConfig extends WireSpec {
   ifname: string;
   /** Packets per second; 0 or absent: as fast as the path takes them. */
   rate?: number;
+  /** --packet-trace from the start (setTrace switches it later). */
+  trace?: boolean;
 }
 
 export interface RawEngineStats {
@@ -116,6 +118,14 @@ export interface RawEngine {
   /** Probes queued but not yet sent. */
   queuedProbes(): number;
   stats(): RawEngineStats;
+  /** --packet-trace: copy every frame sent and every packet captured (or stop copying). */
+  setTrace(on: boolean): void;
+  /**
+   * What was traced since the last call, null when nothing: packed records (u8 direction 0 sent /
+   * 1 received, u8 0, u16 stored length, u32 length on the wire, f64 realtime ms, then the
+   * Ethernet frame's first ≤ 256 bytes), and how many frames did not fit the bounded buffer.
+   */
+  takeTrace(): { frames: Buffer; dropped: number } | null;
   /** Stops both threads; resolves once every reply has reached onReplies. */
   stop(): Promise<void>;
 }

@@ -5,7 +5,7 @@
  */
 import type { ScanPipelineOptions } from '../../../pipelines/scan.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
-import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
+import { UserInputError, type AnyRecord, type PacketTrace } from '../../../stages/records/index.js';
 import type { Database } from '../../../stages/store/index.js';
 import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
 import { detectOptions, formatOptions, osOptions, refuseOsFlagsWithoutO, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
@@ -56,6 +56,8 @@ export interface ScanContext {
   statusEveryMs?: number;
   observe?: (rec: AnyRecord) => void;
   resume?: { scanId: string; skip: Array<[number, number]>; prior: AnyRecord[] };
+  /** --packet-trace lines (and the p/P keys). */
+  packetTrace?: PacketTrace;
 }
 
 export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipelineOptions {
@@ -63,6 +65,7 @@ export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipeli
   if (ctx.resume) targets.skip = ctx.resume.skip;
   const send = sendOptions(o, [], ctx.signal, ctx.warn);
   send.statusEveryMs = ctx.statusEveryMs;
+  send.packetTrace = ctx.packetTrace;
   const detect = o.versionDetect ? detectOptions(o, [], ctx.signal, ctx.warn) : undefined;
   if (detect) detect.statusEveryMs = ctx.statusEveryMs;
   return {
