@@ -71,6 +71,22 @@ if (skip) {
     for (const s of new Set(theirs.filter((l) => / (S|SA|RA) ttl/.test(l)).map(shape))) t.ok(ourShapes.has(s), `nmap's line shape ${s} is ours too`);
   });
 
+  t.test('-sS over IPv6: SENT lines are the probes on the wire (hopl, flow, payloadlen)', async (t) => {
+    const cap = await lab.capture(`tcp and host ${lab.targetV6}`, { snaplen: 128 });
+    const r = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-sS', '--packet-trace', '-Pn', '-n', '--max-retries', '0', '-p', `${CLOSED},8080`, lab.targetV6], { timeoutMs: 60_000 });
+    const packets = await cap.stop();
+    t.equal(r.code, 0, r.stderr);
+    const V6 = /^(SENT|RCVD) \(\d+\.\d{4}s\) TCP ([0-9a-f:]+):(\d+) > ([0-9a-f:]+):(\d+) ([FSRPAUEC]*) hopl=(\d+) flow=([0-9a-f]+) payloadlen=(\d+) seq=(\d+) win=(\d+) (<[^>]*>)?$/;
+    const lines = r.stdout.toString().split('\n').map((l) => V6.exec(l)).filter((m): m is RegExpExecArray => m !== null);
+    const sent = lines.filter((m) => m[1] === 'SENT').map((m) => `${m[2]} ${m[3]}>${m[5]} ${m[6]} hopl=${m[7]} len=${m[9]} seq=${m[10]}`).sort();
+    const probes = packets.filter((p) => p.src === lab.scannerV6 && nmapFlags(p) === 'S')
+      .map((p) => `${p.src} ${p.sport}>${p.dport} S hopl=${p.ttl} len=${p.length - 40} seq=${p.seq}`).sort();
+    t.equal(probes.length, 2);
+    t.same(sent, probes, 'SENT: the captured probes, field for field');
+    const rcvd = lines.filter((m) => m[1] === 'RCVD').map((m) => `${m[3]} ${m[6]}`).sort();
+    t.same(rcvd, [`${CLOSED} RA`, '8080 SA'].sort(), 'RCVD: the RST of the closed port, the SYN-ACK of the open one');
+  });
+
   t.test('-sU: the UDP probe and the ICMP port unreachable, as nmap writes them', async (t) => {
     const cap = await lab.capture(`host ${lab.targetV4}`, { snaplen: 256 });
     const r = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-sU', '--packet-trace', '-Pn', '-n', '--max-retries', '0', '-p', '9', lab.targetV4], { timeoutMs: 60_000 });
