@@ -70,6 +70,8 @@ export interface RawEngineConfig extends WireSpec {
   ifname: string;
   /** Packets per second; 0 or absent: as fast as the path takes them. */
   rate?: number;
+  /** --packet-trace from the start (setTrace switches it later). */
+  trace?: boolean;
 }
 
 export interface RawEngineStats {
@@ -121,6 +123,14 @@ export interface RawEngine {
   /** Probes queued but not yet sent. */
   queuedProbes(): number;
   stats(): RawEngineStats;
+  /** --packet-trace: copy every frame sent and every packet captured (or stop copying). */
+  setTrace(on: boolean): void;
+  /**
+   * What was traced since the last call, null when nothing: packed records (u8 direction 0 sent /
+   * 1 received, u8 0, u16 stored length, u32 length on the wire, f64 realtime ms, then the
+   * Ethernet frame's first ≤ 256 bytes), and how many frames did not fit the bounded buffer.
+   */
+  takeTrace(): { frames: Buffer; dropped: number } | null;
   /** Stops both threads; resolves once every reply has reached onReplies. */
   stop(): Promise<void>;
 }
@@ -208,6 +218,9 @@ export interface RawExchange {
 
 let engine: NativeEngine | undefined;
 
+/** The `code` of the error loadNative throws when the addon cannot be loaded. */
+export const NATIVE_MISSING = 'PRTIP_NATIVE_MISSING';
+
 /** Finds build/Release/prtip_native.node from both the source tree and dist/. */
 function addonPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -221,8 +234,13 @@ export function loadNative(): NativeEngine {
   try {
     engine = createRequire(import.meta.url)(file) as NativeEngine;
   } catch (err) {
-    throw new Error(
-      `prtip's native engine is not built (${file}: ${(err as Error).message.split('\n')[0]}); run "npm run build"`,
+    // A user error, not a bug: the build ran without libpcap (native/build.mjs said so).
+    const absent = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+    throw Object.assign(
+      new Error(absent
+        ? `prtip's native engine is not built (${file} is missing): install libpcap-dev and run "npm run build"`
+        : `prtip's native engine cannot be loaded (${file}: ${(err as Error).message.split('\n')[0]}): run "npm run build"`),
+      { code: NATIVE_MISSING },
     );
   }
   return engine;

@@ -74,6 +74,38 @@ inline ProbeKey probe_key(int family, const uint8_t* addr, uint16_t port) {
   return k;
 }
 
+// --packet-trace: copies of the frames sent and the packets captured, for JS to print in nmap's
+// SENT/RCVD lines. Off unless asked (one atomic load per frame then); bounded: JS takes the bytes
+// every few ms, and past kMaxBytes pending, frames are counted as dropped instead of kept.
+// Record: u8 direction (0 sent, 1 received), u8 0, u16 stored length, u32 length on the wire,
+// f64 realtime ms, then the stored bytes (the Ethernet frame, at most kMaxFrame of it).
+struct TraceBuffer {
+  static constexpr size_t kHeader = 16, kMaxFrame = 256, kMaxBytes = 4u << 20;
+  std::atomic<bool> on{false};
+  std::mutex mu;
+  std::vector<uint8_t> bytes;
+  uint64_t dropped = 0;
+  void add(uint8_t dir, double time_ms, const uint8_t* frame, size_t len) {
+    const size_t keep = len < kMaxFrame ? len : kMaxFrame;
+    std::lock_guard<std::mutex> lock(mu);
+    if (bytes.size() + kHeader + keep > kMaxBytes) {
+      dropped++;
+      return;
+    }
+    const size_t at = bytes.size();
+    bytes.resize(at + kHeader + keep);
+    uint8_t* p = bytes.data() + at;
+    const uint16_t k16 = uint16_t(keep);
+    const uint32_t l32 = uint32_t(len);
+    p[0] = dir;
+    p[1] = 0;
+    memcpy(p + 2, &k16, 2);
+    memcpy(p + 4, &l32, 4);
+    memcpy(p + 8, &time_ms, 8);
+    memcpy(p + kHeader, frame, keep);
+  }
+};
+
 struct EngineCounters {
   std::atomic<uint64_t> sent{0}, send_errors{0}, send_retries{0};
   std::atomic<uint64_t> first_send_ns{0}, last_send_ns{0};  // monotonic clock, for the achieved rate
@@ -106,6 +138,7 @@ struct EngineCore {
 
   std::atomic<bool> stopping{false};
   EngineCounters counters;
+  TraceBuffer trace;
   std::string thread_error;  // set (under qmu) when a thread gave up
 
   // Replies waiting to be handed to JS (receiver thread only), and how to hand them.
@@ -117,5 +150,7 @@ void run_sender(EngineCore& core);
 void run_receiver(EngineCore& core);
 // Realtime clock in µs, mod 2^32 (send stamps and pcap timestamps share it).
 uint32_t realtime_us32();
+// Realtime clock in ms (the packet trace's stamps, like pcap's).
+double realtime_ms();
 
 }  // namespace prtip

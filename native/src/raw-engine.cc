@@ -124,7 +124,8 @@ Napi::Function RawEngine::Define(Napi::Env env) {
                       InstanceMethod("roundSeconds", &RawEngine::RoundSeconds),
                       InstanceMethod("sentSeq", &RawEngine::SentSeq),
                       InstanceMethod("queuedProbes", &RawEngine::QueuedProbes),
-                      InstanceMethod("stats", &RawEngine::Stats), InstanceMethod("stop", &RawEngine::Stop)});
+                      InstanceMethod("stats", &RawEngine::Stats), InstanceMethod("stop", &RawEngine::Stop),
+                      InstanceMethod("setTrace", &RawEngine::SetTrace), InstanceMethod("takeTrace", &RawEngine::TakeTrace)});
 }
 
 // new RawEngine({ ifname, srcMac, dstMac4?, dstMac6?, src4?, src6?, sourcePort, ttl?, window?, rate?, key? }, onReplies)
@@ -145,6 +146,7 @@ RawEngine::RawEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawEngin
   if (!ifn.IsString()) fail(env, "RawEngine: ifname must be a string");
   core_->ifname = ifn.As<Napi::String>().Utf8Value();
   core_->rate = number_field(env, o, "rate", 0);
+  core_->trace.on.store(o.Has("trace") && o.Get("trace").ToBoolean().Value());  // --packet-trace
   for (uint32_t s = kMaxSlots; s > 0; s--) core_->free_slots.push_back(s - 1);
   tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "prtip-raw-replies", 0, 1);
   tsfn_.Unref(env);  // only a started engine keeps the process alive
@@ -374,6 +376,31 @@ Napi::Value RawEngine::RoundSeconds(const Napi::CallbackInfo& info) {
 
 Napi::Value RawEngine::SentSeq(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(core_->sent_seq.load()));
+}
+
+// setTrace(on): starts or stops copying frames for --packet-trace (the p/P keys switch it live).
+Napi::Value RawEngine::SetTrace(const Napi::CallbackInfo& info) {
+  core_->trace.on.store(info.Length() > 0 && info[0].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+// takeTrace(): { frames: Buffer (TraceBuffer records), dropped } of what was traced since the
+// last call, or null when nothing was.
+Napi::Value RawEngine::TakeTrace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<uint8_t> taken;
+  uint64_t dropped;
+  {
+    std::lock_guard<std::mutex> lock(core_->trace.mu);
+    taken.swap(core_->trace.bytes);
+    dropped = core_->trace.dropped;
+    core_->trace.dropped = 0;
+  }
+  if (taken.empty() && dropped == 0) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("frames", Napi::Buffer<uint8_t>::Copy(env, taken.data(), taken.size()));
+  o.Set("dropped", double(dropped));
+  return o;
 }
 
 Napi::Value RawEngine::QueuedProbes(const Napi::CallbackInfo& info) {

@@ -48,6 +48,9 @@ static void put_reply(std::vector<uint8_t>& out, double index, double time_ms, f
 static void on_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   EngineCore& core = *reinterpret_cast<EngineCore*>(user);
   core.counters.captured++;
+  if (core.trace.on.load(std::memory_order_relaxed)) {
+    core.trace.add(1, double(h->ts.tv_sec) * 1000.0 + double(h->ts.tv_usec) / 1000.0, bytes, h->caplen);
+  }
   Reply r;
   if (!parse_frame(core.wire, bytes, h->caplen, r)) {
     core.counters.foreign++;

@@ -21,6 +21,12 @@ uint32_t realtime_us32() {
   return uint32_t(uint64_t(ts.tv_sec) * 1000000ull + uint64_t(ts.tv_nsec) / 1000ull);
 }
 
+double realtime_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return double(ts.tv_sec) * 1000.0 + double(ts.tv_nsec) / 1e6;
+}
+
 // Sends every message, retrying the rest after a partial send or a full device queue: a probe
 // the scan believes sent must be on the wire.
 static void send_all(EngineCore& core, mmsghdr* msgs, unsigned n) {
@@ -128,6 +134,10 @@ void run_sender(EngineCore& core) {
         }
         if (core.counters.first_send_ns.load(std::memory_order_relaxed) == 0) core.counters.first_send_ns = monotonic_ns();
         send_all(core, msgs.data() + q, unsigned(chunk));
+        if (core.trace.on.load(std::memory_order_relaxed)) {
+          const double ms = realtime_ms();
+          for (size_t c = q; c < q + chunk; c++) core.trace.add(0, ms, static_cast<const uint8_t*>(iov[c].iov_base), iov[c].iov_len);
+        }
         core.counters.last_send_ns = monotonic_ns();
         core.counters.sent += chunk;
       }

@@ -29,6 +29,7 @@ import tls from 'node:tls';
 import { UserInputError, type CertSummary } from '../records/index.js';
 import { sharedMatcher } from './bounded-match.js';
 import { fallbackProbe, regexOf, type ServiceMatch, type ServiceProbe, type ServiceProbeFile } from './service-probes.js';
+import type { ProbeResponse } from './service-fp.js';
 import { peerCert } from './tls-cert.js';
 import { versionFields, type VersionFields } from './version-info.js';
 
@@ -65,6 +66,10 @@ export interface PortOutcome {
   match?: MatchOutcome;
   tunnel?: 'ssl';
   cert?: CertSummary;
+  /** Every non-empty response of the search that decided the outcome, in nmap's probe order (for the service fingerprint). */
+  responses?: ProbeResponse[];
+  /** When the first of them ended (Unix ms). */
+  firstResponseAt?: number;
   /** Bytes read from the service over all probes (bounded by maxResponseBytes per probe). */
   bytesRead: number;
   probesSent: number;
@@ -400,7 +405,7 @@ export class ServiceEngine {
       const inner = await this.tcpSearch(ip, port, true, signal, stats);
       if (inner.kind === 'match' || inner.kind === 'soft') return { ...sslNamed(inner), tunnel: 'ssl', ...stats };
       // TLS came up but nothing inside it matched: nmap's "ssl/https?" (table name, in TLS).
-      if (inner.cert) return { kind: 'unmatched', tunnel: 'ssl', cert: inner.cert, ...stats };
+      if (inner.cert) return { kind: 'unmatched', tunnel: 'ssl', cert: inner.cert, responses: inner.responses, firstResponseAt: inner.firstResponseAt, ...stats };
       // TLS did not come up: report what the plain search saw (the ssl match).
       return { ...plain, ...stats };
     }
@@ -424,10 +429,23 @@ export class ServiceEngine {
     // nmap: once any probe got data, a later close is no longer taken for TCP wrappers.
     let anyData = false;
     let wrapped = false;
-    const account = (r: ProbeRun) => {
+    // Responses in nmap's order: NULL's first (its connection may end last), then the others as sent.
+    let nullResponse: ProbeResponse | undefined;
+    const later: ProbeResponse[] = [];
+    let firstResponseAt: number | undefined;
+    const account = (r: ProbeRun, probe: string) => {
       stats.bytesRead += r.data.length;
-      if (r.data.length > 0) anyData = true;
+      if (r.data.length > 0) {
+        anyData = true;
+        firstResponseAt ??= Date.now();
+        if (probe === 'NULL') nullResponse = { probe, data: r.data };
+        else later.push({ probe, data: r.data });
+      }
       cert ??= r.cert;
+    };
+    const heard = () => {
+      const responses = nullResponse ? [nullResponse, ...later] : later;
+      return responses.length > 0 ? { responses, firstResponseAt } : {};
     };
     const wrappedMs = nullProbe?.tcpwrappedms ?? DEFAULT_TCPWRAPPED_MS;
     /** The NULL connection closed by the service, with nothing said, within tcpwrappedms. */
@@ -445,7 +463,7 @@ export class ServiceEngine {
           return nullTest(data);
         }, ac.signal).then((r) => {
         nullRun = r;
-        account(r);
+        account(r, 'NULL');
         if (!search.decided && isWrapped(r)) wrapped = true; // nmap stops here: the probes after NULL were never sent
         if (search.decided || wrapped) ac.abort(); // settled: stop the others
         return r;
@@ -464,7 +482,7 @@ export class ServiceEngine {
         const probe = step.probe;
         stats.probesSent++;
         const r = await tcpExchange(ip, port, probe.payload, tunnel, this.waitOf(probe), this.o, search.tester(probe), ac.signal);
-        account(r);
+        account(r, probe.name);
         if (!r.connected && (r.end === 'refused' || r.end === 'tls-failed')) break;
       }
       // A greeting still on its way may decide. A NULL connection silent through the whole
@@ -474,8 +492,8 @@ export class ServiceEngine {
       if (!search.decided) await nullDone;
       if (wrapped && !search.decided) return { kind: 'tcpwrapped', cert };
       if (search.decided) return { kind: 'match', match: search.decided, cert };
-      if (search.soft) return { kind: 'soft', match: search.soft, cert };
-      return { kind: 'unmatched', cert };
+      if (search.soft) return { kind: 'soft', match: search.soft, cert, ...heard() };
+      return { kind: 'unmatched', cert, ...heard() };
     } finally {
       outer.removeEventListener('abort', stop);
       ac.abort();
@@ -491,6 +509,8 @@ export class ServiceEngine {
     const file = this.o.probes;
     const search = new MatchSearch(file);
     let answered = false;
+    const responses: ProbeResponse[] = [];
+    let firstResponseAt: number | undefined;
     for (const step of probeSequence(file, 'udp', port, false)) {
       if (search.decided || signal.aborted) break;
       if (!probeWanted(step, this.o.intensity, search.soft?.service)) continue;
@@ -498,11 +518,15 @@ export class ServiceEngine {
       stats.probesSent++;
       const r = await udpExchange(ip, port, probe.payload, this.waitOf(probe), this.o, search.tester(probe), signal);
       stats.bytesRead += r.data.length;
-      if (r.data.length > 0) answered = true;
+      if (r.data.length > 0) {
+        answered = true;
+        firstResponseAt ??= Date.now();
+        responses.push({ probe: probe.name, data: r.data });
+      }
       if (r.end === 'refused') return { kind: 'unreachable' };
     }
     if (search.decided) return { kind: 'match', match: search.decided };
-    if (search.soft) return { kind: 'soft', match: search.soft };
-    return answered ? { kind: 'unmatched' } : { kind: 'unreachable' };
+    if (search.soft) return { kind: 'soft', match: search.soft, responses, firstResponseAt };
+    return answered ? { kind: 'unmatched', responses, firstResponseAt } : { kind: 'unreachable' };
   }
 }

@@ -10,6 +10,7 @@ import { loadServicesTable, resolveDatadir } from '../datafiles/index.js';
 import {
   extendTrailer,
   isTrailer,
+  PRTIP_VERSION,
   ProgressGate,
   stageStream,
   UserInputError,
@@ -25,6 +26,7 @@ import { builtinProbes } from './builtin-probes.js';
 import { sharedMatcher } from './bounded-match.js';
 import { ServiceEngine, type PortOutcome } from './engine.js';
 import { loadServiceProbes, type ServiceProbeFile } from './service-probes.js';
+import { serviceFingerprint } from './service-fp.js';
 
 export { ServiceEngine, probeOrder, testResponse, type PortOutcome, type EngineOptions } from './engine.js';
 export { parseServiceProbes, loadServiceProbes, checkProbeFile, regexOf, unescapeProbeString, PortRanges } from './service-probes.js';
@@ -32,6 +34,7 @@ export type { ServiceProbeFile, ServiceProbe, ServiceMatch, ProbeFileCheck } fro
 export { translatePcre, compilePcre, PcreTranslationError } from './pcre.js';
 export { substituteTemplate, versionFields } from './version-info.js';
 export { builtinProbes, BUILTIN_PROBES_TEXT } from './builtin-probes.js';
+export { serviceFingerprint, escapeFpData, FP_MAX_CHARS, FP_RESPONSE_BYTES } from './service-fp.js';
 export { summariseCert } from './tls-cert.js';
 export { BoundedMatcher, sharedMatcher, BOUNDED_MATCH_DEFAULTS } from './bounded-match.js';
 
@@ -108,19 +111,34 @@ interface HostState {
   timer?: NodeJS.Timeout;
 }
 
+/**
+ * nmap's service fingerprint for a service that answered but was not identified (no hard match):
+ * what -oX writes as servicefp and -oN as the "unrecognized despite returning data" block.
+ */
+function fingerprintOf(p: PortRecord, out: PortOutcome, intensity: number): string | undefined {
+  if ((out.kind !== 'unmatched' && out.kind !== 'soft') || !out.responses?.length) return undefined;
+  return serviceFingerprint({
+    port: p.port, proto: p.proto as 'tcp' | 'udp', tunnel: out.tunnel, intensity, version: `prtip-${PRTIP_VERSION}`,
+    time: out.firstResponseAt ?? Date.now(), responses: out.responses,
+  });
+}
+
 /** The record for an outcome; undefined when the port could not be reached at all. */
-function serviceRecord(p: PortRecord, out: PortOutcome, tableName: string | undefined): ServiceRecord | undefined {
+function serviceRecord(p: PortRecord, out: PortOutcome, tableName: string | undefined, intensity: number): ServiceRecord | undefined {
   const base = { type: 'service' as const, ip: p.ip, port: p.port, proto: p.proto };
   if (out.kind === 'unreachable') return undefined;
   if (out.kind === 'tcpwrapped') return { ...base, name: 'tcpwrapped', method: 'probed', conf: 8 };
+  const servicefp = fingerprintOf(p, out, intensity);
   if (!out.match) {
     const rec: ServiceRecord = { ...base, name: tableName ?? 'unknown', method: 'table', conf: 3 };
     if (out.tunnel) rec.tunnel = out.tunnel;
     if (out.cert) rec.cert = out.cert;
+    if (servicefp) rec.servicefp = servicefp;
     return rec;
   }
   const f = out.match.fields;
-  const rec: ServiceRecord = { ...base, name: out.match.service, method: 'probed', conf: out.kind === 'match' ? 10 : 8 };
+  // nmap reports a softmatch as probed with confidence 10 too (`nmap -sV -oX` on a softmatch-only service).
+  const rec: ServiceRecord = { ...base, name: out.match.service, method: 'probed', conf: 10 };
   if (f.product !== undefined) rec.product = f.product;
   if (f.version !== undefined) rec.version = f.version;
   if (f.extrainfo !== undefined) rec.extrainfo = f.extrainfo;
@@ -131,6 +149,7 @@ function serviceRecord(p: PortRecord, out: PortOutcome, tableName: string | unde
   if (out.tunnel) rec.tunnel = out.tunnel;
   if (out.cert) rec.cert = out.cert;
   rec.probe = out.match.probe;
+  if (servicefp) rec.servicefp = servicefp;
   return rec;
 }
 
@@ -214,7 +233,7 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
           counters.bytes += out.bytesRead;
           const key = out.kind === 'match' ? 'matched' : out.kind === 'soft' ? 'softmatched' : out.kind;
           counters[key] = (counters[key] ?? 0) + 1;
-          const rec = serviceRecord(p, out, services.serviceName(p.port, p.proto));
+          const rec = serviceRecord(p, out, services.serviceName(p.port, p.proto), opts.intensity);
           if (rec) done.push(rec);
           // Cut short by SIGINT: not finished, so its batch stays unfinished for --resume.
           if (!aborted()) gate.finish(ticket);

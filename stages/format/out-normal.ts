@@ -37,6 +37,28 @@ function serviceInfo(services: Array<ServiceRecord | undefined>): string | undef
   return parts.length ? `Service Info: ${parts.join('; ')}` : undefined;
 }
 
+/** nmap's -oN layout of a service fingerprint: 74 columns, continuation lines start with "SF:". */
+export function wrapServiceFingerprint(fp: string): string[] {
+  const lines = [fp.slice(0, 74)];
+  for (let i = 74; i < fp.length; i += 71) lines.push(`SF:${fp.slice(i, i + 71)}`);
+  return lines;
+}
+
+/** nmap's block under the port table for services that answered but were not identified. */
+function unrecognizedBlock(fps: string[]): string[] {
+  if (fps.length === 0) return [];
+  const one = fps.length === 1;
+  const lines = [
+    `${fps.length} ${one ? 'service' : 'services'} unrecognized despite returning data. If you know the service/version, ` +
+      `please submit the following ${one ? 'fingerprint' : 'fingerprints'} at https://nmap.org/cgi-bin/submit.cgi?new-service :`,
+  ];
+  for (const fp of fps) {
+    if (!one) lines.push('==============NEXT SERVICE FINGERPRINT (SUBMIT INDIVIDUALLY)==============');
+    lines.push(...wrapServiceFingerprint(fp));
+  }
+  return lines;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => rows.reduce((w, r) => Math.max(w, r[c]!.length), 0));
   return rows
@@ -103,6 +125,10 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
       lines.push(row);
       if (i > 0 && scripts) lines.push(...normalScripts(scripts.port(r.ip, shown[i - 1]!.port, shown[i - 1]!.proto)));
     });
+  }
+  if (shown.length > 0) {
+    const fps = shown.map((p) => serviceFor(r, p, view).svc?.servicefp).filter((fp): fp is string => !!fp);
+    lines.push(...unrecognizedBlock(fps.map(oneLine)));
   }
   if (r.host?.middlebox) lines.push(oneLine(middleboxNote(r.host.middlebox)));
   // nmap prints the OS section after the port table and before "Service Info".

@@ -129,7 +129,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
         service = xmlElement('service', {
           name: svc.name, product: svc.product, version: svc.version, extrainfo: svc.extrainfo,
           hostname: svc.hostname, ostype: svc.ostype, devicetype: svc.devicetype, tunnel: svc.tunnel,
-          method: svc.method === 'probed' ? 'probed' : 'table', conf,
+          servicefp: svc.servicefp, method: svc.method === 'probed' ? 'probed' : 'table', conf,
         }, cpes || undefined);
       } else if (name) {
         // nmap rates a name from nmap-protocols (-sO) 8, one from nmap-services 3

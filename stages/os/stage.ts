@@ -35,7 +35,14 @@ export const OS_IPV6_REASON = 'OS detection of IPv6 hosts is not available: nmap
 
 /** Refuses -O where it cannot run: no raw-socket access. */
 export function checkOsPrivileges(): void {
-  if (!loadNative().hasRawAccess()) throw new UserInputError('-O (OS detection) sends raw packets: run prtip as root (or with CAP_NET_RAW)');
+  let native;
+  try {
+    native = loadNative();
+  } catch (err) {
+    // Built without libpcap: say what -O needs, in one line.
+    throw new UserInputError(`-O (OS detection) needs ${(err as Error).message.replace(/^prtip's native engine (is not built|cannot be loaded)/, "prtip's native engine, which $1")}`);
+  }
+  if (!native.hasRawAccess()) throw new UserInputError('-O (OS detection) sends raw packets: run prtip as root (or with CAP_NET_RAW)');
 }
 
 /** nmap's port choice from the scan's port records (lowest numbers first), with its fallbacks. */

@@ -20,6 +20,8 @@ import { RttEstimator } from './rtt.js';
 import type { ScanEngine } from './scan-engine.js';
 import { IcmpRateLimitWatch } from './icmp-ratelimit.js';
 import { resolveEvasion, type EvasionOptions } from './evasion.js';
+import { tracedFrames, traceLine } from './packet-trace.js';
+import type { PacketTrace } from '../records/index.js';
 
 export interface RawSessionOptions {
   module: ProbeModule;
@@ -47,6 +49,8 @@ export interface RawSessionOptions {
   signal?: AbortSignal;
   /** Non-fatal notices (e.g. this machine's own addresses skipped). */
   onWarning?: (message: string) => void;
+  /** --packet-trace: nmap's SENT/RCVD line for every frame sent and packet captured. */
+  packetTrace?: PacketTrace;
 }
 
 export interface RawCounters {
@@ -205,6 +209,7 @@ export class RawSession implements ScanEngine {
       ttl: this.opts.ttl ?? 64,
       rate: this.opts.maxRate ?? 0,
       key: this.key,
+      trace: (this.tracing ??= this.opts.packetTrace?.enabled() ?? false),
       ...this.module.wire(ctx),
       ...evasion.wire,
     };
@@ -452,8 +457,30 @@ export class RawSession implements ScanEngine {
     }
   }
 
+  /** --packet-trace on right now (the p/P keys switch it while the scan runs). */
+  private tracing?: boolean;
+
+  /** Prints what native traced since the last call, and follows the trace being switched. */
+  private drainTrace(): void {
+    const trace = this.opts.packetTrace;
+    if (!trace) return;
+    const on = trace.enabled();
+    for (const [, { engine }] of this.engines) {
+      if (on !== this.tracing) engine.setTrace(on);
+      const got = engine.takeTrace();
+      if (!got) continue;
+      for (const f of tracedFrames(got.frames)) {
+        const line = traceLine(f, trace.clock);
+        if (line) trace.write(line);
+      }
+      if (got.dropped) trace.write(`TRACE: ${got.dropped} packets not shown (the trace fell behind the scan)`);
+    }
+    this.tracing = on;
+  }
+
   /** Notes finished sends, re-sends batches whose wait ran out, and retires finished ones. */
   service(): void {
+    this.drainTrace();
     const now = performance.now();
     const sentSeq = new Map<4 | 6, number>();
     for (const [f, e] of this.engines) sentSeq.set(f, e.engine.sentSeq());
@@ -578,6 +605,7 @@ export class RawSession implements ScanEngine {
     if (this.closed) return;
     this.closed = true;
     for (const [, { engine }] of this.engines) await engine.stop();
+    this.drainTrace();
     this.refreshCounters();
   }
 }

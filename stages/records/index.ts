@@ -6,3 +6,4 @@ export * from './stage.js';
 export * from './errors.js';
 export * from './status.js';
 export * from './progress-gate.js';
+export * from './packet-trace.js';

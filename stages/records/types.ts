@@ -182,6 +182,8 @@ export interface ServiceRecord {
   probe?: string;
   /** Raw banner text as received (e.g. imported from masscan), when a stage keeps it. */
   banner?: string;
+  /** nmap's service fingerprint (SF-Port…;) of a service that answered but was not identified (-oX servicefp). */
+  servicefp?: string;
 }
 
 /** What a service record keeps of a TLS certificate. */

@@ -298,6 +298,8 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
                 hostname: svc?.hostname, ostype: svc?.ostype, devicetype: svc?.devicetype,
                 service_tunnel: svc?.tunnel === 'ssl' ? 'ssl' : 'none', service_dtype: svc ? (svc.method === 'probed' ? 'probed' : 'table') : 'table',
                 cpe: svc?.cpe ?? [],
+                // -sV's fingerprint of a service it answered for but did not identify (fingerprint-strings reads it).
+                service_fp: svc?.servicefp,
               },
             };
           }),

@@ -60,7 +60,12 @@ P = function(v)
       local first = v[1]
       local start
       if type(first) == "string" or type(first) == "number" and rules[first] ~= nil then start = rules[first]
-      else start = P(first).compile(ctx) end
+      else
+        -- an initial rule given as a pattern is rule 1: V(1) refers to it (lpeg-utility's anywhere())
+        rules[1] = false
+        start = P(first).compile(ctx)
+        rules[1] = start
+      end
       if not start then error("grammar has no initial rule", 2) end
       return start
     end)

@@ -19,6 +19,7 @@ import {
   StatusTicker,
   withStatus,
 } from '../records/index.js';
+import type { PacketTrace } from '../records/index.js';
 import type { Duplex } from 'node:stream';
 import { ConnectScanner } from './proto-connect.js';
 import { HostTable } from './host-table.js';
@@ -82,6 +83,8 @@ export interface SendOptions {
   statusEveryMs?: number;
   /** Non-fatal notices for the user (e.g. probes of a protocol this scan type cannot send). */
   onWarning?: (message: string) => void;
+  /** --packet-trace: every probe and reply (raw: SENT/RCVD; connect: CONN), nmap's lines. */
+  packetTrace?: PacketTrace;
 }
 
 export const SEND_DEFAULTS: Omit<SendOptions, 'scanType'> = {
@@ -119,6 +122,7 @@ function engineFor(opts: SendOptions, scanType: ScanTypeName): ScanEngine {
     maxScanDelayMs: opts.maxScanDelayMs,
     signal: opts.signal,
     onWarning: opts.onWarning,
+    packetTrace: opts.packetTrace,
   });
 }
 

@@ -1,6 +1,6 @@
 /** The TCP connect scan (-sT): kernel sockets, bounded parallelism, retries, optional pacing. */
 import net from 'node:net';
-import { probesOf, type PortRecord, type PortState, type ProbeBatch } from '../records/index.js';
+import { probesOf, type PacketTrace, type PortRecord, type PortState, type ProbeBatch } from '../records/index.js';
 import type { Decided, ScanEngine } from './scan-engine.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -13,6 +13,19 @@ export interface ConnectOutcome {
   retryable: boolean;
   /** True when the failure was our own resources (fds, ephemeral ports), not the network's answer. */
   localShortage?: boolean;
+  /** The connect error's code (ECONNREFUSED, …), when it failed with one. */
+  code?: string;
+}
+
+/** What nmap's CONN trace line says of an outcome (strerror's words); undefined for a timeout. */
+const CONN_WORDS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'Connection refused', ECONNRESET: 'Connection reset by peer', EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable', EACCES: 'Permission denied', EPERM: 'Operation not permitted',
+  ETIMEDOUT: 'Connection timed out',
+};
+function connWords(o: ConnectOutcome): string | undefined {
+  if (o.code) return CONN_WORDS[o.code] ?? o.code;
+  return o.state === 'open' ? 'Connected' : undefined;
 }
 
 /** Errors a host or router reports about the path: the port is filtered, with nmap's reason names. */
@@ -53,22 +66,26 @@ export function connectOnce(ip: string, port: number, timeoutMs: number): Promis
       finish({ state: 'open', reason: 'syn-ack', rtt: performance.now() - started, retryable: false }),
     );
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      const rtt = performance.now() - started;
       const code = err.code ?? '';
-      if (code === 'ECONNREFUSED') return finish({ state: 'closed', reason: 'conn-refused', rtt, retryable: false });
-      // A reset after the handshake (a service that accepts, then closes with SO_LINGER 0): the
-      // port answered SYN with SYN-ACK, so it is open, as nmap says. A RST to the SYN is ECONNREFUSED.
-      if (code === 'ECONNRESET') return finish({ state: 'open', reason: 'syn-ack', rtt, retryable: false });
-      const unreachable = UNREACHABLE_REASONS[code];
-      if (unreachable) return finish({ state: 'filtered', reason: unreachable, rtt, retryable: false });
-      if (code === 'ETIMEDOUT') return finish({ state: 'filtered', reason: 'no-response', rtt: null, retryable: true });
-      if (LOCAL_SHORTAGE.has(code)) {
-        return finish({ state: 'filtered', reason: 'no-response', rtt: null, retryable: true, localShortage: true });
-      }
-      finish({ state: 'filtered', reason: `error-${code.toLowerCase() || 'unknown'}`, rtt, retryable: false });
+      classify(code, performance.now() - started, (o) => finish({ ...o, code }));
     });
     socket.connect({ host: ip, port, noDelay: true });
   });
+}
+
+/** A connect error in nmap's vocabulary. */
+function classify(code: string, rtt: number, finish: (o: ConnectOutcome) => void): void {
+  if (code === 'ECONNREFUSED') return finish({ state: 'closed', reason: 'conn-refused', rtt, retryable: false });
+  // A reset after the handshake (a service that accepts, then closes with SO_LINGER 0): the
+  // port answered SYN with SYN-ACK, so it is open, as nmap says. A RST to the SYN is ECONNREFUSED.
+  if (code === 'ECONNRESET') return finish({ state: 'open', reason: 'syn-ack', rtt, retryable: false });
+  const unreachable = UNREACHABLE_REASONS[code];
+  if (unreachable) return finish({ state: 'filtered', reason: unreachable, rtt, retryable: false });
+  if (code === 'ETIMEDOUT') return finish({ state: 'filtered', reason: 'no-response', rtt: null, retryable: true });
+  if (LOCAL_SHORTAGE.has(code)) {
+    return finish({ state: 'filtered', reason: 'no-response', rtt: null, retryable: true, localShortage: true });
+  }
+  finish({ state: 'filtered', reason: `error-${code.toLowerCase() || 'unknown'}`, rtt, retryable: false });
 }
 
 export interface ConnectScanOptions {
@@ -81,6 +98,8 @@ export interface ConnectScanOptions {
   /** Most connects started per second. */
   maxRate?: number;
   signal?: AbortSignal;
+  /** --packet-trace: nmap's CONN lines (the attempt, then its outcome). */
+  packetTrace?: PacketTrace;
 }
 
 /** Per batch: probes still undecided. A fully fed batch with none left gets a progress record. */
@@ -169,7 +188,12 @@ export class ConnectScanner implements ScanEngine {
     let shortageBackoff = 10;
     for (;;) {
       this.counters.sent++;
+      const trace = this.opts.packetTrace?.enabled() ? this.opts.packetTrace : undefined;
+      const where = `TCP localhost > ${ip}:${port}`;
+      trace?.write(`CONN (${trace.clock(Date.now())}) ${where} => Operation now in progress`);
       const outcome = await connectOnce(ip, port, this.opts.timeoutMs);
+      const words = trace && connWords(outcome);
+      if (words) trace.write(`CONN (${trace.clock(Date.now())}) ${where} => ${words}`);
       if (outcome.localShortage && !this.aborted) {
         // Out of fds or ephemeral ports: not an answer from the target. Back off and try again.
         this.counters.sent--;

@@ -195,6 +195,7 @@ export function parseNmapXml(text: string, source: string, id: string): Imported
             if (a.hostname) currentService.hostname = a.hostname;
             if (a.ostype) currentService.ostype = a.ostype;
             if (a.devicetype) currentService.devicetype = a.devicetype;
+            if (a.servicefp) currentService.servicefp = a.servicefp;
             if (a.banner !== undefined) currentService.banner = a.banner; // masscan -oX --banners
           }
           break;

@@ -56,8 +56,8 @@ export async function storedRecords(db: Database, scanId: string): Promise<AnyRe
   for (const [ip, state, reason, hostname, time] of hosts.rows as Array<[string, HostState, string | null, string | null, number]>) {
     out.push({ type: 'host', ip, state, reason: reason ?? '', ...(hostname ? { hostname } : {}), time: Number(time) });
   }
-  const svcs = await query(db.conn, 'SELECT ip, port, proto, name, product, version, extrainfo, cpe, method, conf, banner, tunnel, cert FROM services WHERE scan_id = $1', [scanId]);
-  for (const [ip, port, proto, name, product, version, extrainfo, cpe, method, conf, banner, tunnel, cert] of svcs.rows as Array<[string, number, Proto, string, string | null, string | null, string | null, string[] | null, string, number, string | null, string | null, string | null]>) {
+  const svcs = await query(db.conn, 'SELECT ip, port, proto, name, product, version, extrainfo, cpe, method, conf, banner, tunnel, cert, servicefp FROM services WHERE scan_id = $1', [scanId]);
+  for (const [ip, port, proto, name, product, version, extrainfo, cpe, method, conf, banner, tunnel, cert, servicefp] of svcs.rows as Array<[string, number, Proto, string, string | null, string | null, string | null, string[] | null, string, number, string | null, string | null, string | null, string | null]>) {
     const s: ServiceRecord = { type: 'service', ip, port, proto, name, method: method === 'probed' ? 'probed' : 'table', conf };
     if (product !== null) s.product = product;
     if (version !== null) s.version = version;
@@ -67,6 +67,7 @@ export async function storedRecords(db: Database, scanId: string): Promise<AnyRe
     // A resumed scan prints TLS services as the first run did: the tunnel and the certificate summary.
     if (tunnel === 'ssl') s.tunnel = 'ssl';
     if (cert !== null) s.cert = JSON.parse(cert) as ServiceRecord['cert'];
+    if (servicefp !== null) s.servicefp = servicefp;
     out.push(s);
   }
   const os = await query(db.conn, 'SELECT ip, name, accuracy, vendor, osfamily, osgen, devicetype, cpe FROM os_matches WHERE scan_id = $1 ORDER BY ip, rank', [scanId]);

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS services (
   banner VARCHAR,
   tunnel VARCHAR,                    -- ssl: the service was found inside TLS (nmap's tunnel="ssl")
   cert_subject VARCHAR, cert_issuer VARCHAR, cert_sans VARCHAR[], cert_not_before TIMESTAMP_MS, cert_not_after TIMESTAMP_MS,
-  cert_sha256 VARCHAR, cert VARCHAR  -- cert: the whole certificate summary as JSON
+  cert_sha256 VARCHAR, cert VARCHAR, -- cert: the whole certificate summary as JSON
+  servicefp VARCHAR                  -- nmap's service fingerprint of an answering service not identified
 );
 -- Databases written before the tunnel and certificate columns get them (appended in this order).
 ALTER TABLE services ADD COLUMN IF NOT EXISTS tunnel VARCHAR;
@@ -56,6 +57,7 @@ ALTER TABLE services ADD COLUMN IF NOT EXISTS cert_not_before TIMESTAMP_MS;
 ALTER TABLE services ADD COLUMN IF NOT EXISTS cert_not_after TIMESTAMP_MS;
 ALTER TABLE services ADD COLUMN IF NOT EXISTS cert_sha256 VARCHAR;
 ALTER TABLE services ADD COLUMN IF NOT EXISTS cert VARCHAR;
+ALTER TABLE services ADD COLUMN IF NOT EXISTS servicefp VARCHAR;
 CREATE TABLE IF NOT EXISTS os_matches (
   scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, rank INTEGER, name VARCHAR, accuracy INTEGER,
   vendor VARCHAR, osfamily VARCHAR, osgen VARCHAR, devicetype VARCHAR, cpe VARCHAR[]

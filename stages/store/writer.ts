@@ -154,6 +154,7 @@ export class ScanWriter {
     this.time(a, c?.notAfter);
     this.str(a, c?.sha256);
     this.str(a, c ? JSON.stringify(c) : undefined);
+    this.str(a, r.servicefp);
     a.endRow();
     this.rows++;
   }

@@ -108,6 +108,10 @@ if (skip) {
       }
     }
     t.ok(nmapSvc.get('443/tcp')?.tunnel === 'ssl', 'the TLS service is among them (nmap: tunnel="ssl")');
+    // servicefp: on the same services (those that answered but matched no hard match line).
+    const fp = (m: typeof nmapSvc) => SV_TCP_PORTS.filter((port) => m.get(`${port}/tcp`)?.servicefp !== undefined);
+    t.same(fp(prtipSvc), fp(nmapSvc), 'a service fingerprint where nmap writes one');
+    t.ok(fp(nmapSvc).includes(5432), 'PostgreSQL (a softmatch) is one of them');
     t.comment(`${compared} attributes compared`);
   });
 

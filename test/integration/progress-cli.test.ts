@@ -36,16 +36,13 @@ t.test('without a terminal and without -v or --stats-every: no status lines', as
   t.equal(r.stderr, '');
 });
 
-t.test('--packet-trace is refused until the new send engine brings it; --stats-every checks its value', async (t) => {
-  const r = await runCli(['scan', '-sT', '--packet-trace', '-p', '80', '127.0.0.1']);
-  t.equal(r.code, 1);
-  t.match(r.stderr, /^prtip: --packet-trace \(packet trace: it comes with the new send engine\) is not available in this version of prtip/);
+t.test('--stats-every checks its value', async (t) => {
   const bad = await runCli(['scan', '-sT', '--stats-every', 'soon', '127.0.0.1']);
   t.equal(bad.code, 1);
   t.match(bad.stderr, /^prtip: bad time "soon" for --stats-every/);
 });
 
-t.test('on a terminal: the live line, keys v d Enter p as nmap, Ctrl-C stops cleanly', { skip: hasTmux() ? false : 'tmux not installed' }, async (t) => {
+t.test('on a terminal: the live line, keys v d Enter p P as nmap, Ctrl-C stops cleanly', { skip: hasTmux() ? false : 'tmux not installed' }, async (t) => {
   const open = await listener();
   t.teardown(open.close);
   const tmux = new TmuxSession([process.execPath, PRTIP_BIN, 'scan', '-sT', '-p', `1-3000,${open.port}`, '-r', '--max-rate', '300', '127.0.0.1'], { width: 180 });
@@ -60,8 +57,12 @@ t.test('on a terminal: the live line, keys v d Enter p as nmap, Ctrl-C stops cle
   const stats = await tmux.waitFor(/send counters: sent=\d+/);
   t.match(stats, /Stats: 0:00:\d\d elapsed; \d+\/3001 probes done/);
   t.match(stats, /Connect Scan Timing: About \d+\.\d\d% done/);
+  // p: nmap's packet trace from now on (CONN lines of the connects that follow), P: off again.
   tmux.keys('p');
-  await tmux.waitFor(/Packet tracing is not available yet/);
+  await tmux.waitFor(/Packet Tracing enabled\./);
+  await tmux.waitFor(/CONN \(\d+\.\d{4}s\) TCP localhost > 127\.0\.0\.1:\d+ => Connection refused/);
+  tmux.keys('P');
+  await tmux.waitFor(/Packet Tracing disabled\./);
   tmux.keys('D');
   await tmux.waitFor(/Debugging Decreased to 0\./);
   tmux.keys('C-c');

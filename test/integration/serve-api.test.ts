@@ -78,6 +78,7 @@ t.test('bad scan requests: 400 with the message the CLI prints', async (t) => {
     [['-oX', '/tmp/x.xml', '127.0.0.1'], /^-oN\/-oX.* cannot be used through the API/],
     [['-iL', '/etc/hosts'], /^-iL cannot be used through the API/],
     [['--db', '/tmp/other.duckdb', '127.0.0.1'], /^--db cannot be used/],
+    [['-sT', '--packet-trace', '-p', '1', '127.0.0.1'], /^--packet-trace cannot be used through the API: the server has no terminal/],
   ] as const) {
     const r = await srv.api('/api/scans', { method: 'POST', body: { args } });
     t.equal(r.status, 400);

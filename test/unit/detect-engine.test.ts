@@ -132,11 +132,12 @@ t.test('a silent-until-asked service is matched by a probe; softmatch narrows th
   t.notOk(smtp.received.some((d) => d.startsWith('GET')), 'after the smtp softmatch, the Get probe (which cannot match smtp) is not sent');
 });
 
-t.test('a softmatch alone is reported as probed with lower confidence', async (t) => {
+t.test('a softmatch alone is reported as probed, confidence 10 as nmap does, with its service fingerprint', async (t) => {
   const smtp = await serve((s) => s.write('220 lab SMTP\r\n'));
   t.teardown(() => smtp.close());
   const out = await runDetect([portRec(smtp.port)], { ...FAST, probes: fixture() });
-  t.match(services(out)[0], { name: 'smtp', method: 'probed', conf: 8 });
+  t.match(services(out)[0], { name: 'smtp', method: 'probed', conf: 10 });
+  t.match(services(out)[0]!.servicefp, new RegExp(`^SF-Port${smtp.port}-TCP:V=prtip-[^%]+%I=7%D=\\d+/\\d+%Time=[0-9A-F]+%P=[^%]+%r\\(NULL,E,"220\\\\x20lab\\\\x20SMTP\\\\r\\\\n"\\)`));
 });
 
 t.test('a connection closed at once is tcpwrapped', async (t) => {

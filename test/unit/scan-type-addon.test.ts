@@ -7,7 +7,7 @@ import { emptyOptions } from '../../packages/oclif-cli/lib/flags.js';
 t.test('a missing addon is named as such', async (t) => {
   const missing = () => {
     // What native/index.ts loadNative() throws when the .node file is absent.
-    throw new Error('prtip\'s native engine is not built (/x/native/build/Release/prtip_native.node: Cannot find module); run "npm run build"');
+    throw Object.assign(new Error('prtip\'s native engine is not built (/x/native/build/Release/prtip_native.node is missing): install libpcap-dev and run "npm run build"'), { code: 'PRTIP_NATIVE_MISSING' });
   };
   const why = canSendRaw(missing);
   t.equal(why, '-sS needs prtip\'s native engine, which is not built (/x/native/build/Release/prtip_native.node is missing): install libpcap-dev and run "npm run build"');

@@ -230,3 +230,18 @@ t.test('a resumed scan gets its TLS services back with the tunnel and the certif
   t.equal(back.length, 1);
   t.match(back[0], { name: 'http', tunnel: 'ssl', cert: { subject: 'CN=lab', issuer: 'CN=lab CA', sans: ['DNS:lab', 'IP:198.18.0.1'], keyBits: 2048 } });
 });
+
+t.test('a resumed scan gets its service fingerprints back', async (t) => {
+  const file = path.join(tmp, 'fp-resume.duckdb');
+  const header = newHeader(['prtip scan -sT -sV -p 9 198.18.0.1'], {
+    plan: { hosts: 1, portsPerHost: 1, probes: 1, shardProbes: 1, ports: { tcp: '9', udp: '', sctp: '' }, seed: 7, shard: { index: 1, count: 1 } },
+  });
+  const servicefp = 'SF-Port9-TCP:V=prtip-0.1.0%I=7%D=12/1%Time=6B0EDA49%P=x86_64-pc-linux-gnu%r(NULL,2,"hi");';
+  const svc: AnyRecord = { type: 'service', ip: '198.18.0.1', port: 9, proto: 'tcp', name: 'discard', method: 'table', conf: 3, servicefp };
+  await run(storeRecords({ path: file, argv: ['-sT', '-sV', '-p', '9', '198.18.0.1'] }), [header, port('198.18.0.1', 9, 'open'), svc, { ...newTrailer(true), counters: {} }]);
+  const db = await openDatabase(file);
+  t.teardown(() => db.close());
+  const scanId = (await query(db.conn, 'SELECT scan_id FROM scans')).rows[0]![0] as string;
+  const back = (await storedRecords(db, scanId)).filter((r) => r.type === 'service');
+  t.match(back, [{ port: 9, servicefp }]);
+});

@@ -13,9 +13,9 @@ export const GROUPS = {
   build: ['build-essential', 'python3', 'pkg-config', 'libpcap-dev'],
   runtime: ['nmap', 'iproute2', 'ca-certificates'],
   tests: [
-    'nftables', 'tcpdump', 'procps', 'util-linux', 'iputils-ping', 'libxml2-utils', 'ndiff', 'openssl', 'time', 'git',
+    'nftables', 'tcpdump', 'procps', 'util-linux', 'iputils-ping', 'libxml2-utils', 'ndiff', 'python3-libnmap', 'openssl', 'time', 'git',
     'nginx-light', 'openssh-server', 'openssh-client', 'redis-server', 'vsftpd', 'postfix', 'memcached', 'postgresql',
-    'dnsmasq-base', 'zmap', 'masscan', 'chromium', 'tmux',
+    'dnsmasq-base', 'zmap', 'masscan', 'chromium', 'tmux', 'clang-14', 'libclang-rt-14-dev',
   ],
 };
 
@@ -119,7 +119,8 @@ function main() {
   else if (hasDpkg) process.stdout.write(`prtip setup: Debian packages present (${wanted.length})\n`);
   if (!o.npm) return;
   run('npm', ['ci'], { cwd: root });
-  run('npm', ['run', 'build'], { cwd: root });
+  // setup installed the build group: a native engine that still does not build is an error here.
+  run('npm', ['run', 'build'], { cwd: root, env: { ...process.env, PRTIP_REQUIRE_NATIVE: '1' } });
   process.stdout.write('prtip setup: done. Try: npx prtip demo\n');
 }
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { runScan } from '../../../pipelines/scan.js';
-import { UserInputError, type AnyRecord, type Proto } from '../../../stages/records/index.js';
+import { createPacketTrace, UserInputError, type AnyRecord, type Proto } from '../../../stages/records/index.js';
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
@@ -78,7 +78,8 @@ export default class Scan extends PrtipCommand {
     refuseScriptFlagsWithoutScripts(o);
     checkScanOptions(o);
     const interrupt = interruptController();
-    const interaction: Interaction = { verbose: o.verbose, debug: 0 };
+    const interaction: Interaction = { verbose: o.verbose, debug: 0, packetTrace: o.packetTrace === true };
+    if (o.packetTrace && o.tui) throw new UserInputError('--packet-trace prints a line per packet, which the full-screen --tui would hide: use one or the other');
     const stderrTty = process.stderr.isTTY === true;
     const reporter = new ProgressReporter({
       out: process.stderr, live: stderrTty, interaction,
@@ -109,6 +110,15 @@ export default class Scan extends PrtipCommand {
         statusEveryMs: statusInterval(o, stderrTty),
         observe: tui ? (rec) => { verbose?.(rec); tui.observe(rec); } : (rec) => { verbose?.(rec); reporter.observe(rec); },
         resume,
+        // On stdout as nmap, unless stdout carries a machine format (-oX -, -oD -, …) or is the
+        // terminal of the live status line (then through the reporter, which keeps that line whole).
+        packetTrace: tui ? undefined : createPacketTrace({
+          enabled: () => interaction.packetTrace === true,
+          startMs: Date.now(),
+          out: outputs.some((x) => x.path === '-' && x.format !== 'normal') || (process.stdout.isTTY && stderrTty)
+            ? (t) => sink.say(t) : (t) => process.stdout.write(t),
+          onWarning: warn,
+        }),
       }));
     } finally {
       stopKeys();

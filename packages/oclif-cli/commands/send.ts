@@ -1,5 +1,5 @@
 import { formatRecords } from '../../../stages/format/index.js';
-import { UserInputError } from '../../../stages/records/index.js';
+import { createPacketTrace, UserInputError } from '../../../stages/records/index.js';
 import { sendRecords } from '../../../stages/send/index.js';
 import { commandHelp, PrtipCommand, refuseTerminalOnlyFlags } from '../lib/base-command.js';
 import type { CliOptions, FlagGroup } from '../lib/flags.js';
@@ -46,6 +46,8 @@ export default class Send extends PrtipCommand {
     const warn = warnLine;
     const observe = verboseObserver(o.verbose);
     const sendOpts = sendOptions(o, [this.commandLine()], interrupt.signal, warn);
+    // A stage's stdout is its record stream: the trace goes to stderr.
+    if (o.packetTrace) sendOpts.packetTrace = createPacketTrace({ enabled: () => true, out: (t) => process.stderr.write(t), onWarning: warn });
     // --stats-every: status records go downstream with the others (prtip format shows them).
     sendOpts.statusEveryMs = o.statsEveryMs;
     const send = sendRecords(sendOpts);

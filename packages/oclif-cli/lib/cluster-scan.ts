@@ -31,6 +31,7 @@ export const NOT_FOR_CLUSTER: Readonly<Record<string, string>> = Object.fromEntr
   ['--partial', 'it is a collect option (prtip cluster collect ID --partial)'],
   ['--tui', 'workers have no terminal; prtip cluster status ID shows progress'],
   ['--stats-every', 'workers have no terminal; prtip cluster status ID shows progress'],
+  ['--packet-trace', 'workers have no terminal to trace on; run the shard yourself: prtip scan --shard I/N --packet-trace …'],
 ]);
 
 /** Cluster-only options removed from a submit command line to leave the scan's own argv. */

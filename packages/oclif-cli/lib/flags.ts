@@ -71,6 +71,8 @@ export interface CliOptions {
   showProxied?: boolean;
   reason: boolean;
   verbose: number;
+  /** --packet-trace (the p/P keys switch it while a scan runs). */
+  packetTrace?: boolean;
   /** -sV */
   versionDetect: boolean;
   /** --version-intensity / --version-light / --version-all */
@@ -258,7 +260,8 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--open'], group: 'output', help: 'show only open ports', apply: (o) => { o.openOnly = true; } },
   { names: ['--show-proxied'], group: 'output', help: 'list ports marked proxied (a SYN proxy, tarpit or answer-everything balancer answered for them) with --open too, and never fold them into a "Not shown" line', apply: (o) => { o.showProxied = true; } },
   { names: ['--reason'], group: 'output', help: 'show why each port is in its state', apply: (o) => { o.reason = true; } },
-  { names: ['--stats-every'], value: 'TIME', group: 'interaction', help: 'status lines this often (default 10s with -v when stderr is no terminal; a terminal gets a live line; keys v V d D Enter ?)', apply: (o, v, n) => { o.statsEveryMs = Math.max(100, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
+  { names: ['--packet-trace'], group: 'scan', help: 'print every probe sent and reply received (SENT/RCVD; -sT: CONN), as nmap; keys p/P switch it; slows large scans', apply: (o) => { o.packetTrace = true; } },
+  { names: ['--stats-every'], value: 'TIME', group: 'interaction', help: 'status lines this often (default 10s with -v when stderr is no terminal; a terminal gets a live line; keys v V d D p P Enter ?)', apply: (o, v, n) => { o.statsEveryMs = Math.max(100, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
   { names: ['--tui'], group: 'interaction', help: 'full-screen dashboard on stderr (q stops cleanly); the status line when not a terminal or too small', apply: (o) => { o.tui = true; } },
   { names: ['-v'], group: 'output', help: 'verbose: open ports on stderr as found; down hosts in reports', apply: (o) => { o.verbose++; } },
 ];
@@ -289,7 +292,6 @@ const NOT_YET: Record<string, string> = {
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping',
   '-sR': 'RPC scan',
-  '--packet-trace': 'packet trace: it comes with the new send engine',
 };
 
 export interface ParseResult {

@@ -104,7 +104,7 @@ export function reportError(err: unknown): number {
     process.stderr.write(`prtip: ${printable(e.message)}\n`);
     return 1;
   }
-  if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') {
+  if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR' || e?.code === 'PRTIP_NATIVE_MISSING') {
     process.stderr.write(`prtip: ${printable(e.message)}\n`);
     return 1;
   }

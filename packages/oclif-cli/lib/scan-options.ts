@@ -5,7 +5,7 @@
  */
 import type { ScanPipelineOptions } from '../../../pipelines/scan.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
-import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
+import { UserInputError, type AnyRecord, type PacketTrace } from '../../../stages/records/index.js';
 import type { Database } from '../../../stages/store/index.js';
 import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
 import { scanTypeByName } from '../../../stages/probes/index.js';
@@ -57,6 +57,8 @@ export interface ScanContext {
   statusEveryMs?: number;
   observe?: (rec: AnyRecord) => void;
   resume?: { scanId: string; skip: Array<[number, number]>; prior: AnyRecord[] };
+  /** --packet-trace lines (and the p/P keys). */
+  packetTrace?: PacketTrace;
 }
 
 /** -sL lists targets and sends them nothing: the options that would scan them are refused, not ignored. */
@@ -80,6 +82,7 @@ export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipeli
   if (ctx.resume) targets.skip = ctx.resume.skip;
   const send = sendOptions(o, [], ctx.signal, ctx.warn);
   send.statusEveryMs = ctx.statusEveryMs;
+  send.packetTrace = ctx.packetTrace;
   const detect = o.versionDetect ? detectOptions(o, [], ctx.signal, ctx.warn) : undefined;
   if (detect) detect.statusEveryMs = ctx.statusEveryMs;
   return {

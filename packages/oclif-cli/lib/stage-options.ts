@@ -10,7 +10,12 @@ import type { DetectOptions } from '../../../stages/detect/index.js';
 import type { ScriptOptions } from '../../../stages/script/index.js';
 import { loadServicesTable } from '../../../stages/datafiles/index.js';
 import type { CliOptions } from './flags.js';
-import { loadNative } from '../../../native/index.js';
+import { loadNative, NATIVE_MISSING } from '../../../native/index.js';
+
+/** loadNative's message as the object of "-X needs …": "prtip's native engine, which is not built (…): install …". */
+export function nativeMissing(err: Error): string {
+  return err.message.replace(/^prtip's native engine (is not built|cannot be loaded)/, "prtip's native engine, which $1");
+}
 import { checkOsPrivileges, DEFAULT_MAX_OS_TRIES, OS_IPV6_REASON, type OsStageOptions } from '../../../stages/os/index.js';
 import { parseSpoofMac, parseZombie, probeModule, scanTypeByName, type EvasionOptions } from '../../../stages/probes/index.js';
 
@@ -81,8 +86,8 @@ export function canSendRaw(load: () => { hasRawAccess(): boolean } = loadNative)
   try {
     return load().hasRawAccess();
   } catch (err) {
-    const m = /^prtip's native engine is not built \((.*?): /.exec((err as Error).message);
-    return `-sS needs prtip's native engine, which is not built${m ? ` (${m[1]} is missing)` : ''}: install libpcap-dev and run "npm run build"`;
+    if ((err as NodeJS.ErrnoException).code !== NATIVE_MISSING) throw err;
+    return `-sS needs ${nativeMissing(err as Error)}`;
   }
 }
 
@@ -120,7 +125,7 @@ export function chooseScanTypes(o: CliOptions, onWarning: (m: string) => void, r
     return ['connect'];
   }
   const raw = asked.map((a) => scanTypeByName(a)!).filter((i) => i.privileged);
-  const why = typeof allowed === 'string' ? allowed.replace(/^-sS needs/, 'they need') : `${raw.length > 1 ? 'need' : 'needs'} root or CAP_NET_RAW; run prtip as root, or use -sT`;
+  const why = typeof allowed === 'string' ? allowed.replace(/^-sS needs/, raw.length > 1 ? 'need' : 'needs') : `${raw.length > 1 ? 'need' : 'needs'} root or CAP_NET_RAW; run prtip as root, or use -sT`;
   throw new UserInputError(`${raw.map((i) => `${i.flag} (${i.title})`).join(' and ')} ${why}`);
 }
 

@@ -2,4 +2,6 @@
 export interface Interaction {
   verbose: number;
   debug: number;
+  /** --packet-trace now (p on, P off). */
+  packetTrace?: boolean;
 }

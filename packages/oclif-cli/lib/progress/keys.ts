@@ -1,6 +1,6 @@
 /**
  * nmap's runtime interaction keys on a terminal: v/V verbosity up/down, d/D debugging up/down,
- * Enter or ? a status line, q (TUI only) stop cleanly. p/P (packet trace) answer that it is not available yet. The terminal
+ * Enter or ? a status line, p/P packet trace on/off, q (TUI only) stop cleanly. The terminal
  * is in raw mode meanwhile, so Ctrl-C is turned back into SIGINT (the usual clean stop) and
  * Ctrl-Z into a stop (with the terminal restored first).
  */
@@ -20,7 +20,8 @@ export function handleKey(key: string, interaction: Interaction, reporter: KeySi
     case 'V': if (interaction.verbose > 0) interaction.verbose--; reporter.say(`Verbosity Decreased to ${interaction.verbose}.\n`); break;
     case 'd': interaction.debug++; reporter.say(`Debugging Increased to ${interaction.debug}.\n`); break;
     case 'D': if (interaction.debug > 0) interaction.debug--; reporter.say(`Debugging Decreased to ${interaction.debug}.\n`); break;
-    case 'p': case 'P': reporter.say('Packet tracing is not available yet (it comes with the new send engine).\n'); break;
+    case 'p': interaction.packetTrace = true; reporter.say('Packet Tracing enabled.\n'); break;
+    case 'P': interaction.packetTrace = false; reporter.say('Packet Tracing disabled.\n'); break;
     case '\r': case '\n': case '?': reporter.statusNow(); break;
     case 'q': reporter.quit?.(); break;
     default: break;

@@ -38,6 +38,7 @@ function refuseForApi(o: CliOptions): void {
     [o.datadir !== undefined, '--datadir', 'it names a directory on the server'],
     [o.tui, '--tui', 'the dashboard is the web page'],
     [o.statsEveryMs !== undefined, '--stats-every', 'status events come every second on /api/scans/ID/events'],
+    [o.packetTrace === true, '--packet-trace', 'the server has no terminal to trace on; run prtip scan --packet-trace yourself'],
   ];
   const hit = refused.find(([on]) => on);
   if (hit) throw new UserInputError(`${hit[1]} cannot be used through the API: ${hit[2]}`);
