@@ -1,5 +1,5 @@
 /**
- * `prtip scan`: the stages of a scan composed in one process (targets → send → store → format). Records pass between stages as
+ * `prtip scan`: the stages of a scan composed in one process (targets → discover → send → store → format). Records pass between stages as
  * objects (no encoding); each stage is an async generator, so backpressure runs end to end.
  */
 import type { AnyRecord } from '../stages/records/index.js';
@@ -8,6 +8,7 @@ import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { reverseName } from '../stages/send/reverse-dns.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
+import { discoverRecords, type DiscoverOptions } from '../stages/discover/index.js';
 import { osRecords, type OsStageOptions } from '../stages/os/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
@@ -17,6 +18,8 @@ export interface ScanPipelineOptions {
   targets: TargetsOptions;
   /** The targets already planned (prtip serve checks them against --allow-targets first). */
   plan?: TargetPlan;
+  /** Host discovery before the port scan (absent: -Pn, every host up); with its pingOnly (-sn) there is no port scan. */
+  discover?: DiscoverOptions;
   send: SendOptions;
   format: FormatOptions;
   /** -sV: service detection after send. */
@@ -47,7 +50,9 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
-  const sent = sendRecords(opts.send)(targetRecords(opts.targets, opts.plan));
+  const planned = targetRecords(opts.targets, opts.plan);
+  const live = opts.discover ? discoverRecords(opts.discover)(planned) : planned;
+  const sent = opts.discover?.pingOnly ? live : sendRecords(opts.send)(live);
   const detected = opts.detect ? detectRecords(opts.detect)(sent) : sent;
   const osed = opts.os ? osRecords(opts.os)(detected) : detected;
   const found = opts.script ? scriptRecords(opts.script)(osed) : osed;

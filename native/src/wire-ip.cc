@@ -10,7 +10,7 @@
 namespace prtip {
 
 const std::vector<const L4Proto*>& l4_protos() {
-  static const std::vector<const L4Proto*> all = {&kTcpProto, &kUdpProto};
+  static const std::vector<const L4Proto*> all = {&kTcpProto, &kUdpProto, &kIcmpProto};
   return all;
 }
 
@@ -129,7 +129,7 @@ size_t build_probe_frames(const WireConfig& c, int family, const uint8_t* daddr,
         uint8_t* ip = f + 14;
         put32(ip, 0x60000000);  // version 6, no traffic class, no flow label
         put16(ip + 4, uint16_t(l4_len));
-        ip[6] = c.ip_proto;
+        ip[6] = wire_ip_proto(c, 6);
         ip[7] = c.ttl;
         memcpy(ip + 8, saddr, 16);
         memcpy(ip + 24, daddr, 16);
@@ -171,7 +171,7 @@ static bool parse_quoted(const WireConfig& c, int family, const uint8_t* q, size
     l4 = q + ihl;
     l4len = len - ihl;
   } else {
-    if (len < 48 || (q[0] >> 4) != 6 || q[6] != c.ip_proto) return false;
+    if (len < 48 || (q[0] >> 4) != 6 || q[6] != wire_ip_proto(c, 6)) return false;
     memcpy(out.local, q + 8, 16);
     memcpy(out.peer, q + 24, 16);
     out.quoted_len = get16(q + 4);
@@ -180,6 +180,7 @@ static bool parse_quoted(const WireConfig& c, int family, const uint8_t* q, size
   }
   const L4Proto* proto = l4_proto(c.ip_proto);
   if (!proto || !proto->parse_quoted(l4, l4len, out)) return false;
+  if (c.ip_proto == 1) out.local_port = c.source_port;  // ICMP probes have no ports: their cookie decides
   out.kind = kReplyIcmp;
   return true;
 }
@@ -213,7 +214,8 @@ bool parse_frame(const WireConfig& c, const uint8_t* f, size_t len, Reply& out) 
     if (ip[9] == c.ip_proto) {
       memcpy(out.peer, ip + 12, 4);
       memcpy(out.local, ip + 16, 4);
-      return proto->parse(c, l4, l4len, out);
+      if (proto->parse(c, l4, l4len, out)) return true;
+      if (c.ip_proto != 1) return false;  // ICMP probes: an error quoting one is parsed below
     }
     if (ip[9] == 1) {
       if (l4len < 8 || (l4[0] != 3 && l4[0] != 11)) return false;  // unreachable, time exceeded
@@ -232,10 +234,11 @@ bool parse_frame(const WireConfig& c, const uint8_t* f, size_t len, Reply& out) 
     memcpy(out.from, ip + 8, 16);
     const uint8_t* l4 = ip + 40;
     const size_t l4len = iplen - 40;
-    if (ip[6] == c.ip_proto) {
+    if (ip[6] == wire_ip_proto(c, 6)) {
       memcpy(out.peer, ip + 8, 16);
       memcpy(out.local, ip + 24, 16);
-      return proto->parse(c, l4, l4len, out);
+      if (proto->parse(c, l4, l4len, out)) return true;
+      if (c.ip_proto != 1) return false;
     }
     if (ip[6] == 58) {
       if (l4len < 8 || (l4[0] != 1 && l4[0] != 3)) return false;  // unreachable, time exceeded

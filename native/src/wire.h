@@ -57,7 +57,9 @@ struct WireConfig {
 };
 
 // Reply kinds: which protocol answered.
-enum ReplyKind : uint8_t { kReplyNone = 0, kReplyTcp = 1, kReplyUdp = 2, kReplyIcmp = 3 };
+// kReplyIcmp is an ICMP error quoting a probe; kReplyIcmpAnswer an ICMP answer to an ICMP probe
+// (echo, timestamp or mask reply: host discovery).
+enum ReplyKind : uint8_t { kReplyNone = 0, kReplyTcp = 1, kReplyUdp = 2, kReplyIcmp = 3, kReplyIcmpAnswer = 4 };
 
 // A reply as JS receives it: fixed-size structs packed in one Buffer, in this machine's byte order.
 // native exports the offsets (replyLayout()), so TypeScript never retypes them.
@@ -128,6 +130,9 @@ struct L4Proto {
 
 extern const L4Proto kTcpProto;  // proto-tcp.cc
 extern const L4Proto kUdpProto;  // proto-udp.cc
+extern const L4Proto kIcmpProto;  // proto-icmp.cc (ipProto 1: ICMP on IPv4, ICMPv6 on IPv6)
+// The IP protocol number a probe carries on the wire: the module's, except ICMP probes on IPv6 (58).
+inline uint8_t wire_ip_proto(const WireConfig& c, int family) { return c.ip_proto == 1 && family == 6 ? 58 : c.ip_proto; }
 // The protocol module for an IP protocol number, nullptr when native has none.
 const L4Proto* l4_proto(uint8_t ip_proto);
 // Every protocol native knows (for self-tests and the capabilities JS asks about).

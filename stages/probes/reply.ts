@@ -56,6 +56,8 @@ export class ReplyView {
   get isTcp(): boolean { return this.kind === this.kinds.tcp; }
   get isUdp(): boolean { return this.kind === this.kinds.udp; }
   get isIcmp(): boolean { return this.kind === this.kinds.icmp; }
+  /** An ICMP answer to an ICMP probe (echo, timestamp or address-mask reply), not an error. */
+  get isIcmpAnswer(): boolean { return this.kind === this.kinds.icmpAnswer; }
   get port(): number { return this.u16('port'); }
   get ttl(): number { return this.u8('ttl'); }
   get window(): number { return this.u16('window'); }

@@ -139,6 +139,8 @@ export function sendRecords(opts: SendOptions) {
     let skipped = 0;
     const skippedProtos = new Set<string>();
     let total: number | null = null;
+    /** stages/discover ran upstream: its host records decide up/down, send adds none. */
+    let discovered = false;
     const decided = (c: Readonly<Record<string, number>>) => (c.open ?? 0) + (c.closed ?? 0) + (c.filtered ?? 0);
     const ticker = opts.statusEveryMs
       ? new StatusTicker(opts.statusEveryMs, () => ({ stage: 'send', phase: 'port scan', scanType: opts.scanType, done: decided(sumCounters(engines)), total, counters: { ...sumCounters(engines), skipped } }))
@@ -154,6 +156,7 @@ export function sendRecords(opts: SendOptions) {
         if (rec.type === 'scan') {
           const header = rec as ScanHeader;
           total = header.plan?.shardProbes ?? null;
+          discovered = header.hostDiscovery !== undefined;
           yield { ...header, args: [...header.args, ...(opts.args ?? [])], scanTypes: [...(header.scanTypes ?? []), ...types] };
           continue;
         }
@@ -184,7 +187,7 @@ export function sendRecords(opts: SendOptions) {
       const names = types.map((t) => { const i = scanTypeByName(t); return i ? `the ${i.title} (${i.flag}, ${i.proto})` : t; });
       opts.onWarning?.(`${skipped} ${[...skippedProtos].join('/')} probes skipped: no scan type of this run probes them (${names.join(', ')})`);
     }
-    for (const host of hosts.records(opts.assumeUp)) {
+    for (const host of discovered ? [] : hosts.records(opts.assumeUp)) {
       if (opts.reverseDns && host.state === 'up') {
         const name = await reverseName(host.ip);
         if (name) host.hostname = name;

@@ -9,6 +9,7 @@ import {
 } from '../../../stages/probes/index.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
 import { parseInteger, parseRate, parseShard, parseTime, parseTimingTemplate } from './nmap-values.js';
+import { DEFAULT_TCP_PING_PORT, DEFAULT_UDP_PING_PORT, noPingProbes, parsePingPorts, type PingProbes } from '../../../stages/discover/ping-spec.js';
 
 export interface CliOptions {
   targets: string[];
@@ -27,6 +28,14 @@ export interface CliOptions {
   scanTypes: string[];
   assumeUp: boolean;
   reverseDns: boolean;
+  /** -PE -PP -PM -PS… -PA… -PU… -PR: the discovery probes asked for (none: nmap's defaults). */
+  ping: PingProbes;
+  /** -sn: discovery only, no port scan. */
+  pingOnly: boolean;
+  /** --disable-arp-ping */
+  disableArpPing: boolean;
+  /** --discovery-ignore-rst */
+  discoveryIgnoreRst: boolean;
   timing?: number;
   maxRetries?: number;
   maxParallelism?: number;
@@ -97,7 +106,7 @@ export interface CliOptions {
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
-    scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0, badsum: false, defeatIcmpRateLimit: false,
+    scanTypes: [], assumeUp: false, reverseDns: false, ping: noPingProbes(), pingOnly: false, disableArpPing: false, discoveryIgnoreRst: false, outputs: [], openOnly: false, reason: false, verbose: 0, badsum: false, defeatIcmpRateLimit: false,
     versionDetect: false, checkDb: false, partial: false, tui: false, debugging: 0,
   };
 }
@@ -127,6 +136,8 @@ export interface FlagSpec {
   names: string[];
   /** Placeholder of the value in help; absent for switches. */
   value?: string;
+  /** An optional value that only comes attached to the flag, nmap's -PS22,80 (placeholder for help). */
+  attached?: string;
   group: FlagGroup;
   help: string;
   apply(o: CliOptions, value: string, name: string): void;
@@ -182,7 +193,17 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--data-string'], value: 'TEXT', group: 'evasion', help: 'raw scans: payload of every probe, as text', apply: (o, v, n) => { o.payload = { bytes: stringData(v, n), flag: n }; } },
   { names: ['--data-length'], value: 'N', group: 'evasion', help: `raw scans: N random payload bytes in every probe (0-${MAX_DATA_LENGTH})`, apply: (o, v, n) => { o.payload = { bytes: dataOfLength(parseInteger(n, v, 0, MAX_DATA_LENGTH)), flag: n }; } },
   // discovery and names
-  { names: ['-Pn'], group: 'discovery', help: 'treat every host as up (no host is reported down)', apply: (o) => { o.assumeUp = true; } },
+  { names: ['-Pn'], group: 'discovery', help: 'skip host discovery: treat every host as up (reason user-set)', apply: (o) => { o.assumeUp = true; } },
+  { names: ['-sn'], group: 'discovery', help: 'ping scan: host discovery only, no port scan ("Host is up (0.0012s latency).")', apply: (o) => { o.pingOnly = true; } },
+  { names: ['-PE'], group: 'discovery', help: 'discovery: ICMP echo request (ICMPv6 echo on IPv6)', apply: (o) => { o.ping.echo = true; } },
+  { names: ['-PP'], group: 'discovery', help: 'discovery: ICMP timestamp request (IPv4)', apply: (o) => { o.ping.timestamp = true; } },
+  { names: ['-PM'], group: 'discovery', help: 'discovery: ICMP address-mask request (IPv4)', apply: (o) => { o.ping.mask = true; } },
+  { names: ['-PS'], attached: 'PORTS', group: 'discovery', help: 'discovery: TCP SYN to PORTS (attached: -PS22,80,1000-1010; default 80); SYN-ACK or RST = up', apply: (o, v, n) => { o.ping.syn.push(...parsePingPorts(n, v, DEFAULT_TCP_PING_PORT)); } },
+  { names: ['-PA'], attached: 'PORTS', group: 'discovery', help: 'discovery: TCP ACK to PORTS (default 80); a RST = up', apply: (o, v, n) => { o.ping.ack.push(...parsePingPorts(n, v, DEFAULT_TCP_PING_PORT)); } },
+  { names: ['-PU'], attached: 'PORTS', group: 'discovery', help: 'discovery: UDP to PORTS (default 40125); a UDP answer or port unreachable = up', apply: (o, v, n) => { o.ping.udp.push(...parsePingPorts(n, v, DEFAULT_UDP_PING_PORT)); } },
+  { names: ['-PR'], group: 'discovery', help: 'discovery: ARP (IPv4) / ND (IPv6) on the local link (always used there unless --disable-arp-ping)', apply: (o) => { o.ping.arp = true; } },
+  { names: ['--disable-arp-ping'], group: 'discovery', help: 'discovery: no ARP/ND on the local link; its hosts get the ping probes too', apply: (o) => { o.disableArpPing = true; } },
+  { names: ['--discovery-ignore-rst'], group: 'discovery', help: 'discovery: a TCP RST does not prove a host up (firewalls that forge them)', apply: (o) => { o.discoveryIgnoreRst = true; } },
   { names: ['-n'], group: 'discovery', help: 'never do reverse DNS (the default; overrides an earlier -R)', apply: (o) => { o.reverseDns = false; } },
   { names: ['-R'], group: 'discovery', help: 'reverse-resolve hosts that are up (system resolver)', apply: (o) => { o.reverseDns = true; } },
   // service/version detection
@@ -250,11 +271,10 @@ function stringData(v: string, flag: string): Uint8Array {
 /** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
 const NOT_YET: Record<string, string> = {
   ...Object.fromEntries(PLANNED_SCAN_TYPES.map((p) => [p.flag, p.title])),
-  '-sn': 'ping scan', '-sL': 'list scan', '-A': 'aggressive scan = -O -sV -sC --traceroute; prtip has no --traceroute yet, give -O -sV -sC',
+  '-sL': 'list scan', '-A': 'aggressive scan = -O -sV -sC --traceroute; prtip has no --traceroute yet, give -O -sV -sC',
   '-oS': 'script kiddie output',
-  '-PS': 'TCP SYN ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
-  '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
-  '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
+  '-PY': 'SCTP INIT ping: prtip has no SCTP probes on the wire yet', '-PO': 'IP protocol ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
+  '--traceroute': 'traceroute',
   '-sR': 'RPC scan',
   '--packet-trace': 'packet trace: it comes with the new send engine',
 };
@@ -267,7 +287,7 @@ const byName = new Map<string, FlagSpec>();
 for (const f of FLAGS) for (const n of f.names) byName.set(n, f);
 
 function notYet(token: string): UserInputError | undefined {
-  const key = Object.keys(NOT_YET).find((k) => token === k || (token.startsWith(k) && /^-P[SAUY]/.test(k)));
+  const key = Object.keys(NOT_YET).find((k) => token === k || (token.startsWith(k) && /^-P[YO]/.test(k)));
   if (!key) return undefined;
   return new UserInputError(`${token} (${NOT_YET[key]}) is not available in this version of prtip; prtip scan --help lists what is`);
 }
@@ -320,7 +340,7 @@ export function parseArgs(
     let spec = byName.get(name);
     if (!spec && !tok.startsWith('--')) {
       // Attached values: -p22, -p-, -T4, -oNfile. Longest spelling first (-oJL before -oD's -o…).
-      const candidates = [...byName.keys()].filter((k) => !k.startsWith('--') && tok.startsWith(k) && byName.get(k)!.value);
+      const candidates = [...byName.keys()].filter((k) => !k.startsWith('--') && tok.startsWith(k) && (byName.get(k)!.value || byName.get(k)!.attached));
       candidates.sort((a, b) => b.length - a.length);
       if (candidates[0]) {
         name = candidates[0];
@@ -345,7 +365,9 @@ export function parseArgs(
         new UserInputError(`unknown option "${tok}" for prtip ${command}; see prtip ${command} --help`);
     }
     if (refused[name] !== undefined) throw new UserInputError(`prtip ${command} does not take ${name}: ${refused[name]}`);
-    if (spec.value) {
+    if (spec.attached) {
+      spec.apply(o, inline ?? '', name);
+    } else if (spec.value) {
       const value = inline ?? take(i++, name);
       spec.apply(o, value, name);
     } else {
@@ -376,7 +398,7 @@ export function helpText(
     if (flags.length === 0) continue;
     lines.push(`${GROUP_TITLES[g]}:`);
     for (const f of flags) {
-      const left = `  ${f.names.join(', ')}${f.value ? ` ${f.value}` : ''}`;
+      const left = `  ${f.names.join(', ')}${f.value ? ` ${f.value}` : ''}${f.attached ? `[${f.attached}]` : ''}`;
       lines.push(`${left.padEnd(30)} ${f.help}`);
     }
     lines.push('');
@@ -388,7 +410,7 @@ export function helpText(
 /** The README's flag table, generated from FLAGS (a test keeps the README equal to it). */
 export function markdownFlagTable(): string {
   const rows = FLAGS.map((f) => {
-    const spelling = f.names.map((n) => `\`${n}${f.value ? ` ${f.value}` : ''}\``).join(', ');
+    const spelling = f.names.map((n) => `\`${n}${f.value ? ` ${f.value}` : ''}${f.attached ? `[${f.attached}]` : ''}\``).join(', ');
     return `| ${spelling} | ${GROUP_TITLES[f.group].toLowerCase()} | ${f.help.replaceAll('|', '\\|')} |`;
   });
   return ['| option | group | what it does |', '|---|---|---|', ...rows].join('\n');

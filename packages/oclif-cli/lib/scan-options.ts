@@ -8,6 +8,7 @@ import type { OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
 import type { Database } from '../../../stages/store/index.js';
 import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
+import { discoverOptions, refuseDiscoveryConflicts } from './discover-options.js';
 import { detectOptions, formatOptions, osOptions, refuseOsFlagsWithoutO, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
 
 export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'timing', 'output', 'database', 'interaction', 'misc'];
@@ -24,6 +25,7 @@ export function checkScanOptions(o: CliOptions): void {
     throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
   }
   refuseOsFlagsWithoutO(o);
+  refuseDiscoveryConflicts(o);
   const protocols = scanProtocols(o);
   if (o.ports !== undefined && /(^|,)\s*S:/i.test(o.ports)) {
     throw new UserInputError(`-p "${o.ports}" asks for SCTP ports, but prtip has no SCTP scan yet (-sY/-sZ)`);
@@ -61,12 +63,16 @@ export interface ScanContext {
 export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipelineOptions {
   const targets = targetsOptions(o, ctx.args, ctx.signal);
   if (ctx.resume) targets.skip = ctx.resume.skip;
+  const discover = discoverOptions(o, [], ctx.signal, ctx.warn);
+  // -sn: one probe per host is all discovery needs from the plan (its header then says no ports).
+  if (o.pingOnly) targets.ports = '80';
   const send = sendOptions(o, [], ctx.signal, ctx.warn);
   send.statusEveryMs = ctx.statusEveryMs;
   const detect = o.versionDetect ? detectOptions(o, [], ctx.signal, ctx.warn) : undefined;
   if (detect) detect.statusEveryMs = ctx.statusEveryMs;
   return {
     targets,
+    discover,
     send,
     format: formatOptions(o, ctx.outputs),
     detect,
