@@ -14,7 +14,7 @@ import {
   type AnyRecord, type EndTrailer, type HostRecord, type ProbeBatch, type ScanHeader,
 } from '../records/index.js';
 import type { Duplex } from 'node:stream';
-import { resolveNeighbours } from '../probes/index.js';
+import { addrText, resolveNeighbours } from '../probes/index.js';
 import { DOWN, HostStates, PENDING, UNKNOWN, UP } from './host-states.js';
 import { LinkMap } from './link.js';
 import { defaultPingProbes, describePing, isDefault, CONNECT_PING_PORTS, type PingProbes } from './ping-spec.js';
@@ -76,6 +76,8 @@ class Discovery {
   private readonly link: LinkMap;
   private readonly prober: HostProber;
   readonly counters: Record<string, number> = { hosts: 0, up: 0, down: 0, arp: 0, local: 0 };
+  /** This machine's own addresses among the targets (few: its interfaces' addresses). */
+  private readonly own = new Set<string>();
   /** Host records ready to go downstream. */
   readonly out: HostRecord[] = [];
 
@@ -113,7 +115,11 @@ class Discovery {
     const routed: number[] = [];
     const onLink = new Map<string, string[]>();
     places.forEach((p, k) => {
-      if (p.place === 'local') { this.counters.local!++; this.decide({ ip: p.ip, up: true, reason: 'localhost-response' }, family); }
+      if (p.place === 'local') {
+        this.counters.local!++;
+        if (this.own.size < 1024) this.own.add(p.ip);
+        this.decide({ ip: p.ip, up: true, reason: 'localhost-response' }, family);
+      }
       else if (p.place === 'special') this.decide({ ip: p.ip, up: false, reason: 'no-response' }, family);
       else if (p.place === 'link' && this.opts.arp && this.opts.privileged) {
         const list = onLink.get(p.hop.ifname) ?? [];
@@ -172,19 +178,27 @@ class Discovery {
     return true;
   }
 
-  /** The batch's probes of live hosts: one batch per run of consecutive entries, so entry i stays probe start + i. */
-  *live(batch: ProbeBatch): Generator<ProbeBatch> {
+  /**
+   * The batch's probes of live hosts: one batch per run of consecutive entries, so entry i stays
+   * probe start + i. Runs of this machine's own addresses go last: a raw engine takes its route
+   * from the first probes it gets, and the kernel has no route out to its own address.
+   */
+  live(batch: ProbeBatch): ProbeBatch[] {
     const width = batch.family === 4 ? 4 : 16;
+    const runs: ProbeBatch[] = [];
+    const ownRuns: ProbeBatch[] = [];
     for (let i = 0; i < batch.count; ) {
       if (this.states.get(batch.family, batch.addrs, i * width) !== UP) { i++; continue; }
       let j = i + 1;
       while (j < batch.count && this.states.get(batch.family, batch.addrs, j * width) === UP) j++;
-      yield i === 0 && j === batch.count ? batch : {
+      const run: ProbeBatch = i === 0 && j === batch.count ? batch : {
         type: 'probes', family: batch.family, start: batch.start + i, count: j - i,
         addrs: batch.addrs.subarray(i * width, j * width), ports: batch.ports.subarray(i * 2, j * 2), protos: batch.protos.subarray(i, j),
       };
+      (this.own.size > 0 && this.own.has(addrText(batch.addrs, i * width, batch.family)) ? ownRuns : runs).push(run);
       i = j;
     }
+    return [...runs, ...ownRuns];
   }
 }
 

@@ -4,7 +4,7 @@
  * not unicast (a broadcast address: never probed), or behind a router (ping probes). Routes are
  * looked up once per /24 (/64), and per address inside prefixes that are on the link or special.
  */
-import { addrText, nextHopsOf, type NextHop } from '../probes/index.js';
+import { addrText, nextHopsOf, resolveRawRoute, type NextHop } from '../probes/index.js';
 import { UserInputError } from '../records/index.js';
 
 export type Place = 'local' | 'link' | 'special' | 'routed';
@@ -29,7 +29,11 @@ export class LinkMap {
       const hops = await nextHopsOf([...fresh.values()], this.overrides);
       for (const [k, a] of fresh) {
         const h = hops.get(a);
-        if (!h) throw new UserInputError(`no route to ${a}`);
+        if (!h) {
+          // resolveRawRoute says why (a bad -e or -S), as the port scan would.
+          if (this.overrides.iface || this.overrides.source) await resolveRawRoute(a, this.overrides);
+          throw new UserInputError(`no route to ${a}`);
+        }
         this.byPrefix.set(k, h);
       }
     }

@@ -13,6 +13,7 @@ import {
   stageStream,
   type AnyRecord,
   type EndTrailer,
+  type HostRecord,
   type PortRecord,
   type ProbeBatch,
   type ScanHeader,
@@ -165,6 +166,12 @@ export function sendRecords(opts: SendOptions) {
           break;
         }
         if (rec.type !== 'probes') {
+          // -R with discovery upstream: its host records are the scan's, so they get the names here.
+          if (rec.type === 'host' && opts.reverseDns && (rec as HostRecord).state === 'up' && !(rec as HostRecord).hostname) {
+            const name = await reverseName((rec as HostRecord).ip);
+            yield name ? { ...rec, hostname: name } : rec;
+            continue;
+          }
           yield rec;
           continue;
         }

@@ -21,6 +21,7 @@ const REFUSED: Record<string, string> = {
   '--min-rate': 'discovery is paced by --max-rate',
   '--max-scan-delay': 'discovery is paced by --max-rate',
   '--wait': 'discovery waits by --max-rtt-timeout',
+  ...Object.fromEntries(['-oN', '-oX', '-oG', '-oA', '-oJ', '-oD', '-oJL', '-oC', '--csv'].map((f) => [f, 'output files are written by prtip format (or prtip scan): prtip targets … | prtip discover | prtip format -oN FILE'])),
 };
 
 export default class Discover extends PrtipCommand {
