@@ -93,6 +93,18 @@ if (skip) {
       t.same(byNet(hostRows(ack.stdout)), { '198.19.3 down no-response': 16 }, '--discovery-ignore-rst: a RST proves nothing');
     });
 
+    await t.test('without CAP_NET_RAW: connect() to 80 and 443, a refused connection proves the host up', async (t) => {
+      const cap = await lab.capture('dst net 198.19.0.0/16', { snaplen: 128 });
+      const r = await sh(lab, 'setpriv --bounding-set=-net_raw --inh-caps=-net_raw prtip scan -sn -n -oD - 198.19.0.7 198.19.1.7 198.19.3.7');
+      const packets = await cap.stop();
+      t.equal(r.code, 0, r.stderr);
+      t.same(hostRows(r.stdout).map((h) => `${h.ip} ${h.state} ${h.reason}`).sort(),
+        ['198.19.0.7 up conn-refused', '198.19.1.7 down no-response', '198.19.3.7 up conn-refused']);
+      t.notOk(packets.some((p) => p.proto === 'icmp'), 'no ICMP without raw sockets');
+      const syns = new Set(packets.filter((p) => p.proto === 'tcp').map((p) => `${p.dport} ${p.flags}`));
+      t.same([...syns].sort(), ['443 S', '80 S'], 'kernel SYNs to 80 and 443 only');
+    });
+
     await t.test('the pipe gives what the single command gives', async (t) => {
       const one = await sh(lab, `prtip scan -sn -n -oD - ${targets}`);
       const pipe = await sh(lab, `prtip targets ${targets} -p 80 | prtip discover -sn | prtip format -oD -`);
