@@ -20,6 +20,16 @@ export class LinkMap {
     const width = family === 4 ? 4 : 16;
     const plen = family === 4 ? 3 : 8;
     const prefixKey = (o: number) => Buffer.from(addrs.subarray(o, o + plen)).toString('hex');
+    // Loopback (127/8, ::1) is this machine's without asking the kernel: a loopback scan starts at once.
+    const loopback = (o: number) => family === 4 ? addrs[o] === 127 : addrs.subarray(o, o + 15).every((b) => b === 0) && addrs[o + 15] === 1;
+    if (addrs.length > 0 && Array.from({ length: addrs.length / width }, (_, k) => k * width).every(loopback)) {
+      const out: Array<{ ip: string; place: Place; hop: NextHop }> = [];
+      for (let o = 0; o < addrs.length; o += width) {
+        const ip = addrText(addrs, o, family);
+        out.push({ ip, place: 'local', hop: { nextHop: ip, onLink: false, ifname: 'lo', local: true, type: 'local' } });
+      }
+      return out;
+    }
     const fresh = new Map<string, string>();
     for (let o = 0; o < addrs.length; o += width) {
       const k = prefixKey(o);

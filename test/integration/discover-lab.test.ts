@@ -36,7 +36,8 @@ if (skip) {
   t.test('discovery lab', async (t) => {
     const lab = await createDiscoveryLab({ tcpListeners: [] });
     t.teardown(() => lab.teardown());
-    const targets = `198.19.0.0/22 198.19.4.0/24 ${lab.sparseHosts.join(' ')}`;
+    // A /26 of each kind of /24 (and the lone hosts) keeps nmap's share of the test's time small.
+    const targets = `198.19.0.0/26 198.19.1.0/26 198.19.2.0/26 198.19.3.0/26 198.19.4.0/26 ${lab.sparseHosts.join(' ')}`;
 
     await t.test('-sn with nmap\'s defaults: the same up set as nmap -sn, nmap\'s reasons, the default probes on the wire', async (t) => {
       const cap = await lab.capture('dst net 198.19.0.0/16', { snaplen: 128 });
@@ -44,17 +45,17 @@ if (skip) {
       const packets = await cap.stop();
       t.equal(r.code, 0, r.stderr);
       const rows = hostRows(r.stdout);
-      t.equal(rows.length, 1280 + lab.sparseHosts.length, 'a host record for every target');
+      t.equal(rows.length, 5 * 64 + lab.sparseHosts.length, 'a host record for every target');
       const got = byNet(rows);
       t.same(got, {
-        '198.19.0 up echo-reply': 256, '198.19.1 down no-response': 256, '198.19.2 down no-response': 256,
-        '198.19.3 up reset': 256, '198.19.4 down no-response': 256,
+        '198.19.0 up echo-reply': 64, '198.19.1 down no-response': 64, '198.19.2 down no-response': 64,
+        '198.19.3 up reset': 64, '198.19.4 down no-response': 64,
         '198.19.17 up echo-reply': 1, '198.19.99 up echo-reply': 1, '198.19.200 up echo-reply': 1, '198.19.255 up echo-reply': 1,
       }, 'live and ICMP-blind hosts up; dead, filtered and UDP-only hosts down');
       t.same(upSet(rows), await nmapUp(lab, targets), 'up set equals nmap -sn');
       t.ok(rows.filter((x) => x.state === 'up').every((x) => typeof x.rtt === 'number' && x.rtt >= 0), 'up hosts carry a latency');
       // The wire: to a dead host, exactly nmap's four default probes (each maybe retried), nothing else.
-      const dead = packets.filter((p) => p.dst === '198.19.1.77');
+      const dead = packets.filter((p) => p.dst === '198.19.1.37');
       const kinds = new Set(dead.map((p) => p.proto === 'icmp' ? `icmp ${p.icmpType}` : `${p.proto} ${p.dport} ${p.flags}`));
       t.same([...kinds].sort(), ['icmp 13', 'icmp 8', 'tcp 443 S', 'tcp 80 A'], 'echo, timestamp, SYN to 443, ACK to 80');
       t.notOk(packets.some((p) => p.proto === 'udp'), 'no UDP probe without -PU');
@@ -70,22 +71,22 @@ if (skip) {
 
     await t.test('-PE alone sends only echo requests (and finds no ICMP-blind host)', async (t) => {
       const cap = await lab.capture('dst net 198.19.0.0/16', { snaplen: 128 });
-      const r = await sh(lab, 'prtip scan -sn -n -PE -oD - 198.19.0.0/24 198.19.3.0/24');
+      const r = await sh(lab, 'prtip scan -sn -n -PE -oD - 198.19.0.0/26 198.19.3.0/26');
       const packets = await cap.stop();
       t.equal(r.code, 0, r.stderr);
-      t.ok(packets.length >= 512, `${packets.length} probes seen`);
+      t.ok(packets.length >= 128, `${packets.length} probes seen`);
       t.ok(packets.every((p) => p.proto === 'icmp' && p.icmpType === 8 && p.icmpCode === 0), 'only ICMP echo requests');
-      t.same(byNet(hostRows(r.stdout)), { '198.19.0 up echo-reply': 256, '198.19.3 down no-response': 256 });
+      t.same(byNet(hostRows(r.stdout)), { '198.19.0 up echo-reply': 64, '198.19.3 down no-response': 64 });
     });
 
     await t.test('-PS/-PA find TCP-only hosts; -PU finds UDP-only hosts; each as nmap', async (t) => {
       const cap = await lab.capture('dst net 198.19.3.0/24 or dst net 198.19.4.0/24', { snaplen: 128 });
-      const syn = await sh(lab, 'prtip scan -sn -n -PS22,8080 -oD - 198.19.3.0/24');
-      const udp = await sh(lab, 'prtip scan -sn -n -PU -oD - 198.19.4.0/24');
+      const syn = await sh(lab, 'prtip scan -sn -n -PS22,8080 -oD - 198.19.3.0/26');
+      const udp = await sh(lab, 'prtip scan -sn -n -PU -oD - 198.19.4.0/28');
       const packets = await cap.stop();
-      t.same(byNet(hostRows(syn.stdout)), { '198.19.3 up reset': 256 });
-      t.same(byNet(hostRows(udp.stdout)), { '198.19.4 up port-unreach': 256 });
-      t.same(upSet(hostRows(udp.stdout)), await nmapUp(lab, '-PU 198.19.4.0/24'), '-PU: nmap agrees');
+      t.same(byNet(hostRows(syn.stdout)), { '198.19.3 up reset': 64 });
+      t.same(byNet(hostRows(udp.stdout)), { '198.19.4 up port-unreach': 16 });
+      t.same(upSet(hostRows(udp.stdout)), await nmapUp(lab, '-PU 198.19.4.0/28'), '-PU: nmap agrees');
       const tcpPorts = new Set(packets.filter((p) => p.proto === 'tcp').map((p) => `${p.dport} ${p.flags}`));
       t.same([...tcpPorts].sort(), ['22 S', '8080 S'], '-PS22,8080: SYNs to those ports only');
       t.ok(packets.filter((p) => p.proto === 'udp').every((p) => p.dport === 40125), '-PU: the default port 40125');
