@@ -37,6 +37,11 @@ export interface DiscoverOptions {
   ignoreRst: boolean;
   /** -sn: discovery only; no probe batch is passed on. */
   pingOnly: boolean;
+  /**
+   * -Pn: no ping probes; every host is up (user-set) except hosts on the local link that give no
+   * ARP/ND answer, which are down — nmap resolves them even with -Pn.
+   */
+  assumeUp?: boolean;
   maxRetries: number;
   initialTimeoutMs: number;
   minTimeoutMs: number;
@@ -67,7 +72,8 @@ export function effectiveProbes(opts: Pick<DiscoverOptions, 'probes' | 'privileg
 }
 
 /** What the header says discovery did, nmap's flags: "-PE -PS443 -PA80 -PP", or "connect:80,443". */
-export function discoveryText(opts: Pick<DiscoverOptions, 'probes' | 'privileged' | 'arp'>): string {
+export function discoveryText(opts: Pick<DiscoverOptions, 'probes' | 'privileged' | 'arp' | 'assumeUp'>): string {
+  if (opts.assumeUp) return opts.arp ? '-Pn -PR' : '-Pn';
   return opts.privileged ? describePing(effectiveProbes(opts)) : `connect:${CONNECT_PING_PORTS.join(',')}`;
 }
 
@@ -83,7 +89,7 @@ class Discovery {
 
   constructor(private readonly opts: DiscoverOptions) {
     this.link = new LinkMap({ iface: opts.iface, source: opts.sourceAddress });
-    this.prober = opts.prober ?? (opts.privileged
+    this.prober = opts.prober ?? (opts.assumeUp ? new UserSetProber() : opts.privileged
       ? new RawProber({ ...opts, probes: effectiveProbes(opts) })
       : new ConnectProber({ ports: CONNECT_PING_PORTS, timeoutMs: opts.initialTimeoutMs, maxParallel: 256, signal: opts.signal }));
   }
@@ -134,7 +140,9 @@ class Discovery {
       const rtt = (performance.now() - t0) / Math.max(1, ips.length);
       for (const ip of ips) {
         this.counters.arp!++;
-        this.decide(found.has(ip) ? { ip, up: true, reason: family === 4 ? 'arp-response' : 'nd-response', rtt } : { ip, up: false, reason: 'no-response' }, family);
+        // -Pn: the answer only gives the MAC; nmap still calls such a host up by user-set.
+        const reason = this.opts.assumeUp ? 'user-set' : family === 4 ? 'arp-response' : 'nd-response';
+        this.decide(found.has(ip) ? { ip, up: true, reason, rtt } : { ip, up: false, reason: 'no-response' }, family);
       }
     }
     if (routed.length === 0) return;
@@ -200,6 +208,21 @@ class Discovery {
     }
     return [...runs, ...ownRuns];
   }
+}
+
+/** -Pn: every host it is given is up, reason user-set, without a probe. */
+class UserSetProber implements HostProber {
+  private readonly out: HostVerdict[] = [];
+  readonly counters = {};
+  readonly undecided = 0;
+  async probe(family: 4 | 6, addrs: Uint8Array): Promise<void> {
+    const width = family === 4 ? 4 : 16;
+    for (let o = 0; o < addrs.length; o += width) this.out.push({ ip: addrText(addrs, o, family), up: true, reason: 'user-set' });
+  }
+  take(): HostVerdict[] { return this.out.splice(0, this.out.length); }
+  async step(): Promise<void> {}
+  async settle(): Promise<void> {}
+  async close(): Promise<void> {}
 }
 
 function ipv6Bytes(ip: string): Uint8Array {

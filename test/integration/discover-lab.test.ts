@@ -124,7 +124,11 @@ if (skip) {
       t.notOk(packets.some((p) => p.dst === '198.19.1.9' && (p.dport === 7 || p.dport === 9)), 'no port probe to the host found down');
       t.same(byNet(hostRows(r.stdout)), { '198.19.0 up echo-reply': 1, '198.19.1 down no-response': 1, '198.19.3 up reset': 1 });
       const pn = await sh(lab, 'prtip scan -sS -n -Pn -p 7 -oD - 198.19.1.9');
-      t.same(hostRows(pn.stdout).map((h) => `${h.state} ${h.reason}`), ['up user-set'], '-Pn: no discovery, the host is up by user-set');
+      t.same(hostRows(pn.stdout).map((h) => `${h.state} ${h.reason}`), ['up user-set'], '-Pn: no ping probe, the host is up by user-set');
+      // nmap resolves on-link hosts even with -Pn: one without an ARP answer is down, with no ports.
+      const pnLink = await sh(lab, 'prtip scan -sS -n -Pn -p 7 -oD - 198.18.0.2 198.18.0.30');
+      t.same(hostRows(pnLink.stdout).map((h) => `${h.ip} ${h.state} ${h.reason}`).sort(), ['198.18.0.2 up user-set', '198.18.0.30 down no-response'], pnLink.stderr);
+      t.same(pnLink.stdout.split('\n').filter((l) => l.includes('"type":"port"')).map((l) => (JSON.parse(l) as { ip: string }).ip), ['198.18.0.2'], 'ports of the resolved host only');
     });
 
     await t.test('on the local link: ARP (IPv4) and ND (IPv6) alone decide', async (t) => {

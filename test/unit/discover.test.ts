@@ -48,7 +48,9 @@ t.test('discovery flags parse into probes; -PS with a space takes no list', asyn
   t.throws(() => discoverOptions(scan('-Pn', '-PE', '198.18.0.2'), [], sig, never, () => true), /-Pn skips host discovery/);
   t.throws(() => discoverOptions(scan('-sn', '-p', '80', '198.18.0.2'), [], sig, never, () => true), /-sn is a ping scan without port scan: drop -p/);
   t.throws(() => discoverOptions(scan('-PE', '198.18.0.2'), [], sig, never, () => '-sS needs root or CAP_NET_RAW'), /-PE\/-PP\/-PM\/-PS\/-PA\/-PU\/-PR send raw packets: they need root/);
-  t.equal(discoverOptions(scan('-Pn', '198.18.0.2'), [], sig, never, () => true), undefined, '-Pn: no discovery stage');
+  t.equal(discoverOptions(scan('-Pn', '198.18.0.2'), [], sig, never, () => true)?.assumeUp, true, '-Pn as root: only ARP/ND on the link (as nmap), every other host up');
+  t.equal(discoverOptions(scan('-Pn', '--disable-arp-ping', '198.18.0.2'), [], sig, never, () => true), undefined, '-Pn --disable-arp-ping: no discovery stage');
+  t.equal(discoverOptions(scan('-Pn', '198.18.0.2'), [], sig, never, () => 'no root'), undefined, '-Pn unprivileged: no discovery stage');
   const d = discoverOptions(scan('198.18.0.2'), [], sig, never, () => true)!;
   t.equal(d.privileged, true);
   t.equal(discoverOptions(scan('127.0.0.1'), [], sig, never, () => true)!.privileged, false, 'loopback only: no raw probes (nothing is sent to it)');

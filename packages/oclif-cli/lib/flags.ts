@@ -193,7 +193,7 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--data-string'], value: 'TEXT', group: 'evasion', help: 'raw scans: payload of every probe, as text', apply: (o, v, n) => { o.payload = { bytes: stringData(v, n), flag: n }; } },
   { names: ['--data-length'], value: 'N', group: 'evasion', help: `raw scans: N random payload bytes in every probe (0-${MAX_DATA_LENGTH})`, apply: (o, v, n) => { o.payload = { bytes: dataOfLength(parseInteger(n, v, 0, MAX_DATA_LENGTH)), flag: n }; } },
   // discovery and names
-  { names: ['-Pn'], group: 'discovery', help: 'skip host discovery: treat every host as up (reason user-set)', apply: (o) => { o.assumeUp = true; } },
+  { names: ['-Pn'], group: 'discovery', help: 'skip host discovery: every host up (reason user-set); as root, hosts on the local link still need an ARP/ND answer (as nmap; not with --disable-arp-ping)', apply: (o) => { o.assumeUp = true; } },
   { names: ['-sn'], group: 'discovery', help: 'ping scan: host discovery only, no port scan ("Host is up (0.0012s latency).")', apply: (o) => { o.pingOnly = true; } },
   { names: ['-PE'], group: 'discovery', help: 'discovery: ICMP echo request (ICMPv6 echo on IPv6)', apply: (o) => { o.ping.echo = true; } },
   { names: ['-PP'], group: 'discovery', help: 'discovery: ICMP timestamp request (IPv4)', apply: (o) => { o.ping.timestamp = true; } },
