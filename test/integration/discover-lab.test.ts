@@ -112,6 +112,14 @@ if (skip) {
       t.equal(pipe.code, 0, pipe.stderr);
       const key = (rows: HostRow[]) => rows.map((r) => `${r.ip} ${r.state} ${r.reason}`).sort();
       t.same(key(hostRows(pipe.stdout)), key(hostRows(one.stdout)));
+      // With the port scan: targets | discover | send equals scan, host for host and port for port.
+      const portKey = (out: string) => out.split('\n').filter((l) => l.includes('"type":"port"')).map((l) => { const p = JSON.parse(l) as { ip: string; port: number; state: string }; return `${p.ip}:${p.port} ${p.state}`; }).sort();
+      const scan = await sh(lab, 'prtip scan -sS -n -p 7,9 -oD - 198.19.0.9 198.19.1.9 198.19.3.9');
+      const piped = await sh(lab, 'prtip targets 198.19.0.9 198.19.1.9 198.19.3.9 -p 7,9 | prtip discover | prtip send -sS | prtip format -oD -');
+      t.equal(piped.code, 0, piped.stderr);
+      t.same(portKey(piped.stdout), portKey(scan.stdout));
+      t.same(key(hostRows(piped.stdout)), key(hostRows(scan.stdout)));
+      t.equal(hostRows(piped.stdout).length, 3, 'one host record per host (send adds none after discover)');
     });
 
     await t.test('a port scan probes only the hosts discovery found up', async (t) => {
