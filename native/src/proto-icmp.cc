@@ -1,7 +1,7 @@
 // ICMP discovery probes (nmap's -PE, -PP, -PM; ICMPv6 echo on IPv6). The probe's "port" column
 // names the request type: 8 echo, 13 timestamp, 17 address mask (IPv6: 8 becomes ICMPv6 echo
 // request 128; ICMPv6 has no timestamp or mask). The engine's ipProto is 1 for both families; on
-// IPv6 the wire says 58 (wire_ip_proto). The cookie + tag rides in the identifier and sequence
+// IPv6 the wire says 58 (wire-ip.cc). The cookie + tag rides in the identifier and sequence
 // number (id = high 16 bits, seq = low 16), which every answer echoes back.
 #include <cstring>
 #include <ctime>

@@ -23,8 +23,8 @@ import {
 import type { Duplex } from 'node:stream';
 import { ConnectScanner } from './proto-connect.js';
 import { HostTable } from './host-table.js';
-import { reverseName } from './reverse-dns.js';
-import { probeModule, RawSession, scanTypeByName, type EvasionOptions } from '../probes/index.js';
+import { Resolver, type ResolverOptions } from '../dns/index.js';
+import { IdleScanner, probeModule, RawSession, scanTypeByName, type EvasionOptions } from '../probes/index.js';
 import type { Decided, ScanEngine } from './scan-engine.js';
 
 export { resolveRawRoute, addressBytes, addressKey, macBytes, neighbourTable, nextHopsOf, resolveNeighbours, type NextHop, type RawRoute } from '../probes/index.js';
@@ -64,6 +64,8 @@ export interface SendOptions {
   evasion?: EvasionOptions;
   /** Raw scans: nmap's data directory (UDP payloads). */
   datadir?: string;
+  /** -sI: the zombie, "host[:probeport]". */
+  idleZombie?: string;
   /** UDP: --defeat-icmp-ratelimit. */
   defeatIcmpRateLimit?: boolean;
   /** Raw scans: longest per-host delay when slowing down for a rate limit (--max-scan-delay), ms. */
@@ -72,6 +74,8 @@ export interface SendOptions {
   assumeUp: boolean;
   /** -R: look up names of hosts that are up. */
   reverseDns: boolean;
+  /** How (--dns-servers, --system-dns; default: resolv.conf's servers, /etc/hosts first). */
+  dns?: ResolverOptions;
   /** The command line of this stage, appended to the header's args. */
   args?: string[];
   signal?: AbortSignal;
@@ -92,6 +96,10 @@ export const SEND_DEFAULTS: Omit<SendOptions, 'scanType'> = {
 /** The scan type's engine for these options. */
 function engineFor(opts: SendOptions, scanType: ScanTypeName): ScanEngine {
   if (scanType === 'connect') return new ConnectScanner(opts);
+  if (scanType === 'idle') {
+    if (!opts.idleZombie) throw new RecordStreamError('the idle scan needs its zombie (idleZombie)');
+    return new IdleScanner({ zombie: opts.idleZombie, maxRetries: opts.maxRetries, iface: opts.iface, sourceAddress: opts.sourceAddress, sourcePort: opts.sourcePort, ttl: opts.ttl, signal: opts.signal });
+  }
   const module = probeModule(scanType);
   if (!module) throw new RecordStreamError(`unknown scan type "${scanType}"`);
   return new RawSession({
@@ -142,6 +150,7 @@ export function sendRecords(opts: SendOptions) {
     let total: number | null = null;
     /** stages/discover ran upstream: its host records decide up/down, send adds none. */
     let discovered = false;
+    const passedHosts: HostRecord[] = [];
     const decided = (c: Readonly<Record<string, number>>) => (c.open ?? 0) + (c.closed ?? 0) + (c.filtered ?? 0);
     const ticker = opts.statusEveryMs
       ? new StatusTicker(opts.statusEveryMs, () => ({ stage: 'send', phase: 'port scan', scanType: opts.scanType, done: decided(sumCounters(engines)), total, counters: { ...sumCounters(engines), skipped } }))
@@ -166,10 +175,9 @@ export function sendRecords(opts: SendOptions) {
           break;
         }
         if (rec.type !== 'probes') {
-          // -R with discovery upstream: its host records are the scan's, so they get the names here.
-          if (rec.type === 'host' && opts.reverseDns && (rec as HostRecord).state === 'up' && !(rec as HostRecord).hostname) {
-            const name = await reverseName((rec as HostRecord).ip);
-            yield name ? { ...rec, hostname: name } : rec;
+          // -R with discovery upstream: its host records are the scan's; they wait here for their names.
+          if (rec.type === 'host' && discovered && opts.reverseDns) {
+            passedHosts.push({ ...(rec as HostRecord) });
             continue;
           }
           yield rec;
@@ -194,14 +202,25 @@ export function sendRecords(opts: SendOptions) {
       const names = types.map((t) => { const i = scanTypeByName(t); return i ? `the ${i.title} (${i.flag}, ${i.proto})` : t; });
       opts.onWarning?.(`${skipped} ${[...skippedProtos].join('/')} probes skipped: no scan type of this run probes them (${names.join(', ')})`);
     }
-    for (const host of discovered ? [] : hosts.records(opts.assumeUp)) {
-      if (opts.reverseDns && host.state === 'up') {
-        const name = await reverseName(host.ip);
-        if (name) host.hostname = name;
+    const hostRecords = discovered ? passedHosts : [...hosts.records(opts.assumeUp)];
+    const dns: Record<string, number> = {};
+    if (opts.reverseDns && !aborted()) {
+      // Every up host's name at once, in parallel (nmap's mass reverse DNS after the ping stage).
+      const resolver = new Resolver(opts.dns);
+      try {
+        const names = await resolver.reverse(hostRecords.filter((h) => h.state === 'up').map((h) => h.ip));
+        for (const h of hostRecords) {
+          const name = names.get(h.ip);
+          if (name) h.hostname = name;
+        }
+      } finally {
+        resolver.close();
       }
-      yield host;
+      dns.dnsQueries = resolver.counters.queries;
+      dns.dnsNames = resolver.counters.names;
     }
-    yield extendTrailer(trailer, 'send', { ...sumCounters(engines), skipped, hosts: hosts.size }, aborted() || trailer === undefined);
+    yield* hostRecords;
+    yield extendTrailer(trailer, 'send', { ...sumCounters(engines), skipped, hosts: hosts.size, ...dns }, aborted() || trailer === undefined);
   };
 }
 
