@@ -138,7 +138,7 @@ export interface RawEngine {
 /** How native lays out one packed reply (native/src/wire.h: ReplyRecord), as it reports it. */
 export interface ReplyLayout {
   size: number;
-  kinds: { tcp: number; udp: number; icmp: number; sctp: number; proto: number };
+  kinds: { tcp: number; udp: number; icmp: number; sctp: number; proto: number; icmpAnswer: number };
   fields: Record<ReplyFieldName, [number, 'f64' | 'f32' | 'u32' | 'u16' | 'u8' | 'bytes', number?]>;
 }
 

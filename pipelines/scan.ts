@@ -1,5 +1,5 @@
 /**
- * `prtip scan`: the stages of a scan composed in one process (targets → send → store → format). Records pass between stages as
+ * `prtip scan`: the stages of a scan composed in one process (targets → discover → send → store → format). Records pass between stages as
  * objects (no encoding); each stage is an async generator, so backpressure runs end to end.
  */
 import type { AnyRecord } from '../stages/records/index.js';
@@ -8,6 +8,7 @@ import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { Resolver } from '../stages/dns/index.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
+import { discoverRecords, type DiscoverOptions } from '../stages/discover/index.js';
 import { osRecords, type OsStageOptions } from '../stages/os/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
@@ -20,6 +21,8 @@ export interface ScanPipelineOptions {
   targets: TargetsOptions;
   /** The targets already planned (prtip serve checks them against --allow-targets first). */
   plan?: TargetPlan;
+  /** Host discovery before the port scan (absent: -Pn, every host up); with its pingOnly (-sn) there is no port scan. */
+  discover?: DiscoverOptions;
   send: SendOptions;
   /** -sL: list the targets (with names) instead of scanning them; send, detect, os and script do not run. */
   list?: ListOptions;
@@ -57,9 +60,10 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const planned = targetRecords(opts.targets, opts.plan);
-  const scanned = opts.list ? listRecords(opts.list)(planned) : sendRecords(opts.send)(planned);
+  const live = opts.discover && !opts.list ? discoverRecords(opts.discover)(planned) : planned;
+  const scanned = opts.list ? listRecords(opts.list)(planned) : opts.discover?.pingOnly ? live : sendRecords(opts.send)(live);
   // Open ports are vetted before anything probes them further (detect would talk to a tarpit too).
-  const sent = opts.middlebox === false || opts.list ? scanned : middleboxRecords({ signal: opts.send.signal, ...opts.middlebox })(scanned);
+  const sent = opts.middlebox === false || opts.list || opts.discover?.pingOnly ? scanned : middleboxRecords({ signal: opts.send.signal, ...opts.middlebox })(scanned);
   const detected = opts.detect && !opts.list ? detectRecords(opts.detect)(sent) : sent;
   const osed = opts.os && !opts.list ? osRecords(opts.os)(detected) : detected;
   const traced = opts.trace && !opts.list ? traceRecords(opts.trace)(osed) : osed;

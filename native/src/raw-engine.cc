@@ -140,7 +140,7 @@ RawEngine::RawEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawEngin
   core_->have4 = core_->wire.have4;
   core_->have6 = core_->wire.have6;
   core_->proto = l4_proto(core_->wire.ip_proto);
-  core_->by_key = core_->wire.ip_proto != 6;  // only TCP carries the tag in the packet
+  core_->by_key = core_->wire.ip_proto != 6 && core_->wire.ip_proto != 1;  // TCP and ICMP carry the tag in the packet
   if (!core_->have4 && !core_->have6) fail(env, "RawEngine: give src4 and/or src6");
   Napi::Value ifn = o.Get("ifname");
   if (!ifn.IsString()) fail(env, "RawEngine: ifname must be a string");
@@ -521,7 +521,7 @@ Napi::Value ParseReply(const Napi::CallbackInfo& info) {
   Reply r;
   if (!parse_frame(c, f.Data(), f.ByteLength(), r)) return env.Null();
   const char* kind = r.kind == kReplyUdp ? "udp" : r.kind == kReplyIcmp ? "icmp" : r.kind == kReplySctp ? "sctp"
-                     : r.kind == kReplyProto ? "proto" : (r.tcp_flags & 0x04) ? "rst" : "syn-ack";
+                     : r.kind == kReplyProto ? "proto" : r.kind == kReplyIcmpAnswer ? "icmp-answer" : (r.tcp_flags & 0x04) ? "rst" : "syn-ack";
   const size_t alen = r.family == 4 ? 4 : 16;
   Napi::Object o = Napi::Object::New(env);
   o.Set("kind", kind);
@@ -572,6 +572,7 @@ Napi::Value ReplyLayout(const Napi::CallbackInfo& info) {
   kinds.Set("icmp", double(kReplyIcmp));
   kinds.Set("sctp", double(kReplySctp));
   kinds.Set("proto", double(kReplyProto));
+  kinds.Set("icmpAnswer", double(kReplyIcmpAnswer));
   Napi::Object o = Napi::Object::New(env);
   o.Set("size", double(sizeof(ReplyRecord)));
   o.Set("kinds", kinds);

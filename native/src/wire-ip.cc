@@ -10,7 +10,7 @@
 namespace prtip {
 
 const std::vector<const L4Proto*>& l4_protos() {
-  static const std::vector<const L4Proto*> all = {&kTcpProto, &kUdpProto, &kSctpProto, &kIpProtoScan};
+  static const std::vector<const L4Proto*> all = {&kTcpProto, &kUdpProto, &kSctpProto, &kIpProtoScan, &kIcmpProto};
   return all;
 }
 
@@ -131,7 +131,7 @@ size_t build_probe_frames(const WireConfig& c, int family, const uint8_t* daddr,
         uint8_t* ip = f + 14;
         put32(ip, 0x60000000);  // version 6, no traffic class, no flow label
         put16(ip + 4, uint16_t(l4_len));
-        ip[6] = ip_proto;
+        ip[6] = c.ip_proto == 1 ? 58 : ip_proto;  // an ICMP discovery probe is ICMPv6 on IPv6
         ip[7] = c.ttl;
         memcpy(ip + 8, saddr, 16);
         memcpy(ip + 24, daddr, 16);
@@ -159,7 +159,7 @@ size_t build_probe_frames(const WireConfig& c, int family, const uint8_t* daddr,
 }
 
 // Whether a packet of IP protocol `p` is one the scan's probes may get back directly.
-static bool scan_protocol(const WireConfig& c, uint8_t p) { return c.ip_proto == kProtoScan || p == c.ip_proto; }
+static bool scan_protocol(const WireConfig& c, uint8_t p) { return c.ip_proto == kProtoScan || p == c.ip_proto || (c.ip_proto == 1 && p == 58); }
 
 // The probe an ICMP error quotes: its IP header and the first 8 bytes of its L4 header (the L4
 // module checks it has them: a protocol-scan probe may have no L4 header at all).
@@ -189,6 +189,7 @@ static bool parse_quoted(const WireConfig& c, int family, const uint8_t* q, size
   }
   const L4Proto* proto = l4_proto(c.ip_proto);
   if (!proto || !proto->parse_quoted(l4, l4len, out)) return false;
+  if (c.ip_proto == 1) out.local_port = c.source_port;  // ICMP probes have no ports: their cookie decides
   out.kind = kReplyIcmp;
   return true;
 }

@@ -63,8 +63,9 @@ struct WireConfig {
 };
 
 // Reply kinds: which protocol answered.
+// kReplyIcmpAnswer: an ICMP answer to an ICMP discovery probe (echo, timestamp or mask reply).
 // kReplyProto: a packet of another protocol answering a protocol-scan probe (ICMP echo reply, …).
-enum ReplyKind : uint8_t { kReplyNone = 0, kReplyTcp = 1, kReplyUdp = 2, kReplyIcmp = 3, kReplySctp = 4, kReplyProto = 5 };
+enum ReplyKind : uint8_t { kReplyNone = 0, kReplyTcp = 1, kReplyUdp = 2, kReplyIcmp = 3, kReplySctp = 4, kReplyProto = 5, kReplyIcmpAnswer = 6 };
 
 // A reply as JS receives it: fixed-size structs packed in one Buffer, in this machine's byte order.
 // native exports the offsets (replyLayout()), so TypeScript never retypes them.
@@ -141,6 +142,9 @@ struct L4Proto {
 extern const L4Proto kTcpProto;  // proto-tcp.cc
 extern const L4Proto kUdpProto;  // proto-udp.cc
 extern const L4Proto kSctpProto;  // proto-sctp.cc
+extern const L4Proto kIcmpProto;  // proto-icmp.cc (ip_proto 1: ICMP on IPv4, ICMPv6 on IPv6)
+// The IP protocol number an ICMP discovery probe carries on IPv6: ICMPv6 (58).
+inline bool icmp_probe_v6(const WireConfig& c, int family) { return c.ip_proto == 1 && family == 6; }
 extern const L4Proto kIpProtoScan;  // proto-ipproto.cc (ip_proto kProtoScan)
 // The protocol module for an IP protocol number (or kProtoScan), nullptr when native has none.
 const L4Proto* l4_proto(uint16_t ip_proto);

@@ -11,8 +11,8 @@ import { HostNames } from './host-names.js';
 import { normalTraceLines } from './out-trace.js';
 
 /** nmap's latency: two significant digits in fixed notation ("0.000070s", "0.00011s"). */
-function latency(ports: PortRecord[]): string | undefined {
-  const best = bestRtt(ports);
+function latency(ports: PortRecord[], hostRtt?: number): string | undefined {
+  const best = bestRtt(ports) ?? hostRtt;
   return best === undefined ? undefined : `${(best / 1000).toPrecision(2)}s`;
 }
 
@@ -92,7 +92,7 @@ function downBlock(r: HostReport, view: ViewOptions, names: HostNames): string {
 function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?: ScriptResults): string {
   const lines: string[] = [];
   lines.push(`prtip scan report for ${hostName(r, names)}`);
-  const lat = latency(r.ports);
+  const lat = latency(r.ports, r.host?.rtt);
   const why = view.reason ? `, received ${hostStatus(r).reason}` : '';
   lines.push(lat ? `Host is up${why} (${lat} latency).` : `Host is up${why}.`);
 

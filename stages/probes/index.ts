@@ -9,6 +9,7 @@ export { IdleScanner, parseZombie, classifyIpIds, tcpFrame, type IdleScanOptions
 export { RawSession, type RawSessionOptions, type RawCounters } from './raw-session.js';
 export { ReplyView, replyLayout, addrText } from './reply.js';
 export { RAW_TIMING } from './timing.js';
+export { icmpPing, tcpSynPing, tcpAckPing, udpPing, ICMP_ECHO, ICMP_TIMESTAMP, ICMP_MASK } from './discovery-probes.js';
 export { tcpFlagScan, closedOnReset, type TcpFlagScanSpec } from './tcp-flag-scan.js';
 export { flagsOf, parseScanFlags, TCP_FLAG_BITS } from './tcp-flags.js';
 export { IcmpRateLimitWatch, type RoundResult } from './icmp-ratelimit.js';

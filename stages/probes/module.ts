@@ -72,4 +72,9 @@ export interface ProbeModule extends ScanTypeInfo {
    * session then watches each host's drop pattern and slows down for it, as nmap does.
    */
   icmpRateLimited?: boolean;
+  /**
+   * The IP protocol number of the batch entries it takes, when not its `proto`'s (discovery's
+   * ICMP probes: 1, with the request type in the port column).
+   */
+  protoNumber?: number;
 }

@@ -135,7 +135,7 @@ export class RawSession implements ScanEngine {
   constructor(private readonly opts: RawSessionOptions) {
     this.module = opts.module;
     this.flag = opts.module.flag;
-    this.protoNumber = PROTO_NUMBER[opts.module.proto];
+    this.protoNumber = opts.module.protoNumber ?? PROTO_NUMBER[opts.module.proto];
     if (opts.module.icmpRateLimited && !opts.defeatIcmpRateLimit) {
       this.ratelimit = new IcmpRateLimitWatch({ maxDelayMs: opts.maxScanDelayMs ?? 1000 });
     }

@@ -57,6 +57,8 @@ export class ReplyView {
   get isUdp(): boolean { return this.kind === this.kinds.udp; }
   /** An ICMP error quoting the probe. */
   get isIcmp(): boolean { return this.kind === this.kinds.icmp; }
+  /** An ICMP answer to an ICMP probe (echo, timestamp or address-mask reply), not an error. */
+  get isIcmpAnswer(): boolean { return this.kind === this.kinds.icmpAnswer; }
   get isSctp(): boolean { return this.kind === this.kinds.sctp; }
   /** Protocol scan: a packet of another probed protocol (an ICMP echo reply, …). */
   get isOtherProto(): boolean { return this.kind === this.kinds.proto; }

@@ -70,6 +70,11 @@ export interface ScanHeader {
   plan?: ScanPlan;
   /** Scan types run so far ("connect", "syn", …), appended by scanning stages. */
   scanTypes?: string[];
+  /**
+   * Set by stages/discover: the ping probes it used (nmap's flags, "-PE -PS443 -PA80 -PP", or
+   * "connect:80,443"). Its host records then decide up/down; later stages add none of their own.
+   */
+  hostDiscovery?: string;
 }
 
 /**
@@ -150,6 +155,8 @@ export interface HostRecord {
   /** Why: user-set (-Pn), syn-ack, conn-refused, no-response, … */
   reason: string;
   hostname?: string;
+  /** Round-trip time of the answer that showed the host up (discovery), ms: nmap's "latency". */
+  rtt?: number;
   time: number;
   /** Set by the middlebox stage when the host's SYN-ACKs come from a proxy/tarpit (its open ports are marked proxied). */
   middlebox?: MiddleboxNote;

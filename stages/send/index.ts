@@ -13,6 +13,7 @@ import {
   stageStream,
   type AnyRecord,
   type EndTrailer,
+  type HostRecord,
   type PortRecord,
   type ProbeBatch,
   type ScanHeader,
@@ -151,6 +152,9 @@ export function sendRecords(opts: SendOptions) {
     let skipped = 0;
     const skippedProtos = new Set<string>();
     let total: number | null = null;
+    /** stages/discover ran upstream: its host records decide up/down, send adds none. */
+    let discovered = false;
+    const passedHosts: HostRecord[] = [];
     const decided = (c: Readonly<Record<string, number>>) => (c.open ?? 0) + (c.closed ?? 0) + (c.filtered ?? 0);
     const ticker = opts.statusEveryMs
       ? new StatusTicker(opts.statusEveryMs, () => ({ stage: 'send', phase: 'port scan', scanType: opts.scanType, done: decided(sumCounters(engines)), total, counters: { ...sumCounters(engines), skipped } }))
@@ -166,6 +170,7 @@ export function sendRecords(opts: SendOptions) {
         if (rec.type === 'scan') {
           const header = rec as ScanHeader;
           total = header.plan?.shardProbes ?? null;
+          discovered = header.hostDiscovery !== undefined;
           yield { ...header, args: [...header.args, ...(opts.args ?? [])], scanTypes: [...(header.scanTypes ?? []), ...types] };
           continue;
         }
@@ -174,6 +179,11 @@ export function sendRecords(opts: SendOptions) {
           break;
         }
         if (rec.type !== 'probes') {
+          // -R with discovery upstream: its host records are the scan's; they wait here for their names.
+          if (rec.type === 'host' && discovered && opts.reverseDns) {
+            passedHosts.push({ ...(rec as HostRecord) });
+            continue;
+          }
           yield rec;
           continue;
         }
@@ -196,7 +206,7 @@ export function sendRecords(opts: SendOptions) {
       const names = types.map((t) => { const i = scanTypeByName(t); return i ? `the ${i.title} (${i.flag}, ${i.proto})` : t; });
       opts.onWarning?.(`${skipped} ${[...skippedProtos].join('/')} probes skipped: no scan type of this run probes them (${names.join(', ')})`);
     }
-    const hostRecords = [...hosts.records(opts.assumeUp)];
+    const hostRecords = discovered ? passedHosts : [...hosts.records(opts.assumeUp)];
     const dns: Record<string, number> = {};
     if (opts.reverseDns && !aborted()) {
       // Every up host's name at once, in parallel (nmap's mass reverse DNS after the ping stage).

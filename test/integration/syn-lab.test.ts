@@ -127,8 +127,9 @@ if (skip) {
 
   t.test('on-link hosts and hosts behind a gateway in one scan; a second gateway is refused', async (t) => {
     // 198.18.0.3 is on the link but no host answers ARP for it: not probed, filtered/no-response, down.
+    // -Pn --disable-arp-ping: this is the port scan's own next-hop handling (discovery's ARP, which nmap does even with -Pn, would leave the host out before it).
     const cap = await lab.capture(`tcp and dst port 22 and tcp[tcpflags] == tcp-syn`, SNAP);
-    const ok = await sh(lab, `prtip scan -sS -p 22 --max-rtt-timeout 300ms -oD - ${lab.targetV4} 198.18.0.3 198.19.0.3 198.19.0.200`);
+    const ok = await sh(lab, `prtip scan -sS -Pn --disable-arp-ping -p 22 --max-rtt-timeout 300ms -oD - ${lab.targetV4} 198.18.0.3 198.19.0.3 198.19.0.200`);
     const packets = await cap.stop();
     t.equal(ok.code, 0, ok.stderr);
     t.same(portRows(ok.stdout).map(key).sort(), [
@@ -139,7 +140,7 @@ if (skip) {
     // A second gateway on the link would need frames the one engine cannot tell apart from the first's routes.
     const add = await lab.exec(['ip', 'route', 'add', '198.19.1.0/24', 'via', '198.18.0.7', 'dev', lab.scannerIf]);
     t.equal(add.code, 0, add.stderr);
-    const r = await sh(lab, `prtip scan -sS -r -p 22 -oD - 198.19.0.3 198.19.1.1`);
+    const r = await sh(lab, `prtip scan -sS -Pn -r -p 22 -oD - 198.19.0.3 198.19.1.1`);
     await lab.exec(['ip', 'route', 'del', '198.19.1.0/24']);
     t.equal(r.code, 1);
     t.match(r.stderr, /-sS sends every routed IPv4 probe to one gateway \(198\.18\.0\.2 on veth-scan\), but 198\.19\.1\.1 goes through 198\.18\.0\.7/);
@@ -155,7 +156,7 @@ if (skip) {
 
   t.test('--max-rate is held on the wire (target-side capture timestamps)', async (t) => {
     const cap = await lab.capture(`tcp and dst host 198.19.0.9 and tcp[tcpflags] == tcp-syn`, SNAP);
-    const r = await sh(lab, `prtip scan -sS --rate 4000 --max-retries 0 --max-rtt-timeout 200ms -p 1-8000 -oD /dev/null 198.19.0.9`);
+    const r = await sh(lab, `prtip scan -sS -Pn --rate 4000 --max-retries 0 --max-rtt-timeout 200ms -p 1-8000 -oD /dev/null 198.19.0.9`);
     const packets = await cap.stop();
     t.equal(r.code, 0, r.stderr);
     t.equal(cap.dropped ?? 0, 0, 'tcpdump saw every packet');
@@ -165,7 +166,7 @@ if (skip) {
     t.ok(Math.abs(rate / 4000 - 1) <= 0.05, `measured ${rate.toFixed(0)} pps for 4000 asked`);
 
     const slowCap = await lab.capture(`tcp and dst host 198.19.0.10 and tcp[tcpflags] == tcp-syn`, SNAP);
-    const slow = await sh(lab, `prtip scan -sS --rate 100 --max-retries 0 --max-rtt-timeout 200ms -p 1-150 -oD /dev/null 198.19.0.10`);
+    const slow = await sh(lab, `prtip scan -sS -Pn --rate 100 --max-retries 0 --max-rtt-timeout 200ms -p 1-150 -oD /dev/null 198.19.0.10`);
     const slowPackets = await slowCap.stop();
     t.equal(slow.code, 0, slow.stderr);
     t.equal(slowPackets.length, 150);
@@ -177,7 +178,7 @@ if (skip) {
     // Interrupted 1 s after the first port record (~200 at 200 pps), not at a fixed time after start.
     const cap = await lab.capture(`tcp and dst host 198.19.0.11 and tcp[tcpflags] == tcp-syn`, SNAP);
     const out = `/tmp/prtip-syn-sigint-${process.pid}.jsonl`;
-    const r = await sh(lab, `prtip scan -sS --rate 200 -p 1-2000 -oD ${out} 198.19.0.11 > /dev/null & pid=$!; for i in $(seq 200); do grep -q '"type":"port"' ${out} 2>/dev/null && break; sleep 0.1; done; sleep 1; kill -INT $pid; wait $pid; echo rc=$?; cat ${out}; rm -f ${out}`);
+    const r = await sh(lab, `prtip scan -sS -Pn --rate 200 -p 1-2000 -oD ${out} 198.19.0.11 > /dev/null & pid=$!; for i in $(seq 200); do grep -q '"type":"port"' ${out} 2>/dev/null && break; sleep 0.1; done; sleep 1; kill -INT $pid; wait $pid; echo rc=$?; cat ${out}; rm -f ${out}`);
     await new Promise((res) => setTimeout(res, 500));
     const packets = await cap.stop();
     t.match(r.stdout, /^rc=130$/m, 'exits 130 (interrupted, as nmap), after flushing');

@@ -49,7 +49,7 @@ t.test('bad flags and values: one clear message quoting the token', async (t) =>
     [['-sR'], /-sR \(RPC scan\) is not available in this version/],
     [['--dns-servers', 'ns.example'], /bad DNS server "ns.example" for --dns-servers: expected an IPv4 or IPv6 address/],
     [['--dns-servers', ','], /--dns-servers needs at least one server address/],
-    [['-PS22'], /-PS22 \(TCP SYN ping\) is not available/],
+    [['-PS22,x'], /-PS22,x: "x" is not a port or range/],
     [['--frobnicate'], /unknown option "--frobnicate" for prtip scan/],
     [['-Q'], /unknown option "-Q"/],
     [['-p'], /-p needs a value/],

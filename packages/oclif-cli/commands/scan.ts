@@ -21,7 +21,7 @@ const GROUPS: FlagGroup[] = SCAN_GROUPS;
 const loadStore = () => import('../../../stages/store/index.js');
 
 export default class Scan extends PrtipCommand {
-  static override summary = 'Run a whole scan in one process (targets → send (or list, -sL) → [detect] → [os] → [trace] → [script] → [store] → format)';
+  static override summary = 'Run a whole scan in one process (targets → discover → send (or list, -sL) → [detect] → [os] → [trace] → [script] → [store] → format)';
   static override description = commandHelp(
     'prtip [scan] [options] TARGET...  |  prtip scan --resume FILE',
     'Scans the targets with the same stages the pipe runs, in one process, and prints the\n' +
@@ -34,7 +34,9 @@ export default class Scan extends PrtipCommand {
       '-sT; -T3. Connect scan (-T3): 256 connects in flight, 1s per attempt, 1 retry, no rate limit.\n' +
       'SYN scan (-T3): probe timeout from 1s adapting to measured RTTs within 100ms-10s, 3 retries,\n' +
       'no rate limit. --batch-size 8192, a random --seed. -sV: --version-intensity 7, 64 ports at once\n' +
-      '(16 per host), 60s per port, 300s per host. --db: a commit every second.',
+      '(16 per host), 60s per port, 300s per host. --db: a commit every second. Host discovery first\n' +
+      '(-Pn skips it, -sn does only it): as root -PE -PS443 -PA80 -PP (IPv6 without -PP), ARP/ND on\n' +
+      'the local link, own addresses up; without root connect() to 80 and 443; 1 retry.',
     GROUPS,
     [
       'prtip scan -sT -p 1-1024 198.18.0.0/24',

@@ -9,6 +9,7 @@ import {
 } from '../../../stages/probes/index.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
 import { parseInteger, parseRate, parseShard, parseTime, parseTimingTemplate } from './nmap-values.js';
+import { DEFAULT_TCP_PING_PORT, DEFAULT_UDP_PING_PORT, noPingProbes, parsePingPorts, type PingProbes } from '../../../stages/discover/ping-spec.js';
 import { parseDnsServer } from '../../../stages/dns/index.js';
 
 export interface CliOptions {
@@ -30,6 +31,14 @@ export interface CliOptions {
   scanArgs: Record<string, string>;
   assumeUp: boolean;
   reverseDns: boolean;
+  /** -PE -PP -PM -PS… -PA… -PU… -PR: the discovery probes asked for (none: nmap's defaults). */
+  ping: PingProbes;
+  /** -sn: discovery only, no port scan. */
+  pingOnly: boolean;
+  /** --disable-arp-ping */
+  disableArpPing: boolean;
+  /** --discovery-ignore-rst */
+  discoveryIgnoreRst: boolean;
   /** -n given last (so -sL, which resolves by default, does not). */
   noDns?: boolean;
   /** --dns-servers (each checked), --system-dns. */
@@ -113,7 +122,7 @@ export interface CliOptions {
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
-    scanTypes: [], scanArgs: {}, assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0, badsum: false, defeatIcmpRateLimit: false,
+    scanTypes: [], scanArgs: {}, assumeUp: false, reverseDns: false, ping: noPingProbes(), pingOnly: false, disableArpPing: false, discoveryIgnoreRst: false, outputs: [], openOnly: false, reason: false, verbose: 0, badsum: false, defeatIcmpRateLimit: false,
     versionDetect: false, checkDb: false, partial: false, tui: false, debugging: 0,
   };
 }
@@ -143,6 +152,8 @@ export interface FlagSpec {
   names: string[];
   /** Placeholder of the value in help; absent for switches. */
   value?: string;
+  /** An optional value that only comes attached to the flag, nmap's -PS22,80 (placeholder for help). */
+  attached?: string;
   group: FlagGroup;
   help: string;
   apply(o: CliOptions, value: string, name: string): void;
@@ -201,7 +212,17 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--data-string'], value: 'TEXT', group: 'evasion', help: 'raw scans: payload of every probe, as text', apply: (o, v, n) => { o.payload = { bytes: stringData(v, n), flag: n }; } },
   { names: ['--data-length'], value: 'N', group: 'evasion', help: `raw scans: N random payload bytes in every probe (0-${MAX_DATA_LENGTH})`, apply: (o, v, n) => { o.payload = { bytes: dataOfLength(parseInteger(n, v, 0, MAX_DATA_LENGTH)), flag: n }; } },
   // discovery and names
-  { names: ['-Pn'], group: 'discovery', help: 'treat every host as up (no host is reported down)', apply: (o) => { o.assumeUp = true; } },
+  { names: ['-Pn'], group: 'discovery', help: 'skip host discovery: every host up (reason user-set); as root, hosts on the local link still need an ARP/ND answer (as nmap; not with --disable-arp-ping)', apply: (o) => { o.assumeUp = true; } },
+  { names: ['-sn'], group: 'discovery', help: 'ping scan: host discovery only, no port scan ("Host is up (0.0012s latency).")', apply: (o) => { o.pingOnly = true; } },
+  { names: ['-PE'], group: 'discovery', help: 'discovery: ICMP echo request (ICMPv6 echo on IPv6)', apply: (o) => { o.ping.echo = true; } },
+  { names: ['-PP'], group: 'discovery', help: 'discovery: ICMP timestamp request (IPv4)', apply: (o) => { o.ping.timestamp = true; } },
+  { names: ['-PM'], group: 'discovery', help: 'discovery: ICMP address-mask request (IPv4)', apply: (o) => { o.ping.mask = true; } },
+  { names: ['-PS'], attached: 'PORTS', group: 'discovery', help: 'discovery: TCP SYN to PORTS (attached: -PS22,80,1000-1010; default 80); SYN-ACK or RST = up', apply: (o, v, n) => { o.ping.syn.push(...parsePingPorts(n, v, DEFAULT_TCP_PING_PORT)); } },
+  { names: ['-PA'], attached: 'PORTS', group: 'discovery', help: 'discovery: TCP ACK to PORTS (default 80); a RST = up', apply: (o, v, n) => { o.ping.ack.push(...parsePingPorts(n, v, DEFAULT_TCP_PING_PORT)); } },
+  { names: ['-PU'], attached: 'PORTS', group: 'discovery', help: 'discovery: UDP to PORTS (default 40125); a UDP answer or port unreachable = up', apply: (o, v, n) => { o.ping.udp.push(...parsePingPorts(n, v, DEFAULT_UDP_PING_PORT)); } },
+  { names: ['-PR'], group: 'discovery', help: 'discovery: ARP (IPv4) / ND (IPv6) on the local link (always used there unless --disable-arp-ping)', apply: (o) => { o.ping.arp = true; } },
+  { names: ['--disable-arp-ping'], group: 'discovery', help: 'discovery: no ARP/ND on the local link; its hosts get the ping probes too', apply: (o) => { o.disableArpPing = true; } },
+  { names: ['--discovery-ignore-rst'], group: 'discovery', help: 'discovery: a TCP RST does not prove a host up (firewalls that forge them)', apply: (o) => { o.discoveryIgnoreRst = true; } },
   { names: ['-n'], group: 'discovery', help: 'never do reverse DNS (the default, except with -sL; overrides an earlier -R)', apply: (o) => { o.reverseDns = false; o.noDns = true; } },
   { names: ['-R'], group: 'discovery', help: 'reverse-resolve hosts that are up, in parallel (resolv.conf\'s servers, /etc/hosts first)', apply: (o) => { o.reverseDns = true; o.noDns = false; } },
   { names: ['--dns-servers'], value: 'SERVER[,…]', group: 'discovery', help: 'DNS servers for -R, -sL, traceroute hops and target names (addr or addr:port; default: resolv.conf\'s)', apply: (o, v, n) => { o.dnsServers = parseDnsServers(n, v); } },
@@ -286,11 +307,8 @@ function stringData(v: string, flag: string): Uint8Array {
 /** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
 const NOT_YET: Record<string, string> = {
   ...Object.fromEntries(PLANNED_SCAN_TYPES.map((p) => [p.flag, p.title])),
-  '-sn': 'ping scan',
   '-oS': 'script kiddie output',
-  '-PS': 'TCP SYN ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
-  '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
-  '-PM': 'ICMP netmask ping', '-PR': 'ARP ping',
+  '-PY': 'SCTP INIT ping: prtip has no SCTP probes on the wire yet', '-PO': 'IP protocol ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-sR': 'RPC scan',
 };
 
@@ -302,7 +320,7 @@ const byName = new Map<string, FlagSpec>();
 for (const f of FLAGS) for (const n of f.names) byName.set(n, f);
 
 function notYet(token: string): UserInputError | undefined {
-  const key = Object.keys(NOT_YET).find((k) => token === k || (token.startsWith(k) && /^-P[SAUY]/.test(k)));
+  const key = Object.keys(NOT_YET).find((k) => token === k || (token.startsWith(k) && /^-P[YO]/.test(k)));
   if (!key) return undefined;
   return new UserInputError(`${token} (${NOT_YET[key]}) is not available in this version of prtip; prtip scan --help lists what is`);
 }
@@ -355,7 +373,7 @@ export function parseArgs(
     let spec = byName.get(name);
     if (!spec && !tok.startsWith('--')) {
       // Attached values: -p22, -p-, -T4, -oNfile. Longest spelling first (-oJL before -oD's -o…).
-      const candidates = [...byName.keys()].filter((k) => !k.startsWith('--') && tok.startsWith(k) && byName.get(k)!.value);
+      const candidates = [...byName.keys()].filter((k) => !k.startsWith('--') && tok.startsWith(k) && (byName.get(k)!.value || byName.get(k)!.attached));
       candidates.sort((a, b) => b.length - a.length);
       if (candidates[0]) {
         name = candidates[0];
@@ -380,7 +398,9 @@ export function parseArgs(
         new UserInputError(`unknown option "${tok}" for prtip ${command}; see prtip ${command} --help`);
     }
     if (refused[name] !== undefined) throw new UserInputError(`prtip ${command} does not take ${name}: ${refused[name]}`);
-    if (spec.value) {
+    if (spec.attached) {
+      spec.apply(o, inline ?? '', name);
+    } else if (spec.value) {
       const value = inline ?? take(i++, name);
       spec.apply(o, value, name);
     } else {
@@ -411,7 +431,7 @@ export function helpText(
     if (flags.length === 0) continue;
     lines.push(`${GROUP_TITLES[g]}:`);
     for (const f of flags) {
-      const left = `  ${f.names.join(', ')}${f.value ? ` ${f.value}` : ''}`;
+      const left = `  ${f.names.join(', ')}${f.value ? ` ${f.value}` : ''}${f.attached ? `[${f.attached}]` : ''}`;
       lines.push(`${left.padEnd(30)} ${f.help}`);
     }
     lines.push('');
@@ -423,7 +443,7 @@ export function helpText(
 /** The README's flag table, generated from FLAGS (a test keeps the README equal to it). */
 export function markdownFlagTable(): string {
   const rows = FLAGS.map((f) => {
-    const spelling = f.names.map((n) => `\`${n}${f.value ? ` ${f.value}` : ''}\``).join(', ');
+    const spelling = f.names.map((n) => `\`${n}${f.value ? ` ${f.value}` : ''}${f.attached ? `[${f.attached}]` : ''}\``).join(', ');
     return `| ${spelling} | ${GROUP_TITLES[f.group].toLowerCase()} | ${f.help.replaceAll('|', '\\|')} |`;
   });
   return ['| option | group | what it does |', '|---|---|---|', ...rows].join('\n');

@@ -8,6 +8,7 @@ import type { OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type AnyRecord, type PacketTrace } from '../../../stages/records/index.js';
 import type { Database } from '../../../stages/store/index.js';
 import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
+import { discoverOptions, refuseDiscoveryConflicts } from './discover-options.js';
 import { scanTypeByName } from '../../../stages/probes/index.js';
 import { detectOptions, dnsOptions, formatOptions, osOptions, traceOptions, refuseOsFlagsWithoutO, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
 
@@ -25,6 +26,7 @@ export function checkScanOptions(o: CliOptions): void {
     throw new UserInputError('--version-intensity, --version-light and --version-all set how -sV probes: add -sV');
   }
   refuseOsFlagsWithoutO(o);
+  refuseDiscoveryConflicts(o);
   const protocols = scanProtocols(o);
   if (o.ports !== undefined && /(^|,)\s*S:/i.test(o.ports) && !protocols.includes('sctp')) {
     throw new UserInputError(`-p "${o.ports}" asks for SCTP ports: add -sY (SCTP INIT scan) or -sZ to probe them`);
@@ -80,6 +82,9 @@ export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipeli
     targets.sequential = true;
   }
   if (ctx.resume) targets.skip = ctx.resume.skip;
+  const discover = discoverOptions(o, [], ctx.signal, ctx.warn);
+  // -sn: one probe per host is all discovery needs from the plan (its header then says no ports).
+  if (o.pingOnly) targets.ports = '80';
   const send = sendOptions(o, [], ctx.signal, ctx.warn);
   send.statusEveryMs = ctx.statusEveryMs;
   send.packetTrace = ctx.packetTrace;
@@ -87,6 +92,7 @@ export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipeli
   if (detect) detect.statusEveryMs = ctx.statusEveryMs;
   return {
     targets,
+    discover,
     send,
     format: formatOptions(o, ctx.outputs),
     ...(o.listScan ? { list: { reverseDns: o.noDns !== true, dns: dnsOptions(o), signal: ctx.signal } } : {}),
