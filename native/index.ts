@@ -65,6 +65,10 @@ export interface RawEngineConfig extends WireSpec {
   ifname: string;
   /** Packets per second; 0 or absent: as fast as the path takes them. */
   rate?: number;
+  /** Floor (probes/s) the sender keeps even with a full congestion window (--min-rate). */
+  minRate?: number;
+  /** Initial congestion window (probes awaiting an answer); 0: none. */
+  congestionWindow?: number;
 }
 
 export interface RawEngineStats {
@@ -80,7 +84,14 @@ export interface RawEngineStats {
   duplicates: number;
   /** Captured packets that were not replies to this scan. */
   foreign: number;
+  /** Packets the kernel dropped before the capture read them (the ring was full), and those the interface dropped. */
   pcapDropped: number;
+  ifDropped: number;
+  /** Of the replies, TCP RSTs (--defeat-rst-ratelimit leaves them out of the pace). */
+  rstReplies: number;
+  /** Times the sender waited for the congestion window, and probes it sent past a full window to keep --min-rate. */
+  windowWaits: number;
+  minRateSends: number;
   /** From the first send to the end of the last sendmmsg (packets − 1 intervals, so sent/sendSeconds ≈ the rate). */
   sendSeconds: number;
   error?: string;
@@ -115,6 +126,12 @@ export interface RawEngine {
   sentSeq(): number;
   /** Probes queued but not yet sent. */
   queuedProbes(): number;
+  /** The sender's pace from now on, probes (frames) per second; 0: unpaced. Congestion control sets it. */
+  setRate(pps: number): void;
+  /** Most probes waiting for an answer at once (the congestion window; 0: no limit), and how long an unanswered probe keeps its place, ms. */
+  setWindow(n: number, timeoutMs?: number): void;
+  /** Probes sent and neither answered nor expired. */
+  outstanding(): number;
   stats(): RawEngineStats;
   /** Stops both threads; resolves once every reply has reached onReplies. */
   stop(): Promise<void>;
@@ -130,7 +147,7 @@ export interface ReplyLayout {
 export type ReplyFieldName =
   | 'index' | 'timeMs' | 'rttMs' | 'slot' | 'addr' | 'from' | 'seq' | 'ack' | 'port' | 'window' | 'ipId'
   | 'payloadLength' | 'quotedLength' | 'family' | 'kind' | 'ttl' | 'tcpFlags' | 'icmpType' | 'icmpCode'
-  | 'tcpOptionsLength' | 'payloadHeadLength' | 'tcpOptions' | 'payloadHead';
+  | 'tcpOptionsLength' | 'payloadHeadLength' | 'tries' | 'tcpOptions' | 'payloadHead';
 
 export interface ParsedReplyInfo {
   kind: 'syn-ack' | 'rst' | 'udp' | 'icmp';

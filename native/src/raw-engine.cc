@@ -121,6 +121,8 @@ Napi::Function RawEngine::Define(Napi::Env env) {
                       InstanceMethod("roundSeconds", &RawEngine::RoundSeconds),
                       InstanceMethod("sentSeq", &RawEngine::SentSeq),
                       InstanceMethod("queuedProbes", &RawEngine::QueuedProbes),
+                      InstanceMethod("setRate", &RawEngine::SetRate), InstanceMethod("setWindow", &RawEngine::SetWindow),
+                      InstanceMethod("outstanding", &RawEngine::Outstanding),
                       InstanceMethod("stats", &RawEngine::Stats), InstanceMethod("stop", &RawEngine::Stop)});
 }
 
@@ -142,6 +144,8 @@ RawEngine::RawEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawEngin
   if (!ifn.IsString()) fail(env, "RawEngine: ifname must be a string");
   core_->ifname = ifn.As<Napi::String>().Utf8Value();
   core_->rate = number_field(env, o, "rate", 0);
+  core_->min_rate = number_field(env, o, "minRate", 0);
+  core_->window = uint32_t(std::max(0.0, number_field(env, o, "congestionWindow", 0)));
   for (uint32_t s = kMaxSlots; s > 0; s--) core_->free_slots.push_back(s - 1);
   tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "prtip-raw-replies", 0, 1);
   tsfn_.Unref(env);  // only a started engine keeps the process alive
@@ -272,6 +276,10 @@ Napi::Value RawEngine::Enqueue(const Napi::CallbackInfo& info) {
   b->answered.assign((count + 63) / 64, 0);
   b->sent_us.reset(new std::atomic<uint32_t>[count]);
   for (size_t i = 0; i < count; i++) b->sent_us[i].store(0, std::memory_order_relaxed);
+  b->tries.reset(new std::atomic<uint8_t>[count]);
+  for (size_t i = 0; i < count; i++) b->tries[i].store(0, std::memory_order_relaxed);
+  b->in_window.reset(new std::atomic<uint8_t>[count]);
+  for (size_t i = 0; i < count; i++) b->in_window[i].store(0, std::memory_order_relaxed);
   uint32_t slot;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
@@ -327,6 +335,7 @@ Napi::Value RawEngine::Retire(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(core_->mu);
     b = std::move(core_->slots[slot]);
     if (!b) fail(env, "RawEngine.retire: slot not in flight");
+    for (uint32_t i = 0; i < b->count; i++) leave_window(*core_, *b, i);  // what it still held of the window is free
     if (core_->by_key) {
       const size_t alen = b->addr_len();
       for (uint32_t i = 0; i < b->count; i++) {
@@ -369,6 +378,29 @@ Napi::Value RawEngine::RoundSeconds(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, z > a ? double(z - a) / 1e9 : 0.0);
 }
 
+// setRate(pps): the sender's pace from now on (congestion control); 0: none.
+Napi::Value RawEngine::SetRate(const Napi::CallbackInfo& info) {
+  const double r = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  core_->live_rate.store(r > 0 ? r : 0);
+  return info.Env().Undefined();
+}
+
+// setWindow(n, timeoutMs?): most probes waiting for an answer at once (0: no limit), and how long an
+// unanswered probe keeps its place.
+Napi::Value RawEngine::SetWindow(const Napi::CallbackInfo& info) {
+  const double w = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  core_->window.store(w >= 1 ? uint32_t(std::min(w, 4294967295.0)) : 0);
+  if (info.Length() > 1 && info[1].IsNumber()) {
+    const double ms = info[1].As<Napi::Number>().DoubleValue();
+    if (ms > 0) core_->window_timeout_ns.store(uint64_t(std::min(ms, 86400000.0) * 1e6));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value RawEngine::Outstanding(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(core_->outstanding.load()));
+}
+
 Napi::Value RawEngine::SentSeq(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(core_->sent_seq.load()));
 }
@@ -390,6 +422,10 @@ Napi::Value RawEngine::Stats(const Napi::CallbackInfo& info) {
   o.Set("duplicates", double(k.duplicates.load()));
   o.Set("foreign", double(k.foreign.load()));
   o.Set("pcapDropped", double(k.pcap_dropped.load()));
+  o.Set("ifDropped", double(k.if_dropped.load()));
+  o.Set("rstReplies", double(k.rst_replies.load()));
+  o.Set("windowWaits", double(k.window_waits.load()));
+  o.Set("minRateSends", double(k.min_rate_sends.load()));
   const uint64_t first = k.first_send_ns.load(), last = k.last_send_ns.load();
   o.Set("sendSeconds", first && last > first ? double(last - first) / 1e9 : 0.0);
   std::lock_guard<std::mutex> lock(core_->qmu);
@@ -530,6 +566,7 @@ Napi::Value ReplyLayout(const Napi::CallbackInfo& info) {
   F("quotedLength", quoted_len, "u16"); F("family", family, "u8"); F("kind", kind, "u8"); F("ttl", ttl, "u8");
   F("tcpFlags", tcp_flags, "u8"); F("icmpType", icmp_type, "u8"); F("icmpCode", icmp_code, "u8");
   F("tcpOptionsLength", tcp_options_len, "u8"); F("payloadHeadLength", payload_head_len, "u8");
+  F("tries", tries, "u8");
   B("tcpOptions", tcp_options); B("payloadHead", payload_head);
 #undef F
 #undef B

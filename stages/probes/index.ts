@@ -7,7 +7,8 @@ export type { ProbeModule, ScanTypeInfo, Verdict, RawTiming, WireContext, Module
 export { PROBE_MODULES, SCAN_TYPES, CONNECT_SCAN, PLANNED_SCAN_TYPES, probeModule, scanTypeByName } from './registry.js';
 export { RawSession, type RawSessionOptions, type RawCounters } from './raw-session.js';
 export { ReplyView, replyLayout, addrText } from './reply.js';
-export { RAW_TIMING } from './timing.js';
+export { RAW_TIMING, resolveTiming, type ResolvedTiming, type TimingFlags } from './timing.js';
+export { CongestionControl, RetryAllowance } from './congestion.js';
 export { tcpFlagScan, closedOnReset, type TcpFlagScanSpec } from './tcp-flag-scan.js';
 export { flagsOf, parseScanFlags, TCP_FLAG_BITS } from './tcp-flags.js';
 export { IcmpRateLimitWatch, type RoundResult } from './icmp-ratelimit.js';

@@ -16,7 +16,8 @@ import { PROTO_NUMBER, UserInputError, type PortRecord, type ProbeBatch, type Pr
 import type { ProbeModule, WireContext } from './module.js';
 import { addrText, ReplyView } from './reply.js';
 import { nextHopsOf, resolveNeighbours, resolveRawRoute, type NextHop, type RawRoute } from './routing.js';
-import { RttEstimator } from './rtt.js';
+import { RttEstimator, HostRtt } from './rtt.js';
+import { CongestionControl, RetryAllowance } from './congestion.js';
 import type { ScanEngine } from './scan-engine.js';
 import { IcmpRateLimitWatch } from './icmp-ratelimit.js';
 import { resolveEvasion, type EvasionOptions } from './evasion.js';
@@ -27,8 +28,26 @@ export interface RawSessionOptions {
   sourcePort?: number;
   iface?: string;
   sourceAddress?: string;
-  /** Packets per second (retries included); undefined: as fast as the path takes them. */
+  /** Ceiling on the pace, packets per second (retries included); undefined: as fast as the path takes them. */
   maxRate?: number;
+  /** Floor on the pace (--min-rate): congestion control never goes below it, and a full window does not hold it back. */
+  minRate?: number;
+  /** The pace congestion control starts from (probes/s; default 1000) and its growth per interval above ssthresh. */
+  initialRate?: number;
+  caGrowth?: number;
+  /** Fixed pace: congestion control off (tests of the engine itself). */
+  fixedRate?: boolean;
+  /** Least time between two probes (--scan-delay), ms: a ceiling of 1000/delay probes/s. */
+  scanDelayMs?: number;
+  /** Most probes awaiting an answer at once (--max-parallelism; -T0…-T2: 1); undefined: no window. */
+  maxParallelism?: number;
+  /** --min-parallelism: the pace never falls below this many probes per smoothed RTT. */
+  minParallelism?: number;
+  /** --host-timeout, ms: a host whose probes are not all finished this long after its first is given up. */
+  hostTimeoutMs?: number;
+  /** --defeat-rst-ratelimit: RSTs count neither as answers for the pace nor as drops. */
+  defeatRstRateLimit?: boolean;
+  /** Most retransmissions (--max-retries); fewer are used while answers show the path needs none (nmap's rule). */
   maxRetries: number;
   initialTimeoutMs: number;
   minTimeoutMs: number;
@@ -99,6 +118,8 @@ interface InFlight {
   emptyRounds?: number;
   /** When the batch was first queued (performance.now()). */
   firstAt?: number;
+  /** The batch's hosts, when few (their RTTs decide its wait); undefined: many, the group's RTT does. */
+  hosts?: string[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -123,6 +144,13 @@ export class RawSession implements ScanEngine {
   private readonly unanswered: Array<{ b: InFlight; answered: Buffer; time: number; count?: number }> = [];
   private readonly warnedOwn = new Set<string>();
   private readonly rtt: RttEstimator;
+  /** Per-host RTT estimators (a batch of few hosts waits as long as its slowest host needs). */
+  private readonly hostRtt: HostRtt;
+  private readonly cc?: CongestionControl;
+  private readonly retryAllowance: RetryAllowance;
+  private lastCc = 0;
+  private pushedRate = 0;
+  private lastWindow = -Infinity;
   private readonly sourcePort: number;
   private readonly key = new Uint8Array(16);
   /** Limit on probes queued in native but not yet sent (backpressure towards the input). */
@@ -136,10 +164,35 @@ export class RawSession implements ScanEngine {
       this.ratelimit = new IcmpRateLimitWatch({ maxDelayMs: opts.maxScanDelayMs ?? 1000 });
     }
     this.rtt = new RttEstimator(opts.initialTimeoutMs, opts.minTimeoutMs, opts.maxTimeoutMs);
+    this.hostRtt = new HostRtt(this.rtt, opts.initialTimeoutMs, opts.minTimeoutMs, opts.maxTimeoutMs);
+    this.retryAllowance = new RetryAllowance(opts.maxRetries);
+    const ceiling = Math.min(opts.maxRate ?? Infinity, opts.scanDelayMs ? 1000 / opts.scanDelayMs : Infinity);
+    if (!opts.fixedRate) {
+      this.cc = new CongestionControl({
+        initialRate: Math.min(ceiling, Math.max(opts.minRate ?? 0, opts.initialRate ?? 1000)),
+        // --max-scan-delay bounds how slow adaptation may get (one probe per that long), --min-rate more.
+        minRate: Math.min(ceiling, Math.max(opts.minRate ?? 0, opts.maxScanDelayMs ? 1000 / opts.maxScanDelayMs : 0)) || undefined,
+        maxRate: Number.isFinite(ceiling) ? ceiling : undefined,
+        caGrowth: opts.caGrowth,
+      });
+    }
     // Above Linux's default ephemeral range (32768–60999) so no kernel socket shares our port.
     this.sourcePort = opts.sourcePort ?? randomInt(61000, 65536);
     crypto.getRandomValues(this.key);
     this.queueLimit = opts.maxRate ? Math.max(16384, Math.ceil(opts.maxRate * 0.25)) : 131072;
+  }
+
+  /** The pace the sender keeps now (probes/s; undefined: unpaced). */
+  private get paceNow(): number | undefined {
+    if (this.cc) return this.cc.rate;
+    const ceiling = Math.min(this.opts.maxRate ?? Infinity, this.opts.scanDelayMs ? 1000 / this.opts.scanDelayMs : Infinity);
+    return Number.isFinite(ceiling) ? ceiling : undefined;
+  }
+
+  /** Probes queued in native but not sent yet, at most: a quarter second at the present pace (backpressure). */
+  private get queueCap(): number {
+    const pace = this.paceNow;
+    return pace === undefined ? this.queueLimit : Math.min(this.queueLimit, Math.max(16384, Math.ceil(pace * 0.25)));
   }
 
   get aborted(): boolean {
@@ -203,7 +256,9 @@ export class RawSession implements ScanEngine {
       ...(family === 4 ? { src4: route.sourceBytes, dstMac4: route.nextHopMac } : { src6: route.sourceBytes, dstMac6: route.nextHopMac }),
       sourcePort: this.sourcePort,
       ttl: this.opts.ttl ?? 64,
-      rate: this.opts.maxRate ?? 0,
+      rate: this.paceNow ?? 0,
+      ...(this.opts.minRate ? { minRate: this.opts.minRate } : {}),
+      ...(this.opts.maxParallelism ? { congestionWindow: this.opts.maxParallelism } : {}),
       key: this.key,
       ...this.module.wire(ctx),
       ...evasion.wire,
@@ -227,7 +282,16 @@ export class RawSession implements ScanEngine {
     for (let i = 0; i < v.count; i++) {
       v.at(i);
       const rtt = v.rttMs;
-      if (!v.isIcmp && rtt >= 0) this.rtt.sample(rtt);
+      const tries = v.tries;
+      const rst = v.isTcp && (v.tcpFlags & 0x04) !== 0;
+      // --defeat-rst-ratelimit: a host's RST budget says nothing about the path; RSTs neither pace nor earn retries.
+      if (rst && this.opts.defeatRstRateLimit) continue;
+      // Karn's rule: a probe sent more than once gives no sample (the reply may answer either send).
+      if (!v.isIcmp && rtt >= 0 && tries === 1) this.hostRtt.sample(v.ip, rtt);
+      // A retransmission that got the answer: its first send was lost (nmap's drop), and the path
+      // needs at least this many retries.
+      if (tries > 0) this.retryAllowance.answer(tries);
+      if (tries > 1) this.cc?.drop();
     }
     this.replyBuffers.push(packed);
   }
@@ -438,10 +502,10 @@ export class RawSession implements ScanEngine {
     for (;;) {
       if (this.aborted) return;
       this.service();
-      if (engine.queuedProbes() < this.queueLimit) {
+      if (engine.queuedProbes() < this.queueCap) {
         const r = engine.enqueue(family, start, addrs, ports, macs);
         if (r) {
-          this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0 });
+          this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0, hosts: this.hostRtt.hostsOf(family, addrs) });
           this.counters.probes += ports.length / 2;
           return;
         }
@@ -455,11 +519,17 @@ export class RawSession implements ScanEngine {
     const now = performance.now();
     const sentSeq = new Map<4 | 6, number>();
     for (const [f, e] of this.engines) sentSeq.set(f, e.engine.sentSeq());
-    const timeout = this.rtt.timeoutMs;
     if (now - this.lastStats > 250) {
       this.lastStats = now;
       this.refreshCounters();
     }
+    if (this.cc && now - this.lastCc >= 5) this.steer(now);
+    if (this.opts.maxParallelism && now - this.lastWindow >= 50) {
+      // An unanswered probe holds its place in the window for as long as an attempt waits.
+      this.lastWindow = now;
+      for (const [, { engine }] of this.engines) engine.setWindow(this.opts.maxParallelism, this.rtt.timeoutMs);
+    }
+    const retries = this.retryAllowance.retries;
     for (let k = 0; k < this.inflight.length; k++) {
       const b = this.inflight[k]!;
       if (this.aborted) {
@@ -472,11 +542,13 @@ export class RawSession implements ScanEngine {
         if (b.seq <= sentSeq.get(b.family)!) b.sentAt = now;
         else continue;
       }
-      const last = b.attempt >= this.opts.maxRetries;
+      const last = b.attempt >= retries;
+      const timeout = this.hostRtt.timeoutOf(b.hosts);
       const wait = last ? Math.max(timeout, this.opts.waitMs ?? 0) : timeout;
       const engine = this.engines.get(b.family)!.engine;
+      const answeredNow = engine.answeredCount(b.slot);
       // Every probe answered: nothing left to wait for (the scan's tail is then one RTT, not a timeout).
-      const complete = engine.answeredCount(b.slot) === b.ports.length / 2;
+      const complete = answeredNow === b.ports.length / 2;
       if (complete) {
         this.retire(engine, b);
         this.inflight.splice(k--, 1);
@@ -505,7 +577,7 @@ export class RawSession implements ScanEngine {
         }
       }
       if (!last && !this.aborted) {
-        const answered = this.ratelimit ? engine.answeredCount(b.slot) : 0;
+        const answered = engine.answeredCount(b.slot);
         const again = engine.resend(b.slot, b.pace);
         if (again) {
           this.counters.retries += again.count;
@@ -517,6 +589,31 @@ export class RawSession implements ScanEngine {
       this.retire(engine, b);
       this.inflight.splice(k--, 1);
     }
+  }
+
+  /** Congestion control: the pace from what the path answered lately (see congestion.ts). */
+  private steer(now: number): void {
+    this.lastCc = now;
+    // Native's counts (not the replies JS has seen: a busy event loop would look like a silent path).
+    let sent = 0, answers = 0, backlog = false;
+    for (const [, { engine }] of this.engines) {
+      const s = engine.stats();
+      sent += s.sent;
+      // --defeat-rst-ratelimit: a host's RST budget says nothing about the path.
+      answers += s.replies - (this.opts.defeatRstRateLimit ? s.rstReplies : 0);
+      if (engine.queuedProbes() > 0) backlog = true;
+    }
+    const cc = this.cc!;
+    const srtt = this.rtt.srttMs;
+    if (this.opts.minParallelism && srtt > 0) cc.setFloor((this.opts.minParallelism * 1000) / Math.max(srtt, 0.05));
+    cc.update(now, sent, answers, srtt, backlog);
+    if (cc.rate !== this.pushedRate) {
+      this.pushedRate = cc.rate;
+      for (const [, { engine }] of this.engines) engine.setRate(cc.rate);
+    }
+    this.counters.rate = Math.round(cc.rate);
+    if (cc.congested) this.counters.congestionCuts = cc.congested;
+    if (cc.drops) this.counters.drops = cc.drops;
   }
 
   private retire(engine: RawEngine, b: InFlight): void {
@@ -556,11 +653,11 @@ export class RawSession implements ScanEngine {
 
   /** Copies the engines' figures into the live counters (sent, pps, invalid, …). */
   private refreshCounters(): void {
-    let sent = 0, invalid = 0, duplicates = 0, sendRetries = 0, sendErrors = 0, pcapDropped = 0, pps = 0;
+    let sent = 0, invalid = 0, duplicates = 0, sendRetries = 0, sendErrors = 0, pcapDropped = 0, ifDropped = 0, pps = 0;
     for (const [, { engine }] of this.engines) {
       const s = engine.stats();
       sent += s.sent; invalid += s.invalid; duplicates += s.duplicates;
-      sendRetries += s.sendRetries; sendErrors += s.sendErrors; pcapDropped += s.pcapDropped;
+      sendRetries += s.sendRetries; sendErrors += s.sendErrors; pcapDropped += s.pcapDropped; ifDropped += s.ifDropped;
       if (s.sendSeconds > 0) pps = Math.max(pps, Math.round(s.sent / s.sendSeconds));
       if (s.error) throw new Error(`raw engine (${this.flag}): ${s.error}`);
     }
@@ -568,6 +665,7 @@ export class RawSession implements ScanEngine {
     if (sendRetries) this.counters.sendRetries = sendRetries;
     if (sendErrors) this.counters.sendErrors = sendErrors;
     if (pcapDropped) this.counters.pcapDropped = pcapDropped;
+    if (ifDropped) this.counters.ifDropped = ifDropped;
     if (pps) this.counters.pps = pps;
   }
 

@@ -91,5 +91,9 @@ t.test('SYN flags reach the send options; SYN-only flags are refused for -sT', a
   t.throws(() => parse('-g 70000 x'), /bad number "70000" for -g/);
   t.throws(() => parse('--wait soon x'), /bad time "soon" for --wait/);
   const slow = sendOptions(parse('-sS -T2 --min-rate 50 x'), [], ac.signal, () => {}, () => true);
-  t.equal(slow.maxRate, 50, '--min-rate lifts a timing template\'s cap');
+  t.match(slow, { minRate: 50, scanDelayMs: 0 }, '--min-rate lifts a timing template\'s scan delay');
+  t.equal(slow.rawParallelism, undefined, '… and its one-probe window');
+  t.equal(slow.maxRate, undefined);
+  const polite = sendOptions(parse('-sS -T2 x'), [], ac.signal, () => {}, () => true);
+  t.match(polite, { scanDelayMs: 400, rawParallelism: 1, maxRetries: 10 }, '-T2: nmap\'s 0.4 s delay, one probe at a time');
 });
