@@ -132,6 +132,10 @@ export interface RawEngine {
   setWindow(n: number, timeoutMs?: number): void;
   /** Probes sent and neither answered nor expired. */
   outstanding(): number;
+  /** Gives these entries of the slot up (--host-timeout): no resend, no report; they read as answered. */
+  abandon(slot: number, entries: Uint32Array): void;
+  /** The slot's answered bitmap (as retire returns it), the slot staying in flight. */
+  answered(slot: number): Buffer;
   stats(): RawEngineStats;
   /** Stops both threads; resolves once every reply has reached onReplies. */
   stop(): Promise<void>;

@@ -122,7 +122,8 @@ Napi::Function RawEngine::Define(Napi::Env env) {
                       InstanceMethod("sentSeq", &RawEngine::SentSeq),
                       InstanceMethod("queuedProbes", &RawEngine::QueuedProbes),
                       InstanceMethod("setRate", &RawEngine::SetRate), InstanceMethod("setWindow", &RawEngine::SetWindow),
-                      InstanceMethod("outstanding", &RawEngine::Outstanding),
+                      InstanceMethod("outstanding", &RawEngine::Outstanding), InstanceMethod("abandon", &RawEngine::Abandon),
+                      InstanceMethod("answered", &RawEngine::Answered),
                       InstanceMethod("stats", &RawEngine::Stats), InstanceMethod("stop", &RawEngine::Stop)});
 }
 
@@ -395,6 +396,49 @@ Napi::Value RawEngine::SetWindow(const Napi::CallbackInfo& info) {
     if (ms > 0) core_->window_timeout_ns.store(uint64_t(std::min(ms, 86400000.0) * 1e6));
   }
   return info.Env().Undefined();
+}
+
+// abandon(slot, entries): these probes are given up (--host-timeout): marked done without an
+// answer, so no resend goes to them and they leave the window; their bits read as answered.
+Napi::Value RawEngine::Abandon(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsTypedArray()) fail(env, "RawEngine.abandon(slot, entries): bad arguments");
+  const uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  if (slot >= kMaxSlots) fail(env, "RawEngine.abandon: bad slot");
+  auto entries = info[1].As<Napi::Uint32Array>();
+  std::lock_guard<std::mutex> lock(core_->mu);
+  const auto& b = core_->slots[slot];
+  if (!b) fail(env, "RawEngine.abandon: slot not in flight");
+  for (size_t k = 0; k < entries.ElementLength(); k++) {
+    const uint32_t i = entries[k];
+    if (i >= b->count) continue;
+    uint64_t& word = b->answered[i / 64];
+    const uint64_t bit = 1ull << (i % 64);
+    if (word & bit) continue;
+    word |= bit;
+    b->answered_count++;
+    leave_window(*core_, *b, i);
+  }
+  return env.Undefined();
+}
+
+// answered(slot) → the slot's answered bitmap as retire returns it, the slot staying in flight.
+Napi::Value RawEngine::Answered(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  if (slot >= kMaxSlots) fail(env, "RawEngine.answered: bad slot");
+  std::lock_guard<std::mutex> lock(core_->mu);
+  const auto& b = core_->slots[slot];
+  if (!b) fail(env, "RawEngine.answered: slot not in flight");
+  auto out = Napi::Buffer<uint8_t>::New(env, (b->count + 7) / 8);
+  for (uint32_t i = 0; i < b->count; i += 8) {
+    uint8_t byte = 0;
+    for (uint32_t j = 0; j < 8 && i + j < b->count; j++) {
+      if (b->answered[(i + j) / 64] & (1ull << ((i + j) % 64))) byte |= uint8_t(1u << j);
+    }
+    out.Data()[i / 8] = byte;
+  }
+  return out;
 }
 
 Napi::Value RawEngine::Outstanding(const Napi::CallbackInfo& info) {

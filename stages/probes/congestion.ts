@@ -30,7 +30,6 @@ export interface CongestionOptions {
   minIntervalMs?: number;
 }
 
-const DEBUG = process.env.PRTIP_DEBUG_CC === '1';
 /** Fewest answers an interval must be expected to bring before its share is trusted. */
 const MIN_EXPECTED = 96;
 /** A share this far below the baseline is congestion. */
@@ -103,7 +102,6 @@ export class CongestionControl {
     if (iSent <= 0) return undefined;
     const share = Math.min(1, iAnswers / iSent);
     const before = this.rate;
-    if (DEBUG) process.stderr.write(`cc t=${now.toFixed(0)} el=${elapsed.toFixed(1)} sent=${iSent} ans=${iAnswers} share=${share.toFixed(3)} base=${this.base?.toFixed(3)} rate=${this.rate.toFixed(0)} srtt=${srttMs.toFixed(2)} backlog=${backlog}\n`);
     const trusted = expected >= MIN_EXPECTED;
     if (this.base === undefined) {
       if (trusted) this.base = share;

@@ -120,6 +120,15 @@ interface InFlight {
   firstAt?: number;
   /** The batch's hosts, when few (their RTTs decide its wait); undefined: many, the group's RTT does. */
   hosts?: string[];
+  /** --host-timeout: every host of the batch. */
+  hostSet?: Set<string>;
+}
+
+function hostSetOf(family: 4 | 6, addrs: Uint8Array): Set<string> {
+  const width = family === 4 ? 4 : 16;
+  const set = new Set<string>();
+  for (let o = 0; o < addrs.length; o += width) set.add(addrText(addrs, o, family));
+  return set;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -151,6 +160,14 @@ export class RawSession implements ScanEngine {
   private lastCc = 0;
   private pushedRate = 0;
   private lastWindow = -Infinity;
+  /** --host-timeout: each host's first probe (ms, performance.now()), in order, and the hosts given up. */
+  private readonly hostFirst = new Map<string, number>();
+  private readonly hostOrder: Array<[string, number]> = [];
+  private hostOrderAt = 0;
+  /** Hosts given up (--host-timeout): no more probes, no port records; the send stage reports them. */
+  readonly timedOutHosts = new Set<string>();
+  /** --host-timeout: port records held until the end (a host given up later must not have shown ports). */
+  private readonly held: PortRecord[] = [];
   private readonly sourcePort: number;
   private readonly key = new Uint8Array(16);
   /** Limit on probes queued in native but not yet sent (backpressure towards the input). */
@@ -207,14 +224,91 @@ export class RawSession implements ScanEngine {
     for (;;) {
       const packed = this.replyBuffers.shift();
       if (packed) {
-        yield* this.decodeReplies(packed);
+        yield* this.hold(this.decodeReplies(packed));
         continue;
       }
       const retired = this.unanswered.shift();
       if (!retired) return;
-      yield* this.noResponse(retired.b, retired.answered, retired.time);
+      yield* this.hold(this.noResponse(retired.b, retired.answered, retired.time));
       yield { type: 'progress', start: retired.b.start, count: retired.count ?? retired.b.ports.length / 2 };
     }
+  }
+
+  /** Without --host-timeout: records as they come. With it: held until finish (see releaseHeld). */
+  private *hold(records: Generator<PortRecord>): Generator<PortRecord> {
+    if (!this.opts.hostTimeoutMs) return yield* records;
+    for (const r of records) if (!this.timedOutHosts.has(r.ip)) this.held.push(r);
+  }
+
+  /** The held records of hosts that finished in time. */
+  private *releaseHeld(): Generator<PortRecord> {
+    for (const r of this.held) if (!this.timedOutHosts.has(r.ip)) yield r;
+    this.held.length = 0;
+  }
+
+  /**
+   * --host-timeout: hosts past their deadline are given up — probes of theirs still in flight are
+   * dropped from the engine (no resend), later ones are never sent, and none of their ports is
+   * reported. Hosts finish in any order, so a host whose probes all finished is only given up if
+   * a probe of its comes after its deadline.
+   */
+  private expireHosts(now: number): void {
+    const limit = this.opts.hostTimeoutMs!;
+    const due: string[] = [];
+    while (this.hostOrderAt < this.hostOrder.length && now - this.hostOrder[this.hostOrderAt]![1] > limit) {
+      const [host] = this.hostOrder[this.hostOrderAt++]!;
+      if (!this.timedOutHosts.has(host)) due.push(host);
+    }
+    if (this.hostOrderAt > 4096 && this.hostOrderAt * 2 > this.hostOrder.length) {
+      this.hostOrder.splice(0, this.hostOrderAt);
+      this.hostOrderAt = 0;
+    }
+    if (due.length === 0) return;
+    // A host past its deadline is given up only if a probe of its is still unanswered in flight.
+    const dueSet = new Set(due);
+    const drops: Array<{ b: InFlight; entries: number[] }> = [];
+    const late = new Set<string>();
+    for (const b of this.inflight) {
+      if (!due.some((h) => b.hostSet?.has(h))) continue;
+      const engine = this.engines.get(b.family)!.engine;
+      const answered = engine.answered(b.slot);
+      const width = b.family === 4 ? 4 : 16;
+      for (let i = 0; i < b.ports.length / 2; i++) {
+        if (answered[i >> 3]! & (1 << (i & 7))) continue;
+        const h = addrText(b.addrs, i * width, b.family);
+        if (dueSet.has(h)) late.add(h);
+      }
+      drops.push({ b, entries: [] });
+    }
+    if (late.size === 0) return;
+    for (const h of late) this.timedOutHosts.add(h);
+    this.counters.hostTimeouts = this.timedOutHosts.size;
+    for (const { b, entries } of drops) {
+      const width = b.family === 4 ? 4 : 16;
+      for (let i = 0; i < b.ports.length / 2; i++) if (late.has(addrText(b.addrs, i * width, b.family))) entries.push(i);
+      if (entries.length) this.engines.get(b.family)!.engine.abandon(b.slot, Uint32Array.from(entries));
+    }
+  }
+
+  /** Marks the hosts of a batch seen (their deadline starts) and which of them are past it already. */
+  private noteHosts(family: 4 | 6, addrs: Uint8Array, now: number): { hostSet: Set<string>; late?: Uint8Array } {
+    const width = family === 4 ? 4 : 16;
+    const hostSet = new Set<string>();
+    let late: Uint8Array | undefined;
+    const limit = this.opts.hostTimeoutMs!;
+    for (let o = 0, i = 0; o < addrs.length; o += width, i++) {
+      const h = addrText(addrs, o, family);
+      hostSet.add(h);
+      const first = this.hostFirst.get(h);
+      if (first === undefined) {
+        this.hostFirst.set(h, now);
+        this.hostOrder.push([h, now]);
+      } else if (this.timedOutHosts.has(h) || now - first > limit) {
+        if (!this.timedOutHosts.has(h)) { this.timedOutHosts.add(h); this.counters.hostTimeouts = this.timedOutHosts.size; }
+        (late ??= new Uint8Array(addrs.length / width))[i] = 1;
+      }
+    }
+    return { hostSet, late };
   }
 
   get pending(): number {
@@ -449,7 +543,16 @@ export class RawSession implements ScanEngine {
 
   private async enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array): Promise<void> {
     await this.engineFor(family, addrs);
-    const plan = await this.nextHopMacs(family, addrs);
+    let plan = await this.nextHopMacs(family, addrs);
+    if (this.opts.hostTimeoutMs) {
+      // Probes of hosts already given up are not sent (they count for --resume like sent ones).
+      const { late } = this.noteHosts(family, addrs, performance.now());
+      if (late) {
+        const unresolved = plan?.unresolved ?? new Uint8Array(late.length);
+        for (let i = 0; i < late.length; i++) if (late[i]) unresolved[i] = 3;
+        plan = { macs: plan?.macs, unresolved };
+      }
+    }
     if (!plan?.unresolved) return this.submit(family, start, addrs, ports, plan?.macs);
     // Probes to on-link hosts without a MAC are not sent: each run of sendable probes is a batch.
     const width = family === 4 ? 4 : 16;
@@ -461,10 +564,11 @@ export class RawSession implements ScanEngine {
         const kind = unresolved[i];
         while (j < n && unresolved[j] === kind) j++;
         if (kind === 1) this.noMac(family, start + i, addrs.subarray(i * width, j * width), ports.subarray(i * 2, j * 2));
-        else this.ownAddress(family, start + i, addrs.subarray(i * width, j * width), j - i);
+        else if (kind === 2) this.ownAddress(family, start + i, addrs.subarray(i * width, j * width), j - i);
+        else this.skipped(family, start + i, j - i);
       } else {
         while (j < n && !unresolved[j]) j++;
-        await this.submit(family, start + i, addrs.subarray(i * width, j * width), ports.subarray(i * 2, j * 2), macs!.subarray(i * 6, j * 6));
+        await this.submit(family, start + i, addrs.subarray(i * width, j * width), ports.subarray(i * 2, j * 2), macs?.subarray(i * 6, j * 6));
       }
       i = j;
     }
@@ -497,6 +601,12 @@ export class RawSession implements ScanEngine {
     this.unanswered.push({ b: { slot: -1, family, start, addrs: addrs.subarray(0, 0), ports: new Uint8Array(0), seq: 0, attempt: 0, roundAt: 0, roundSent: 0, answeredBefore: 0, pacedRounds: 0 }, answered: Buffer.alloc(0), time: Date.now(), count: n });
   }
 
+  /** Probes not sent because their host was given up (--host-timeout): no records, progress only. */
+  private skipped(family: 4 | 6, start: number, n: number): void {
+    this.counters.hostTimeoutSkipped = (this.counters.hostTimeoutSkipped ?? 0) + n;
+    this.unanswered.push({ b: { slot: -1, family, start, addrs: new Uint8Array(0), ports: new Uint8Array(0), seq: 0, attempt: 0, roundAt: 0, roundSent: 0, answeredBefore: 0, pacedRounds: 0 }, answered: Buffer.alloc(0), time: Date.now(), count: n });
+  }
+
   private async submit(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array): Promise<void> {
     const { engine } = this.engines.get(family)!;
     for (;;) {
@@ -505,7 +615,8 @@ export class RawSession implements ScanEngine {
       if (engine.queuedProbes() < this.queueCap) {
         const r = engine.enqueue(family, start, addrs, ports, macs);
         if (r) {
-          this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0, hosts: this.hostRtt.hostsOf(family, addrs) });
+          this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0, hosts: this.hostRtt.hostsOf(family, addrs),
+            ...(this.opts.hostTimeoutMs ? { hostSet: hostSetOf(family, addrs) } : {}) });
           this.counters.probes += ports.length / 2;
           return;
         }
@@ -524,6 +635,7 @@ export class RawSession implements ScanEngine {
       this.refreshCounters();
     }
     if (this.cc && now - this.lastCc >= 5) this.steer(now);
+    if (this.opts.hostTimeoutMs) this.expireHosts(now);
     if (this.opts.maxParallelism && now - this.lastWindow >= 50) {
       // An unanswered probe holds its place in the window for as long as an attempt waits.
       this.lastWindow = now;
@@ -649,6 +761,7 @@ export class RawSession implements ScanEngine {
     }
     await this.close();
     yield* this.take();
+    yield* this.releaseHeld();
   }
 
   /** Copies the engines' figures into the live counters (sent, pps, invalid, …). */

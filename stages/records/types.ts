@@ -108,6 +108,8 @@ export interface HostRecord {
   /** Why: user-set (-Pn), syn-ack, conn-refused, no-response, … */
   reason: string;
   hostname?: string;
+  /** --host-timeout gave the host up: its ports are not reported (nmap: <host timedout="true">). */
+  timedOut?: boolean;
   time: number;
 }
 

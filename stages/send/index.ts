@@ -13,6 +13,7 @@ import {
   stageStream,
   type AnyRecord,
   type EndTrailer,
+  type HostRecord,
   type PortRecord,
   type ProbeBatch,
   type ScanHeader,
@@ -207,7 +208,14 @@ export function sendRecords(opts: SendOptions) {
       const names = types.map((t) => { const i = scanTypeByName(t); return i ? `the ${i.title} (${i.flag}, ${i.proto})` : t; });
       opts.onWarning?.(`${skipped} ${[...skippedProtos].join('/')} probes skipped: no scan type of this run probes them (${names.join(', ')})`);
     }
+    // --host-timeout: hosts given up, as nmap marks them (no ports; <host timedout="true">).
+    const timedOut = new Set<string>();
+    for (const e of engines) for (const h of (e as { timedOutHosts?: Set<string> }).timedOutHosts ?? []) timedOut.add(h);
+    for (const ip of timedOut) {
+      yield { type: 'host', ip, state: opts.assumeUp ? 'up' : 'unknown', reason: 'host-timeout', timedOut: true, time: Date.now() } satisfies HostRecord;
+    }
     for (const host of hosts.records(opts.assumeUp)) {
+      if (timedOut.has(host.ip)) continue;
       if (opts.reverseDns && host.state === 'up') {
         const name = await reverseName(host.ip);
         if (name) host.hostname = name;
