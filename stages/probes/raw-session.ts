@@ -186,7 +186,9 @@ export class RawSession implements ScanEngine {
     const ceiling = Math.min(opts.maxRate ?? Infinity, opts.scanDelayMs ? 1000 / opts.scanDelayMs : Infinity);
     if (!opts.fixedRate) {
       this.cc = new CongestionControl({
-        initialRate: Math.min(ceiling, Math.max(opts.minRate ?? 0, opts.initialRate ?? 1000)),
+        // A ceiling given (--max-rate, --scan-delay) is where the pace starts: the user knows the
+        // path; adaptation only comes down from it when the path stops answering.
+        initialRate: Number.isFinite(ceiling) ? ceiling : Math.max(opts.minRate ?? 0, opts.initialRate ?? 1000),
         // --max-scan-delay bounds how slow adaptation may get (one probe per that long), --min-rate more.
         minRate: Math.min(ceiling, Math.max(opts.minRate ?? 0, opts.maxScanDelayMs ? 1000 / opts.maxScanDelayMs : 0)) || undefined,
         maxRate: Number.isFinite(ceiling) ? ceiling : undefined,
@@ -788,5 +790,18 @@ export class RawSession implements ScanEngine {
     this.closed = true;
     for (const [, { engine }] of this.engines) await engine.stop();
     this.refreshCounters();
+    this.reportLosses();
+  }
+
+  /** Nothing silent: frames that never left and packets the capture lost are said on stderr. */
+  private reportLosses(): void {
+    const c = this.counters;
+    if (c.sendErrors) {
+      this.opts.onWarning?.(`${this.flag}: ${c.sendErrors} frames could not be sent (the interface refused them): their probes count as unanswered, so results may be missing`);
+    }
+    const lost = (c.pcapDropped ?? 0) + (c.ifDropped ?? 0);
+    if (lost) {
+      this.opts.onWarning?.(`${this.flag}: the capture dropped ${lost} packets (${c.pcapDropped ?? 0} in the kernel ring, ${c.ifDropped ?? 0} at the interface): answers among them were retried or lost; lower --max-rate if results look short`);
+    }
   }
 }

@@ -272,6 +272,8 @@ const NOT_YET: Record<string, string> = {
   '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
   '-sR': 'RPC scan',
   '--packet-trace': 'packet trace: it comes with the new send engine',
+  '--min-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',
+  '--max-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',
 };
 
 export interface ParseResult {
