@@ -117,8 +117,10 @@ export class CongestionControl {
       return undefined; // one low interval: hold the pace and look again
     } else if (trusted) {
       this.lowIntervals = 0;
-      // Not congested: the baseline follows the path's share (random loss, filtered ports).
-      this.base = 0.875 * this.base + 0.125 * share;
+      // Not congested: the baseline follows the path's share (random loss, filtered ports) — but
+      // only at paces the path is known to carry (below ssthresh): above it, a share that slips a
+      // little is the start of congestion, and learning it would move the threshold with it.
+      if (this.rate <= this.ssthresh) this.base = 0.875 * this.base + 0.125 * share;
     }
     // Grow only when the pace was the limit (it sent about all the rate allowed) and probes waited.
     const used = (iSent / elapsed) * 1000 >= 0.7 * this.rate;
