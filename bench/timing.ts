@@ -58,8 +58,9 @@ async function runCase(lab: Lab, name: string, rate: string, bits: number): Prom
   const add = (tool: string, seconds: number, open: number, closed?: number, note?: string) =>
     rows.push({ tool, seconds, open, ...(closed !== undefined ? { closed } : {}), ratio: seconds / capacity, ...(note ? { note } : {}) });
 
+  // -oD - alone: the normal report (on by default) costs seconds on a /16 (see the breakdown bench).
   const pOut = join(lab.tmpDir, 'prtip.jsonl');
-  const p = await timed(lab, `${PRTIP} scan -sS -n -Pn -p ${ports} -oD ${pOut} ${targets} >/dev/null; grep -c '"state":"open"' ${pOut}; grep -c '"state":"closed"' ${pOut}; tail -1 ${pOut}`);
+  const p = await timed(lab, `${PRTIP} scan -sS -n -Pn -p ${ports} -oD - ${targets} > ${pOut}; grep -c '"state":"open"' ${pOut}; grep -c '"state":"closed"' ${pOut}; tail -1 ${pOut}`);
   const [po, pc, trailer] = p.out.split('\n');
   const pace = (JSON.parse(trailer!) as { counters: { send: { rate?: number; retries?: number } } }).counters.send;
   add('prtip -sS (no rate flag)', p.seconds, Number(po), Number(pc), `retries ${pace.retries ?? 0}, final pace ${pace.rate} pps`);
