@@ -38,8 +38,13 @@ export interface WireSpec {
   ttl?: number;
   /** SipHash key (16 bytes); random per engine when absent. */
   key?: Uint8Array;
-  /** L4 protocol: 6 TCP (default), 17 UDP (wireProtocols() lists what native has). */
+  /**
+   * L4 protocol: 6 TCP (default), 17 UDP, 132 SCTP, or PROTO_SCAN (256: the IP protocol scan, each
+   * probe's "port" is its IP protocol number). wireProtocols() lists what native has.
+   */
   ipProto?: number;
+  /** SCTP: the probe's chunk, 1 INIT (default) or 10 COOKIE-ECHO. */
+  sctpChunk?: number;
   /** TCP flags byte (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128); default SYN. */
   tcpFlags?: number;
   /** TCP window, default 1024. */
@@ -144,17 +149,17 @@ export interface RawEngine {
 /** How native lays out one packed reply (native/src/wire.h: ReplyRecord), as it reports it. */
 export interface ReplyLayout {
   size: number;
-  kinds: { tcp: number; udp: number; icmp: number };
+  kinds: { tcp: number; udp: number; icmp: number; sctp: number; proto: number };
   fields: Record<ReplyFieldName, [number, 'f64' | 'f32' | 'u32' | 'u16' | 'u8' | 'bytes', number?]>;
 }
 
 export type ReplyFieldName =
   | 'index' | 'timeMs' | 'rttMs' | 'slot' | 'addr' | 'from' | 'seq' | 'ack' | 'port' | 'window' | 'ipId'
   | 'payloadLength' | 'quotedLength' | 'family' | 'kind' | 'ttl' | 'tcpFlags' | 'icmpType' | 'icmpCode'
-  | 'tcpOptionsLength' | 'payloadHeadLength' | 'tries' | 'tcpOptions' | 'payloadHead';
+  | 'tcpOptionsLength' | 'payloadHeadLength' | 'tries' | 'tcpOptions' | 'payloadHead' | 'sctpChunk' | 'ipProto';
 
 export interface ParsedReplyInfo {
-  kind: 'syn-ack' | 'rst' | 'udp' | 'icmp';
+  kind: 'syn-ack' | 'rst' | 'udp' | 'icmp' | 'sctp' | 'proto';
   family: 4 | 6;
   peer: Buffer;
   local: Buffer;
@@ -170,7 +175,16 @@ export interface ParsedReplyInfo {
   icmpType: number;
   icmpCode: number;
   payloadLength: number;
+  /** SCTP: the reply's first chunk type. */
+  sctpChunk: number;
+  /** The IP protocol the reply answers (protocol scan: the probe's protocol). */
+  ipProto: number;
 }
+
+/** WireSpec.ipProto of the IP protocol scan (-sO, -PO): each probe's port is its IP protocol. */
+export const PROTO_SCAN = 256;
+/** SCTP chunk types (WireSpec.sctpChunk, and what replies carry). */
+export const SCTP_CHUNK = { init: 1, initAck: 2, abort: 6, cookieEcho: 10 } as const;
 
 export interface NativeEngine {
   /** libpcap's version string. */

@@ -6,18 +6,22 @@ import type { AnyRecord } from '../stages/records/index.js';
 import { formatRecords, type FormatOptions } from '../stages/format/index.js';
 import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
-import { reverseName } from '../stages/send/reverse-dns.js';
+import { Resolver } from '../stages/dns/index.js';
 import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
 import { osRecords, type OsStageOptions } from '../stages/os/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
 import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
 import { scriptRecords, type ScriptOptions } from '../stages/script/index.js';
+import { listRecords, type ListOptions } from '../stages/list/index.js';
+import { traceRecords, type TraceOptions } from '../stages/trace/index.js';
 
 export interface ScanPipelineOptions {
   targets: TargetsOptions;
   /** The targets already planned (prtip serve checks them against --allow-targets first). */
   plan?: TargetPlan;
   send: SendOptions;
+  /** -sL: list the targets (with names) instead of scanning them; send, detect, os and script do not run. */
+  list?: ListOptions;
   format: FormatOptions;
   /** -sV: service detection after send. */
   detect?: Partial<DetectOptions>;
@@ -25,6 +29,8 @@ export interface ScanPipelineOptions {
   script?: Partial<ScriptOptions> & Pick<ScriptOptions, 'scripts'>;
   /** -O: OS detection after detect. */
   os?: OsStageOptions;
+  /** --traceroute: hop paths after OS detection (before scripts, as nmap). */
+  trace?: TraceOptions;
   /** --db: append to a DuckDB database as records arrive (before formatting). */
   store?: StoreOptions;
   /**
@@ -47,18 +53,32 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
-  const sent = sendRecords(opts.send)(targetRecords(opts.targets, opts.plan));
-  const detected = opts.detect ? detectRecords(opts.detect)(sent) : sent;
-  const osed = opts.os ? osRecords(opts.os)(detected) : detected;
-  const found = opts.script ? scriptRecords(opts.script)(osed) : osed;
+  const planned = targetRecords(opts.targets, opts.plan);
+  const sent = opts.list ? listRecords(opts.list)(planned) : sendRecords(opts.send)(planned);
+  const detected = opts.detect && !opts.list ? detectRecords(opts.detect)(sent) : sent;
+  const osed = opts.os && !opts.list ? osRecords(opts.os)(detected) : detected;
+  const traced = opts.trace && !opts.list ? traceRecords(opts.trace)(osed) : osed;
+  const found = opts.script && !opts.list ? scriptRecords(opts.script)(traced) : traced;
   // A resumed scan rebuilds the host rows its killed run never wrote, as send would have: -Pn, -R.
   const store = opts.store?.resumeScanId
-    ? { ...opts.store, rebuiltHosts: { assumeUp: opts.send.assumeUp, hostname: opts.send.reverseDns ? (ip: string) => reverseName(ip) : undefined } }
+    ? { ...opts.store, rebuiltHosts: { assumeUp: opts.send.assumeUp, hostname: opts.send.reverseDns ? reverseOne(opts.send.dns) : undefined } }
     : opts.store;
   const stored = store ? storedLazily(store, found) : found;
   const seen = observed(stored, opts.observe);
   const forOutputs = opts.prior ? mergeRecords()(afterHeader(seen, opts.prior)) : seen;
   return formatRecords(opts.format)(forOutputs);
+}
+
+/** One address's reverse name at a time (the resume path rebuilds few hosts). */
+function reverseOne(dns: ScanPipelineOptions['send']['dns']) {
+  return async (ip: string): Promise<string | undefined> => {
+    const r = new Resolver(dns);
+    try {
+      return (await r.reverse([ip])).get(ip);
+    } finally {
+      r.close();
+    }
+  };
 }
 
 /** The store stage, loaded only when asked for (DuckDB's module is the heaviest part of start-up). */

@@ -68,10 +68,13 @@ void parse_wire(Napi::Env env, Napi::Object o, WireConfig& t) {
     if (getrandom(t.key, 16, 0) != 16) fail(env, "RawEngine: getrandom failed");
   }
   const double proto = number_field(env, o, "ipProto", 6);
-  if (!l4_proto(uint8_t(proto)) || proto != double(uint8_t(proto))) {
+  if (!(proto >= 0 && proto <= kProtoScan) || proto != double(uint16_t(proto)) || !l4_proto(uint16_t(proto))) {
     fail(env, "RawEngine: ipProto " + std::to_string(int(proto)) + " has no wire module in native/");
   }
-  t.ip_proto = uint8_t(proto);
+  t.ip_proto = uint16_t(proto);
+  const double chunk = number_field(env, o, "sctpChunk", 1);
+  if (chunk != 1 && chunk != 10) fail(env, "RawEngine: sctpChunk must be 1 (INIT) or 10 (COOKIE-ECHO)");
+  t.sctp_chunk = uint8_t(chunk);
   const double flags = number_field(env, o, "tcpFlags", 0x02);
   if (!(flags >= 0 && flags <= 255)) fail(env, "RawEngine: tcpFlags must be 0-255");
   t.tcp_flags = uint8_t(flags);
@@ -570,7 +573,8 @@ Napi::Value ParseReply(const Napi::CallbackInfo& info) {
   if (info.Length() > 1 && info[1].IsObject()) parse_wire(env, info[1].As<Napi::Object>(), c);
   Reply r;
   if (!parse_frame(c, f.Data(), f.ByteLength(), r)) return env.Null();
-  const char* kind = r.kind == kReplyUdp ? "udp" : r.kind == kReplyIcmp ? "icmp" : (r.tcp_flags & 0x04) ? "rst" : "syn-ack";
+  const char* kind = r.kind == kReplyUdp ? "udp" : r.kind == kReplyIcmp ? "icmp" : r.kind == kReplySctp ? "sctp"
+                     : r.kind == kReplyProto ? "proto" : (r.tcp_flags & 0x04) ? "rst" : "syn-ack";
   const size_t alen = r.family == 4 ? 4 : 16;
   Napi::Object o = Napi::Object::New(env);
   o.Set("kind", kind);
@@ -587,6 +591,8 @@ Napi::Value ParseReply(const Napi::CallbackInfo& info) {
   o.Set("icmpType", r.icmp_type);
   o.Set("icmpCode", r.icmp_code);
   o.Set("payloadLength", r.payload_len);
+  o.Set("sctpChunk", r.sctp_chunk);
+  o.Set("ipProto", r.ip_proto);
   return o;
 }
 
@@ -611,13 +617,15 @@ Napi::Value ReplyLayout(const Napi::CallbackInfo& info) {
   F("tcpFlags", tcp_flags, "u8"); F("icmpType", icmp_type, "u8"); F("icmpCode", icmp_code, "u8");
   F("tcpOptionsLength", tcp_options_len, "u8"); F("payloadHeadLength", payload_head_len, "u8");
   F("tries", tries, "u8");
-  B("tcpOptions", tcp_options); B("payloadHead", payload_head);
+  B("tcpOptions", tcp_options); B("payloadHead", payload_head); F("sctpChunk", sctp_chunk, "u8"); F("ipProto", ip_proto, "u8");
 #undef F
 #undef B
   Napi::Object kinds = Napi::Object::New(env);
   kinds.Set("tcp", double(kReplyTcp));
   kinds.Set("udp", double(kReplyUdp));
   kinds.Set("icmp", double(kReplyIcmp));
+  kinds.Set("sctp", double(kReplySctp));
+  kinds.Set("proto", double(kReplyProto));
   Napi::Object o = Napi::Object::New(env);
   o.Set("size", double(sizeof(ReplyRecord)));
   o.Set("kinds", kinds);

@@ -41,6 +41,8 @@ static void put_reply(std::vector<uint8_t>& out, double index, double time_ms, f
   if (rec.tcp_options_len) memcpy(rec.tcp_options, r.tcp_options, rec.tcp_options_len);
   rec.payload_head_len = uint8_t(std::min<size_t>(r.payload_len, sizeof rec.payload_head));
   if (rec.payload_head_len) memcpy(rec.payload_head, r.payload, rec.payload_head_len);
+  rec.sctp_chunk = r.sctp_chunk;
+  rec.ip_proto = r.ip_proto;
   memcpy(out.data() + at, &rec, sizeof rec);
 }
 

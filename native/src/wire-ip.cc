@@ -10,11 +10,11 @@
 namespace prtip {
 
 const std::vector<const L4Proto*>& l4_protos() {
-  static const std::vector<const L4Proto*> all = {&kTcpProto, &kUdpProto};
+  static const std::vector<const L4Proto*> all = {&kTcpProto, &kUdpProto, &kSctpProto, &kIpProtoScan};
   return all;
 }
 
-const L4Proto* l4_proto(uint8_t ip_proto) {
+const L4Proto* l4_proto(uint16_t ip_proto) {
   for (const L4Proto* p : l4_protos()) {
     if (p->ip_proto == ip_proto) return p;
   }
@@ -83,8 +83,8 @@ static void write_eth(const WireConfig& c, int family, const uint8_t* dst_mac, u
   put16(out + 12, family == 4 ? 0x0800 : 0x86dd);
 }
 
-static size_t write_ipv4(const WireConfig& c, const uint8_t* saddr, const uint8_t* daddr, uint16_t id, const uint8_t* opts,
-                         size_t opts_len, size_t l4_len, uint16_t frag_field, uint8_t* ip) {
+static size_t write_ipv4(const WireConfig& c, uint8_t ip_proto, const uint8_t* saddr, const uint8_t* daddr, uint16_t id,
+                         const uint8_t* opts, size_t opts_len, size_t l4_len, uint16_t frag_field, uint8_t* ip) {
   const size_t hlen = 20 + opts_len;
   ip[0] = uint8_t(0x40 | (hlen / 4));
   ip[1] = 0;
@@ -92,7 +92,7 @@ static size_t write_ipv4(const WireConfig& c, const uint8_t* saddr, const uint8_
   put16(ip + 4, id);
   put16(ip + 6, frag_field);
   ip[8] = c.ttl;
-  ip[9] = c.ip_proto;
+  ip[9] = ip_proto;
   put16(ip + 10, 0);
   memcpy(ip + 12, saddr, 4);
   memcpy(ip + 16, daddr, 4);
@@ -105,6 +105,8 @@ size_t build_probe_frames(const WireConfig& c, int family, const uint8_t* daddr,
                           FrameSink& sink, const uint8_t* dst_mac) {
   const L4Proto* proto = l4_proto(c.ip_proto);
   if (!proto) return 0;
+  // The protocol scan's "port" is the probe's IP protocol.
+  const uint8_t ip_proto = c.ip_proto == kProtoScan ? uint8_t(dport) : uint8_t(c.ip_proto);
   static const std::vector<uint8_t> kNone;
   std::vector<const std::vector<uint8_t>*> payloads;
   if (!c.payload.empty()) payloads.push_back(&c.payload);
@@ -129,7 +131,7 @@ size_t build_probe_frames(const WireConfig& c, int family, const uint8_t* daddr,
         uint8_t* ip = f + 14;
         put32(ip, 0x60000000);  // version 6, no traffic class, no flow label
         put16(ip + 4, uint16_t(l4_len));
-        ip[6] = c.ip_proto;
+        ip[6] = ip_proto;
         ip[7] = c.ttl;
         memcpy(ip + 8, saddr, 16);
         memcpy(ip + 24, daddr, 16);
@@ -146,7 +148,7 @@ size_t build_probe_frames(const WireConfig& c, int family, const uint8_t* daddr,
         const size_t olen = first ? c.ip_options.size() : later_opts_len;
         uint8_t* f = sink.add(14 + 20 + olen + n);
         write_eth(c, 4, dst_mac, f);
-        const size_t hlen = write_ipv4(c, saddr, daddr, id, opts, olen, n, uint16_t((more ? 0x2000 : 0) | (off / 8)), f + 14);
+        const size_t hlen = write_ipv4(c, ip_proto, saddr, daddr, id, opts, olen, n, uint16_t((more ? 0x2000 : 0) | (off / 8)), f + 14);
         memcpy(f + 14 + hlen, l4 + off, n);
         sink.set_last_length(14 + hlen + n);
         if (n == 0) break;
@@ -156,14 +158,20 @@ size_t build_probe_frames(const WireConfig& c, int family, const uint8_t* daddr,
   return sink.count() - before;
 }
 
-// The probe an ICMP error quotes: its IP header and the first 8 bytes of its L4 header.
+// Whether a packet of IP protocol `p` is one the scan's probes may get back directly.
+static bool scan_protocol(const WireConfig& c, uint8_t p) { return c.ip_proto == kProtoScan || p == c.ip_proto; }
+
+// The probe an ICMP error quotes: its IP header and the first 8 bytes of its L4 header (the L4
+// module checks it has them: a protocol-scan probe may have no L4 header at all).
 static bool parse_quoted(const WireConfig& c, int family, const uint8_t* q, size_t len, Reply& out) {
   const uint8_t* l4;
   size_t l4len;
+  out.local_port = c.source_port;
   if (family == 4) {
     if (len < 20 || (q[0] >> 4) != 4) return false;
     const size_t ihl = size_t(q[0] & 0x0f) * 4;
-    if (ihl < 20 || q[9] != c.ip_proto || len < ihl + 8) return false;
+    if (ihl < 20 || !scan_protocol(c, q[9]) || len < ihl) return false;
+    out.ip_proto = q[9];
     if (get16(q + 6) & 0x1fff) return false;  // a later fragment quotes no L4 header
     memcpy(out.local, q + 12, 4);
     memcpy(out.peer, q + 16, 4);
@@ -171,7 +179,8 @@ static bool parse_quoted(const WireConfig& c, int family, const uint8_t* q, size
     l4 = q + ihl;
     l4len = len - ihl;
   } else {
-    if (len < 48 || (q[0] >> 4) != 6 || q[6] != c.ip_proto) return false;
+    if (len < 40 || (q[0] >> 4) != 6 || !scan_protocol(c, q[6])) return false;
+    out.ip_proto = q[6];
     memcpy(out.local, q + 8, 16);
     memcpy(out.peer, q + 24, 16);
     out.quoted_len = get16(q + 4);
@@ -210,16 +219,17 @@ bool parse_frame(const WireConfig& c, const uint8_t* f, size_t len, Reply& out) 
     memcpy(out.from, ip + 12, 4);
     const uint8_t* l4 = ip + ihl;
     const size_t l4len = iplen - ihl;
-    if (ip[9] == c.ip_proto) {
-      memcpy(out.peer, ip + 12, 4);
-      memcpy(out.local, ip + 16, 4);
-      return proto->parse(c, l4, l4len, out);
-    }
-    if (ip[9] == 1) {
-      if (l4len < 8 || (l4[0] != 3 && l4[0] != 11)) return false;  // unreachable, time exceeded
+    if (ip[9] == 1 && l4len >= 8 && (l4[0] == 3 || l4[0] == 11)) {  // unreachable, time exceeded
       out.icmp_type = l4[0];
       out.icmp_code = l4[1];
       return parse_quoted(c, 4, l4 + 8, l4len - 8, out);
+    }
+    if (scan_protocol(c, ip[9])) {
+      memcpy(out.peer, ip + 12, 4);
+      memcpy(out.local, ip + 16, 4);
+      out.ip_proto = ip[9];
+      out.local_port = c.source_port;
+      return proto->parse(c, l4, l4len, out);
     }
     return false;
   }
@@ -232,16 +242,18 @@ bool parse_frame(const WireConfig& c, const uint8_t* f, size_t len, Reply& out) 
     memcpy(out.from, ip + 8, 16);
     const uint8_t* l4 = ip + 40;
     const size_t l4len = iplen - 40;
-    if (ip[6] == c.ip_proto) {
-      memcpy(out.peer, ip + 8, 16);
-      memcpy(out.local, ip + 24, 16);
-      return proto->parse(c, l4, l4len, out);
-    }
-    if (ip[6] == 58) {
-      if (l4len < 8 || (l4[0] != 1 && l4[0] != 3)) return false;  // unreachable, time exceeded
+    // unreachable, time exceeded; parameter problem (the protocol scan's "unknown next header")
+    if (ip[6] == 58 && l4len >= 8 && (l4[0] == 1 || l4[0] == 3 || (l4[0] == 4 && c.ip_proto == kProtoScan))) {
       out.icmp_type = l4[0];
       out.icmp_code = l4[1];
       return parse_quoted(c, 6, l4 + 8, l4len - 8, out);
+    }
+    if (scan_protocol(c, ip[6])) {
+      memcpy(out.peer, ip + 8, 16);
+      memcpy(out.local, ip + 24, 16);
+      out.ip_proto = ip[6];
+      out.local_port = c.source_port;
+      return proto->parse(c, l4, l4len, out);
     }
     return false;
   }

@@ -26,6 +26,10 @@ constexpr size_t kMaxFrame = 1514;
 constexpr size_t kMaxPayload = 1400;
 constexpr size_t kMaxFramesPerProbe = 4096;
 
+// WireConfig::ip_proto of the IP protocol scan (-sO, and -PO pings): not a protocol number but
+// "each probe's IP protocol is its port" (0-255), with a header fit for that protocol.
+constexpr uint16_t kProtoScan = 256;
+
 // What every probe of a scan shares: addresses, the L4 protocol and its header fields, payloads,
 // and the evasion options of the IP layer.
 struct WireConfig {
@@ -38,11 +42,13 @@ struct WireConfig {
   uint16_t source_port = 0;
   uint8_t ttl = 64;            // IPv4 TTL / IPv6 hop limit
   uint8_t key[16] = {0};       // SipHash key, random per scan
-  uint8_t ip_proto = 6;        // 6 TCP, 17 UDP
+  uint16_t ip_proto = 6;       // 6 TCP, 17 UDP, 132 SCTP, kProtoScan
   // TCP
   uint8_t tcp_flags = 0x02;    // FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128
   uint16_t tcp_window = 1024;
   std::vector<uint8_t> tcp_options{2, 4, 0x05, 0xb4};  // MSS 1460, as nmap's SYN scan sends
+  // SCTP: the one chunk of a probe, 1 INIT (-sY, -PY) or 10 COOKIE-ECHO (-sZ)
+  uint8_t sctp_chunk = 1;
   // Payload: `payload` goes in every probe unless the port has its own list (UDP: nmap-payloads;
   // each payload of a port is a datagram of its own, sent together).
   std::vector<uint8_t> payload;
@@ -57,7 +63,8 @@ struct WireConfig {
 };
 
 // Reply kinds: which protocol answered.
-enum ReplyKind : uint8_t { kReplyNone = 0, kReplyTcp = 1, kReplyUdp = 2, kReplyIcmp = 3 };
+// kReplyProto: a packet of another protocol answering a protocol-scan probe (ICMP echo reply, …).
+enum ReplyKind : uint8_t { kReplyNone = 0, kReplyTcp = 1, kReplyUdp = 2, kReplyIcmp = 3, kReplySctp = 4, kReplyProto = 5 };
 
 // A reply as JS receives it: fixed-size structs packed in one Buffer, in this machine's byte order.
 // native exports the offsets (replyLayout()), so TypeScript never retypes them.
@@ -84,13 +91,15 @@ struct ReplyRecord {
   uint8_t tries;         // times the probe was sent when this reply came (1: an RTT sample; more: none, Karn)
   uint8_t tcp_options[40];
   uint8_t payload_head[32];  // UDP reply: the first payload bytes
+  uint8_t sctp_chunk;        // SCTP reply: its first chunk's type (2 INIT-ACK, 6 ABORT)
+  uint8_t ip_proto;          // the IP protocol the reply answers (protocol scan: the probe's "port")
 };
 
 // A captured frame as the receiver understood it (before it is matched to a probe).
 struct Reply {
   ReplyKind kind = kReplyNone;
   int family = 0;
-  uint8_t ip_proto = 0;      // the L4 protocol of the probe this answers (6, 17)
+  uint8_t ip_proto = 0;      // the L4 protocol of the probe this answers (6, 17, 132; protocol scan: any)
   uint8_t peer[16] = {0};    // the target's address (the probe's destination)
   uint8_t local[16] = {0};   // our address (the probe's source)
   uint8_t from[16] = {0};    // the reply's IP source
@@ -111,14 +120,17 @@ struct Reply {
   uint8_t tcp_options_len = 0;
   const uint8_t* payload = nullptr;
   uint16_t payload_len = 0;
+  uint8_t sctp_chunk = 0;    // SCTP: the first chunk's type
 };
 
 // One L4 protocol. build() writes the L4 header and payload of a probe (checksum included, over
 // the pseudo-header of saddr/daddr); parse() reads a direct reply; parse_quoted() reads the first
 // 8 bytes of the probe an ICMP error quotes; bpf() is this protocol's part of the capture filter.
+// Before parse()/parse_quoted() run, out.ip_proto holds the packet's (or quoted packet's) IP
+// protocol and out.local_port the scan's source port (protocols without ports keep it).
 struct L4Proto {
   const char* name;
-  uint8_t ip_proto;
+  uint16_t ip_proto;
   size_t (*build)(const WireConfig& c, int family, const uint8_t* saddr, const uint8_t* daddr, uint16_t dport,
                   uint32_t tag, const uint8_t* payload, size_t payload_len, uint8_t* out);
   bool (*parse)(const WireConfig& c, const uint8_t* l4, size_t len, Reply& out);
@@ -129,8 +141,17 @@ struct L4Proto {
 
 extern const L4Proto kTcpProto;  // proto-tcp.cc
 extern const L4Proto kUdpProto;  // proto-udp.cc
-// The protocol module for an IP protocol number, nullptr when native has none.
-const L4Proto* l4_proto(uint8_t ip_proto);
+extern const L4Proto kSctpProto;  // proto-sctp.cc
+extern const L4Proto kIpProtoScan;  // proto-ipproto.cc (ip_proto kProtoScan)
+// The protocol module for an IP protocol number (or kProtoScan), nullptr when native has none.
+const L4Proto* l4_proto(uint16_t ip_proto);
+
+// SCTP pieces other probes reuse (the protocol scan's SCTP probe, -PY pings): CRC32c (RFC 9260
+// appendix A), and a whole SCTP packet with one INIT chunk (vtag 0) or one COOKIE-ECHO chunk
+// (vtag `tag`), checksum included. `tag`: the INIT's initiate tag / the COOKIE-ECHO's vtag.
+uint32_t crc32c(const uint8_t* data, size_t len);
+size_t sctp_build_chunk_packet(const WireConfig& c, uint8_t chunk, uint16_t sport, uint16_t dport, uint32_t tag,
+                               const uint8_t* payload, size_t payload_len, uint8_t* out);
 // Every protocol native knows (for self-tests and the capabilities JS asks about).
 const std::vector<const L4Proto*>& l4_protos();
 

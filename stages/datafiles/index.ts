@@ -27,4 +27,5 @@ export {
   type OsTestName,
 } from './os-db.js';
 export { compileOsExpr, hasNestedExpr, parseOsExpr, type OsExprAlt, type OsExprDialect, type OsMatcher } from './os-expr.js';
+export { loadProtocolNames, parseProtocols, PROTOCOLS_FILE } from './protocols.js';
 export { loadUdpPayloads, parseNmapPayloads, udpPayloadsFromServiceProbes, unescapeC, PAYLOADS_FILE, type UdpPayloads } from './payloads.js';

@@ -1,3 +1,4 @@
+import { loadProtocolNames } from './protocols.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Proto } from '../records/index.js';
@@ -17,7 +18,7 @@ export interface ServiceEntry {
 /** The file name inside a data directory. */
 export const SERVICES_FILE = 'nmap-services';
 
-const PROTO_SLOT: Readonly<Record<Proto, number>> = { tcp: 0, udp: 1, sctp: 2 };
+const PROTO_SLOT: Readonly<Partial<Record<Proto, number>>> = { tcp: 0, udp: 1, sctp: 2 };
 const PORT_PROTO = /^(\d{1,5})\/(tcp|udp|sctp)$/i;
 const FREQ = /^(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 
@@ -40,6 +41,9 @@ export class ServicesTable {
   private readonly byName = new Map<string, ServiceEntry[]>();
   private readonly topCache = new Map<Proto, readonly ServiceEntry[]>();
 
+  /** The data directory the table came from (its nmap-protocols names the IP protocol scan's "ports"). */
+  datadir?: string;
+
   constructor(source: string, entries: ServiceEntry[], skippedLines: number[], skipped: number, fallbackReason?: string) {
     this.source = source;
     this.fallbackReason = fallbackReason;
@@ -48,7 +52,7 @@ export class ServicesTable {
     this.skippedLines = skippedLines;
     this.nameByPort = new Array<string | undefined>(3 * 65536);
     for (const e of entries) {
-      this.nameByPort[PROTO_SLOT[e.proto] * 65536 + e.port] = e.name;
+      this.nameByPort[PROTO_SLOT[e.proto]! * 65536 + e.port] = e.name;
       const key = e.name.toLowerCase();
       const list = this.byName.get(key);
       if (list) list.push(e);
@@ -59,6 +63,7 @@ export class ServicesTable {
   /** The service name for a port ("http" for 80/tcp), or undefined when the table has none. */
   serviceName(port: number, proto: Proto): string | undefined {
     if (!Number.isInteger(port) || port < 0 || port > 65535) return undefined;
+    if (proto === 'ip') return loadProtocolNames(this.datadir).get(port); // -sO: nmap-protocols of the same directory
     const slot = PROTO_SLOT[proto];
     return slot === undefined ? undefined : this.nameByPort[slot * 65536 + port];
   }
@@ -97,7 +102,7 @@ export function parseServices(text: string, source: string, fallbackReason?: str
     const body = (hash >= 0 ? lines[i]!.slice(0, hash) : lines[i]!).trim();
     if (body === '') continue;
     const entry = parseLine(body);
-    const key = entry ? PROTO_SLOT[entry.proto] * 65536 + entry.port : -1;
+    const key = entry ? PROTO_SLOT[entry.proto]! * 65536 + entry.port : -1;
     if (!entry || seen.has(key)) {
       skipped++;
       if (skippedLines.length < 10) skippedLines.push(i + 1);
@@ -150,6 +155,7 @@ export function loadServicesTable(datadir?: string): ServicesTable {
     announceFallback(`${reason}: using prtip's built-in services table (about 100 TCP and 20 UDP ports; install nmap-common for Nmap's)`);
   }
   table = text !== undefined ? parseServices(text, path) : parseServices(builtinServicesText, 'built-in', reason);
+  table.datadir = resolveDatadir(datadir);
   cache.set(path, table);
   return table;
 }

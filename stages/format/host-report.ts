@@ -1,4 +1,4 @@
-import type { AnyRecord, HostRecord, OsRecord, PortRecord, ServiceRecord } from '../records/index.js';
+import type { AnyRecord, HostRecord, OsRecord, PortRecord, ServiceRecord, TraceRecord } from '../records/index.js';
 import { ipKey, SortedSpill, type SpillOptions } from '../spill/index.js';
 import type { ViewOptions } from './output-format.js';
 
@@ -9,6 +9,7 @@ export interface HostReport {
   ports: PortRecord[];
   services: Map<string, ServiceRecord>;
   os?: OsRecord;
+  trace?: TraceRecord;
 }
 
 export const portKey = (port: number, proto: string): string => `${port}/${proto}`;
@@ -33,14 +34,14 @@ function expandV6(ip: string): string {
   return [...h, ...fill, ...t].map((w) => w.padStart(4, '0')).join(':');
 }
 
-const PROTO_ORDER: Record<string, number> = { tcp: 0, udp: 1, sctp: 2 };
+const PROTO_ORDER: Record<string, number> = { tcp: 0, udp: 1, sctp: 2, ip: 3 };
 
 export function comparePorts(a: PortRecord, b: PortRecord): number {
   return (PROTO_ORDER[a.proto] ?? 9) - (PROTO_ORDER[b.proto] ?? 9) || a.port - b.port;
 }
 
-type ReportRecord = PortRecord | HostRecord | ServiceRecord | OsRecord;
-const REPORT_KINDS = new Set(['port', 'host', 'service', 'os']);
+type ReportRecord = PortRecord | HostRecord | ServiceRecord | OsRecord | TraceRecord;
+const REPORT_KINDS = new Set(['port', 'host', 'service', 'os', 'trace']);
 
 /** A record HostReports takes (the others — scripts, status — go elsewhere). */
 export function isReportRecord(rec: AnyRecord): boolean {
@@ -84,6 +85,7 @@ export class HostReports {
         case 'host': cur.host = rec; break;
         case 'service': cur.services.set(portKey(rec.port, rec.proto), rec); break;
         case 'os': cur.os = rec; break;
+        case 'trace': cur.trace = rec; break;
       }
     }
     if (cur) yield cur;
@@ -100,6 +102,9 @@ export function isUp(r: HostReport): boolean {
   if (r.host) return r.host.state === 'up';
   return r.ports.some((p) => p.state === 'open' || p.state === 'closed' || p.state === 'unfiltered');
 }
+
+/** A host of a list scan (-sL): state unknown, reported as a name and address only, always shown. */
+export const isListed = (r: HostReport): boolean => r.host?.state === 'unknown';
 
 /** The host's status and why, as nmap reports it. */
 export function hostStatus(r: HostReport): { state: 'up' | 'down' | 'unknown'; reason: string; ttl: number } {

@@ -1,5 +1,5 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
-import { doneSummary, hasOpen, HostReports, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
+import { doneSummary, hasOpen, HostReports, isListed, isUp, oneLine, serviceFor, splitPorts, versionText, type HostReport } from './host-report.js';
 import { ctime, elapsedSeconds, initiatedComment } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
@@ -28,6 +28,7 @@ function osFields(os: NonNullable<HostReport['os']>): string {
 function hostLines(r: HostReport, view: ViewOptions): string {
   const name = r.host?.hostname ? field(r.host.hostname).replace(/[()]/g, '') : '';
   const who = `Host: ${r.ip} (${name})`;
+  if (isListed(r)) return `${who}\tStatus: Unknown\n`;
   const up = isUp(r);
   const lines = [`${who}\tStatus: ${up ? 'Up' : 'Down'}`];
   if (!up) return `${lines[0]}\n`;
@@ -39,9 +40,11 @@ function hostLines(r: HostReport, view: ViewOptions): string {
       const { name: svcName, svc } = serviceFor(r, p, view);
       // nmap writes a service found in TLS as "ssl|http" (the "/" of ssl/http is a field separator).
       const shown = svc?.tunnel === 'ssl' ? `ssl|${field(svcName)}` : field(svcName);
+      // -sO: nmap's "Protocols: 1/open/icmp/" (protocol/state/name/)
+      if (p.proto === 'ip') return `${p.port}/${p.state}/${field(svcName)}/`;
       return `${p.port}/${p.state}/${p.proto}//${shown}//${field(versionText(svc))}/`;
     });
-    let line = `${who}\tPorts: ${entries.join(', ')}`;
+    let line = `${who}\t${listed.length > 0 && listed.every((p) => p.proto === 'ip') ? 'Protocols' : 'Ports'}: ${entries.join(', ')}`;
     const ignored = hidden[0];
     if (ignored) {
       const count = hidden.filter((g) => g.state === ignored.state).reduce((n, g) => n + g.count, 0);
@@ -71,7 +74,7 @@ export function grepableFormat(sink: OutputSink, view: ViewOptions): OutputForma
       for await (const r of reports.sorted()) {
         seen++;
         if (isUp(r)) up++;
-        else if ((view.verbose ?? 0) < 1) continue;
+        else if ((view.verbose ?? 0) < 1 && !isListed(r)) continue;
         if (view.openOnly && !hasOpen(r)) continue; // --open: hosts with an open port only, as nmap
         await sink.write(hostLines(r, view));
       }

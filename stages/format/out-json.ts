@@ -1,5 +1,5 @@
 import type { AnyRecord, EndTrailer, ScanHeader } from '../records/index.js';
-import { comparePorts, hasOpen, hostStatus, HostReports, isReportRecord, isUp, portKey, type HostReport } from './host-report.js';
+import { comparePorts, hasOpen, hostStatus, HostReports, isListed, isReportRecord, isUp, portKey, type HostReport } from './host-report.js';
 import { jsonReplacer } from './out-jsonl.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
 import type { OutputSink } from './sink.js';
@@ -31,6 +31,7 @@ function hostObject(r: HostReport, view: ViewOptions, names: HostNames, scripts?
     // What the OS stage measured besides the matches (fingerprint, distance, sequences, …), when it ran.
     ...(r.os && osDetection(r.os) ? { osDetection: osDetection(r.os) } : {}),
     ...(scripts ? { hostscripts: scripts.host(r.ip).map(jsonScript) } : {}),
+    ...(r.trace ? { trace: { port: r.trace.port ?? null, proto: r.trace.proto ?? null, hops: r.trace.hops, sharedWith: r.trace.sharedWith ?? null } } : {}),
   };
 }
 
@@ -67,7 +68,7 @@ export function jsonFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
         const isHostUp = isUp(r);
         if (isHostUp) up++;
         total++;
-        if (!isHostUp && (view.verbose ?? 0) < 1) continue;
+        if (!isHostUp && (view.verbose ?? 0) < 1 && !isListed(r)) continue;
         if (view.openOnly && !hasOpen(r)) continue;
         await sink.write(`${written++ > 0 ? ',' : ''}\n${json(hostObject(r, view, names, scripts))}`);
       }

@@ -1,6 +1,6 @@
 import type { AnyRecord, EndTrailer, PortRecord, ScanHeader, ServiceRecord } from '../records/index.js';
 import {
-  bestRtt, doneSummary, hasOpen, hostStatus, HostReports, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
+  bestRtt, doneSummary, hasOpen, hostStatus, HostReports, isListed, isReportRecord, isUp, oneLine, portKey, serviceFor, splitPorts,
   versionText, type HiddenGroup, type HostReport,
 } from './host-report.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
@@ -8,6 +8,7 @@ import { osNormalLines } from './os-normal.js';
 import type { OutputSink } from './sink.js';
 import { normalScripts, ScriptResults } from './out-script.js';
 import { HostNames } from './host-names.js';
+import { normalTraceLines } from './out-trace.js';
 
 /** nmap's latency: two significant digits in fixed notation ("0.000070s", "0.00011s"). */
 function latency(ports: PortRecord[]): string | undefined {
@@ -48,6 +49,8 @@ function notShown(hidden: HiddenGroup[]): string | undefined {
   if (hidden.length === 0) return undefined;
   const parts = hidden.map((g) => {
     const reasons = [...g.reasons].map(([r, ports]) => (g.reasons.size > 1 ? `${ports.length} ${r}` : r)).join(', ');
+    // -sO: nmap's "244 closed n/a protocols"
+    if (g.proto === 'ip') return `${g.count} ${g.state} n/a ${g.count === 1 ? 'protocol' : 'protocols'} (${reasons})`;
     return `${g.count} ${g.state} ${g.proto} ${g.count === 1 ? 'port' : 'ports'} (${reasons})`;
   });
   return `Not shown: ${parts.join(', ')}`;
@@ -80,7 +83,9 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
   else if (shown.length > 0) lines.push(''); // nmap leaves a blank line where no "Not shown" line is
   if (shown.length > 0) {
     const withVersion = shown.some((p) => serviceFor(r, p, view).svc?.product !== undefined);
-    const head = ['PORT', 'STATE', 'SERVICE'];
+    // -sO lists protocol numbers: nmap's PROTOCOL column, the number alone
+    const protocols = shown.every((p) => p.proto === 'ip');
+    const head = [protocols ? 'PROTOCOL' : 'PORT', 'STATE', 'SERVICE'];
     if (view.reason) head.push('REASON');
     if (withVersion) head.push('VERSION');
     const rows = [head];
@@ -88,7 +93,7 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
       const { name, svc } = serviceFor(r, p, view);
       // nmap's normal output: ssl/http for a service found inside TLS, http? for a guess from the table.
       const shown = svc ? `${svc.tunnel === 'ssl' ? 'ssl/' : ''}${svc.name}${svc.method === 'table' ? '?' : ''}` : name;
-      const row = [`${p.port}/${p.proto}`, p.state, oneLine(shown ?? 'unknown')];
+      const row = [p.proto === 'ip' ? String(p.port) : `${p.port}/${p.proto}`, p.state, oneLine(shown ?? 'unknown')];
       if (view.reason) row.push(p.ttl !== null ? `${p.reason} ttl ${p.ttl}` : p.reason);
       if (withVersion) row.push(oneLine(versionText(svc)));
       rows.push(row);
@@ -107,6 +112,7 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
   }
   const hostScripts = scripts?.host(r.ip) ?? [];
   if (hostScripts.length > 0) lines.push('', 'Host script results:', ...normalScripts(hostScripts));
+  if (r.trace) lines.push(...normalTraceLines(r.trace, oneLine));
   return `${lines.join('\n')}\n\n`;
 }
 
@@ -163,9 +169,15 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
       let seen = 0;
+      let listed = 0;
       if (scripts.pre.length > 0) await sink.write(`Pre-scan script results:\n${normalScripts(scripts.pre).join('\n')}\n`);
       for await (const r of reports.sorted()) {
         seen++;
+        if (isListed(r)) {
+          listed++;
+          await sink.write(`prtip scan report for ${hostName(r, names)}\n`);
+          continue;
+        }
         if (!isUp(r)) {
           if ((view.verbose ?? 0) > 0) await sink.write(downBlock(r, view, names));
           continue;
@@ -177,7 +189,7 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       if (scripts.post.length > 0) await sink.write(`Post-scan script results:\n${normalScripts(scripts.post).join('\n')}\n`);
       const total = header?.plan?.hosts ?? seen;
       if (!trailer || trailer.interrupted) await sink.write('Scan interrupted: results above are partial.\n');
-      if (up === 0 && total === 1) {
+      if (up === 0 && total === 1 && listed === 0) {
         await sink.write('Note: Host seems down. If it is really up, but blocking our ping probes, try -Pn\n');
       }
       const done = doneSummary(total, up, elapsedSeconds(header, trailer));

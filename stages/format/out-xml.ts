@@ -1,6 +1,6 @@
 import { PRTIP_VERSION, type AnyRecord, type EndTrailer, type OsRecord, type PortRecord, type ScanHeader } from '../records/index.js';
 import {
-  doneSummary, hasOpen, hostStatus, HostReports, isReportRecord, isUp, portRanges, serviceFor, splitPorts, type HostReport,
+  doneSummary, hasOpen, hostStatus, HostReports, isListed, isReportRecord, isUp, portRanges, serviceFor, splitPorts, type HostReport,
 } from './host-report.js';
 import { ctime, elapsedSeconds } from './out-normal.js';
 import type { OutputFormat, ViewOptions } from './output-format.js';
@@ -8,11 +8,13 @@ import type { OutputSink } from './sink.js';
 import { xmlAttr, xmlElement, xmlText } from './xml-text.js';
 import { ScriptResults, xmlScripts } from './out-script.js';
 import { HostNames } from './host-names.js';
+import { xmlTrace } from './out-trace.js';
 
 /** prtip scan type names → nmap.dtd's scan_types. */
 const XML_SCAN_TYPE: Record<string, string> = {
   connect: 'connect', syn: 'syn', ack: 'ack', window: 'window', maimon: 'maimon', null: 'null', fin: 'fin',
   xmas: 'xmas', udp: 'udp', sctpinit: 'sctpinit', sctpcookieecho: 'sctpcookieecho', ipproto: 'ipproto',
+  idle: '', // nmap writes no <scaninfo> for -sI: nmap.dtd has no idle type
 };
 
 /** nmap counts services in a port list ("1-3,80" → 4). */
@@ -74,7 +76,8 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
   const st = hostStatus(r);
   let first = Infinity;
   let last = -Infinity;
-  for (const t of r.ports.map((p) => p.time).concat(r.host ? [r.host.time] : [])) {
+  // A listed host (-sL) was never scanned: no start and end times, as nmap.
+  for (const t of isListed(r) ? [] : r.ports.map((p) => p.time).concat(r.host ? [r.host.time] : [])) {
     if (t < first) first = t;
     if (t > last) last = t;
   }
@@ -83,7 +86,8 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
     xmlElement('status', { state: st.state, reason: st.reason, reason_ttl: st.ttl }));
   out.push(xmlElement('address', { addr: r.ip, addrtype: r.ip.includes(':') ? 'ipv6' : 'ipv4' }));
   const known = names.of(r.ip, r.host);
-  out.push(`<hostnames>\n${known.map((n) => `${xmlElement('hostname', { name: n.name, type: n.type })}\n`).join('')}</hostnames>`);
+  // A list scan's host without a name has no <hostnames> at all, as nmap -sL writes it.
+  if (!isListed(r) || known.length > 0) out.push(`<hostnames>\n${known.map((n) => `${xmlElement('hostname', { name: n.name, type: n.type })}\n`).join('')}</hostnames>`);
   if (r.ports.length > 0) {
     const { shown, hidden } = splitPorts(r, { openOnly: false });
     const lines: string[] = ['<ports>'];
@@ -115,7 +119,8 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
           method: svc.method === 'probed' ? 'probed' : 'table', conf,
         }, cpes || undefined);
       } else if (name) {
-        service = xmlElement('service', { name, method: 'table', conf: 3 });
+        // nmap rates a name from nmap-protocols (-sO) 8, one from nmap-services 3
+        service = xmlElement('service', { name, method: 'table', conf: p.proto === 'ip' ? 8 : 3 });
       }
       const portScripts = scripts ? xmlScripts(scripts.port(r.ip, p.port, p.proto)) : '';
       lines.push(`<port protocol="${p.proto}" portid="${p.port}">${state}${service}${portScripts}</port>`);
@@ -126,6 +131,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
   if (r.os) out.push(...osElements(r.os));
   const hostScripts = scripts?.host(r.ip) ?? [];
   if (hostScripts.length > 0) out.push(`<hostscript>${xmlScripts(hostScripts)}</hostscript>`);
+  if (r.trace) out.push(xmlTrace(r.trace));
   const times = timesElement(r.ports);
   if (times) out.push(times);
   out.push('</host>');
@@ -160,11 +166,14 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
       ];
       const plan = h?.plan;
       const type = XML_SCAN_TYPE[h?.scanTypes?.[0] ?? 'connect'] ?? 'connect';
-      if (plan) {
-        for (const proto of ['tcp', 'udp', 'sctp'] as const) {
+      // A list scan (-sL) scans no port: nmap writes no <scaninfo>.
+      if (plan && h?.scanTypes?.[0] !== 'list') {
+        for (const proto of ['tcp', 'udp', 'sctp', 'ip'] as const) {
           const list = plan.ports[proto];
           if (!list) continue;
-          const protoType = proto === 'udp' ? 'udp' : proto === 'sctp' ? 'sctpinit' : type;
+          const sctpType = h?.scanTypes?.includes('sctpcookieecho') ? 'sctpcookieecho' : 'sctpinit';
+          const protoType = proto === 'udp' ? 'udp' : proto === 'sctp' ? sctpType : proto === 'ip' ? 'ipproto' : type;
+          if (protoType === '') continue;
           lines.push(xmlElement('scaninfo', { type: protoType, protocol: proto, numservices: countPorts(list), services: list }));
         }
       }
@@ -183,7 +192,7 @@ export function xmlFormat(sink: OutputSink, view: ViewOptions): OutputFormat {
         if (isUp(r)) up++;
         else {
           down++;
-          if ((view.verbose ?? 0) < 1) continue;
+          if ((view.verbose ?? 0) < 1 && !isListed(r)) continue;
         }
         // --open: as nmap, a host without an open port is not reported (it still counts as up).
         if (view.openOnly && !hasOpen(r)) continue;

@@ -43,7 +43,7 @@ export const MERGE_DEFAULTS = { memoryRecords: 250_000 };
 
 type Mergeable = PortRecord | HostRecord | ServiceRecord | OsRecord;
 const KIND: Record<string, number> = { host: 0, port: 1, service: 2, os: 3 };
-const PROTO: Record<string, number> = { tcp: 0, udp: 1, sctp: 2 };
+const PROTO: Record<string, number> = { tcp: 0, udp: 1, sctp: 2, ip: 3 };
 
 export { ipKey };
 

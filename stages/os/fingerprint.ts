@@ -381,8 +381,10 @@ export function computeFingerprint(ctx: OsProbeContext, replies: OsReplies): OsR
       break;
   }
   if (seqAttrs.length) tests[0] = seqAttrs;
-  if (ops.length === 6 && ops.every((o) => o !== undefined)) tests[1] = ops.map((o, i) => [`O${i + 1}`, o!]);
-  if (win.length === 6 && win.every((w) => w !== undefined)) tests[2] = win.map((w, i) => [`W${i + 1}`, w!]);
+  // every() skips holes: a SEQ probe without a reply leaves one, and then there is no OPS/WIN test.
+  const whole = (a: Array<string | undefined>) => a.length === 6 && [0, 1, 2, 3, 4, 5].every((i) => a[i] !== undefined);
+  if (whole(ops)) tests[1] = ops.map((o, i) => [`O${i + 1}`, o!]);
+  if (whole(win)) tests[2] = win.map((w, i) => [`W${i + 1}`, w!]);
 
   // Missing replies and TTLs (nmap's makeFP).
   let distanceGuess: number | null = null;

@@ -4,7 +4,8 @@
  * and the packet options (evasion). stages/send uses it for port scans; discover and os next.
  */
 export type { ProbeModule, ScanTypeInfo, Verdict, RawTiming, WireContext, ModuleWire } from './module.js';
-export { PROBE_MODULES, SCAN_TYPES, CONNECT_SCAN, PLANNED_SCAN_TYPES, probeModule, scanTypeByName } from './registry.js';
+export { PROBE_MODULES, SCAN_TYPES, CONNECT_SCAN, IDLE_SCAN, PLANNED_SCAN_TYPES, probeModule, scanTypeByName } from './registry.js';
+export { IdleScanner, parseZombie, classifyIpIds, tcpFrame, type IdleScanOptions, type IpIdClass } from './idle-scan.js';
 export { RawSession, type RawSessionOptions, type RawCounters } from './raw-session.js';
 export { ReplyView, replyLayout, addrText } from './reply.js';
 export { RAW_TIMING, resolveTiming, type ResolvedTiming, type TimingFlags } from './timing.js';

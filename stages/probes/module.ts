@@ -15,7 +15,7 @@ export interface Verdict {
 }
 
 /** What a probe module contributes to the wire spec (native/index.ts: WireSpec). */
-export type ModuleWire = Pick<WireSpec, 'ipProto' | 'tcpFlags' | 'window' | 'tcpOptions' | 'payload' | 'portPayloads'>;
+export type ModuleWire = Pick<WireSpec, 'ipProto' | 'tcpFlags' | 'window' | 'tcpOptions' | 'payload' | 'portPayloads' | 'sctpChunk'>;
 
 /** What the scan's options give a module to build its wire part from. */
 export interface WireContext {
@@ -60,6 +60,8 @@ export interface ScanTypeInfo {
   proto: Proto;
   /** Needs raw sockets (root or CAP_NET_RAW). */
   privileged: boolean;
+  /** The flag's argument, when it takes one (-sI ZOMBIE[:PORT]); the CLI keeps it by scan type name. */
+  value?: string;
 }
 
 export interface ProbeModule extends ScanTypeInfo {

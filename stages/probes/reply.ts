@@ -57,7 +57,15 @@ export class ReplyView {
   get kind(): number { return this.u8('kind'); }
   get isTcp(): boolean { return this.kind === this.kinds.tcp; }
   get isUdp(): boolean { return this.kind === this.kinds.udp; }
+  /** An ICMP error quoting the probe. */
   get isIcmp(): boolean { return this.kind === this.kinds.icmp; }
+  get isSctp(): boolean { return this.kind === this.kinds.sctp; }
+  /** Protocol scan: a packet of another probed protocol (an ICMP echo reply, …). */
+  get isOtherProto(): boolean { return this.kind === this.kinds.proto; }
+  /** SCTP reply: its first chunk's type (2 INIT-ACK, 6 ABORT). */
+  get sctpChunk(): number { return this.u8('sctpChunk'); }
+  /** The IP protocol the reply answers (protocol scan: the probed one). */
+  get ipProto(): number { return this.u8('ipProto'); }
   get port(): number { return this.u16('port'); }
   get ttl(): number { return this.u8('ttl'); }
   get window(): number { return this.u16('window'); }

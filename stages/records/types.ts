@@ -10,11 +10,15 @@
 /** Bumped when a field changes meaning or a required field is added. Decoders refuse newer schemas. */
 export const SCHEMA_VERSION = 1;
 
-export type Proto = 'tcp' | 'udp' | 'sctp';
+/** 'ip': the IP protocol scan (-sO), whose "port" is an IP protocol number (0-255), as nmap's protocol="ip". */
+export type Proto = 'tcp' | 'udp' | 'sctp' | 'ip';
 
-/** IP protocol numbers, as used in probe batches' `protos` column. */
-export const PROTO_NUMBER: Readonly<Record<Proto, number>> = { tcp: 6, udp: 17, sctp: 132 };
-export const PROTO_BY_NUMBER: Readonly<Record<number, Proto>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+/**
+ * IP protocol numbers, as used in probe batches' `protos` column; 0 marks the entries of the IP
+ * protocol scan (their port is the protocol probed).
+ */
+export const PROTO_NUMBER: Readonly<Record<Proto, number>> = { tcp: 6, udp: 17, sctp: 132, ip: 0 };
+export const PROTO_BY_NUMBER: Readonly<Record<number, Proto>> = { 6: 'tcp', 17: 'udp', 132: 'sctp', 0: 'ip' };
 
 /** Nmap's port-state vocabulary. */
 export type PortState = 'open' | 'closed' | 'filtered' | 'unfiltered' | 'open|filtered' | 'closed|filtered';
@@ -26,6 +30,8 @@ export interface PortLists {
   tcp: string;
   udp: string;
   sctp: string;
+  /** IP protocol scan (-sO): the protocol numbers. */
+  ip?: string;
 }
 
 /** What the targets stage planned: enough for reports ("Not shown: 997 closed ports", scaninfo). */
@@ -222,6 +228,30 @@ export interface OsMatch {
 }
 
 /**
+ * A host's traceroute (stages/trace, --traceroute): the hops to it, nmap's way. `port`/`proto`
+ * name the probe (absent for a directly connected host: nothing was sent, its one hop is itself).
+ */
+export interface TraceRecord {
+  type: 'trace';
+  ip: string;
+  port?: number;
+  proto?: Proto;
+  /** TTL 1 … the target; a hop without `ip` timed out. */
+  hops: TraceHop[];
+  /** Hops 1…ttl were found on this other host's path (nmap: "Hops 1-ttl are the same as for ip"). */
+  sharedWith?: { ip: string; ttl: number };
+}
+
+export interface TraceHop {
+  ttl: number;
+  ip?: string;
+  /** ms, two decimals; null when unknown. */
+  rtt?: number | null;
+  /** The hop's reverse name (with -R). */
+  host?: string;
+}
+
+/**
  * One NSE script's result (stages/script): attached to a port (portrule), a host (hostrule),
  * or the whole scan (prerule/postrule: no ip).
  */
@@ -298,6 +328,7 @@ export type KnownRecord =
   | ServiceRecord
   | OsRecord
   | ScriptRecord
+  | TraceRecord
   | ProgressRecord
   | StatusRecord
   | EndTrailer;

@@ -23,8 +23,8 @@ import {
 import type { Duplex } from 'node:stream';
 import { ConnectScanner } from './proto-connect.js';
 import { HostTable } from './host-table.js';
-import { reverseName } from './reverse-dns.js';
-import { probeModule, RawSession, scanTypeByName, type EvasionOptions } from '../probes/index.js';
+import { Resolver, type ResolverOptions } from '../dns/index.js';
+import { IdleScanner, probeModule, RawSession, scanTypeByName, type EvasionOptions } from '../probes/index.js';
 import type { Decided, ScanEngine } from './scan-engine.js';
 
 export { resolveRawRoute, addressBytes, addressKey, macBytes, neighbourTable, nextHopsOf, resolveNeighbours, type NextHop, type RawRoute } from '../probes/index.js';
@@ -79,6 +79,8 @@ export interface SendOptions {
   evasion?: EvasionOptions;
   /** Raw scans: nmap's data directory (UDP payloads). */
   datadir?: string;
+  /** -sI: the zombie, "host[:probeport]". */
+  idleZombie?: string;
   /** UDP: --defeat-icmp-ratelimit. */
   defeatIcmpRateLimit?: boolean;
   /** Raw scans: longest per-host delay when slowing down for a rate limit (--max-scan-delay), ms. */
@@ -87,6 +89,8 @@ export interface SendOptions {
   assumeUp: boolean;
   /** -R: look up names of hosts that are up. */
   reverseDns: boolean;
+  /** How (--dns-servers, --system-dns; default: resolv.conf's servers, /etc/hosts first). */
+  dns?: ResolverOptions;
   /** The command line of this stage, appended to the header's args. */
   args?: string[];
   signal?: AbortSignal;
@@ -107,6 +111,10 @@ export const SEND_DEFAULTS: Omit<SendOptions, 'scanType'> = {
 /** The scan type's engine for these options. */
 function engineFor(opts: SendOptions, scanType: ScanTypeName): ScanEngine {
   if (scanType === 'connect') return new ConnectScanner(opts);
+  if (scanType === 'idle') {
+    if (!opts.idleZombie) throw new RecordStreamError('the idle scan needs its zombie (idleZombie)');
+    return new IdleScanner({ zombie: opts.idleZombie, maxRetries: opts.maxRetries, iface: opts.iface, sourceAddress: opts.sourceAddress, sourcePort: opts.sourcePort, ttl: opts.ttl, signal: opts.signal });
+  }
   const module = probeModule(scanType);
   if (!module) throw new RecordStreamError(`unknown scan type "${scanType}"`);
   return new RawSession({
@@ -214,15 +222,25 @@ export function sendRecords(opts: SendOptions) {
     for (const ip of timedOut) {
       yield { type: 'host', ip, state: opts.assumeUp ? 'up' : 'unknown', reason: 'host-timeout', timedOut: true, time: Date.now() } satisfies HostRecord;
     }
-    for (const host of hosts.records(opts.assumeUp)) {
-      if (timedOut.has(host.ip)) continue;
-      if (opts.reverseDns && host.state === 'up') {
-        const name = await reverseName(host.ip);
-        if (name) host.hostname = name;
+    const hostRecords = [...hosts.records(opts.assumeUp)].filter((h) => !timedOut.has(h.ip));
+    const dns: Record<string, number> = {};
+    if (opts.reverseDns && !aborted()) {
+      // Every up host's name at once, in parallel (nmap's mass reverse DNS after the ping stage).
+      const resolver = new Resolver(opts.dns);
+      try {
+        const names = await resolver.reverse(hostRecords.filter((h) => h.state === 'up').map((h) => h.ip));
+        for (const h of hostRecords) {
+          const name = names.get(h.ip);
+          if (name) h.hostname = name;
+        }
+      } finally {
+        resolver.close();
       }
-      yield host;
+      dns.dnsQueries = resolver.counters.queries;
+      dns.dnsNames = resolver.counters.names;
     }
-    yield extendTrailer(trailer, 'send', { ...sumCounters(engines), skipped, hosts: hosts.size }, aborted() || trailer === undefined);
+    yield* hostRecords;
+    yield extendTrailer(trailer, 'send', { ...sumCounters(engines), skipped, hosts: hosts.size, ...dns }, aborted() || trailer === undefined);
   };
 }
 

@@ -16,7 +16,7 @@ import { scalar, type Database } from './db.js';
 import { storeRecords } from './index.js';
 
 const PORT_STATES = new Set<PortState>(['open', 'closed', 'filtered', 'unfiltered', 'open|filtered', 'closed|filtered']);
-const PROTOS = new Set<Proto>(['tcp', 'udp', 'sctp']);
+const PROTOS = new Set<Proto>(['tcp', 'udp', 'sctp', 'ip']);
 
 interface Imported {
   header: ScanHeader;
@@ -120,7 +120,7 @@ export function parseNmapXml(text: string, source: string, id: string): Imported
   let cpeTarget: string[] | undefined;
   let cpeText = '';
   let extraState: string | undefined;
-  const plan = { tcp: '', udp: '', sctp: '' };
+  const plan: Record<Proto, string> = { tcp: '', udp: '', sctp: '', ip: '' };
   let sawRoot = false;
   const hostsByIp = new Map<string, HostRecord>();
 

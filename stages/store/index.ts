@@ -7,7 +7,7 @@
  */
 import type { Duplex } from 'node:stream';
 import {
-  stageStream, type AnyRecord, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord, type ScriptRecord,
+  stageStream, type AnyRecord, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord, type ScriptRecord, type TraceRecord,
   type ScanHeader, type ServiceRecord,
 } from '../records/index.js';
 import { openDatabase, type Database } from './db.js';
@@ -115,6 +115,7 @@ export function storeRecords(opts: StoreOptions) {
             case 'service': await writer.service(rec as ServiceRecord); break;
             case 'os': await writer.os(rec as OsRecord); break;
             case 'script': await writer.script(rec as ScriptRecord); break;
+            case 'trace': await writer.trace(rec as TraceRecord); break;
             case 'progress': await writer.progress(rec as ProgressRecord); break;
             default: break;
           }

@@ -3,7 +3,7 @@
  * every table carries the scan id, so many scans — prtip's own and imported Nmap/masscan
  * results — live side by side and are queried together.
  */
-export const TABLES = ['scans', 'hosts', 'ports', 'services', 'os_matches', 'scripts', 'progress'] as const;
+export const TABLES = ['scans', 'hosts', 'ports', 'services', 'os_matches', 'scripts', 'hops', 'progress'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export const SCHEMA_SQL = `
@@ -58,6 +58,12 @@ CREATE TABLE IF NOT EXISTS os_matches (
 CREATE TABLE IF NOT EXISTS scripts (
   scan_id VARCHAR NOT NULL, ip VARCHAR, port INTEGER, proto VARCHAR,   -- ip NULL: pre/postrule; port NULL: hostrule
   script_id VARCHAR NOT NULL, scope VARCHAR, output VARCHAR, elements JSON  -- elements: structured output (nmap's <elem>/<table>)
+);
+CREATE TABLE IF NOT EXISTS hops (
+  scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL,        -- the traced host (--traceroute)
+  ttl INTEGER NOT NULL, hop_ip VARCHAR, rtt_ms DOUBLE,  -- hop_ip NULL: no answer at this TTL
+  host VARCHAR,                                         -- the hop's reverse name (-R)
+  probe_port INTEGER, probe_proto VARCHAR               -- the trace probe (NULL: directly connected, nothing sent)
 );
 CREATE TABLE IF NOT EXISTS progress (
   scan_id VARCHAR NOT NULL, start BIGINT NOT NULL, count INTEGER NOT NULL

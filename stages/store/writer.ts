@@ -2,7 +2,7 @@ import {
   DOUBLE, DuckDBDataChunk, DuckDBTimestampMillisecondsValue, INTEGER, LIST, TIMESTAMP_MS, VARCHAR, listValue,
   type DuckDBAppender, type DuckDBConnection, type DuckDBValue,
 } from '@duckdb/node-api';
-import { UserInputError, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord, type ScanHeader, type ScriptRecord, type ServiceRecord } from '../records/index.js';
+import { UserInputError, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord, type ScanHeader, type ScriptRecord, type ServiceRecord, type TraceRecord } from '../records/index.js';
 import { STATE_RANK_SQL } from './schema.js';
 
 const VARCHAR_LIST = LIST(VARCHAR);
@@ -168,6 +168,23 @@ export class ScanWriter {
       this.str(a, m.osgen);
       this.str(a, m.devicetype);
       this.list(a, m.cpe);
+      a.endRow();
+      this.rows++;
+    }
+  }
+
+  async trace(r: TraceRecord): Promise<void> {
+    const a = await this.appender('hops');
+    for (const h of r.hops) {
+      a.appendVarchar(this.scanId);
+      a.appendVarchar(r.ip);
+      a.appendInteger(h.ttl);
+      this.str(a, h.ip);
+      if (h.rtt === undefined || h.rtt === null) a.appendNull();
+      else a.appendDouble(h.rtt);
+      this.str(a, h.host);
+      this.int(a, r.port);
+      this.str(a, r.proto);
       a.endRow();
       this.rows++;
     }

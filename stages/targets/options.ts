@@ -22,6 +22,8 @@ export interface TargetsOptions {
   protocols?: Proto[];
   /** -4 / -6 */
   family?: 4 | 6;
+  /** --dns-servers: resolve target names with prtip's resolver at these servers (default: the system's getaddrinfo). */
+  dnsServers?: string[];
   /** --seed (default: random 32-bit, recorded in header.plan.seed). */
   seed?: number;
   /** --shard i/n, 1-based i. */

@@ -64,7 +64,7 @@ export async function planTargets(opts: TargetsOptions): Promise<TargetPlan> {
   const excludeSpecs = excludeTokens.map((t) => parseTargetSpec(t.text, ctx('exclude', t, family)));
   const resolveFamily = family ?? 4;
   const names = [...targetSpecs, ...excludeSpecs].flatMap((s) => (s.kind === 'host' ? [s.name] : []));
-  const addresses = names.length > 0 ? await resolveNames(names, resolveFamily) : new Map<string, string>();
+  const addresses = names.length > 0 ? await resolveNames(names, resolveFamily, opts.dnsServers) : new Map<string, string>();
 
   const targets = collect(targetSpecs, addresses, resolveFamily, 'targets');
   const excluded = collect(excludeSpecs, addresses, resolveFamily, 'exclusions');

@@ -1,6 +1,6 @@
 /** Nmap's -p syntax, -F and --top-ports → the (port, proto) list probed on every host. */
 import { PROTO_NUMBER, UserInputError, type PortLists, type Proto } from '../records/index.js';
-import type { ServicesTable } from '../datafiles/index.js';
+import { loadProtocolNames, type ServicesTable } from '../datafiles/index.js';
 
 /** The ports probed on each host: index i is (ports[i], protos[i]); tcp ascending, then udp, then sctp. */
 export interface PortList {
@@ -23,7 +23,7 @@ export interface PortSelection {
 export const DEFAULT_TOP_PORTS = 1000;
 export const FAST_TOP_PORTS = 100;
 
-const PROTOS: readonly Proto[] = ['tcp', 'udp', 'sctp'];
+const PROTOS: readonly Proto[] = ['tcp', 'udp', 'sctp', 'ip'];
 const PREFIX: Readonly<Record<string, Proto>> = { T: 'tcp', U: 'udp', S: 'sctp' };
 const NUMERIC = /^(\d*)(-?)(\d*)$/;
 const NAME = /^[A-Za-z0-9_.+/:*?-]+$/;
@@ -41,6 +41,7 @@ export function selectPorts(sel: PortSelection, services: () => ServicesTable): 
     throw new UserInputError(`${given.join(' and ')} cannot be combined: choose the ports one way (-p LIST, -F, or --top-ports N)`);
   }
   const protocols = sel.protocols && sel.protocols.length > 0 ? sel.protocols : (['tcp'] as const);
+  if (protocols.includes('ip')) return selectProtocols(sel, services, protocols);
   if (sel.ports !== undefined) return parsePortSpec(sel.ports, services, protocols);
   let n = DEFAULT_TOP_PORTS;
   if (sel.fast) n = FAST_TOP_PORTS;
@@ -51,6 +52,45 @@ export function selectPorts(sel: PortSelection, services: () => ServicesTable): 
     n = sel.topPorts;
   }
   return topPorts(services(), n, protocols);
+}
+
+/**
+ * The IP protocol scan's "ports", IP protocol numbers as nmap takes them: -p numbers, ranges and
+ * names from nmap-protocols (0-255); -F the protocols nmap-protocols names; default all 256.
+ */
+function selectProtocols(sel: PortSelection, services: () => ServicesTable, protocols: readonly Proto[]): PortList {
+  if (protocols.length > 1) {
+    throw new UserInputError('the IP protocol scan (-sO) runs alone: its -p list is of protocol numbers; run the port scans in another run');
+  }
+  if (sel.topPorts !== undefined) throw new UserInputError('--top-ports does not apply to -sO (nmap-protocols has no frequencies): use -p or -F');
+  const set = new PortSet();
+  const names = () => loadProtocolNames(services().datadir);
+  if (sel.fast) {
+    for (const n of names().keys()) set.add('ip', n);
+    if (set.size === 0) throw new UserInputError('-F with -sO takes the protocols of nmap-protocols, which was not found: give -p 0-255');
+    return set.toList();
+  }
+  const spec = sel.ports ?? '0-255';
+  const bad = (token: string, why: string): never => {
+    throw new UserInputError(`bad protocol spec "${token}" in -p "${spec}" (-sO): ${why}`);
+  };
+  for (const raw of spec.split(',')) {
+    const item = raw.trim();
+    if (item === '') bad(item, 'empty item (two commas in a row, or a comma at an end)');
+    const m = NUMERIC.exec(item);
+    if (m && item !== '') {
+      const [, a, dash, b] = m as unknown as [string, string, string, string];
+      const lo = a === '' ? 0 : Number(a), hi = dash ? (b === '' ? 255 : Number(b)) : lo;
+      if (lo > 255 || hi > 255) bad(item, 'IP protocol numbers are 0-255');
+      if (lo > hi) bad(item, `range runs backwards (${lo} > ${hi}); write ${hi}-${lo}`);
+      set.addRange('ip', lo, hi);
+      continue;
+    }
+    const wanted = [...names()].filter(([, n]) => n.toLowerCase() === item.toLowerCase()).map(([k]) => k);
+    if (wanted.length === 0) bad(item, 'expected a protocol number (0-255), a range, or a protocol name from nmap-protocols');
+    for (const k of wanted) set.add('ip', k);
+  }
+  return set.toList();
 }
 
 /** The n most frequently open ports of each protocol (default TCP) in the services table. */
@@ -160,6 +200,7 @@ class PortSet {
     tcp: new Uint8Array(65536),
     udp: new Uint8Array(65536),
     sctp: new Uint8Array(65536),
+    ip: new Uint8Array(256),
   };
   size = 0;
 
@@ -195,7 +236,7 @@ class PortSet {
         }
         p = q;
       }
-      lists[proto] = runs.join(',');
+      if (proto !== 'ip' || runs.length > 0) lists[proto] = runs.join(',');
     }
     return { ports, protos, count: n, lists };
   }

@@ -1,6 +1,7 @@
 /** Hostname → address, the only lookup this stage does (getaddrinfo via dns.lookup, like nmap). */
 import { lookup } from 'node:dns/promises';
 import { UserInputError } from '../records/index.js';
+import { Resolver } from '../dns/index.js';
 
 /** Parallel lookups: enough to hide resolver latency on a long -iL list, few enough to be polite. */
 const CONCURRENCY = 16;
@@ -16,8 +17,20 @@ const REASONS: Readonly<Record<string, string>> = {
  * Resolves each distinct name to its first address of `family` (nmap scans only the first).
  * Returns name → address text. An unresolvable name is a UserInputError naming it.
  */
-export async function resolveNames(names: Iterable<string>, family: 4 | 6): Promise<Map<string, string>> {
+export async function resolveNames(names: Iterable<string>, family: 4 | 6, dnsServers?: string[]): Promise<Map<string, string>> {
   const queue = [...new Set(names)];
+  if (dnsServers) {
+    // --dns-servers: nmap asks those servers for target names too, not the system resolver.
+    const resolver = new Resolver({ servers: dnsServers });
+    try {
+      const found = await resolver.forward(queue, family);
+      const missing = queue.find((n) => !found.has(n));
+      if (missing !== undefined) throw new UserInputError(`cannot resolve "${missing}" to an IPv${family} address at --dns-servers ${dnsServers.join(',')}: no answer`);
+      return found;
+    } finally {
+      resolver.close();
+    }
+  }
   const result = new Map<string, string>();
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -17,7 +17,7 @@ const cases: Array<[string[], RegExp, string?]> = [
   [['targets', '198.18.0.1', '-iL', '/nonexistent/targets.txt'], /\/nonexistent\/targets\.txt/],
   [['targets', '198.18.0.1', '--exclude', '198.18.0.1'], /no targets left/],
   [['targets', '-p', '80'], /no targets given/],
-  [['scan', '-sZ', '127.0.0.1'], /-sZ/],
+  [['scan', '-sR', '127.0.0.1'], /-sR/],
   [['scan', '--bogus', '127.0.0.1'], /"--bogus"/],
   [['scan', '-T7', '127.0.0.1'], /-T7/],
   [['scan', '-sT', '-p', 'U:53', '127.0.0.1'], /U:53/],

@@ -62,7 +62,7 @@ t.test('OpenAPI 3 document generated from the routes', async (t) => {
 });
 
 t.test('bad scan requests: 400 with the message the CLI prints', async (t) => {
-  for (const args of [['-sT', '-p', '70000', '127.0.0.1'], ['-sT', '--frobnicate', '127.0.0.1'], ['-sT', '-p', '80'], ['-sY', '127.0.0.1'], ['-sT', '-p', '80', '300.1.2.3']]) {
+  for (const args of [['-sT', '-p', '70000', '127.0.0.1'], ['-sT', '--frobnicate', '127.0.0.1'], ['-sT', '-p', '80'], ['-sR', '127.0.0.1'], ['-sT', '-p', '80', '300.1.2.3']]) {
     const r = await srv.api('/api/scans', { method: 'POST', body: { args } });
     t.equal(r.status, 400, args.join(' '));
     const cli = await runCli(['scan', ...args]);

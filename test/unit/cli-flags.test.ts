@@ -34,11 +34,21 @@ t.test('attached and separate values agree', async (t) => {
   t.same(scan('--', '-weird-host').targets, ['-weird-host']);
 });
 
+t.test('-A is -O -sV -sC --traceroute; names flags', async (t) => {
+  t.match(scan('-A'), { osDetect: true, versionDetect: true, traceroute: true, scripts: 'default' });
+  t.equal(scan('-sC', '-A').scripts, 'default', '-sC and -A select the default scripts once');
+  t.equal(scan('--script', 'banner', '-A').scripts, 'banner,default');
+  t.same(scan('--dns-servers', '198.18.0.53,[2001:2::53]:5353').dnsServers, ['198.18.0.53', '[2001:2::53]:5353']);
+  t.match(scan('-sL', '-n'), { listScan: true, noDns: true, reverseDns: false });
+  t.equal(scan('-sL').noDns, undefined, '-sL resolves unless -n');
+  t.equal(scan('-n', '-R').noDns, false);
+});
+
 t.test('bad flags and values: one clear message quoting the token', async (t) => {
   const bad: Array<[string[], RegExp]> = [
-    [['-sZ'], /"-sZ" \(SCTP COOKIE-ECHO scan\) is not available|-sZ \(SCTP COOKIE-ECHO scan\) is not available/],
-    [['-sO'], /-sO \(IP protocol scan\) is not available in this version/],
-    [['-A'], /-A \(aggressive scan = -O -sV -sC --traceroute; prtip has no --traceroute yet, give -O -sV -sC\) is not available/],
+    [['-sR'], /-sR \(RPC scan\) is not available in this version/],
+    [['--dns-servers', 'ns.example'], /bad DNS server "ns.example" for --dns-servers: expected an IPv4 or IPv6 address/],
+    [['--dns-servers', ','], /--dns-servers needs at least one server address/],
     [['-PS22'], /-PS22 \(TCP SYN ping\) is not available/],
     [['--frobnicate'], /unknown option "--frobnicate" for prtip scan/],
     [['-Q'], /unknown option "-Q"/],

@@ -226,3 +226,11 @@ t.test('decodeIpv4Reply: a raw SYN/ACK', async (t) => {
   t.equal(tcpOptionString(d.reply), 'M5B4NNS');
   t.equal(decodeIpv4Reply(Uint8Array.from([0x60, 0, 0, 0])), undefined, 'not IPv4');
 });
+
+t.test('a SEQ probe without a reply in the middle leaves OPS and WIN out (no hole in the test)', async (t) => {
+  const r = computeFingerprint(ctx, { ...fullReplies(), seq: seqReplies.filter(([i]) => i !== 2) });
+  const names = r.fingerprint.tests.map((x) => x.name);
+  t.notOk(names.includes('OPS'), 'five of six options strings: no OPS');
+  t.notOk(names.includes('WIN'));
+  for (const test of r.fingerprint.tests) t.ok(test.attrs.every((a) => Array.isArray(a)), `${test.name}: every attribute is a [name, value] pair`);
+});

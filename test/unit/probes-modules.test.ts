@@ -20,7 +20,8 @@ t.test('registry: every name is an nmap.dtd scan type; every flag is in the CLI 
   const dtd = fs.readFileSync('/usr/share/nmap/nmap.dtd', 'utf8');
   const types = /<!ENTITY % scan_types "\(([^)]+)\)"/.exec(dtd)![1]!.split('|');
   for (const m of SCAN_TYPES) {
-    t.ok(types.includes(m.name), `${m.name} is an nmap.dtd scan type`);
+    // nmap.dtd has no idle type: nmap writes no <scaninfo> for -sI, nor does prtip (idle-lab.test.ts)
+    t.ok(types.includes(m.name) || m.name === 'idle', `${m.name} is an nmap.dtd scan type`);
     const spec = FLAGS.find((f) => f.names.includes(m.flag));
     t.equal(spec?.help, m.help, `${m.flag}: the CLI's help line comes from the module`);
   }

@@ -10,6 +10,7 @@ const GROUPS: FlagGroup[] = ['os', 'probedb', 'timing', 'output', 'misc'];
 
 const REFUSED: Record<string, string> = {
   '-O': 'prtip os always detects the OS',
+  '-A': 'it is prtip scan -A (-O -sV -sC --traceroute); in a pipe: prtip send | prtip detect | prtip os | prtip script',
   '--max-retries': 'OS probe rounds are set by --max-os-tries',
   '--max-rtt-timeout': 'it sets how prtip send waits', '--max-parallelism': 'it sets how prtip send probes',
   '--max-rate': 'it sets how prtip send probes', '--rate': 'it sets how prtip send probes', '--min-rate': 'it sets how prtip send probes',

@@ -21,7 +21,7 @@ const GROUPS: FlagGroup[] = SCAN_GROUPS;
 const loadStore = () => import('../../../stages/store/index.js');
 
 export default class Scan extends PrtipCommand {
-  static override summary = 'Run a whole scan in one process (targets → send → [detect] → [os] → [script] → [store] → format)';
+  static override summary = 'Run a whole scan in one process (targets → send (or list, -sL) → [detect] → [os] → [trace] → [script] → [store] → format)';
   static override description = commandHelp(
     'prtip [scan] [options] TARGET...  |  prtip scan --resume FILE',
     'Scans the targets with the same stages the pipe runs, in one process, and prints the\n' +

@@ -8,6 +8,11 @@ import { formatOptions, sendOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
 
 const GROUPS: FlagGroup[] = ['scan', 'evasion', 'discovery', 'timing', 'output', 'interaction'];
+const REFUSED: Record<string, string> = {
+  '--tui': 'the dashboard is prtip scan --tui; in a pipe, prtip format shows the status records of --stats-every',
+  '-sL': 'the list scan sends nothing: it is prtip scan -sL (or prtip -sL)',
+  '--traceroute': 'traceroute runs after the whole port scan: use prtip scan --traceroute',
+};
 
 export default class Send extends PrtipCommand {
   static override summary = 'Probe the targets read on stdin and emit port records';
@@ -23,11 +28,12 @@ export default class Send extends PrtipCommand {
       'prtip targets 198.18.0.0/24 -p 1-1024 | prtip send -sT -T4 | prtip format -oD results.jsonl',
       'prtip targets 198.18.0.0/16 -p 80 | prtip send -sS --rate 100k | prtip format -oN -',
     ],
+    REFUSED,
   );
 
   protected readonly commandName = 'send';
   protected readonly groups = GROUPS;
-  protected override readonly refused = { '--tui': 'the dashboard is prtip scan --tui; in a pipe, prtip format shows the status records of --stats-every' };
+  protected override readonly refused = REFUSED;
 
   protected async main(o: CliOptions): Promise<void> {
     if (o.outputs.length > 0) {

@@ -13,7 +13,7 @@ import { findResumable, finishedRanges, openDatabase, query } from '../../../sta
 import { planTargets } from '../../../stages/targets/index.js';
 import { parseArgs, type CliOptions } from './flags.js';
 import { checkScanOptions, SCAN_GROUPS } from './scan-options.js';
-import { detectOptions, formatOptions, osOptions, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
+import { detectOptions, formatOptions, osOptions, scriptOptions, traceOptions, sendOptions, targetsOptions } from './stage-options.js';
 
 /** Options of prtip scan that make no sense for a scan spread over workers, and what to do instead. */
 export const NOT_FOR_CLUSTER: Readonly<Record<string, string>> = Object.fromEntries([
@@ -97,6 +97,7 @@ export const runShardScan: ShardRunner = async (job, ctx) => {
   const o = parseArgs(argv, SCAN_GROUPS, 'scan', true);
   if (resume) o.seed = resume.seed;
   checkScanOptions(o);
+  if (o.listScan) throw new UserInputError('-sL (list scan) sends nothing to split among workers: run prtip -sL on one machine');
   const targets = targetsOptions(o, [['prtip', 'scan', ...argv].join(' ')], ctx.signal);
   if (resume) targets.skip = resume.skip;
   const db = await openDatabase(ctx.dbPath);
@@ -109,6 +110,7 @@ export const runShardScan: ShardRunner = async (job, ctx) => {
       format: formatOptions(o, []),
       detect: o.versionDetect ? detectOptions(o, [], ctx.signal, ctx.warn) : undefined,
       os: o.osDetect ? osOptions(o, [], ctx.signal, ctx.warn) : undefined,
+      ...(o.traceroute ? { trace: traceOptions(o, [], ctx.signal, ctx.warn) } : {}),
       script: o.scripts !== undefined ? scriptOptions(o, [], ctx.signal, ctx.warn) : undefined,
       store: { path: ctx.dbPath, db, argv, resumeScanId: resume?.scanId },
       observe: (rec) => {

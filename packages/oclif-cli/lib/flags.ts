@@ -9,6 +9,7 @@ import {
 } from '../../../stages/probes/index.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
 import { parseInteger, parseRate, parseShard, parseTime, parseTimingTemplate } from './nmap-values.js';
+import { parseDnsServer } from '../../../stages/dns/index.js';
 
 export interface CliOptions {
   targets: string[];
@@ -25,8 +26,19 @@ export interface CliOptions {
   sequential: boolean;
   datadir?: string;
   scanTypes: string[];
+  /** Arguments of scan-type flags that take one, by scan type name (idle: the -sI zombie). */
+  scanArgs: Record<string, string>;
   assumeUp: boolean;
   reverseDns: boolean;
+  /** -n given last (so -sL, which resolves by default, does not). */
+  noDns?: boolean;
+  /** --dns-servers (each checked), --system-dns. */
+  dnsServers?: string[];
+  systemDns?: boolean;
+  /** -sL: list the targets (names unless -n), send nothing to them. */
+  listScan?: boolean;
+  /** --traceroute (also -A). */
+  traceroute?: boolean;
   timing?: number;
   maxRetries?: number;
   maxParallelism?: number;
@@ -106,7 +118,7 @@ export interface CliOptions {
 export function emptyOptions(): CliOptions {
   return {
     targets: [], inputFiles: [], exclude: [], excludeFiles: [], fast: false, sequential: false,
-    scanTypes: [], assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0, badsum: false, defeatIcmpRateLimit: false,
+    scanTypes: [], scanArgs: {}, assumeUp: false, reverseDns: false, outputs: [], openOnly: false, reason: false, verbose: 0, badsum: false, defeatIcmpRateLimit: false,
     versionDetect: false, checkDb: false, partial: false, tui: false, debugging: 0,
   };
 }
@@ -171,7 +183,10 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--datadir'], value: 'DIR', group: 'misc', help: 'where nmap data files live (default /usr/share/nmap)', apply: (o, v) => { o.datadir = v; } },
   // scan techniques
   // one flag per scan type, from the probe-module registry (stages/probes/registry.ts)
-  ...SCAN_TYPES.map((m): FlagSpec => ({ names: [m.flag], group: 'scan', help: m.help, apply: (o) => { if (!o.scanTypes.includes(m.name)) o.scanTypes.push(m.name); } })),
+  ...SCAN_TYPES.map((m): FlagSpec => ({
+    names: [m.flag], ...(m.value ? { value: m.value } : {}), group: 'scan', help: m.help,
+    apply: (o, v) => { if (!o.scanTypes.includes(m.name)) o.scanTypes.push(m.name); if (m.value) o.scanArgs[m.name] = v; },
+  })),
   { names: ['--scanflags'], value: 'FLAGS', group: 'scan', help: 'raw TCP scans: send these flags (URGACKPSHRSTSYNFINECECWR, ALL, NONE or a number); the scan type still reads the replies', apply: (o, v) => { o.scanFlags = parseScanFlags(v); } },
   { names: ['-e'], value: 'IFACE', group: 'scan', help: 'raw scans: send and capture on IFACE (default: from the routing table)', apply: (o, v) => { o.iface = parseInterface(v); } },
   { names: ['-S'], value: 'ADDR', group: 'scan', help: 'raw scans: source address of the probes (default: from the routing table)', apply: (o, v) => { o.sourceAddress = parseAddress('-S', v); } },
@@ -192,8 +207,13 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--data-length'], value: 'N', group: 'evasion', help: `raw scans: N random payload bytes in every probe (0-${MAX_DATA_LENGTH})`, apply: (o, v, n) => { o.payload = { bytes: dataOfLength(parseInteger(n, v, 0, MAX_DATA_LENGTH)), flag: n }; } },
   // discovery and names
   { names: ['-Pn'], group: 'discovery', help: 'treat every host as up (no host is reported down)', apply: (o) => { o.assumeUp = true; } },
-  { names: ['-n'], group: 'discovery', help: 'never do reverse DNS (the default; overrides an earlier -R)', apply: (o) => { o.reverseDns = false; } },
-  { names: ['-R'], group: 'discovery', help: 'reverse-resolve hosts that are up (system resolver)', apply: (o) => { o.reverseDns = true; } },
+  { names: ['-n'], group: 'discovery', help: 'never do reverse DNS (the default, except with -sL; overrides an earlier -R)', apply: (o) => { o.reverseDns = false; o.noDns = true; } },
+  { names: ['-R'], group: 'discovery', help: 'reverse-resolve hosts that are up, in parallel (resolv.conf\'s servers, /etc/hosts first)', apply: (o) => { o.reverseDns = true; o.noDns = false; } },
+  { names: ['--dns-servers'], value: 'SERVER[,…]', group: 'discovery', help: 'DNS servers for -R, -sL, traceroute hops and target names (addr or addr:port; default: resolv.conf\'s)', apply: (o, v, n) => { o.dnsServers = parseDnsServers(n, v); } },
+  { names: ['--system-dns'], group: 'discovery', help: 'reverse names from the system resolver (getnameinfo), a few at a time', apply: (o) => { o.systemDns = true; } },
+  { names: ['-A'], group: 'os', help: 'aggressive: -O -sV -sC --traceroute (as nmap; root)', apply: (o) => { o.osDetect = true; o.versionDetect = true; o.traceroute = true; if (!(o.scripts ?? '').split(',').includes('default')) o.scripts = o.scripts ? `${o.scripts},default` : 'default'; } },
+  { names: ['--traceroute'], group: 'discovery', help: 'trace the hops to each up host with probes of the scan\'s type after the scan (root, IPv4)', apply: (o) => { o.traceroute = true; } },
+  { names: ['-sL'], group: 'discovery', help: 'list scan: list the targets with their reverse names (unless -n); nothing is sent to them', apply: (o) => { o.listScan = true; } },
   // service/version detection
   { names: ['-sV'], group: 'version', help: 'probe open ports for service/version (nmap-service-probes, or the built-in set)', apply: (o) => { o.versionDetect = true; } },
   { names: ['--version-intensity'], value: '0-9', group: 'version', help: 'probes tried: rarity up to this (default 7); port-listed probes always', apply: (o, v, n) => { o.versionIntensity = parseInteger(n, v, 0, 9); } },
@@ -255,6 +275,16 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-v'], group: 'output', help: 'verbose: open ports on stderr as found; down hosts in reports', apply: (o) => { o.verbose++; } },
 ];
 
+/** --dns-servers: a comma-separated list of addresses (addr:port, [v6]:port). */
+function parseDnsServers(flag: string, v: string): string[] {
+  const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (list.length === 0) throw new UserInputError(`${flag} needs at least one server address`);
+  for (const s of list) {
+    if (!parseDnsServer(s)) throw new UserInputError(`bad DNS server "${s}" for ${flag}: expected an IPv4 or IPv6 address, optionally :port`);
+  }
+  return list;
+}
+
 /** --data-string: the text's bytes (UTF-8), bounded like the other payloads. */
 function stringData(v: string, flag: string): Uint8Array {
   const b = new Uint8Array(Buffer.from(v, 'utf8'));
@@ -265,11 +295,11 @@ function stringData(v: string, flag: string): Uint8Array {
 /** nmap options prtip does not do yet: refused with a clear word instead of "unknown". */
 const NOT_YET: Record<string, string> = {
   ...Object.fromEntries(PLANNED_SCAN_TYPES.map((p) => [p.flag, p.title])),
-  '-sn': 'ping scan', '-sL': 'list scan', '-A': 'aggressive scan = -O -sV -sC --traceroute; prtip has no --traceroute yet, give -O -sV -sC',
+  '-sn': 'ping scan',
   '-oS': 'script kiddie output',
   '-PS': 'TCP SYN ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-PA': 'TCP ACK ping', '-PU': 'UDP ping', '-PE': 'ICMP echo ping', '-PP': 'ICMP timestamp ping',
-  '-PM': 'ICMP netmask ping', '-PR': 'ARP ping', '--traceroute': 'traceroute',
+  '-PM': 'ICMP netmask ping', '-PR': 'ARP ping',
   '-sR': 'RPC scan',
   '--packet-trace': 'packet trace: it comes with the new send engine',
   '--min-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',

@@ -8,7 +8,8 @@ import type { OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type AnyRecord } from '../../../stages/records/index.js';
 import type { Database } from '../../../stages/store/index.js';
 import { parseArgs, type CliOptions, type FlagGroup } from './flags.js';
-import { detectOptions, formatOptions, osOptions, refuseOsFlagsWithoutO, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
+import { scanTypeByName } from '../../../stages/probes/index.js';
+import { detectOptions, dnsOptions, formatOptions, osOptions, traceOptions, refuseOsFlagsWithoutO, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
 
 export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'timing', 'output', 'database', 'interaction', 'misc'];
 
@@ -25,8 +26,8 @@ export function checkScanOptions(o: CliOptions): void {
   }
   refuseOsFlagsWithoutO(o);
   const protocols = scanProtocols(o);
-  if (o.ports !== undefined && /(^|,)\s*S:/i.test(o.ports)) {
-    throw new UserInputError(`-p "${o.ports}" asks for SCTP ports, but prtip has no SCTP scan yet (-sY/-sZ)`);
+  if (o.ports !== undefined && /(^|,)\s*S:/i.test(o.ports) && !protocols.includes('sctp')) {
+    throw new UserInputError(`-p "${o.ports}" asks for SCTP ports: add -sY (SCTP INIT scan) or -sZ to probe them`);
   }
   if (o.ports !== undefined && /(^|,)\s*U:/i.test(o.ports) && !protocols.includes('udp')) {
     throw new UserInputError(`-p "${o.ports}" asks for UDP ports: add -sU (UDP scan) to probe them`);
@@ -58,8 +59,24 @@ export interface ScanContext {
   resume?: { scanId: string; skip: Array<[number, number]>; prior: AnyRecord[] };
 }
 
+/** -sL lists targets and sends them nothing: the options that would scan them are refused, not ignored. */
+function checkListScan(o: CliOptions): void {
+  const scanning = [
+    ...o.scanTypes.map((t) => scanTypeByName(t)?.flag ?? t), o.versionDetect && '-sV', o.osDetect && '-O', o.scripts !== undefined && '-sC/--script',
+    o.traceroute && '--traceroute', o.assumeUp && '-Pn', o.ports !== undefined && '-p', o.fast && '-F', o.topPorts !== undefined && '--top-ports',
+    o.resume !== undefined && '--resume',
+  ].filter(Boolean);
+  if (scanning.length > 0) throw new UserInputError(`-sL (list scan) sends nothing to the targets: it cannot take ${scanning.join(', ')}`);
+}
+
 export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipelineOptions {
+  if (o.listScan) checkListScan(o);
   const targets = targetsOptions(o, ctx.args, ctx.signal);
+  if (o.listScan) {
+    // One entry per host, in address order: the list scan needs hosts, not ports.
+    targets.ports = '0';
+    targets.sequential = true;
+  }
   if (ctx.resume) targets.skip = ctx.resume.skip;
   const send = sendOptions(o, [], ctx.signal, ctx.warn);
   send.statusEveryMs = ctx.statusEveryMs;
@@ -69,8 +86,10 @@ export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipeli
     targets,
     send,
     format: formatOptions(o, ctx.outputs),
+    ...(o.listScan ? { list: { reverseDns: o.noDns !== true, dns: dnsOptions(o), signal: ctx.signal } } : {}),
     detect,
     os: o.osDetect ? osOptions(o, [], ctx.signal, ctx.warn) : undefined,
+    ...(o.traceroute && !o.listScan ? { trace: traceOptions(o, [], ctx.signal, ctx.warn) } : {}),
     script: o.scripts !== undefined ? scriptOptions(o, [], ctx.signal, ctx.warn) : undefined,
     store: o.db ? { path: o.db, db: ctx.db, argv: ctx.argv, resumeScanId: ctx.resume?.scanId } : undefined,
     observe: ctx.observe,

@@ -1,4 +1,6 @@
 /** Maps parsed command-line options onto each stage's options: the CLI's only policy. */
+import type { ResolverOptions } from '../../../stages/dns/index.js';
+import { checkTracePrivileges, TRACE_IPV6_REASON, type TraceOptions } from '../../../stages/trace/index.js';
 import fs from 'node:fs';
 import type { FormatOptions, OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type Proto } from '../../../stages/records/index.js';
@@ -10,7 +12,7 @@ import { loadServicesTable } from '../../../stages/datafiles/index.js';
 import type { CliOptions } from './flags.js';
 import { loadNative } from '../../../native/index.js';
 import { checkOsPrivileges, DEFAULT_MAX_OS_TRIES, OS_IPV6_REASON, type OsStageOptions } from '../../../stages/os/index.js';
-import { parseSpoofMac, probeModule, resolveTiming, scanTypeByName, type EvasionOptions, type TimingFlags } from '../../../stages/probes/index.js';
+import { parseSpoofMac, parseZombie, probeModule, resolveTiming, scanTypeByName, type EvasionOptions, type TimingFlags } from '../../../stages/probes/index.js';
 
 /** The protocols the asked scan types probe (default TCP): what unprefixed -p items mean. */
 export function scanProtocols(o: CliOptions): Proto[] {
@@ -33,6 +35,7 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     topPorts: o.topPorts,
     protocols: scanProtocols(o),
     family: o.family,
+    ...(o.dnsServers && !o.systemDns ? { dnsServers: o.dnsServers } : {}),
     seed: o.seed,
     batchSize: o.batchSize,
     shard: o.shard,
@@ -41,6 +44,12 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     args,
     signal,
   };
+}
+
+/** --dns-servers / --system-dns → the resolver's options (stages/dns). */
+export function dnsOptions(o: CliOptions): ResolverOptions {
+  if (o.systemDns && o.dnsServers) throw new UserInputError('--system-dns and --dns-servers: give one (the system resolver has its own servers)');
+  return o.systemDns ? { system: true } : o.dnsServers ? { servers: o.dnsServers } : {};
 }
 
 /**
@@ -174,13 +183,34 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
       : undefined,
     assumeUp: o.assumeUp,
     reverseDns: o.reverseDns,
+    dns: dnsOptions(o),
     args,
     signal,
     onWarning,
   };
 }
 
+/** -sI: the zombie and the options it honours; packet options it cannot carry are refused. */
+function idleSendOptions(o: CliOptions, types: string[], args: string[], signal: AbortSignal, onWarning: (m: string) => void): SendOptions {
+  if (types.length > 1) throw new UserInputError(`-sI (idle scan) runs alone, not with ${types.filter((x) => x !== 'idle').map((x) => scanTypeByName(x)!.flag).join(', ')}`);
+  const refused = [
+    o.maxParallelism !== undefined && '--max-parallelism', o.scanFlags !== undefined && '--scanflags', o.badsum && '--badsum',
+    o.fragment !== undefined && '-f/--mtu', o.decoys !== undefined && '-D', o.spoofMac !== undefined && '--spoof-mac',
+    o.ipOptions !== undefined && '--ip-options', o.payload !== undefined && o.payload.flag, o.defeatIcmpRateLimit && '--defeat-icmp-ratelimit',
+    o.maxScanDelayMs !== undefined && '--max-scan-delay', o.maxRate !== undefined && '--max-rate', o.minRate !== undefined && '--min-rate',
+    o.waitMs !== undefined && '--wait', o.timeoutMs !== undefined && '--max-rtt-timeout',
+  ].filter(Boolean);
+  if (refused.length > 0) throw new UserInputError(`${refused.join(', ')} ${refused.length > 1 ? 'do' : 'does'} not apply to the idle scan (-sI): its probes are paced by the zombie's IP ID counts`);
+  parseZombie(o.scanArgs.idle ?? '');
+  return {
+    scanType: 'idle', idleZombie: o.scanArgs.idle, maxParallelism: SEND_DEFAULTS.maxParallelism, timeoutMs: SEND_DEFAULTS.timeoutMs,
+    maxRetries: o.maxRetries ?? 2, iface: o.iface, sourceAddress: o.sourceAddress, sourcePort: o.sourcePort, ttl: o.ttl,
+    assumeUp: o.assumeUp, reverseDns: o.reverseDns, args, signal, onWarning,
+  };
+}
+
 function rawSendOptions(o: CliOptions, types: string[], args: string[], signal: AbortSignal, onWarning: (m: string) => void): SendOptions {
+  if (types.includes('idle')) return idleSendOptions(o, types, args, signal, onWarning);
   const modules = types.map((t) => probeModule(t)!);
   const flags = modules.map((m) => m.flag).join(' ');
   if (o.scanFlags !== undefined && !modules.some((m) => m.proto === 'tcp')) {
@@ -232,6 +262,7 @@ function rawSendOptions(o: CliOptions, types: string[], args: string[], signal: 
     maxScanDelayMs: o.maxScanDelayMs ?? (udp ? 1000 : t.maxScanDelayMs),
     assumeUp: o.assumeUp,
     reverseDns: o.reverseDns,
+    dns: dnsOptions(o),
     args,
     signal,
     onWarning,
@@ -281,6 +312,18 @@ export function scriptOptions(o: CliOptions, args: string[], signal: AbortSignal
     signal,
     onWarning,
     onLog: (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
+/** --traceroute → the trace stage; refuses what cannot run (no root, IPv6). */
+export function traceOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): TraceOptions {
+  if (o.family === 6) throw new UserInputError(`--traceroute with -6: ${TRACE_IPV6_REASON}`);
+  checkTracePrivileges();
+  return {
+    reverseDns: o.reverseDns, dns: dnsOptions(o), datadir: o.datadir,
+    ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
+    route: { ...(o.iface ? { iface: o.iface } : {}), ...(o.sourceAddress ? { source: o.sourceAddress } : {}) },
+    args, signal, onWarning,
   };
 }
 
