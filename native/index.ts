@@ -72,6 +72,10 @@ export interface RawEngineConfig extends WireSpec {
   rate?: number;
   /** --packet-trace from the start (setTrace switches it later). */
   trace?: boolean;
+  /** Floor (probes/s) the sender keeps even with a full congestion window (--min-rate). */
+  minRate?: number;
+  /** Initial congestion window (probes awaiting an answer); 0: none. */
+  congestionWindow?: number;
 }
 
 export interface RawEngineStats {
@@ -87,7 +91,14 @@ export interface RawEngineStats {
   duplicates: number;
   /** Captured packets that were not replies to this scan. */
   foreign: number;
+  /** Packets the kernel dropped before the capture read them (the ring was full), and those the interface dropped. */
   pcapDropped: number;
+  ifDropped: number;
+  /** Of the replies, TCP RSTs (--defeat-rst-ratelimit leaves them out of the pace). */
+  rstReplies: number;
+  /** Times the sender waited for the congestion window, and probes it sent past a full window to keep --min-rate. */
+  windowWaits: number;
+  minRateSends: number;
   /** From the first send to the end of the last sendmmsg (packets − 1 intervals, so sent/sendSeconds ≈ the rate). */
   sendSeconds: number;
   error?: string;
@@ -122,6 +133,16 @@ export interface RawEngine {
   sentSeq(): number;
   /** Probes queued but not yet sent. */
   queuedProbes(): number;
+  /** The sender's pace from now on, probes (frames) per second; 0: unpaced. Congestion control sets it. */
+  setRate(pps: number): void;
+  /** Most probes waiting for an answer at once (the congestion window; 0: no limit), and how long an unanswered probe keeps its place, ms. */
+  setWindow(n: number, timeoutMs?: number): void;
+  /** Probes sent and neither answered nor expired. */
+  outstanding(): number;
+  /** Gives these entries of the slot up (--host-timeout): no resend, no report; they read as answered. */
+  abandon(slot: number, entries: Uint32Array): void;
+  /** The slot's answered bitmap (as retire returns it), the slot staying in flight. */
+  answered(slot: number): Buffer;
   stats(): RawEngineStats;
   /** --packet-trace: copy every frame sent and every packet captured (or stop copying). */
   setTrace(on: boolean): void;
@@ -145,7 +166,7 @@ export interface ReplyLayout {
 export type ReplyFieldName =
   | 'index' | 'timeMs' | 'rttMs' | 'slot' | 'addr' | 'from' | 'seq' | 'ack' | 'port' | 'window' | 'ipId'
   | 'payloadLength' | 'quotedLength' | 'family' | 'kind' | 'ttl' | 'tcpFlags' | 'icmpType' | 'icmpCode'
-  | 'tcpOptionsLength' | 'payloadHeadLength' | 'tcpOptions' | 'payloadHead' | 'sctpChunk' | 'ipProto';
+  | 'tcpOptionsLength' | 'payloadHeadLength' | 'tries' | 'tcpOptions' | 'payloadHead' | 'sctpChunk' | 'ipProto';
 
 export interface ParsedReplyInfo {
   kind: 'syn-ack' | 'rst' | 'udp' | 'icmp' | 'sctp' | 'proto';

@@ -34,6 +34,12 @@ struct InFlightBatch {
   std::vector<uint64_t> answered;
   uint32_t answered_count = 0;
   std::unique_ptr<std::atomic<uint32_t>[]> sent_us;  // last send time, µs of the realtime clock mod 2^32
+  // Times each probe went on the wire (saturating): a reply to a probe sent more than once has no
+  // RTT sample (Karn's rule: it may answer either send).
+  std::unique_ptr<std::atomic<uint8_t>[]> tries;
+  // 1 while the probe holds a place in the engine's congestion window (sent, not answered, not
+  // timed out); exchanged atomically by the sender, the receiver and retire.
+  std::unique_ptr<std::atomic<uint8_t>[]> in_window;
   // When the sender started and finished this batch's latest job (monotonic ns): how long a round
   // took on the wire, whatever time it spent queued behind other batches' jobs.
   std::atomic<uint64_t> job_start_ns{0}, job_end_ns{0};
@@ -109,7 +115,10 @@ struct TraceBuffer {
 struct EngineCounters {
   std::atomic<uint64_t> sent{0}, send_errors{0}, send_retries{0};
   std::atomic<uint64_t> first_send_ns{0}, last_send_ns{0};  // monotonic clock, for the achieved rate
-  std::atomic<uint64_t> captured{0}, replies{0}, invalid{0}, duplicates{0}, foreign{0}, pcap_dropped{0};
+  std::atomic<uint64_t> captured{0}, replies{0}, invalid{0}, duplicates{0}, foreign{0}, pcap_dropped{0}, if_dropped{0}, rst_replies{0};
+  // Sends the window held back (the congestion window was full), and probes sent early because
+  // --min-rate would have been missed.
+  std::atomic<uint64_t> window_waits{0}, min_rate_sends{0};
 };
 
 struct EngineCore {
@@ -119,6 +128,16 @@ struct EngineCore {
   std::string ifname;
   int ifindex = 0;
   double rate = 0;
+  // The pace the scan's congestion control chose (probes/s, 0: none), changed while running
+  // (setRate); the sender re-reads it before every chunk.
+  std::atomic<double> live_rate{0};
+  // Congestion window: most probes sent and still waiting for an answer (0: no limit), and how
+  // many are (answered or expired ones leave it). --min-rate sends past a full window.
+  std::atomic<uint32_t> window{0};
+  std::atomic<int64_t> outstanding{0};
+  // A probe unanswered this long leaves the window (JS sets it to the scan's probe timeout).
+  std::atomic<uint64_t> window_timeout_ns{1000000000ull};
+  double min_rate = 0;
   int packet_fd = -1;
   pcap_t* pcap = nullptr;
 
@@ -145,6 +164,11 @@ struct EngineCore {
   std::vector<uint8_t> out;
   std::function<void(std::vector<uint8_t>*)> deliver;
 };
+
+// Frees a probe's place in the congestion window, if it holds one (answer, timeout, retire).
+inline void leave_window(EngineCore& core, InFlightBatch& b, uint32_t i) {
+  if (b.in_window && b.in_window[i].exchange(0, std::memory_order_relaxed)) core.outstanding.fetch_sub(1, std::memory_order_relaxed);
+}
 
 void run_sender(EngineCore& core);
 void run_receiver(EngineCore& core);

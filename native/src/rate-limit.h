@@ -22,15 +22,23 @@ class TokenBucket {
   static constexpr size_t kMaxBatch = 256;
 
   // rate <= 0: unlimited.
-  explicit TokenBucket(double rate) : rate_(rate) {
-    batch_ = rate_ <= 0 ? kMaxBatch : std::clamp<size_t>(size_t(rate_ / 2000.0), 1, kMaxBatch);
-    // Up to 10 ms of credit (never less than one batch): enough to absorb a late wake-up,
-    // too little to show as a burst on the wire.
-    burst_ = std::max<double>(double(batch_), rate_ * 0.01);
+  explicit TokenBucket(double rate) {
+    set_rate(rate);
     tokens_ = double(batch_);
     last_ = monotonic_ns();
   }
 
+  // A new rate (congestion control changes it while the scan runs); credit above the new burst is dropped.
+  void set_rate(double rate) {
+    rate_ = rate;
+    batch_ = rate_ <= 0 ? kMaxBatch : std::clamp<size_t>(size_t(rate_ / 2000.0), 1, kMaxBatch);
+    // Up to 10 ms of credit (never less than one batch): enough to absorb a late wake-up,
+    // too little to show as a burst on the wire.
+    burst_ = std::max<double>(double(batch_), rate_ * 0.01);
+    tokens_ = std::min(tokens_, burst_);
+  }
+
+  double rate() const { return rate_; }
   size_t batch_size() const { return batch_; }
 
   // Waits until n tokens are there and takes them; returns false when `stop` was raised meanwhile.
@@ -57,11 +65,11 @@ class TokenBucket {
     last_ = now;
   }
 
-  double rate_;
-  size_t batch_;
-  double burst_;
-  double tokens_;
-  uint64_t last_;
+  double rate_ = 0;
+  size_t batch_ = kMaxBatch;
+  double burst_ = 0;
+  double tokens_ = 0;
+  uint64_t last_ = 0;
 };
 
 }  // namespace prtip

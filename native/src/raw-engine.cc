@@ -124,6 +124,9 @@ Napi::Function RawEngine::Define(Napi::Env env) {
                       InstanceMethod("roundSeconds", &RawEngine::RoundSeconds),
                       InstanceMethod("sentSeq", &RawEngine::SentSeq),
                       InstanceMethod("queuedProbes", &RawEngine::QueuedProbes),
+                      InstanceMethod("setRate", &RawEngine::SetRate), InstanceMethod("setWindow", &RawEngine::SetWindow),
+                      InstanceMethod("outstanding", &RawEngine::Outstanding), InstanceMethod("abandon", &RawEngine::Abandon),
+                      InstanceMethod("answered", &RawEngine::Answered),
                       InstanceMethod("stats", &RawEngine::Stats), InstanceMethod("stop", &RawEngine::Stop),
                       InstanceMethod("setTrace", &RawEngine::SetTrace), InstanceMethod("takeTrace", &RawEngine::TakeTrace)});
 }
@@ -147,6 +150,8 @@ RawEngine::RawEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawEngin
   core_->ifname = ifn.As<Napi::String>().Utf8Value();
   core_->rate = number_field(env, o, "rate", 0);
   core_->trace.on.store(o.Has("trace") && o.Get("trace").ToBoolean().Value());  // --packet-trace
+  core_->min_rate = number_field(env, o, "minRate", 0);
+  core_->window = uint32_t(std::max(0.0, number_field(env, o, "congestionWindow", 0)));
   for (uint32_t s = kMaxSlots; s > 0; s--) core_->free_slots.push_back(s - 1);
   tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "prtip-raw-replies", 0, 1);
   tsfn_.Unref(env);  // only a started engine keeps the process alive
@@ -277,6 +282,10 @@ Napi::Value RawEngine::Enqueue(const Napi::CallbackInfo& info) {
   b->answered.assign((count + 63) / 64, 0);
   b->sent_us.reset(new std::atomic<uint32_t>[count]);
   for (size_t i = 0; i < count; i++) b->sent_us[i].store(0, std::memory_order_relaxed);
+  b->tries.reset(new std::atomic<uint8_t>[count]);
+  for (size_t i = 0; i < count; i++) b->tries[i].store(0, std::memory_order_relaxed);
+  b->in_window.reset(new std::atomic<uint8_t>[count]);
+  for (size_t i = 0; i < count; i++) b->in_window[i].store(0, std::memory_order_relaxed);
   uint32_t slot;
   {
     std::lock_guard<std::mutex> lock(core_->mu);
@@ -332,6 +341,7 @@ Napi::Value RawEngine::Retire(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(core_->mu);
     b = std::move(core_->slots[slot]);
     if (!b) fail(env, "RawEngine.retire: slot not in flight");
+    for (uint32_t i = 0; i < b->count; i++) leave_window(*core_, *b, i);  // what it still held of the window is free
     if (core_->by_key) {
       const size_t alen = b->addr_len();
       for (uint32_t i = 0; i < b->count; i++) {
@@ -372,6 +382,72 @@ Napi::Value RawEngine::RoundSeconds(const Napi::CallbackInfo& info) {
   if (!b) fail(env, "RawEngine.roundSeconds: slot not in flight");
   const uint64_t a = b->job_start_ns.load(), z = b->job_end_ns.load();
   return Napi::Number::New(env, z > a ? double(z - a) / 1e9 : 0.0);
+}
+
+// setRate(pps): the sender's pace from now on (congestion control); 0: none.
+Napi::Value RawEngine::SetRate(const Napi::CallbackInfo& info) {
+  const double r = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  core_->live_rate.store(r > 0 ? r : 0);
+  return info.Env().Undefined();
+}
+
+// setWindow(n, timeoutMs?): most probes waiting for an answer at once (0: no limit), and how long an
+// unanswered probe keeps its place.
+Napi::Value RawEngine::SetWindow(const Napi::CallbackInfo& info) {
+  const double w = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  core_->window.store(w >= 1 ? uint32_t(std::min(w, 4294967295.0)) : 0);
+  if (info.Length() > 1 && info[1].IsNumber()) {
+    const double ms = info[1].As<Napi::Number>().DoubleValue();
+    if (ms > 0) core_->window_timeout_ns.store(uint64_t(std::min(ms, 86400000.0) * 1e6));
+  }
+  return info.Env().Undefined();
+}
+
+// abandon(slot, entries): these probes are given up (--host-timeout): marked done without an
+// answer, so no resend goes to them and they leave the window; their bits read as answered.
+Napi::Value RawEngine::Abandon(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsTypedArray()) fail(env, "RawEngine.abandon(slot, entries): bad arguments");
+  const uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  if (slot >= kMaxSlots) fail(env, "RawEngine.abandon: bad slot");
+  auto entries = info[1].As<Napi::Uint32Array>();
+  std::lock_guard<std::mutex> lock(core_->mu);
+  const auto& b = core_->slots[slot];
+  if (!b) fail(env, "RawEngine.abandon: slot not in flight");
+  for (size_t k = 0; k < entries.ElementLength(); k++) {
+    const uint32_t i = entries[k];
+    if (i >= b->count) continue;
+    uint64_t& word = b->answered[i / 64];
+    const uint64_t bit = 1ull << (i % 64);
+    if (word & bit) continue;
+    word |= bit;
+    b->answered_count++;
+    leave_window(*core_, *b, i);
+  }
+  return env.Undefined();
+}
+
+// answered(slot) → the slot's answered bitmap as retire returns it, the slot staying in flight.
+Napi::Value RawEngine::Answered(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  if (slot >= kMaxSlots) fail(env, "RawEngine.answered: bad slot");
+  std::lock_guard<std::mutex> lock(core_->mu);
+  const auto& b = core_->slots[slot];
+  if (!b) fail(env, "RawEngine.answered: slot not in flight");
+  auto out = Napi::Buffer<uint8_t>::New(env, (b->count + 7) / 8);
+  for (uint32_t i = 0; i < b->count; i += 8) {
+    uint8_t byte = 0;
+    for (uint32_t j = 0; j < 8 && i + j < b->count; j++) {
+      if (b->answered[(i + j) / 64] & (1ull << ((i + j) % 64))) byte |= uint8_t(1u << j);
+    }
+    out.Data()[i / 8] = byte;
+  }
+  return out;
+}
+
+Napi::Value RawEngine::Outstanding(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(core_->outstanding.load()));
 }
 
 Napi::Value RawEngine::SentSeq(const Napi::CallbackInfo& info) {
@@ -420,6 +496,10 @@ Napi::Value RawEngine::Stats(const Napi::CallbackInfo& info) {
   o.Set("duplicates", double(k.duplicates.load()));
   o.Set("foreign", double(k.foreign.load()));
   o.Set("pcapDropped", double(k.pcap_dropped.load()));
+  o.Set("ifDropped", double(k.if_dropped.load()));
+  o.Set("rstReplies", double(k.rst_replies.load()));
+  o.Set("windowWaits", double(k.window_waits.load()));
+  o.Set("minRateSends", double(k.min_rate_sends.load()));
   const uint64_t first = k.first_send_ns.load(), last = k.last_send_ns.load();
   o.Set("sendSeconds", first && last > first ? double(last - first) / 1e9 : 0.0);
   std::lock_guard<std::mutex> lock(core_->qmu);
@@ -563,6 +643,7 @@ Napi::Value ReplyLayout(const Napi::CallbackInfo& info) {
   F("quotedLength", quoted_len, "u16"); F("family", family, "u8"); F("kind", kind, "u8"); F("ttl", ttl, "u8");
   F("tcpFlags", tcp_flags, "u8"); F("icmpType", icmp_type, "u8"); F("icmpCode", icmp_code, "u8");
   F("tcpOptionsLength", tcp_options_len, "u8"); F("payloadHeadLength", payload_head_len, "u8");
+  F("tries", tries, "u8");
   B("tcpOptions", tcp_options); B("payloadHead", payload_head); F("sctpChunk", sctp_chunk, "u8"); F("ipProto", ip_proto, "u8");
 #undef F
 #undef B

@@ -27,6 +27,11 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   Napi::Value RoundSeconds(const Napi::CallbackInfo& info);
   Napi::Value SentSeq(const Napi::CallbackInfo& info);
   Napi::Value QueuedProbes(const Napi::CallbackInfo& info);
+  Napi::Value SetRate(const Napi::CallbackInfo& info);
+  Napi::Value SetWindow(const Napi::CallbackInfo& info);
+  Napi::Value Outstanding(const Napi::CallbackInfo& info);
+  Napi::Value Abandon(const Napi::CallbackInfo& info);
+  Napi::Value Answered(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SetTrace(const Napi::CallbackInfo& info);

@@ -12,7 +12,7 @@
 namespace prtip {
 
 static void put_reply(std::vector<uint8_t>& out, double index, double time_ms, float rtt_ms, uint32_t slot,
-                      const Reply& r) {
+                      uint8_t tries, const Reply& r) {
   const size_t at = out.size();
   out.resize(at + kReplyRecordSize, 0);
   ReplyRecord rec{};
@@ -21,6 +21,7 @@ static void put_reply(std::vector<uint8_t>& out, double index, double time_ms, f
   rec.time_ms = time_ms;
   rec.rtt_ms = rtt_ms;
   rec.slot = slot;
+  rec.tries = tries;
   memcpy(rec.addr, r.peer, alen);
   memcpy(rec.from, r.from, alen);
   rec.seq = r.seq;
@@ -65,6 +66,7 @@ static void on_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   }
   double index, rtt_ms = -1;
   uint32_t slot, i;
+  uint8_t tries = 0;
   {
     std::lock_guard<std::mutex> lock(core.mu);
     uint32_t tag;
@@ -101,15 +103,22 @@ static void on_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
       return;
     }
     word |= bit;
-    core.slots[slot]->answered_count++;
+    InFlightBatch& hit = *core.slots[slot];
+    hit.answered_count++;
+    leave_window(core, hit, i);
     index = b->start + double(i);
+    tries = hit.tries[i].load(std::memory_order_relaxed);
     const uint32_t sent = b->sent_us[i].load(std::memory_order_relaxed);
     const uint32_t now = uint32_t(uint64_t(h->ts.tv_sec) * 1000000ull + uint64_t(h->ts.tv_usec));
-    if (sent != 0) rtt_ms = double(uint32_t(now - sent)) / 1000.0;
+    // Signed: a reply to the first send captured just after a resend re-stamped the probe comes
+    // out negative (no RTT), not as a 4.29-million-ms wrap.
+    const int32_t delta = int32_t(now - sent);
+    if (sent != 0 && delta >= 0) rtt_ms = double(delta) / 1000.0;
   }
   core.counters.replies++;
+  if (r.kind == kReplyTcp && (r.tcp_flags & 0x04)) core.counters.rst_replies++;
   const double time_ms = double(h->ts.tv_sec) * 1000.0 + double(h->ts.tv_usec) / 1000.0;
-  put_reply(core.out, index, time_ms, float(rtt_ms), slot, r);
+  put_reply(core.out, index, time_ms, float(rtt_ms), slot, tries, r);
 }
 
 static void flush(EngineCore& core) {
@@ -134,7 +143,20 @@ void run_receiver(EngineCore& core) {
       }
     }
   };
+  uint64_t last_stats = monotonic_ns();
+  auto read_drops = [&]() {
+    pcap_stat st{};
+    if (pcap_stats(core.pcap, &st) == 0) {
+      core.counters.pcap_dropped = st.ps_drop;
+      core.counters.if_dropped = st.ps_ifdrop;
+    }
+  };
   while (!core.stopping.load()) {
+    // Drops are read as the scan runs (not only at its end), so the live counters show them.
+    if (monotonic_ns() - last_stats > 250000000ull) {
+      read_drops();
+      last_stats = monotonic_ns();
+    }
     pollfd pfd{fd, POLLIN, 0};
     poll(&pfd, 1, 5);
     const int n = drain();
@@ -150,8 +172,7 @@ void run_receiver(EngineCore& core) {
     }
   }
   drain();
-  pcap_stat st{};
-  if (pcap_stats(core.pcap, &st) == 0) core.counters.pcap_dropped = st.ps_drop + st.ps_ifdrop;
+  read_drops();
   flush(core);
 }
 

@@ -54,15 +54,61 @@ static void send_all(EngineCore& core, mmsghdr* msgs, unsigned n) {
   }
 }
 
+// Probes holding a place in the congestion window, oldest first (only while a window is set).
+struct WindowEntry {
+  std::shared_ptr<InFlightBatch> batch;
+  uint32_t i;
+  uint32_t stamp;  // the send's sent_us: a later resend of the probe has its own entry
+  uint64_t at_ns;
+};
+
+// Unanswered probes older than the timeout leave the window (they count as lost, not as waiting).
+static void age_window(EngineCore& core, std::deque<WindowEntry>& win) {
+  const uint64_t now = monotonic_ns(), timeout = core.window_timeout_ns.load(std::memory_order_relaxed);
+  while (!win.empty()) {
+    WindowEntry& e = win.front();
+    const bool held = e.batch->in_window[e.i].load(std::memory_order_relaxed) != 0;
+    if (held && now - e.at_ns < timeout) break;
+    if (held && e.batch->sent_us[e.i].load(std::memory_order_relaxed) == e.stamp) leave_window(core, *e.batch, e.i);
+    win.pop_front();
+  }
+}
+
+// Waits until the congestion window has room for one more probe, and returns how many it has room
+// for (up to `want`). --min-rate sends one probe past a full window whenever the floor would
+// otherwise be missed. Returns 0 when the engine is stopping.
+static size_t window_room(EngineCore& core, std::deque<WindowEntry>& win, size_t want, uint64_t& last_send_ns) {
+  bool waited = false;
+  for (;;) {
+    if (core.stopping.load(std::memory_order_relaxed)) return 0;
+    const uint32_t w = core.window.load(std::memory_order_relaxed);
+    if (w == 0) return want;
+    age_window(core, win);
+    const int64_t out = core.outstanding.load(std::memory_order_relaxed);
+    if (out < int64_t(w)) return std::min<size_t>(want, size_t(int64_t(w) - out));
+    const uint64_t now = monotonic_ns();
+    if (core.min_rate > 0 && last_send_ns != 0 && double(now - last_send_ns) >= 1e9 / core.min_rate) {
+      core.counters.min_rate_sends++;
+      return 1;
+    }
+    if (!waited) core.counters.window_waits++;
+    waited = true;
+    // Answers (receiver thread) and timeouts open the window; poll at 100 µs.
+    timespec ts{0, 100000};
+    nanosleep(&ts, nullptr);
+  }
+}
+
 void run_sender(EngineCore& core) {
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // µs-accurate sleeps for the pacing
-  TokenBucket bucket(core.rate);
-  const size_t batch_max = bucket.batch_size();
+  TokenBucket bucket(core.live_rate.load() > 0 ? core.live_rate.load() : core.rate);
   FrameSink sink;
   sink.bytes.reserve(TokenBucket::kMaxBatch * 128);
   std::vector<iovec> iov;
   std::vector<mmsghdr> msgs;
   std::vector<uint32_t> idx(TokenBucket::kMaxBatch);
+  uint64_t last_send_ns = 0;
+  std::deque<WindowEntry> win;
   sockaddr_ll dest[2];
   for (int k = 0; k < 2; k++) {
     memset(&dest[k], 0, sizeof dest[k]);
@@ -91,9 +137,12 @@ void run_sender(EngineCore& core) {
     const uint64_t job_start = monotonic_ns();
     b.job_start_ns = job_start;
     for (size_t k = 0; k < total;) {
+      const double live = core.live_rate.load(std::memory_order_relaxed);
+      if (live > 0 && live != bucket.rate()) bucket.set_rate(live);
+      const size_t batch_max = bucket.batch_size();
       // Up to batch_max probes per round; their frames (often one each) go out in one sendmmsg
       // per batch_max frames, and the token bucket counts frames: the rate is packets on the wire.
-      const size_t m = job.pace > 0 ? 1 : std::min(batch_max, total - k);
+      size_t m = job.pace > 0 ? 1 : std::min(batch_max, total - k);
       if (job.pace > 0 && k > 0) {
         // A paced job (a target rate-limiting its answers): one probe per 1/pace seconds.
         const uint64_t due = job_start + uint64_t(double(k) * 1e9 / job.pace);
@@ -106,6 +155,8 @@ void run_sender(EngineCore& core) {
         }
         if (core.stopping.load()) return;
       }
+      m = window_room(core, win, m, last_send_ns);
+      if (m == 0) return;
       sink.clear();
       for (size_t j = 0; j < m; j++) {
         const uint32_t i = job.entries.empty() ? uint32_t(k + j) : job.entries[k + j];
@@ -129,8 +180,21 @@ void run_sender(EngineCore& core) {
         const size_t chunk = std::min(batch_max, nf - q);
         if (!bucket.acquire(chunk, core.stopping)) return;
         if (q == 0) {
+          // Stamped (and counted into the window) before the frames leave, so that no reply can
+          // be captured ahead of its probe's stamp.
           const uint32_t stamp = realtime_us32();
-          for (size_t j = 0; j < m; j++) b.sent_us[idx[j]].store(stamp, std::memory_order_relaxed);
+          const bool windowed = core.window.load(std::memory_order_relaxed) != 0;
+          const uint64_t at = windowed ? monotonic_ns() : 0;
+          for (size_t j = 0; j < m; j++) {
+            const uint32_t i = idx[j];
+            b.sent_us[i].store(stamp, std::memory_order_relaxed);
+            const uint8_t t = b.tries[i].load(std::memory_order_relaxed);
+            if (t < 255) b.tries[i].store(uint8_t(t + 1), std::memory_order_relaxed);
+            if (windowed) {
+              if (!b.in_window[i].exchange(1, std::memory_order_relaxed)) core.outstanding.fetch_add(1, std::memory_order_relaxed);
+              win.push_back(WindowEntry{job.batch, i, stamp, at});
+            }
+          }
         }
         if (core.counters.first_send_ns.load(std::memory_order_relaxed) == 0) core.counters.first_send_ns = monotonic_ns();
         send_all(core, msgs.data() + q, unsigned(chunk));
@@ -138,7 +202,8 @@ void run_sender(EngineCore& core) {
           const double ms = realtime_ms();
           for (size_t c = q; c < q + chunk; c++) core.trace.add(0, ms, static_cast<const uint8_t*>(iov[c].iov_base), iov[c].iov_len);
         }
-        core.counters.last_send_ns = monotonic_ns();
+        last_send_ns = monotonic_ns();
+        core.counters.last_send_ns = last_send_ns;
         core.counters.sent += chunk;
       }
       k += m;

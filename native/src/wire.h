@@ -89,6 +89,7 @@ struct ReplyRecord {
   uint8_t icmp_type, icmp_code;
   uint8_t tcp_options_len;
   uint8_t payload_head_len;
+  uint8_t tries;         // times the probe was sent when this reply came (1: an RTT sample; more: none, Karn)
   uint8_t tcp_options[40];
   uint8_t payload_head[32];  // UDP reply: the first payload bytes
   uint8_t sctp_chunk;        // SCTP reply: its first chunk's type (2 INIT-ACK, 6 ABORT)

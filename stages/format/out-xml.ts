@@ -95,7 +95,7 @@ function hostElement(r: HostReport, view: ViewOptions, names: HostNames, scripts
     if (t > last) last = t;
   }
   const out: string[] = [];
-  out.push(`<host${first !== Infinity ? ` starttime="${epoch(first)}" endtime="${epoch(last)}"` : ''}>` +
+  out.push(`<host${first !== Infinity ? ` starttime="${epoch(first)}" endtime="${epoch(last)}"` : ''}${r.host?.timedOut ? ' timedout="true"' : ''}>` +
     xmlElement('status', { state: st.state, reason: st.reason, reason_ttl: st.ttl }));
   out.push(xmlElement('address', { addr: r.ip, addrtype: r.ip.includes(':') ? 'ipv6' : 'ipv4' }));
   const known = names.of(r.ip, r.host);

@@ -8,7 +8,8 @@ export { PROBE_MODULES, SCAN_TYPES, CONNECT_SCAN, IDLE_SCAN, PLANNED_SCAN_TYPES,
 export { IdleScanner, parseZombie, classifyIpIds, tcpFrame, type IdleScanOptions, type IpIdClass } from './idle-scan.js';
 export { RawSession, type RawSessionOptions, type RawCounters } from './raw-session.js';
 export { ReplyView, replyLayout, addrText } from './reply.js';
-export { RAW_TIMING } from './timing.js';
+export { RAW_TIMING, resolveTiming, type ResolvedTiming, type TimingFlags } from './timing.js';
+export { CongestionControl, RetryAllowance } from './congestion.js';
 export { icmpPing, tcpSynPing, tcpAckPing, udpPing, ICMP_ECHO, ICMP_TIMESTAMP, ICMP_MASK } from './discovery-probes.js';
 export { tcpFlagScan, closedOnReset, type TcpFlagScanSpec } from './tcp-flag-scan.js';
 export { flagsOf, parseScanFlags, TCP_FLAG_BITS } from './tcp-flags.js';

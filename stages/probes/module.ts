@@ -36,6 +36,15 @@ export interface RawTiming {
   retries: number;
   /** Most probes per second the template allows (undefined: as fast as the path takes them). */
   maxRate?: number;
+  /** Least gap between probes (ms), most it may grow to for a rate-limiting host, most probes awaiting answers. */
+  scanDelay?: number;
+  maxScanDelay?: number;
+  parallelism?: number;
+  /** A host not finished after this long (ms) is given up (-T5: 15 min). */
+  hostTimeout?: number;
+  /** Congestion control: the first pace (probes/s) and the growth per interval past slow start. */
+  initialRate?: number;
+  caGrowth?: number;
 }
 
 export interface ScanTypeInfo {

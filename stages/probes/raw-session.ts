@@ -16,7 +16,8 @@ import { PROTO_NUMBER, UserInputError, type PortRecord, type ProbeBatch, type Pr
 import type { ProbeModule, WireContext } from './module.js';
 import { addrText, ReplyView } from './reply.js';
 import { nextHopsOf, resolveNeighbours, resolveRawRoute, type NextHop, type RawRoute } from './routing.js';
-import { RttEstimator } from './rtt.js';
+import { RttEstimator, HostRtt } from './rtt.js';
+import { CongestionControl, RetryAllowance } from './congestion.js';
 import type { ScanEngine } from './scan-engine.js';
 import { IcmpRateLimitWatch } from './icmp-ratelimit.js';
 import { resolveEvasion, type EvasionOptions } from './evasion.js';
@@ -29,8 +30,26 @@ export interface RawSessionOptions {
   sourcePort?: number;
   iface?: string;
   sourceAddress?: string;
-  /** Packets per second (retries included); undefined: as fast as the path takes them. */
+  /** Ceiling on the pace, packets per second (retries included); undefined: as fast as the path takes them. */
   maxRate?: number;
+  /** Floor on the pace (--min-rate): congestion control never goes below it, and a full window does not hold it back. */
+  minRate?: number;
+  /** The pace congestion control starts from (probes/s; default 1000) and its growth per interval above ssthresh. */
+  initialRate?: number;
+  caGrowth?: number;
+  /** Fixed pace: congestion control off (tests of the engine itself). */
+  fixedRate?: boolean;
+  /** Least time between two probes (--scan-delay), ms: a ceiling of 1000/delay probes/s. */
+  scanDelayMs?: number;
+  /** Most probes awaiting an answer at once (--max-parallelism; -T0…-T2: 1); undefined: no window. */
+  maxParallelism?: number;
+  /** --min-parallelism: the pace never falls below this many probes per smoothed RTT. */
+  minParallelism?: number;
+  /** --host-timeout, ms: a host whose probes are not all finished this long after its first is given up. */
+  hostTimeoutMs?: number;
+  /** --defeat-rst-ratelimit: RSTs count neither as answers for the pace nor as drops. */
+  defeatRstRateLimit?: boolean;
+  /** Most retransmissions (--max-retries); fewer are used while answers show the path needs none (nmap's rule). */
   maxRetries: number;
   initialTimeoutMs: number;
   minTimeoutMs: number;
@@ -103,6 +122,17 @@ interface InFlight {
   emptyRounds?: number;
   /** When the batch was first queued (performance.now()). */
   firstAt?: number;
+  /** The batch's hosts, when few (their RTTs decide its wait); undefined: many, the group's RTT does. */
+  hosts?: string[];
+  /** --host-timeout: every host of the batch. */
+  hostSet?: Set<string>;
+}
+
+function hostSetOf(family: 4 | 6, addrs: Uint8Array): Set<string> {
+  const width = family === 4 ? 4 : 16;
+  const set = new Set<string>();
+  for (let o = 0; o < addrs.length; o += width) set.add(addrText(addrs, o, family));
+  return set;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -127,6 +157,21 @@ export class RawSession implements ScanEngine {
   private readonly unanswered: Array<{ b: InFlight; answered: Buffer; time: number; count?: number }> = [];
   private readonly warnedOwn = new Set<string>();
   private readonly rtt: RttEstimator;
+  /** Per-host RTT estimators (a batch of few hosts waits as long as its slowest host needs). */
+  private readonly hostRtt: HostRtt;
+  private readonly cc?: CongestionControl;
+  private readonly retryAllowance: RetryAllowance;
+  private lastCc = 0;
+  private pushedRate = 0;
+  private lastWindow = -Infinity;
+  /** --host-timeout: each host's first probe (ms, performance.now()), in order, and the hosts given up. */
+  private readonly hostFirst = new Map<string, number>();
+  private readonly hostOrder: Array<[string, number]> = [];
+  private hostOrderAt = 0;
+  /** Hosts given up (--host-timeout): no more probes, no port records; the send stage reports them. */
+  readonly timedOutHosts = new Set<string>();
+  /** --host-timeout: port records held until the end (a host given up later must not have shown ports). */
+  private readonly held: PortRecord[] = [];
   private readonly sourcePort: number;
   private readonly key = new Uint8Array(16);
   /** Limit on probes queued in native but not yet sent (backpressure towards the input). */
@@ -140,10 +185,37 @@ export class RawSession implements ScanEngine {
       this.ratelimit = new IcmpRateLimitWatch({ maxDelayMs: opts.maxScanDelayMs ?? 1000 });
     }
     this.rtt = new RttEstimator(opts.initialTimeoutMs, opts.minTimeoutMs, opts.maxTimeoutMs);
+    this.hostRtt = new HostRtt(this.rtt, opts.initialTimeoutMs, opts.minTimeoutMs, opts.maxTimeoutMs);
+    this.retryAllowance = new RetryAllowance(opts.maxRetries);
+    const ceiling = Math.min(opts.maxRate ?? Infinity, opts.scanDelayMs ? 1000 / opts.scanDelayMs : Infinity);
+    if (!opts.fixedRate) {
+      this.cc = new CongestionControl({
+        // A ceiling given (--max-rate, --scan-delay) is where the pace starts: the user knows the
+        // path; adaptation only comes down from it when the path stops answering.
+        initialRate: Number.isFinite(ceiling) ? ceiling : Math.max(opts.minRate ?? 0, opts.initialRate ?? 1000),
+        // --max-scan-delay bounds how slow adaptation may get (one probe per that long), --min-rate more.
+        minRate: Math.min(ceiling, Math.max(opts.minRate ?? 0, opts.maxScanDelayMs ? 1000 / opts.maxScanDelayMs : 0)) || undefined,
+        maxRate: Number.isFinite(ceiling) ? ceiling : undefined,
+        caGrowth: opts.caGrowth,
+      });
+    }
     // Above Linux's default ephemeral range (32768–60999) so no kernel socket shares our port.
     this.sourcePort = opts.sourcePort ?? randomInt(61000, 65536);
     crypto.getRandomValues(this.key);
     this.queueLimit = opts.maxRate ? Math.max(16384, Math.ceil(opts.maxRate * 0.25)) : 131072;
+  }
+
+  /** The pace the sender keeps now (probes/s; undefined: unpaced). */
+  private get paceNow(): number | undefined {
+    if (this.cc) return this.cc.rate;
+    const ceiling = Math.min(this.opts.maxRate ?? Infinity, this.opts.scanDelayMs ? 1000 / this.opts.scanDelayMs : Infinity);
+    return Number.isFinite(ceiling) ? ceiling : undefined;
+  }
+
+  /** Probes queued in native but not sent yet, at most: a quarter second at the present pace (backpressure). */
+  private get queueCap(): number {
+    const pace = this.paceNow;
+    return pace === undefined ? this.queueLimit : Math.min(this.queueLimit, Math.max(16384, Math.ceil(pace * 0.25)));
   }
 
   get aborted(): boolean {
@@ -158,14 +230,91 @@ export class RawSession implements ScanEngine {
     for (;;) {
       const packed = this.replyBuffers.shift();
       if (packed) {
-        yield* this.decodeReplies(packed);
+        yield* this.hold(this.decodeReplies(packed));
         continue;
       }
       const retired = this.unanswered.shift();
       if (!retired) return;
-      yield* this.noResponse(retired.b, retired.answered, retired.time);
+      yield* this.hold(this.noResponse(retired.b, retired.answered, retired.time));
       yield { type: 'progress', start: retired.b.start, count: retired.count ?? retired.b.ports.length / 2 };
     }
+  }
+
+  /** Without --host-timeout: records as they come. With it: held until finish (see releaseHeld). */
+  private *hold(records: Generator<PortRecord>): Generator<PortRecord> {
+    if (!this.opts.hostTimeoutMs) return yield* records;
+    for (const r of records) if (!this.timedOutHosts.has(r.ip)) this.held.push(r);
+  }
+
+  /** The held records of hosts that finished in time. */
+  private *releaseHeld(): Generator<PortRecord> {
+    for (const r of this.held) if (!this.timedOutHosts.has(r.ip)) yield r;
+    this.held.length = 0;
+  }
+
+  /**
+   * --host-timeout: hosts past their deadline are given up — probes of theirs still in flight are
+   * dropped from the engine (no resend), later ones are never sent, and none of their ports is
+   * reported. Hosts finish in any order, so a host whose probes all finished is only given up if
+   * a probe of its comes after its deadline.
+   */
+  private expireHosts(now: number): void {
+    const limit = this.opts.hostTimeoutMs!;
+    const due: string[] = [];
+    while (this.hostOrderAt < this.hostOrder.length && now - this.hostOrder[this.hostOrderAt]![1] > limit) {
+      const [host] = this.hostOrder[this.hostOrderAt++]!;
+      if (!this.timedOutHosts.has(host)) due.push(host);
+    }
+    if (this.hostOrderAt > 4096 && this.hostOrderAt * 2 > this.hostOrder.length) {
+      this.hostOrder.splice(0, this.hostOrderAt);
+      this.hostOrderAt = 0;
+    }
+    if (due.length === 0) return;
+    // A host past its deadline is given up only if a probe of its is still unanswered in flight.
+    const dueSet = new Set(due);
+    const drops: Array<{ b: InFlight; entries: number[] }> = [];
+    const late = new Set<string>();
+    for (const b of this.inflight) {
+      if (!due.some((h) => b.hostSet?.has(h))) continue;
+      const engine = this.engines.get(b.family)!.engine;
+      const answered = engine.answered(b.slot);
+      const width = b.family === 4 ? 4 : 16;
+      for (let i = 0; i < b.ports.length / 2; i++) {
+        if (answered[i >> 3]! & (1 << (i & 7))) continue;
+        const h = addrText(b.addrs, i * width, b.family);
+        if (dueSet.has(h)) late.add(h);
+      }
+      drops.push({ b, entries: [] });
+    }
+    if (late.size === 0) return;
+    for (const h of late) this.timedOutHosts.add(h);
+    this.counters.hostTimeouts = this.timedOutHosts.size;
+    for (const { b, entries } of drops) {
+      const width = b.family === 4 ? 4 : 16;
+      for (let i = 0; i < b.ports.length / 2; i++) if (late.has(addrText(b.addrs, i * width, b.family))) entries.push(i);
+      if (entries.length) this.engines.get(b.family)!.engine.abandon(b.slot, Uint32Array.from(entries));
+    }
+  }
+
+  /** Marks the hosts of a batch seen (their deadline starts) and which of them are past it already. */
+  private noteHosts(family: 4 | 6, addrs: Uint8Array, now: number): { hostSet: Set<string>; late?: Uint8Array } {
+    const width = family === 4 ? 4 : 16;
+    const hostSet = new Set<string>();
+    let late: Uint8Array | undefined;
+    const limit = this.opts.hostTimeoutMs!;
+    for (let o = 0, i = 0; o < addrs.length; o += width, i++) {
+      const h = addrText(addrs, o, family);
+      hostSet.add(h);
+      const first = this.hostFirst.get(h);
+      if (first === undefined) {
+        this.hostFirst.set(h, now);
+        this.hostOrder.push([h, now]);
+      } else if (this.timedOutHosts.has(h) || now - first > limit) {
+        if (!this.timedOutHosts.has(h)) { this.timedOutHosts.add(h); this.counters.hostTimeouts = this.timedOutHosts.size; }
+        (late ??= new Uint8Array(addrs.length / width))[i] = 1;
+      }
+    }
+    return { hostSet, late };
   }
 
   get pending(): number {
@@ -207,7 +356,9 @@ export class RawSession implements ScanEngine {
       ...(family === 4 ? { src4: route.sourceBytes, dstMac4: route.nextHopMac } : { src6: route.sourceBytes, dstMac6: route.nextHopMac }),
       sourcePort: this.sourcePort,
       ttl: this.opts.ttl ?? 64,
-      rate: this.opts.maxRate ?? 0,
+      rate: this.paceNow ?? 0,
+      ...(this.opts.minRate ? { minRate: this.opts.minRate } : {}),
+      ...(this.opts.maxParallelism ? { congestionWindow: this.opts.maxParallelism } : {}),
       key: this.key,
       trace: (this.tracing ??= this.opts.packetTrace?.enabled() ?? false),
       ...this.module.wire(ctx),
@@ -232,7 +383,16 @@ export class RawSession implements ScanEngine {
     for (let i = 0; i < v.count; i++) {
       v.at(i);
       const rtt = v.rttMs;
-      if (!v.isIcmp && rtt >= 0) this.rtt.sample(rtt);
+      const tries = v.tries;
+      const rst = v.isTcp && (v.tcpFlags & 0x04) !== 0;
+      // --defeat-rst-ratelimit: a host's RST budget says nothing about the path; RSTs neither pace nor earn retries.
+      if (rst && this.opts.defeatRstRateLimit) continue;
+      // Karn's rule: a probe sent more than once gives no sample (the reply may answer either send).
+      if (!v.isIcmp && rtt >= 0 && tries === 1) this.hostRtt.sample(v.ip, rtt);
+      // A retransmission that got the answer: its first send was lost (nmap's drop), and the path
+      // needs at least this many retries.
+      if (tries > 0) this.retryAllowance.answer(tries);
+      if (tries > 1) this.cc?.drop();
     }
     this.replyBuffers.push(packed);
   }
@@ -392,7 +552,16 @@ export class RawSession implements ScanEngine {
 
   private async enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array): Promise<void> {
     await this.engineFor(family, addrs);
-    const plan = await this.nextHopMacs(family, addrs);
+    let plan = await this.nextHopMacs(family, addrs);
+    if (this.opts.hostTimeoutMs) {
+      // Probes of hosts already given up are not sent (they count for --resume like sent ones).
+      const { late } = this.noteHosts(family, addrs, performance.now());
+      if (late) {
+        const unresolved = plan?.unresolved ?? new Uint8Array(late.length);
+        for (let i = 0; i < late.length; i++) if (late[i]) unresolved[i] = 3;
+        plan = { macs: plan?.macs, unresolved };
+      }
+    }
     if (!plan?.unresolved) return this.submit(family, start, addrs, ports, plan?.macs);
     // Probes to on-link hosts without a MAC are not sent: each run of sendable probes is a batch.
     const width = family === 4 ? 4 : 16;
@@ -404,10 +573,11 @@ export class RawSession implements ScanEngine {
         const kind = unresolved[i];
         while (j < n && unresolved[j] === kind) j++;
         if (kind === 1) this.noMac(family, start + i, addrs.subarray(i * width, j * width), ports.subarray(i * 2, j * 2));
-        else this.ownAddress(family, start + i, addrs.subarray(i * width, j * width), j - i);
+        else if (kind === 2) this.ownAddress(family, start + i, addrs.subarray(i * width, j * width), j - i);
+        else this.skipped(family, start + i, j - i);
       } else {
         while (j < n && !unresolved[j]) j++;
-        await this.submit(family, start + i, addrs.subarray(i * width, j * width), ports.subarray(i * 2, j * 2), macs!.subarray(i * 6, j * 6));
+        await this.submit(family, start + i, addrs.subarray(i * width, j * width), ports.subarray(i * 2, j * 2), macs?.subarray(i * 6, j * 6));
       }
       i = j;
     }
@@ -440,15 +610,22 @@ export class RawSession implements ScanEngine {
     this.unanswered.push({ b: { slot: -1, family, start, addrs: addrs.subarray(0, 0), ports: new Uint8Array(0), seq: 0, attempt: 0, roundAt: 0, roundSent: 0, answeredBefore: 0, pacedRounds: 0 }, answered: Buffer.alloc(0), time: Date.now(), count: n });
   }
 
+  /** Probes not sent because their host was given up (--host-timeout): no records, progress only. */
+  private skipped(family: 4 | 6, start: number, n: number): void {
+    this.counters.hostTimeoutSkipped = (this.counters.hostTimeoutSkipped ?? 0) + n;
+    this.unanswered.push({ b: { slot: -1, family, start, addrs: new Uint8Array(0), ports: new Uint8Array(0), seq: 0, attempt: 0, roundAt: 0, roundSent: 0, answeredBefore: 0, pacedRounds: 0 }, answered: Buffer.alloc(0), time: Date.now(), count: n });
+  }
+
   private async submit(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array): Promise<void> {
     const { engine } = this.engines.get(family)!;
     for (;;) {
       if (this.aborted) return;
       this.service();
-      if (engine.queuedProbes() < this.queueLimit) {
+      if (engine.queuedProbes() < this.queueCap) {
         const r = engine.enqueue(family, start, addrs, ports, macs);
         if (r) {
-          this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0 });
+          this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0, hosts: this.hostRtt.hostsOf(family, addrs),
+            ...(this.opts.hostTimeoutMs ? { hostSet: hostSetOf(family, addrs) } : {}) });
           this.counters.probes += ports.length / 2;
           return;
         }
@@ -484,11 +661,18 @@ export class RawSession implements ScanEngine {
     const now = performance.now();
     const sentSeq = new Map<4 | 6, number>();
     for (const [f, e] of this.engines) sentSeq.set(f, e.engine.sentSeq());
-    const timeout = this.rtt.timeoutMs;
     if (now - this.lastStats > 250) {
       this.lastStats = now;
       this.refreshCounters();
     }
+    if (this.cc && now - this.lastCc >= 5) this.steer(now);
+    if (this.opts.hostTimeoutMs) this.expireHosts(now);
+    if (this.opts.maxParallelism && now - this.lastWindow >= 50) {
+      // An unanswered probe holds its place in the window for as long as an attempt waits.
+      this.lastWindow = now;
+      for (const [, { engine }] of this.engines) engine.setWindow(this.opts.maxParallelism, this.rtt.timeoutMs);
+    }
+    const retries = this.retryAllowance.retries;
     for (let k = 0; k < this.inflight.length; k++) {
       const b = this.inflight[k]!;
       if (this.aborted) {
@@ -501,11 +685,13 @@ export class RawSession implements ScanEngine {
         if (b.seq <= sentSeq.get(b.family)!) b.sentAt = now;
         else continue;
       }
-      const last = b.attempt >= this.opts.maxRetries;
+      const last = b.attempt >= retries;
+      const timeout = this.hostRtt.timeoutOf(b.hosts);
       const wait = last ? Math.max(timeout, this.opts.waitMs ?? 0) : timeout;
       const engine = this.engines.get(b.family)!.engine;
+      const answeredNow = engine.answeredCount(b.slot);
       // Every probe answered: nothing left to wait for (the scan's tail is then one RTT, not a timeout).
-      const complete = engine.answeredCount(b.slot) === b.ports.length / 2;
+      const complete = answeredNow === b.ports.length / 2;
       if (complete) {
         this.retire(engine, b);
         this.inflight.splice(k--, 1);
@@ -534,7 +720,7 @@ export class RawSession implements ScanEngine {
         }
       }
       if (!last && !this.aborted) {
-        const answered = this.ratelimit ? engine.answeredCount(b.slot) : 0;
+        const answered = engine.answeredCount(b.slot);
         const again = engine.resend(b.slot, b.pace);
         if (again) {
           this.counters.retries += again.count;
@@ -546,6 +732,31 @@ export class RawSession implements ScanEngine {
       this.retire(engine, b);
       this.inflight.splice(k--, 1);
     }
+  }
+
+  /** Congestion control: the pace from what the path answered lately (see congestion.ts). */
+  private steer(now: number): void {
+    this.lastCc = now;
+    // Native's counts (not the replies JS has seen: a busy event loop would look like a silent path).
+    let sent = 0, answers = 0, backlog = false;
+    for (const [, { engine }] of this.engines) {
+      const s = engine.stats();
+      sent += s.sent;
+      // --defeat-rst-ratelimit: a host's RST budget says nothing about the path.
+      answers += s.replies - (this.opts.defeatRstRateLimit ? s.rstReplies : 0);
+      if (engine.queuedProbes() > 0) backlog = true;
+    }
+    const cc = this.cc!;
+    const srtt = this.rtt.srttMs;
+    if (this.opts.minParallelism && srtt > 0) cc.setFloor((this.opts.minParallelism * 1000) / Math.max(srtt, 0.05));
+    cc.update(now, sent, answers, srtt, backlog);
+    if (cc.rate !== this.pushedRate) {
+      this.pushedRate = cc.rate;
+      for (const [, { engine }] of this.engines) engine.setRate(cc.rate);
+    }
+    this.counters.rate = Math.round(cc.rate);
+    if (cc.congested) this.counters.congestionCuts = cc.congested;
+    if (cc.drops) this.counters.drops = cc.drops;
   }
 
   private retire(engine: RawEngine, b: InFlight): void {
@@ -581,15 +792,16 @@ export class RawSession implements ScanEngine {
     }
     await this.close();
     yield* this.take();
+    yield* this.releaseHeld();
   }
 
   /** Copies the engines' figures into the live counters (sent, pps, invalid, …). */
   private refreshCounters(): void {
-    let sent = 0, invalid = 0, duplicates = 0, sendRetries = 0, sendErrors = 0, pcapDropped = 0, pps = 0;
+    let sent = 0, invalid = 0, duplicates = 0, sendRetries = 0, sendErrors = 0, pcapDropped = 0, ifDropped = 0, pps = 0;
     for (const [, { engine }] of this.engines) {
       const s = engine.stats();
       sent += s.sent; invalid += s.invalid; duplicates += s.duplicates;
-      sendRetries += s.sendRetries; sendErrors += s.sendErrors; pcapDropped += s.pcapDropped;
+      sendRetries += s.sendRetries; sendErrors += s.sendErrors; pcapDropped += s.pcapDropped; ifDropped += s.ifDropped;
       if (s.sendSeconds > 0) pps = Math.max(pps, Math.round(s.sent / s.sendSeconds));
       if (s.error) throw new Error(`raw engine (${this.flag}): ${s.error}`);
     }
@@ -597,6 +809,7 @@ export class RawSession implements ScanEngine {
     if (sendRetries) this.counters.sendRetries = sendRetries;
     if (sendErrors) this.counters.sendErrors = sendErrors;
     if (pcapDropped) this.counters.pcapDropped = pcapDropped;
+    if (ifDropped) this.counters.ifDropped = ifDropped;
     if (pps) this.counters.pps = pps;
   }
 
@@ -607,5 +820,18 @@ export class RawSession implements ScanEngine {
     for (const [, { engine }] of this.engines) await engine.stop();
     this.drainTrace();
     this.refreshCounters();
+    this.reportLosses();
+  }
+
+  /** Nothing silent: frames that never left and packets the capture lost are said on stderr. */
+  private reportLosses(): void {
+    const c = this.counters;
+    if (c.sendErrors) {
+      this.opts.onWarning?.(`${this.flag}: ${c.sendErrors} frames could not be sent (the interface refused them): their probes count as unanswered, so results may be missing`);
+    }
+    const lost = (c.pcapDropped ?? 0) + (c.ifDropped ?? 0);
+    if (lost) {
+      this.opts.onWarning?.(`${this.flag}: the capture dropped ${lost} packets (${c.pcapDropped ?? 0} in the kernel ring, ${c.ifDropped ?? 0} at the interface): answers among them were retried or lost; lower --max-rate if results look short`);
+    }
   }
 }

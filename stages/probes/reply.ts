@@ -51,6 +51,8 @@ export class ReplyView {
   get timeMs(): number { return this.dv.getFloat64(this.base + this.o.timeMs, true); }
   /** Round-trip time in ms, -1 when unknown. */
   get rttMs(): number { return this.dv.getFloat32(this.base + this.o.rttMs, true); }
+  /** Times the probe had been sent when this reply came: 1 gives an RTT sample, more does not (Karn's rule). */
+  get tries(): number { return this.u8('tries'); }
   get family(): 4 | 6 { return this.u8('family') as 4 | 6; }
   get kind(): number { return this.u8('kind'); }
   get isTcp(): boolean { return this.kind === this.kinds.tcp; }

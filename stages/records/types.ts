@@ -157,6 +157,8 @@ export interface HostRecord {
   hostname?: string;
   /** Round-trip time of the answer that showed the host up (discovery), ms: nmap's "latency". */
   rtt?: number;
+  /** --host-timeout gave the host up: its ports are not reported (nmap: <host timedout="true">). */
+  timedOut?: boolean;
   time: number;
   /** Set by the middlebox stage when the host's SYN-ACKs come from a proxy/tarpit (its open ports are marked proxied). */
   middlebox?: MiddleboxNote;

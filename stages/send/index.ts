@@ -48,10 +48,25 @@ export interface SendOptions {
   maxRetries: number;
   /** Most probes started per second (undefined: as fast as parallelism allows). */
   maxRate?: number;
-  /** SYN scan: most time one attempt waits at first (before RTTs are measured) is timeoutMs; these bound the adapted timeout. */
+  /** Raw scans: the first wait (before RTTs are measured) is timeoutMs; these bound the adapted timeout. */
   minRttTimeoutMs?: number;
   maxRttTimeoutMs?: number;
-  /** SYN scan: cooldown after a probe's last attempt (--wait), ms. */
+  /** Raw scans: floor on the pace (--min-rate); congestion control chooses between it and maxRate. */
+  minRate?: number;
+  /** Raw scans: the pace congestion control starts from and its growth past slow start (the template's). */
+  initialRate?: number;
+  caGrowth?: number;
+  /** Least time between two probes (--scan-delay), ms. */
+  scanDelayMs?: number;
+  /** Raw scans: most probes awaiting an answer (--max-parallelism, -T0…-T2: 1). */
+  rawParallelism?: number;
+  /** Raw scans: --min-parallelism (a floor of that many probes per smoothed RTT on the pace). */
+  minParallelism?: number;
+  /** --host-timeout, ms: a host not finished by then is given up (ports dropped, host record says so). */
+  hostTimeoutMs?: number;
+  /** Raw TCP: --defeat-rst-ratelimit. */
+  defeatRstRateLimit?: boolean;
+  /** Raw scans: cooldown after a probe's last attempt (--wait), ms. */
   waitMs?: number;
   /** SYN scan: fixed source port (-g / --source-port). */
   sourcePort?: number;
@@ -111,6 +126,14 @@ function engineFor(opts: SendOptions, scanType: ScanTypeName): ScanEngine {
     iface: opts.iface,
     sourceAddress: opts.sourceAddress,
     maxRate: opts.maxRate,
+    minRate: opts.minRate,
+    initialRate: opts.initialRate,
+    caGrowth: opts.caGrowth,
+    scanDelayMs: opts.scanDelayMs,
+    maxParallelism: opts.rawParallelism,
+    minParallelism: opts.minParallelism,
+    hostTimeoutMs: opts.hostTimeoutMs,
+    defeatRstRateLimit: opts.defeatRstRateLimit,
     maxRetries: opts.maxRetries,
     initialTimeoutMs: opts.timeoutMs,
     minTimeoutMs: opts.minRttTimeoutMs ?? 100,
@@ -206,7 +229,15 @@ export function sendRecords(opts: SendOptions) {
       const names = types.map((t) => { const i = scanTypeByName(t); return i ? `the ${i.title} (${i.flag}, ${i.proto})` : t; });
       opts.onWarning?.(`${skipped} ${[...skippedProtos].join('/')} probes skipped: no scan type of this run probes them (${names.join(', ')})`);
     }
-    const hostRecords = discovered ? passedHosts : [...hosts.records(opts.assumeUp)];
+    // --host-timeout: hosts given up, as nmap marks them (no ports; <host timedout="true">). After
+    // discovery the host was up (and its record, held for -R, keeps its name).
+    const timedOut = new Set<string>();
+    for (const e of engines) for (const h of (e as { timedOutHosts?: Set<string> }).timedOutHosts ?? []) timedOut.add(h);
+    for (const ip of timedOut) {
+      const held = passedHosts.find((p) => p.ip === ip);
+      yield { ...held, type: 'host', ip, state: opts.assumeUp || discovered ? 'up' : 'unknown', reason: 'host-timeout', timedOut: true, time: Date.now() } satisfies HostRecord;
+    }
+    const hostRecords = (discovered ? passedHosts : [...hosts.records(opts.assumeUp)]).filter((h) => !timedOut.has(h.ip));
     const dns: Record<string, number> = {};
     if (opts.reverseDns && !aborted()) {
       // Every up host's name at once, in parallel (nmap's mass reverse DNS after the ping stage).

@@ -91,5 +91,15 @@ t.test('SYN flags reach the send options; SYN-only flags are refused for -sT', a
   t.throws(() => parse('-g 70000 x'), /bad number "70000" for -g/);
   t.throws(() => parse('--wait soon x'), /bad time "soon" for --wait/);
   const slow = sendOptions(parse('-sS -T2 --min-rate 50 x'), [], ac.signal, () => {}, () => true);
-  t.equal(slow.maxRate, 50, '--min-rate lifts a timing template\'s cap');
+  t.match(slow, { minRate: 50, scanDelayMs: 0 }, '--min-rate lifts a timing template\'s scan delay');
+  t.equal(slow.rawParallelism, undefined, '… and its one-probe window');
+  t.equal(slow.maxRate, undefined);
+  const polite = sendOptions(parse('-sS -T2 x'), [], ac.signal, () => {}, () => true);
+  t.match(polite, { scanDelayMs: 400, rawParallelism: 1, maxRetries: 10 }, '-T2: nmap\'s 0.4 s delay, one probe at a time');
+  const connect = sendOptions(parse('-sT --scan-delay 100ms --initial-rtt-timeout 700ms x'), [], ac.signal, () => {}, () => true);
+  t.match(connect, { scanType: 'connect', maxRate: 10, timeoutMs: 700 }, '-sT: --scan-delay spaces connect starts, --initial-rtt-timeout sets the wait');
+  t.equal(sendOptions(parse('-sT -T2 x'), [], ac.signal, () => {}, () => true).maxRate, 2.5, '-sT -T2: 0.4 s apart');
+  t.throws(() => sendOptions(parse('-sT --host-timeout 5s x'), [], ac.signal, () => {}, () => true), /--host-timeout applies to raw scans/);
+  t.throws(() => sendOptions(parse('-sS --min-parallelism 9 --max-parallelism 3 x'), [], ac.signal, () => {}, () => true), /--min-parallelism 9 is above --max-parallelism 3/);
+  t.throws(() => sendOptions(parse('-sU --defeat-rst-ratelimit x'), [], ac.signal, () => {}, () => true), /--defeat-rst-ratelimit applies to raw TCP scans/);
 });

@@ -52,6 +52,15 @@ export interface CliOptions {
   maxRetries?: number;
   maxParallelism?: number;
   timeoutMs?: number;
+  /** --initial-rtt-timeout / --min-rtt-timeout (--max-rtt-timeout is timeoutMs), ms. */
+  initialRttMs?: number;
+  minRttMs?: number;
+  /** --scan-delay, --host-timeout (ms), --min-parallelism. */
+  scanDelayMs?: number;
+  hostTimeoutMs?: number;
+  minParallelism?: number;
+  /** --defeat-rst-ratelimit: RSTs that a rate limit drops do not slow the scan or earn retries. */
+  defeatRstRateLimit?: boolean;
   maxRate?: number;
   minRate?: number;
   waitMs?: number;
@@ -251,13 +260,19 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-d'], group: 'script', help: 'debugging: scripts\' debug output and failures on stderr (-dd more)', apply: (o) => { o.debugging++; } },
   // timing
   { names: ['-T'], value: '0-5', group: 'timing', help: 'timing template: 0 paranoid … 3 normal … 5 insane', apply: (o, v) => { o.timing = parseTimingTemplate(v); } },
-  { names: ['--max-retries'], value: 'N', group: 'timing', help: 'extra attempts for a probe without answer', apply: (o, v, n) => { o.maxRetries = parseInteger(n, v, 0, 50); } },
-  { names: ['--max-rtt-timeout'], value: 'TIME', group: 'timing', help: 'how long one attempt waits (500ms, 2s)', apply: (o, v, n) => { o.timeoutMs = rttTimeout(n, v); } },
-  { names: ['--max-parallelism'], value: 'N', group: 'timing', help: 'most connects in flight at once (-sT)', apply: (o, v, n) => { o.maxParallelism = parseInteger(n, v, 1, 65535); } },
-  { names: ['--max-rate', '--rate'], value: 'PPS', group: 'timing', help: 'most probes sent per second (1000, 200k)', apply: (o, v, n) => { o.maxRate = parseRate(n, v); } },
-  { names: ['--min-rate'], value: 'PPS', group: 'timing', help: 'SYN scan: send at least this fast (refused when above --max-rate)', apply: (o, v, n) => { o.minRate = parseRate(n, v); } },
-  { names: ['--max-scan-delay'], value: 'TIME', group: 'timing', help: 'UDP: longest wait between probes when a host rate-limits its answers (default 1s)', apply: (o, v, n) => { o.maxScanDelayMs = Math.max(1, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
-  { names: ['--wait'], value: 'TIME', group: 'timing', help: 'SYN scan: cooldown for replies after a probe\'s last attempt (1, 500ms)', apply: (o, v, n) => { o.waitMs = Math.min(TIMEOUT_MAX_MS, parseTime(n, v)); } },
+  { names: ['--max-retries'], value: 'N', group: 'timing', help: 'most retransmissions of a probe (fewer while the path loses nothing)', apply: (o, v, n) => { o.maxRetries = parseInteger(n, v, 0, 50); } },
+  { names: ['--min-rtt-timeout'], value: 'TIME', group: 'timing', help: 'least time an attempt waits, however fast answers come', apply: (o, v, n) => { o.minRttMs = rttTimeout(n, v); } },
+  { names: ['--initial-rtt-timeout'], value: 'TIME', group: 'timing', help: 'how long attempts wait before RTTs are measured', apply: (o, v, n) => { o.initialRttMs = rttTimeout(n, v); } },
+  { names: ['--max-rtt-timeout'], value: 'TIME', group: 'timing', help: 'most time an attempt waits (500ms, 2s)', apply: (o, v, n) => { o.timeoutMs = rttTimeout(n, v); } },
+  { names: ['--host-timeout'], value: 'TIME', group: 'timing', help: 'give up a host not finished after TIME: no ports reported, host marked timed out (0: never)', apply: (o, v, n) => { const ms = parseTime(n, v); o.hostTimeoutMs = ms > 0 ? Math.min(TIMEOUT_MAX_MS, ms) : undefined; } },
+  { names: ['--scan-delay'], value: 'TIME', group: 'timing', help: 'least time between two probes (every scan type)', apply: (o, v, n) => { o.scanDelayMs = Math.min(TIMEOUT_MAX_MS, parseTime(n, v)); } },
+  { names: ['--max-scan-delay'], value: 'TIME', group: 'timing', help: 'most the delay between probes may grow for a host that rate-limits answers (default 1s)', apply: (o, v, n) => { o.maxScanDelayMs = Math.max(1, Math.min(TIMEOUT_MAX_MS, parseTime(n, v))); } },
+  { names: ['--min-parallelism'], value: 'N', group: 'timing', help: 'probes awaiting answers the congestion window never goes below', apply: (o, v, n) => { o.minParallelism = parseInteger(n, v, 1, 65535); } },
+  { names: ['--max-parallelism'], value: 'N', group: 'timing', help: 'most probes awaiting answers at once (connects in flight for -sT)', apply: (o, v, n) => { o.maxParallelism = parseInteger(n, v, 1, 65535); } },
+  { names: ['--max-rate', '--rate'], value: 'PPS', group: 'timing', help: 'ceiling on the pace congestion control chooses, probes/s (1000, 200k)', apply: (o, v, n) => { o.maxRate = parseRate(n, v); } },
+  { names: ['--min-rate'], value: 'PPS', group: 'timing', help: 'floor on the pace: send at least this fast whatever the path answers', apply: (o, v, n) => { o.minRate = parseRate(n, v); } },
+  { names: ['--defeat-rst-ratelimit'], group: 'timing', help: 'raw TCP: RSTs lost to a rate limit neither slow the scan nor earn retries (closed ports may show filtered)', apply: (o) => { o.defeatRstRateLimit = true; } },
+  { names: ['--wait'], value: 'TIME', group: 'timing', help: 'raw scans: cooldown for replies after a probe\'s last attempt (1, 500ms)', apply: (o, v, n) => { o.waitMs = Math.min(TIMEOUT_MAX_MS, parseTime(n, v)); } },
   // output
   { names: ['-oN'], value: 'FILE', group: 'output', help: 'normal (nmap-style) output to FILE ("-" = stdout)', apply: (o, v) => o.outputs.push({ format: 'normal', path: v }) },
   { names: ['-oX'], value: 'FILE', group: 'output', help: 'Nmap XML (valid against nmap.dtd; ndiff reads it)', apply: (o, v) => o.outputs.push({ format: 'xml', path: v }) },
@@ -310,6 +325,8 @@ const NOT_YET: Record<string, string> = {
   '-oS': 'script kiddie output',
   '-PY': 'SCTP INIT ping: prtip has no SCTP probes on the wire yet', '-PO': 'IP protocol ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-sR': 'RPC scan',
+  '--min-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',
+  '--max-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',
 };
 
 export interface ParseResult {
@@ -325,7 +342,7 @@ function notYet(token: string): UserInputError | undefined {
   return new UserInputError(`${token} (${NOT_YET[key]}) is not available in this version of prtip; prtip scan --help lists what is`);
 }
 
-/** --max-rtt-timeout: refused, not clamped, outside 1 ms … TIMEOUT_MAX_MS (0 would wait for nothing). */
+/** --min/initial/max-rtt-timeout: refused, not clamped, outside 1 ms … TIMEOUT_MAX_MS (0 would wait for nothing). */
 function rttTimeout(flag: string, raw: string): number {
   const ms = parseTime(flag, raw);
   if (ms < 1 || ms > TIMEOUT_MAX_MS) {

@@ -17,7 +17,7 @@ export function nativeMissing(err: Error): string {
   return err.message.replace(/^prtip's native engine (is not built|cannot be loaded)/, "prtip's native engine, which $1");
 }
 import { checkOsPrivileges, DEFAULT_MAX_OS_TRIES, OS_IPV6_REASON, type OsStageOptions } from '../../../stages/os/index.js';
-import { parseSpoofMac, parseZombie, probeModule, scanTypeByName, type EvasionOptions } from '../../../stages/probes/index.js';
+import { parseSpoofMac, parseZombie, probeModule, resolveTiming, scanTypeByName, type EvasionOptions, type TimingFlags } from '../../../stages/probes/index.js';
 
 /** The protocols the asked scan types probe (default TCP): what unprefixed -p items mean. */
 export function scanProtocols(o: CliOptions): Proto[] {
@@ -57,15 +57,28 @@ export function dnsOptions(o: CliOptions): ResolverOptions {
   return o.systemDns ? { system: true } : o.dnsServers ? { servers: o.dnsServers } : {};
 }
 
-/** nmap's timing templates, as they apply to a connect scan: [parallelism, timeout ms, retries, rate]. */
-const TIMING: ReadonlyArray<{ maxParallelism: number; timeoutMs: number; maxRetries: number; maxRate?: number }> = [
-  { maxParallelism: 1, timeoutMs: 5000, maxRetries: 1, maxRate: 1 / 300 }, // paranoid: one probe per 5 minutes
-  { maxParallelism: 1, timeoutMs: 5000, maxRetries: 1, maxRate: 1 / 15 }, // sneaky: one per 15 s
-  { maxParallelism: 8, timeoutMs: 2000, maxRetries: 1, maxRate: 2.5 }, // polite: 0.4 s apart
+/**
+ * The connect scan's own defaults where nmap's templates have no say on kernel sockets: connects
+ * in flight, one attempt's wait (no RTT adaptation) and retries at -T3…-T5. Scan delay,
+ * parallelism 1 at -T0…-T2, and every timing flag come from the shared table (resolveTiming).
+ */
+const CONNECT_TIMING: ReadonlyArray<{ maxParallelism: number; timeoutMs: number; maxRetries: number }> = [
+  { maxParallelism: 1, timeoutMs: 5000, maxRetries: 1 },
+  { maxParallelism: 1, timeoutMs: 5000, maxRetries: 1 },
+  { maxParallelism: 1, timeoutMs: 2000, maxRetries: 1 },
   { maxParallelism: SEND_DEFAULTS.maxParallelism, timeoutMs: SEND_DEFAULTS.timeoutMs, maxRetries: SEND_DEFAULTS.maxRetries },
   { maxParallelism: 512, timeoutMs: 500, maxRetries: 1 },
   { maxParallelism: 1024, timeoutMs: 250, maxRetries: 0 },
 ];
+
+/** The user's timing flags, as the shared resolver takes them. */
+function timingFlags(o: CliOptions): TimingFlags {
+  return {
+    timing: o.timing, initialRttMs: o.initialRttMs, minRttMs: o.minRttMs, maxRttMs: o.timeoutMs, maxRetries: o.maxRetries,
+    scanDelayMs: o.scanDelayMs, maxScanDelayMs: o.maxScanDelayMs, minParallelism: o.minParallelism, maxParallelism: o.maxParallelism,
+    hostTimeoutMs: o.hostTimeoutMs, minRate: o.minRate, maxRate: o.maxRate,
+  };
+}
 
 /** The soft limit on open files: parallel connects beyond it would only fail with EMFILE. */
 function openFileLimit(): number | undefined {
@@ -144,6 +157,8 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
   if (types[0] !== 'connect') return rawSendOptions(o, types, args, signal, onWarning);
   const rawOnly = [
     o.minRate !== undefined && '--min-rate', o.waitMs !== undefined && '--wait', o.iface !== undefined && '-e',
+    o.minRttMs !== undefined && '--min-rtt-timeout', o.minParallelism !== undefined && '--min-parallelism',
+    o.hostTimeoutMs !== undefined && '--host-timeout', o.defeatRstRateLimit && '--defeat-rst-ratelimit',
     o.sourceAddress !== undefined && '-S', o.sourcePort !== undefined && '-g', o.scanFlags !== undefined && '--scanflags',
     o.ttl !== undefined && '--ttl', o.badsum && '--badsum', o.fragment !== undefined && '-f/--mtu', o.decoys !== undefined && '-D',
     o.spoofMac !== undefined && '--spoof-mac', o.ipOptions !== undefined && '--ip-options', o.payload !== undefined && o.payload.flag,
@@ -152,7 +167,8 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
   if (rawOnly.length > 0) {
     throw new UserInputError(`${rawOnly.join(', ')} ${rawOnly.length > 1 ? 'apply' : 'applies'} to raw scans (-sS, -sU, -sA, …) only; the connect scan (-sT) uses kernel sockets`);
   }
-  const t = TIMING[o.timing ?? 3]!;
+  const t = CONNECT_TIMING[o.timing ?? 3]!;
+  const shared = resolveTiming(timingFlags(o));
   let maxParallelism = o.maxParallelism ?? t.maxParallelism;
   const limit = openFileLimit();
   if (limit !== undefined && maxParallelism > limit - 64) {
@@ -163,9 +179,13 @@ export function sendOptions(o: CliOptions, args: string[], signal: AbortSignal, 
   return {
     scanType: 'connect',
     maxParallelism,
-    timeoutMs: o.timeoutMs ?? t.timeoutMs,
+    // One attempt waits --initial-rtt-timeout, else --max-rtt-timeout, else the template's.
+    timeoutMs: o.initialRttMs ?? o.timeoutMs ?? t.timeoutMs,
     maxRetries: o.maxRetries ?? t.maxRetries,
-    maxRate: o.maxRate ?? t.maxRate,
+    // --scan-delay (and -T0…-T2's) spaces connect starts: a ceiling under --max-rate.
+    maxRate: Math.min(o.maxRate ?? Infinity, shared.scanDelayMs > 0 ? 1000 / shared.scanDelayMs : Infinity) < Infinity
+      ? Math.min(o.maxRate ?? Infinity, shared.scanDelayMs > 0 ? 1000 / shared.scanDelayMs : Infinity)
+      : undefined,
     assumeUp: o.assumeUp,
     reverseDns: o.reverseDns,
     dns: dnsOptions(o),
@@ -196,9 +216,6 @@ function idleSendOptions(o: CliOptions, types: string[], args: string[], signal:
 
 function rawSendOptions(o: CliOptions, types: string[], args: string[], signal: AbortSignal, onWarning: (m: string) => void): SendOptions {
   if (types.includes('idle')) return idleSendOptions(o, types, args, signal, onWarning);
-  if (o.maxParallelism !== undefined) {
-    throw new UserInputError('--max-parallelism applies to the connect scan (-sT); raw scans are paced by --max-rate/--min-rate');
-  }
   const modules = types.map((t) => probeModule(t)!);
   const flags = modules.map((m) => m.flag).join(' ');
   if (o.scanFlags !== undefined && !modules.some((m) => m.proto === 'tcp')) {
@@ -206,9 +223,11 @@ function rawSendOptions(o: CliOptions, types: string[], args: string[], signal: 
   }
   const udp = modules.some((m) => m.proto === 'udp');
   if (!udp && o.defeatIcmpRateLimit) throw new UserInputError('--defeat-icmp-ratelimit applies to the UDP scan (-sU)');
-  if (!udp && o.maxScanDelayMs !== undefined) throw new UserInputError('--max-scan-delay applies to the UDP scan (-sU) here: TCP raw scans are paced by --max-rate');
-  const t = modules[0]!.timing[o.timing ?? 3]!;
-  const max = o.timeoutMs ?? t.max;
+  if (o.defeatRstRateLimit && !modules.some((m) => m.proto === 'tcp')) throw new UserInputError('--defeat-rst-ratelimit applies to raw TCP scans (-sS, -sA, -sF, …)');
+  const t = resolveTiming(timingFlags(o), modules[0]!.timing);
+  if (t.minParallelism !== undefined && t.maxParallelism !== undefined && t.minParallelism > t.maxParallelism) {
+    throw new UserInputError(`--min-parallelism ${t.minParallelism} is above --max-parallelism ${t.maxParallelism}`);
+  }
   const evasion: EvasionOptions = {
     ...(o.badsum ? { badsum: true } : {}),
     ...(o.fragment !== undefined ? { fragment: o.fragment } : {}),
@@ -222,12 +241,20 @@ function rawSendOptions(o: CliOptions, types: string[], args: string[], signal: 
     scanType: types[0]!,
     ...(types.length > 1 ? { moreScanTypes: types.slice(1) } : {}),
     maxParallelism: SEND_DEFAULTS.maxParallelism, // unused by raw scans
-    timeoutMs: Math.min(t.initial, max),
-    minRttTimeoutMs: Math.min(t.min, max),
-    maxRttTimeoutMs: max,
-    maxRetries: o.maxRetries ?? t.retries,
-    // --min-rate alone: the engine sends as fast as the path takes probes, which is never slower.
-    maxRate: o.maxRate ?? (t.maxRate !== undefined && o.minRate !== undefined ? Math.max(t.maxRate, o.minRate) : t.maxRate),
+    timeoutMs: t.initialRttMs,
+    minRttTimeoutMs: t.minRttMs,
+    maxRttTimeoutMs: t.maxRttMs,
+    maxRetries: t.maxRetries,
+    maxRate: t.maxRate,
+    minRate: t.minRate,
+    initialRate: t.initialRate,
+    caGrowth: t.caGrowth,
+    // --min-rate overrides the template's scan delay and window (nmap: the floor wins); a --scan-delay given stays.
+    scanDelayMs: t.minRate !== undefined && o.scanDelayMs === undefined ? 0 : t.scanDelayMs,
+    rawParallelism: t.minRate !== undefined && o.maxParallelism === undefined ? undefined : t.maxParallelism,
+    minParallelism: t.minParallelism,
+    hostTimeoutMs: t.hostTimeoutMs,
+    defeatRstRateLimit: o.defeatRstRateLimit,
     waitMs: o.waitMs,
     iface: o.iface,
     sourceAddress: o.sourceAddress,
@@ -236,7 +263,8 @@ function rawSendOptions(o: CliOptions, types: string[], args: string[], signal: 
     evasion,
     datadir: o.datadir,
     defeatIcmpRateLimit: o.defeatIcmpRateLimit,
-    maxScanDelayMs: o.maxScanDelayMs,
+    // UDP's ICMP rate-limit pacing keeps nmap's 1 s ceiling whatever the TCP templates say.
+    maxScanDelayMs: o.maxScanDelayMs ?? (udp ? 1000 : t.maxScanDelayMs),
     assumeUp: o.assumeUp,
     reverseDns: o.reverseDns,
     dns: dnsOptions(o),

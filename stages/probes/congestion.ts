@@ -1,0 +1,180 @@
+/**
+ * Congestion control for a raw scan: the pace (probes per second) the sender keeps, chosen from
+ * what the path answers. nmap's mechanics, expressed as a rate because the native sender is paced
+ * by a token bucket and probes outnumber any window's worth of answers:
+ *
+ * - slow start: the rate doubles every interval in which the sender used all of it and the path
+ *   kept answering, up to the ceiling (--max-rate) or the first sign of congestion (ssthresh);
+ * - congestion avoidance: above ssthresh it grows by `caGrowth` (10 %, 20 % at -T4+) per interval;
+ * - drop detection: in each interval (at least two smoothed RTTs), the share of probes answered is
+ *   compared with the share the path answered while it was not congested. A path past its capacity
+ *   (a shaper's queue overflowing, a rate-limited router) answers a falling share; then the rate
+ *   falls to what the path delivered (answers per second ÷ the uncongested share), which is the
+ *   capacity, and ssthresh remembers it. Random loss lowers the share at every rate alike, so it
+ *   moves the baseline, not the rate: retries (raised by answered retransmissions, see
+ *   RetryAllowance) recover it instead;
+ * - a retransmission that gets an answer is nmap's drop signal: it ends slow start (the rate it
+ *   ran at becomes ssthresh) — the scan then probes upward gently instead of doubling;
+ * - --min-rate and --max-rate bound every choice.
+ * Pure arithmetic on counts and times (no I/O), so a unit test drives it with a simulated path.
+ */
+export interface CongestionOptions {
+  /** The first pace, probes/s. */
+  initialRate: number;
+  /** Floor and ceiling on every pace chosen (--min-rate / --max-rate). */
+  minRate?: number;
+  maxRate?: number;
+  /** Growth per interval in congestion avoidance (0.1: +10 %). */
+  caGrowth?: number;
+  /** Shortest interval between decisions, ms. */
+  minIntervalMs?: number;
+}
+
+/** Fewest answers an interval must be expected to bring before its share is trusted. */
+const MIN_EXPECTED = 96;
+/** A share this far below the baseline is congestion. */
+const CONGESTED = 0.8;
+
+export class CongestionControl {
+  rate: number;
+  ssthresh = Infinity;
+  /** Intervals judged congested, and rate cuts made (for the trailer). */
+  congested = 0;
+  /** Answered retransmissions seen (nmap's drops). */
+  drops = 0;
+  private min: number;
+  private readonly floor0: number;
+  private readonly max: number;
+  private readonly caGrowth: number;
+  private readonly minIntervalMs: number;
+  /** Share of probes answered while the path was not congested (undefined: not known yet). */
+  private base: number | undefined;
+  private intervalAt: number | undefined;
+  private lowIntervals = 0;
+  private sentAt0 = 0;
+  private answersAt0 = 0;
+
+  constructor(opts: CongestionOptions) {
+    this.min = Math.max(opts.minRate ?? 0, 0.001);
+    this.floor0 = this.min;
+    this.max = opts.maxRate ?? Infinity;
+    this.caGrowth = opts.caGrowth ?? 0.1;
+    this.minIntervalMs = opts.minIntervalMs ?? 20;
+    this.rate = this.clamp(opts.initialRate);
+  }
+
+  get slowStart(): boolean {
+    return this.rate < this.ssthresh;
+  }
+
+  /** The share of probes the path answers when it is not congested (for tests and the trailer). */
+  get baseline(): number | undefined {
+    return this.base;
+  }
+
+  private clamp(r: number): number {
+    return Math.min(this.max, Math.max(this.min, r));
+  }
+
+  /**
+   * Called as the scan runs with its running totals: frames sent and answers received so far, the
+   * smoothed RTT (ms) and whether probes were waiting to be sent (the pace, not the input, was the
+   * limit). Returns the new pace when it changed, else undefined.
+   */
+  update(now: number, sent: number, answers: number, srttMs: number, backlog: boolean): number | undefined {
+    if (this.intervalAt === undefined) {
+      this.intervalAt = now;
+      this.sentAt0 = sent;
+      this.answersAt0 = answers;
+      return undefined;
+    }
+    const elapsed = now - this.intervalAt;
+    const interval = Math.max(this.minIntervalMs, 2 * srttMs + 2);
+    const iSent = sent - this.sentAt0;
+    if (elapsed < interval) return undefined;
+    // Too few probes for a fair share: wait (up to 8 intervals) for more.
+    const expected = this.base === undefined ? iSent : iSent * this.base;
+    if (expected < MIN_EXPECTED && elapsed < 8 * interval && iSent < 4 * MIN_EXPECTED) return undefined;
+    const iAnswers = answers - this.answersAt0;
+    this.intervalAt = now;
+    this.sentAt0 = sent;
+    this.answersAt0 = answers;
+    if (iSent <= 0) return undefined;
+    const share = Math.min(1, iAnswers / iSent);
+    const before = this.rate;
+    const trusted = expected >= MIN_EXPECTED;
+    if (this.base === undefined) {
+      if (trusted) this.base = share;
+    } else if (trusted && share < CONGESTED * this.base && ++this.lowIntervals >= 2) {
+      // Past capacity (two intervals in a row: one may be noise): pace at what the path delivered.
+      this.lowIntervals = 0;
+      this.congested++;
+      const delivered = (iAnswers / elapsed) * 1000 / this.base;
+      this.rate = this.clamp(Math.min(this.rate, delivered * 0.95));
+      this.ssthresh = this.rate;
+      return this.rate !== before ? this.rate : undefined;
+    } else if (trusted && share < CONGESTED * this.base) {
+      return undefined; // one low interval: hold the pace and look again
+    } else if (trusted) {
+      this.lowIntervals = 0;
+      // Not congested: the baseline follows the path's share (random loss, filtered ports) — but
+      // only at paces the path is known to carry (below ssthresh): above it, a share that slips a
+      // little is the start of congestion, and learning it would move the threshold with it.
+      if (this.rate <= this.ssthresh) this.base = 0.875 * this.base + 0.125 * share;
+    }
+    // Grow only when the pace was the limit (it sent about all the rate allowed) and probes waited.
+    const used = (iSent / elapsed) * 1000 >= 0.7 * this.rate;
+    if (!backlog || !used) return undefined;
+    this.rate = this.clamp(this.slowStart ? Math.min(this.rate * 2, Math.max(this.ssthresh, this.rate)) : this.rate * (1 + this.caGrowth));
+    return this.rate !== before ? this.rate : undefined;
+  }
+
+  /** A floor that moves (--min-parallelism: so many probes per RTT); never below the fixed one. */
+  setFloor(pps: number): void {
+    this.min = Math.min(this.max, Math.max(this.floor0, pps));
+    if (this.rate < this.min) this.rate = this.min;
+  }
+
+  /** An answered retransmission (nmap's drop): slow start ends at the present pace. */
+  drop(): void {
+    this.drops++;
+    if (this.slowStart) this.ssthresh = this.rate;
+  }
+}
+
+/**
+ * How many retransmissions a probe gets: nmap's rule — one more than the highest attempt that
+ * ever brought an answer (at least one) — or, when more, as many as the measured loss needs for a
+ * probe to get through with probability 1 − 10⁻⁵ (the share of answered probes that needed a
+ * retry estimates the loss per try). Never above --max-retries. A clean path costs one retry on
+ * silent ports; a lossy one earns what its answers show it needs, up front rather than one round
+ * late.
+ */
+export class RetryAllowance {
+  private best = 0;
+  private answered = 0;
+  private retried = 0;
+
+  constructor(private readonly maxRetries: number) {}
+
+  /** An answer came to a probe sent `tries` times (1: the first send). */
+  answer(tries: number): void {
+    this.answered++;
+    if (tries > 1) {
+      this.retried++;
+      if (tries - 1 > this.best) this.best = tries - 1;
+    }
+  }
+
+  /** The loss per try the answers show (undefined: too few answers yet). */
+  get loss(): number | undefined {
+    return this.answered >= 20 ? this.retried / this.answered : undefined;
+  }
+
+  get retries(): number {
+    let need = Math.max(1, this.best + 1);
+    const p = this.loss;
+    if (p !== undefined && p > 0) need = Math.max(need, Math.ceil(Math.log(1e-5) / Math.log(Math.min(p, 0.9))) - 1);
+    return Math.min(this.maxRetries, need);
+  }
+}
