@@ -13,7 +13,8 @@ const src = path.join(here, '..', 'src');
 const out = path.join(here, '..', 'build', 'fuzz');
 const TARGETS = ['parse-frame', 'parse-l4', 'build-frames'];
 // The native sources the parsers and builders live in: plain C++, no Node-API, no libpcap.
-const SOURCES = ['wire-ip.cc', 'proto-tcp.cc', 'proto-udp.cc', 'siphash.cc', 'checksum.cc'];
+// Every proto-*.cc: wire-ip.cc's protocol table refers to all of them.
+const SOURCES = ['wire-ip.cc', ...fs.readdirSync(src).filter((f) => /^proto-.*\.cc$/.test(f)).sort(), 'siphash.cc', 'checksum.cc'];
 
 function usage(msg) {
   process.stderr.write(`prtip fuzz: ${msg}\nusage: npm run fuzz:native [-- --seconds N] [-- --target ${TARGETS.join('|')}]\n`);

@@ -58,6 +58,13 @@ export interface MiddleboxOptions {
   holdRecords?: number;
   /** Undecided hosts watched at once. Default 200000. */
   maxHosts?: number;
+  /**
+   * A watched host with held records and no new answer for this long is judged on what it gave
+   * (ms, default 3000): its records and the progress behind them (the --resume checkpoint) do not
+   * wait for the scan's end when its other ports are in another shard, filtered or far away in the
+   * permutation.
+   */
+  quietMs?: number;
   /** The check (default: a kernel connect and a bounded read, handshake-check.ts). */
   check?: HandshakeChecker;
   /** The command line of this stage, appended to the header's args. */
@@ -90,6 +97,8 @@ interface HostWatch {
   mayCheck?: boolean;
   /** Settles when the host's first judgement is made. */
   judged?: Promise<void>;
+  /** When its latest port record came (Date.now()). */
+  lastAt?: number;
 }
 
 /** "ttl 64, window 10, no options" — the part of a SYN-ACK a middlebox stamps on every port. */
@@ -143,7 +152,7 @@ class Slots {
     if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
     this.active++;
     try {
-      return await fn();
+        return await fn();
     } finally {
       this.active--;
       this.waiting.shift()?.();
@@ -183,6 +192,7 @@ export class MiddleboxWatch {
       concurrency: opts.concurrency ?? 64,
       holdRecords: opts.holdRecords ?? 20_000,
       maxHosts: opts.maxHosts ?? 200_000,
+      quietMs: opts.quietMs ?? 3000,
     };
     this.checksLeft = this.o.checksTotal;
     this.slots = new Slots(this.o.concurrency);
@@ -218,6 +228,11 @@ export class MiddleboxWatch {
     } else this.push(rec);
   }
 
+  /** The note of a host judged proxied. */
+  proxiedNote(ip: string): MiddleboxNote | undefined {
+    return this.notes.get(ip);
+  }
+
   /** A host record: with its judgement's note when the host was judged proxied. */
   host(rec: HostRecord): void {
     const note = this.notes.get(rec.ip);
@@ -235,6 +250,7 @@ export class MiddleboxWatch {
       if (this.hosts.size > this.o.maxHosts) this.evictHosts();
     }
     h.decided++;
+    h.lastAt = Date.now();
     let wait: Promise<void> | undefined;
     if (isSynAckOpen(rec)) {
       h.open++;
@@ -463,6 +479,13 @@ export class MiddleboxWatch {
   }
 
   /** End of the port records (host records or the trailer came): judge everything still open. */
+  /** Judges the watched hosts that went quiet (see quietMs) on what they gave. */
+  expireQuiet(now = Date.now()): void {
+    for (const h of [...this.holding]) {
+      if (h.phase === 'watch' && h.held.length > 0 && now - (h.lastAt ?? now) >= this.o.quietMs) this.consider(h, true);
+    }
+  }
+
   async settle(): Promise<void> {
     for (const h of this.hosts.values()) if (h.phase === 'watch') this.consider(h, true);
     while (this.pending.size > 0) await Promise.all([...this.pending]);
@@ -487,7 +510,14 @@ export function middleboxRecords(opts: MiddleboxOptions = {}) {
     const input = source[Symbol.asyncIterator]();
     let trailer: EndTrailer | undefined;
     let settled = false;
+    /** The header says discovery ran upstream (stages/discover): host records come before their ports. */
+    let discovered = false;
+    /** After discovery: the up hosts' records, passed on at once, to be restated with a note if judged proxied. */
+    const upHosts = new Map<string, HostRecord>();
     let next = input.next();
+    const quiet = setInterval(() => watch.expireQuiet(), 250);
+    quiet.unref();
+    try {
     for (;;) {
       const got = await Promise.race([next, watch.whenReady().then(() => undefined)]);
       yield* watch.take();
@@ -497,6 +527,7 @@ export function middleboxRecords(opts: MiddleboxOptions = {}) {
       if (rec.type === 'scan') {
         const header = rec as ScanHeader;
         watch.portsPerHost = header.plan?.portsPerHost;
+        discovered = header.hostDiscovery !== undefined;
         watch.pass(opts.args ? { ...header, args: [...header.args, ...opts.args] } : header);
       } else if (isTrailer(rec)) {
         trailer = rec;
@@ -505,6 +536,13 @@ export function middleboxRecords(opts: MiddleboxOptions = {}) {
       } else if (rec.type === 'port') {
         const wait = watch.port(rec as PortRecord);
         if (wait) await wait;
+      } else if (rec.type === 'host' && discovered && (rec as HostRecord).state === 'up') {
+        // After discovery, host records come before their ports: they go on at once (live views
+        // count hosts up) and a proxied host's is restated at the end with its note (a later host
+        // record supersedes an earlier one).
+        const h = rec as HostRecord;
+        upHosts.set(h.ip, { ...upHosts.get(h.ip), ...h });
+        watch.pass(h);
       } else if (rec.type === 'host') {
         if (!settled) {
           settled = true;
@@ -515,7 +553,11 @@ export function middleboxRecords(opts: MiddleboxOptions = {}) {
       yield* watch.take();
       next = input.next();
     }
+    } finally {
+      clearInterval(quiet);
+    }
     await watch.settle();
+    for (const h of upHosts.values()) if (watch.proxiedNote(h.ip)) watch.host(h);
     yield* watch.take();
     // Anything after the trailer is the next stage's to complain about: pass it on.
     for (let r = await next; !r.done; r = await input.next()) yield r.value;

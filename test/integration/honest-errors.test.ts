@@ -107,7 +107,7 @@ t.test('hundreds of thousands of rows, a million lines: no "Maximum call stack s
   t.match(text, /\(300000 rows\)\n$/, 'prtip sql\'s table of 300k rows');
 
   const db = await openDatabase(path.join(dir, 'big.duckdb'));
-  await db.conn.run(`INSERT INTO ports SELECT 's', '198.18.' || (i // 256 % 256) || '.' || (i % 256), i % 65536, 'tcp', 'open', 'syn-ack', 64, 0.1, now() FROM range(200000) t(i)`);
+  await db.conn.run(`INSERT INTO ports (scan_id, ip, port, proto, state, reason, ttl, rtt_ms, time) SELECT 's', '198.18.' || (i // 256 % 256) || '.' || (i % 256), i % 65536, 'tcp', 'open', 'syn-ack', 64, 0.1, now() FROM range(200000) t(i)`);
   db.close();
   const sql = await runCli(['sql', path.join(dir, 'big.duckdb'), 'select ip, port, state from ports'], { timeoutMs: 120_000 });
   t.equal(sql.code, 0, sql.stderr.slice(0, 300));

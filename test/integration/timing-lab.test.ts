@@ -99,7 +99,8 @@ if (skip) {
       const others = rows.filter((p) => p.ip !== dead);
       t.equal(others.length, 15 * 20, `every port of the 15 hosts that answer is reported (${others.length}; ${[...new Set(others.map((p) => p.ip))].length} hosts)`);
       t.ok(others.length > 0 && others.every((p) => (p.port === 80 ? p.state === 'open' : p.state === 'closed')), 'and right');
-      const host = jsonLines(r.stdout).find((x) => x.type === 'host' && x.ip === dead) as { timedOut?: boolean; reason?: string } | undefined;
+      const host = jsonLines(r.stdout).findLast((x) => x.type === 'host' && x.ip === dead) as { timedOut?: boolean; reason?: string } | undefined;
+      // Discovery's record came first (-Pn: user-set); send's later one supersedes it.
       t.match(host, { timedOut: true, reason: 'host-timeout' }, 'its host record says it timed out');
       t.match(readFileSync(`${lab.tmpDir}/ht.xml`, 'utf8'), /<host[^>]* timedout="true"/, '-oX marks it as nmap does');
       const toDead = synsTo(syns, dead);
