@@ -228,9 +228,13 @@ export class MiddleboxWatch {
     } else this.push(rec);
   }
 
-  /** The note of a host judged proxied. */
-  proxiedNote(ip: string): MiddleboxNote | undefined {
-    return this.notes.get(ip);
+  /** Called once a host is judged (clear, real, proxied, unknown). */
+  onJudged?: (ip: string) => void;
+
+  /** Whether the host already has its verdict (a record of it arriving late can go on at once). */
+  isJudged(ip: string): boolean {
+    const h = this.hosts.get(ip);
+    return h !== undefined && h.phase !== 'watch' && h.phase !== 'checking';
   }
 
   /** A host record: with its judgement's note when the host was judged proxied. */
@@ -414,12 +418,19 @@ export class MiddleboxWatch {
     h.held = keep;
     this.releaseProgress();
     this.noteOf(h);
+    this.judged(h);
   }
 
   private release(h: HostWatch, marks: () => Partial<PortRecord>): void {
     for (const held of h.held) this.emitHeld(held, marks());
     h.held = [];
     this.releaseProgress();
+    this.judged(h);
+  }
+
+  /** Tells the stage a host has its verdict (it may let the host's record go, with its note). */
+  private judged(h: HostWatch): void {
+    if (h.phase !== 'watch' && h.phase !== 'checking') this.onJudged?.(h.ip);
   }
 
   private emitHeld(held: Held, marks: Partial<PortRecord>): void {
@@ -512,8 +523,18 @@ export function middleboxRecords(opts: MiddleboxOptions = {}) {
     let settled = false;
     /** The header says discovery ran upstream (stages/discover): host records come before their ports. */
     let discovered = false;
-    /** After discovery: the up hosts' records, passed on at once, to be restated with a note if judged proxied. */
+    /**
+     * After discovery (host records before their ports, when the scan probes TCP): an up host's
+     * record waits until the host is judged, then goes on with its note if proxied; hosts never
+     * judged (no TCP answer) at the end. At most one record per up host.
+     */
     const upHosts = new Map<string, HostRecord>();
+    watch.onJudged = (ip) => {
+      const held = upHosts.get(ip);
+      if (!held) return;
+      upHosts.delete(ip);
+      watch.host(held);
+    };
     let next = input.next();
     const quiet = setInterval(() => watch.expireQuiet(), 250);
     quiet.unref();
@@ -527,7 +548,7 @@ export function middleboxRecords(opts: MiddleboxOptions = {}) {
       if (rec.type === 'scan') {
         const header = rec as ScanHeader;
         watch.portsPerHost = header.plan?.portsPerHost;
-        discovered = header.hostDiscovery !== undefined;
+        discovered = header.hostDiscovery !== undefined && (header.plan?.ports?.tcp?.length ?? 1) > 0;
         watch.pass(opts.args ? { ...header, args: [...header.args, ...opts.args] } : header);
       } else if (isTrailer(rec)) {
         trailer = rec;
@@ -537,12 +558,9 @@ export function middleboxRecords(opts: MiddleboxOptions = {}) {
         const wait = watch.port(rec as PortRecord);
         if (wait) await wait;
       } else if (rec.type === 'host' && discovered && (rec as HostRecord).state === 'up') {
-        // After discovery, host records come before their ports: they go on at once (live views
-        // count hosts up) and a proxied host's is restated at the end with its note (a later host
-        // record supersedes an earlier one).
         const h = rec as HostRecord;
-        upHosts.set(h.ip, { ...upHosts.get(h.ip), ...h });
-        watch.pass(h);
+        if (watch.isJudged(h.ip)) watch.host(h);
+        else upHosts.set(h.ip, { ...upHosts.get(h.ip), ...h });
       } else if (rec.type === 'host') {
         if (!settled) {
           settled = true;
@@ -557,7 +575,7 @@ export function middleboxRecords(opts: MiddleboxOptions = {}) {
       clearInterval(quiet);
     }
     await watch.settle();
-    for (const h of upHosts.values()) if (watch.proxiedNote(h.ip)) watch.host(h);
+    for (const h of upHosts.values()) watch.host(h);
     yield* watch.take();
     // Anything after the trailer is the next stage's to complain about: pass it on.
     for (let r = await next; !r.done; r = await input.next()) yield r.value;
