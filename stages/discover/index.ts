@@ -19,14 +19,14 @@ import { DOWN, HostStates, PENDING, UNKNOWN, UP } from './host-states.js';
 import { LinkMap } from './link.js';
 import { defaultPingProbes, describePing, isDefault, CONNECT_PING_PORTS, type PingProbes } from './ping-spec.js';
 import type { HostProber, HostVerdict } from './prober.js';
-import { RawProber } from './raw-prober.js';
+import { RawProber, type PingSessionOptions } from './raw-prober.js';
 import { ConnectProber } from './connect-prober.js';
 
 export * from './ping-spec.js';
 export { HostStates } from './host-states.js';
 export type { HostProber, HostVerdict } from './prober.js';
 
-export interface DiscoverOptions {
+export interface DiscoverOptions extends PingSessionOptions {
   /** The probes asked for (-PE, -PS…); nmap's defaults when none. */
   probes: PingProbes;
   /** Raw probes allowed (root or CAP_NET_RAW); otherwise the connect() ping to 80 and 443. */
@@ -42,16 +42,6 @@ export interface DiscoverOptions {
    * ARP/ND answer, which are down — nmap resolves them even with -Pn.
    */
   assumeUp?: boolean;
-  maxRetries: number;
-  initialTimeoutMs: number;
-  minTimeoutMs: number;
-  maxTimeoutMs: number;
-  maxRate?: number;
-  sourcePort?: number;
-  iface?: string;
-  sourceAddress?: string;
-  ttl?: number;
-  datadir?: string;
   /** Most hosts waiting for a verdict at once (the window of held batches follows from it). */
   maxUndecided?: number;
   /** The command line of this stage, appended to the header's args. */

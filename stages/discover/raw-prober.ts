@@ -5,23 +5,16 @@
  * of retries (reason: an ICMP error a router sent, else no-response).
  */
 import type { PortRecord, ProbeBatch, ProgressRecord } from '../records/index.js';
-import { addrText, icmpPing, ICMP_ECHO, ICMP_MASK, ICMP_TIMESTAMP, RawSession, tcpAckPing, tcpSynPing, udpPing, type ProbeModule } from '../probes/index.js';
+import { addrText, icmpPing, ICMP_ECHO, ICMP_MASK, ICMP_TIMESTAMP, RawSession, tcpAckPing, tcpSynPing, udpPing, type ProbeModule, type RawSessionOptions } from '../probes/index.js';
 import type { HostProber, HostVerdict } from './prober.js';
 import type { PingProbes } from './ping-spec.js';
 
-export interface RawProberOptions {
+/** The raw session's send and timing options the ping takes as they are. */
+export type PingSessionOptions = Pick<RawSessionOptions, 'maxRetries' | 'initialTimeoutMs' | 'minTimeoutMs' | 'maxTimeoutMs' | 'maxRate' | 'sourcePort' | 'iface' | 'sourceAddress' | 'ttl' | 'datadir'>;
+
+export interface RawProberOptions extends PingSessionOptions {
   probes: PingProbes;
   ignoreRst: boolean;
-  maxRetries: number;
-  initialTimeoutMs: number;
-  minTimeoutMs: number;
-  maxTimeoutMs: number;
-  maxRate?: number;
-  sourcePort?: number;
-  iface?: string;
-  sourceAddress?: string;
-  ttl?: number;
-  datadir?: string;
   signal?: AbortSignal;
   onWarning?: (m: string) => void;
 }
