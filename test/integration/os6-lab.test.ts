@@ -6,7 +6,8 @@
 // printed fingerprint must be what the target really answered (each P= is a captured reply with
 // the addresses masked) and equal nmap's print in every byte that depends neither on the random
 // choices of the scanner (ports, ISNs, our seq/ack, hop limits, checksums) nor on the target's
-// random flow labels and timestamps; no OS match is claimed ("no IPv6 OS database").
+// random flow labels and timestamps; no OS match is claimed ("no IPv6 OS database"); -oX, -oJ
+// and DuckDB's os_fingerprints carry the same print.
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { createLab, labSkipReason, type CapturedPacket } from '../lab/lab.js';
@@ -123,8 +124,10 @@ if (skip) {
     t.equal(nmap.code, 0, `nmap ran: ${nmap.stderr}`);
 
     const xml = `${lab.tmpDir}/os6.xml`;
+    const json = `${lab.tmpDir}/os6.json`;
+    const duck = `${lab.tmpDir}/os6.duckdb`;
     const cap = await lab.capture(filter);
-    const ours = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-6', '-sS', '-O', '--max-os-tries', '1', '-p', `${OPEN},${CLOSED}`, '-oX', xml, lab.targetV6], { timeoutMs: 120_000 });
+    const ours = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-6', '-sS', '-O', '--max-os-tries', '1', '-p', `${OPEN},${CLOSED}`, '-oX', xml, '-oJ', json, '--db', duck, lab.targetV6], { timeoutMs: 120_000 });
     const packets = await cap.stop({ settleMs: 300 });
     t.equal(ours.code, 0, `prtip ran: ${ours.stderr}`);
     const out = ours.stdout.toString();
@@ -168,5 +171,15 @@ if (skip) {
     const fp = /<osfingerprint fingerprint="([^"]*)"/.exec(doc)?.[1]?.replace(/&#xa;|&#10;/g, '\n');
     t.equal(fp, out.split('\n').filter((l) => l.startsWith('OS:')).join('\n'), '-oX <osfingerprint> is the printed fingerprint');
     t.match(doc, new RegExp(`<portused state="open" proto="tcp" portid="${OPEN}"`), '-oX <portused> names the open port');
+
+    // JSON and DuckDB carry it too, with the reason for no matches.
+    const printed = out.split('\n').filter((l) => l.startsWith('OS:')).join('\n');
+    const hosts = (JSON.parse(await readFile(json, 'utf8')) as { hosts: Array<{ ip?: string; address?: string; os?: Record<string, unknown> }> }).hosts;
+    const jsonOs = JSON.stringify(hosts);
+    t.ok(jsonOs.includes(JSON.stringify(printed)), '-oJ has the fingerprint');
+    t.ok(jsonOs.includes('no IPv6 OS database'), '-oJ says why there are no matches');
+    const sql = await lab.exec([process.execPath, PRTIP_BIN, 'sql', duck, 'select ip, fingerprint, no_match_reason from os_fingerprints', '--json'], { timeoutMs: 60_000 });
+    const rows = JSON.parse(sql.stdout.toString()) as Array<{ ip: string; fingerprint: string; no_match_reason: string }>;
+    t.same(rows.map((r) => [r.ip, r.fingerprint === printed, /^no IPv6 OS database/.test(r.no_match_reason)]), [[lab.targetV6, true, true]], 'DuckDB os_fingerprints: the print and the reason');
   });
 }
