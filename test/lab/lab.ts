@@ -510,7 +510,8 @@ async function prepareDaemon(name: DaemonName, tmp: string): Promise<string[]> {
           'PermitRootLogin no',
           'PasswordAuthentication no',
           'KbdInteractiveAuthentication no',
-          'PubkeyAuthentication no',
+          // publickey is offered (scripts list it), but no key is ever accepted: AuthorizedKeysFile none
+          'PubkeyAuthentication yes',
           'AuthorizedKeysFile none',
           'StrictModes no',
           'UseDNS no',
