@@ -225,7 +225,7 @@ export interface NativeEngine {
 }
 
 /**
- * Sends whole Ethernet frames (IPv4) on an AF_PACKET socket bound to `ifname` and captures the
+ * Sends whole Ethernet frames (IPv4 or IPv6) on an AF_PACKET socket bound to `ifname` and captures the
  * incoming packets matching a BPF filter, with libpcap's timestamps (realtime µs, the clock
  * `send` and `nowUs` read). Non-blocking: poll() returns what arrived since the last call.
  */
