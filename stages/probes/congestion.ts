@@ -178,3 +178,106 @@ export class RetryAllowance {
     return Math.min(this.maxRetries, need);
   }
 }
+
+/** Fewest probes of a host one round must hold before its share is judged. */
+const HOST_MIN_SAMPLE = 16;
+/** A host answering less than this part of what the rest of its round answered has a bottleneck of its own. */
+const HOST_BEHIND = 0.5;
+
+/** One host with its own pace: its lane in native, pace (probes/s), ssthresh and drops. */
+export interface HostPace {
+  lane: number;
+  rate: number;
+  ssthresh: number;
+  /** The share of probes the rest of the scan answered when this host was singled out. */
+  base: number;
+  drops: number;
+}
+
+export interface HostPacingOptions {
+  /** Slowest pace a host may get (probes/s): --max-scan-delay's one probe per that long. */
+  minRate: number;
+  /** Growth per lane round past the host's ssthresh (as the group's caGrowth). */
+  caGrowth?: number;
+}
+
+/**
+ * Per-host congestion control beside the group's (nmap keeps a window per host and one for the
+ * group; here, as for the group, a pace): a host whose answers fall far behind the rest of the
+ * same round (a rate-limited host, a slow link behind one address) gets a pace of its own, and
+ * its probes go through a native lane at that pace beside everyone else's — the others keep the
+ * group's pace, and the slow host is no longer flooded. Its pace then follows its own rounds as
+ * the group's does: slow start (doubling) below its ssthresh, +caGrowth above it; a round that
+ * answers a falling share cuts it to what the host delivered and sets ssthresh there; an
+ * answered retransmission (a drop) ends its slow start. Pure arithmetic on counts.
+ */
+export class HostPacing {
+  private readonly hosts = new Map<string, HostPace>();
+  private nextLane = 1;
+  private readonly caGrowth: number;
+
+  constructor(private readonly opts: HostPacingOptions) {
+    this.caGrowth = opts.caGrowth ?? 0.1;
+  }
+
+  get size(): number {
+    return this.hosts.size;
+  }
+
+  of(host: string): HostPace | undefined {
+    return this.hosts.get(host);
+  }
+
+  /**
+   * A round of probes to hosts without a pace of their own ended: per host, the probes it held and
+   * how many were answered, and how long the round took on the wire (s). Hosts far behind the
+   * rest get a pace: what they delivered. `ceiling`: the group's pace (no host paces above it).
+   * Returns the hosts singled out.
+   */
+  judgeRound(perHost: Map<string, { sent: number; answered: number }>, seconds: number, ceiling: number): string[] {
+    let sent = 0, answered = 0;
+    for (const c of perHost.values()) { sent += c.sent; answered += c.answered; }
+    const out: string[] = [];
+    for (const [host, c] of perHost) {
+      if (c.sent < HOST_MIN_SAMPLE || this.hosts.has(host)) continue;
+      const restSent = sent - c.sent;
+      if (restSent < HOST_MIN_SAMPLE) continue; // no other host in the round to compare with
+      const rest = (answered - c.answered) / restSent;
+      if (rest <= 0 || c.answered / c.sent >= HOST_BEHIND * rest) continue;
+      const delivered = Math.max(c.answered, 1) / Math.max(seconds, 0.001) / rest;
+      const rate = this.clamp(Math.min(delivered, ceiling));
+      this.hosts.set(host, { lane: this.nextLane++, rate, ssthresh: rate, base: rest, drops: 0 });
+      out.push(host);
+    }
+    return out;
+  }
+
+  /** A round of a paced host's probes ended (sent through its lane at its pace). Returns its new pace when it changed. */
+  laneRound(host: string, sent: number, answered: number, ceiling: number): number | undefined {
+    const h = this.hosts.get(host);
+    if (!h || sent < 8) return undefined;
+    const before = h.rate;
+    const share = answered / sent;
+    if (share >= 0.8 * h.base) {
+      h.rate = h.rate < h.ssthresh ? h.rate * 2 : h.rate * (1 + this.caGrowth);
+    } else {
+      // Past the host's capacity: it delivered its pace × the share it answered (over the share the path answers).
+      h.rate = h.rate * (share / h.base) * 0.95;
+      h.ssthresh = h.rate;
+    }
+    h.rate = this.clamp(Math.min(h.rate, ceiling));
+    return h.rate !== before ? h.rate : undefined;
+  }
+
+  /** An answered retransmission to a paced host (its drop): its slow start ends where it is. */
+  drop(host: string): void {
+    const h = this.hosts.get(host);
+    if (!h) return;
+    h.drops++;
+    if (h.rate < h.ssthresh) h.ssthresh = h.rate;
+  }
+
+  private clamp(r: number): number {
+    return Math.max(this.opts.minRate, r);
+  }
+}
