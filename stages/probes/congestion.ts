@@ -32,8 +32,12 @@ export interface CongestionOptions {
 
 /** Fewest answers an interval must be expected to bring before its share is trusted. */
 const MIN_EXPECTED = 96;
-/** A share this far below the baseline is congestion. */
-const CONGESTED = 0.8;
+/**
+ * A share this much below the baseline is congestion at the least (2 %), or three standard
+ * errors of the interval's share when random loss makes it noisy: a shaper's queue that
+ * overflows by a few percent shows, random loss at any pace does not.
+ */
+const CONGESTED_MARGIN = 0.02;
 
 export class CongestionControl {
   rate: number;
@@ -53,6 +57,8 @@ export class CongestionControl {
   private lowIntervals = 0;
   private sentAt0 = 0;
   private answersAt0 = 0;
+  /** Running totals of frames sent over the last moments ([ms, sent]): what was sent one RTT ago. */
+  private readonly history: Array<[number, number]> = [];
 
   constructor(opts: CongestionOptions) {
     this.min = Math.max(opts.minRate ?? 0, 0.001);
@@ -82,6 +88,7 @@ export class CongestionControl {
    * limit). Returns the new pace when it changed, else undefined.
    */
   update(now: number, sent: number, answers: number, srttMs: number, backlog: boolean): number | undefined {
+    this.history.push([now, sent]);
     if (this.intervalAt === undefined) {
       this.intervalAt = now;
       this.sentAt0 = sent;
@@ -96,16 +103,23 @@ export class CongestionControl {
     const expected = this.base === undefined ? iSent : iSent * this.base;
     if (expected < MIN_EXPECTED && elapsed < 8 * interval && iSent < 4 * MIN_EXPECTED) return undefined;
     const iAnswers = answers - this.answersAt0;
+    // The answers of an interval are those of the probes sent one RTT earlier: a pace that just
+    // grew would otherwise look like a falling share (more sent than could be answered yet).
+    const lagged = this.sentAt(now - srttMs) - this.sentAt(this.intervalAt - srttMs);
+    this.prune(this.intervalAt - srttMs);
     this.intervalAt = now;
     this.sentAt0 = sent;
     this.answersAt0 = answers;
     if (iSent <= 0) return undefined;
-    const share = Math.min(1, iAnswers / iSent);
+    const judged = lagged > 0 ? lagged : iSent;
+    const share = Math.min(1, iAnswers / judged);
     const before = this.rate;
     const trusted = expected >= MIN_EXPECTED;
+    const low = this.base !== undefined &&
+      share < this.base - Math.max(CONGESTED_MARGIN, 3 * Math.sqrt((this.base * (1 - this.base)) / judged));
     if (this.base === undefined) {
       if (trusted) this.base = share;
-    } else if (trusted && share < CONGESTED * this.base && ++this.lowIntervals >= 2) {
+    } else if (trusted && low && ++this.lowIntervals >= 2) {
       // Past capacity (two intervals in a row: one may be noise): pace at what the path delivered.
       this.lowIntervals = 0;
       this.congested++;
@@ -113,7 +127,7 @@ export class CongestionControl {
       this.rate = this.clamp(Math.min(this.rate, delivered * 0.95));
       this.ssthresh = this.rate;
       return this.rate !== before ? this.rate : undefined;
-    } else if (trusted && share < CONGESTED * this.base) {
+    } else if (trusted && low) {
       return undefined; // one low interval: hold the pace and look again
     } else if (trusted) {
       this.lowIntervals = 0;
@@ -127,6 +141,25 @@ export class CongestionControl {
     if (!backlog || !used) return undefined;
     this.rate = this.clamp(this.slowStart ? Math.min(this.rate * 2, Math.max(this.ssthresh, this.rate)) : this.rate * (1 + this.caGrowth));
     return this.rate !== before ? this.rate : undefined;
+  }
+
+  /** Frames sent by time `t` (ms), from the history (linear between samples). */
+  private sentAt(t: number): number {
+    const h = this.history;
+    if (h.length === 0) return 0;
+    if (t <= h[0]![0]) return h[0]![1];
+    for (let i = h.length - 1; i > 0; i--) {
+      const [t0, s0] = h[i - 1]!, [t1, s1] = h[i]!;
+      if (t >= t0) return t >= t1 ? s1 : s0 + ((s1 - s0) * (t - t0)) / Math.max(t1 - t0, 1e-9);
+    }
+    return h[0]![1];
+  }
+
+  /** Drops history older than `t` (keeping the sample just before it). */
+  private prune(t: number): void {
+    let k = 0;
+    while (k + 1 < this.history.length && this.history[k + 1]![0] <= t) k++;
+    if (k > 0) this.history.splice(0, k);
   }
 
   /** A floor that moves (--min-parallelism: so many probes per RTT); never below the fixed one. */
