@@ -99,6 +99,8 @@ export interface RawEngineStats {
   /** Times the sender waited for the congestion window, and probes it sent past a full window to keep --min-rate. */
   windowWaits: number;
   minRateSends: number;
+  /** Frames sent through host lanes (hosts with their own pace). */
+  laneSent: number;
   /** From the first send to the end of the last sendmmsg (packets − 1 intervals, so sent/sendSeconds ≈ the rate). */
   sendSeconds: number;
   error?: string;
@@ -116,13 +118,21 @@ export interface RawEngine {
    * Queues a batch for sending; null while all 4096 slots are in flight (retire some first).
    * `macs` (6 bytes per probe) gives each probe's Ethernet destination (hosts on the local link);
    * absent, every probe goes to the template's next hop. Resends of the slot use the same MACs.
+   * `hold`: entries the first job leaves out (probes of hosts with their own pace, sent through
+   * their lanes with resend); seq is 0 when every entry is held.
    */
-  enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array): { slot: number; seq: number } | null;
+  enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array | null, hold?: Uint32Array): { slot: number; seq: number } | null;
   /**
    * Queues the slot's unanswered probes again: the job's seq and size, or null when every probe was
    * answered. `pace` (probes/s) spaces this job's probes (a target rate-limiting its answers).
+   * `entries`: only these (if unanswered). `lane` > 0: the job goes through that host's lane — after
+   * the lane's earlier jobs, at the lane's pace, beside every other job (per-host pacing).
    */
-  resend(slot: number, pace?: number): { seq: number; count: number } | null;
+  resend(slot: number, pace?: number, entries?: Uint32Array, lane?: number): { seq: number; count: number } | null;
+  /** Send jobs of the slot not finished yet (0: its latest round is all on the wire; lanes finish out of order). */
+  pendingJobs(slot: number): number;
+  /** A host lane's pace from now on (probes/s), for its queued jobs too. */
+  setLanePace(lane: number, pps: number): void;
   /** How many probes of the slot have their answer. */
   answeredCount(slot: number): number;
   /** Seconds the slot's latest send job took on the wire (first send to last), not counting its time in the queue. */
