@@ -9,7 +9,7 @@ import {
 } from '../../../stages/probes/index.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
 import { parseInteger, parseRate, parseShard, parseTime, parseTimingTemplate } from './nmap-values.js';
-import { DEFAULT_TCP_PING_PORT, DEFAULT_UDP_PING_PORT, noPingProbes, parsePingPorts, type PingProbes } from '../../../stages/discover/ping-spec.js';
+import { DEFAULT_SCTP_PING_PORT, DEFAULT_TCP_PING_PORT, DEFAULT_UDP_PING_PORT, noPingProbes, parsePingPorts, parsePingProtocols, type PingProbes } from '../../../stages/discover/ping-spec.js';
 import { parseDnsServer } from '../../../stages/dns/index.js';
 
 export interface CliOptions {
@@ -229,6 +229,8 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-PS'], attached: 'PORTS', group: 'discovery', help: 'discovery: TCP SYN to PORTS (attached: -PS22,80,1000-1010; default 80); SYN-ACK or RST = up', apply: (o, v, n) => { o.ping.syn.push(...parsePingPorts(n, v, DEFAULT_TCP_PING_PORT)); } },
   { names: ['-PA'], attached: 'PORTS', group: 'discovery', help: 'discovery: TCP ACK to PORTS (default 80); a RST = up', apply: (o, v, n) => { o.ping.ack.push(...parsePingPorts(n, v, DEFAULT_TCP_PING_PORT)); } },
   { names: ['-PU'], attached: 'PORTS', group: 'discovery', help: 'discovery: UDP to PORTS (default 40125); a UDP answer or port unreachable = up', apply: (o, v, n) => { o.ping.udp.push(...parsePingPorts(n, v, DEFAULT_UDP_PING_PORT)); } },
+  { names: ['-PY'], attached: 'PORTS', group: 'discovery', help: 'discovery: SCTP INIT to PORTS (default 80); INIT-ACK or ABORT = up', apply: (o, v, n) => { o.ping.sctp.push(...parsePingPorts(n, v, DEFAULT_SCTP_PING_PORT)); } },
+  { names: ['-PO'], attached: 'PROTOS', group: 'discovery', help: 'discovery: IP packets of PROTOS (default 1,2,4: ICMP, IGMP, IP-in-IP); any answer in the protocol or protocol unreachable = up', apply: (o, v, n) => { o.ping.ipProto.push(...parsePingProtocols(n, v)); } },
   { names: ['-PR'], group: 'discovery', help: 'discovery: ARP (IPv4) / ND (IPv6) on the local link (always used there unless --disable-arp-ping)', apply: (o) => { o.ping.arp = true; } },
   { names: ['--disable-arp-ping'], group: 'discovery', help: 'discovery: no ARP/ND on the local link; its hosts get the ping probes too', apply: (o) => { o.disableArpPing = true; } },
   { names: ['--discovery-ignore-rst'], group: 'discovery', help: 'discovery: a TCP RST does not prove a host up (firewalls that forge them)', apply: (o) => { o.discoveryIgnoreRst = true; } },
@@ -323,7 +325,7 @@ function stringData(v: string, flag: string): Uint8Array {
 const NOT_YET: Record<string, string> = {
   ...Object.fromEntries(PLANNED_SCAN_TYPES.map((p) => [p.flag, p.title])),
   '-oS': 'script kiddie output',
-  '-PY': 'SCTP INIT ping: prtip has no SCTP probes on the wire yet', '-PO': 'IP protocol ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
+  '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-sR': 'RPC scan',
   '--min-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',
   '--max-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',
