@@ -25,6 +25,9 @@ export interface CliOptions {
   batchSize?: number;
   shard?: { index: number; count: number };
   sequential: boolean;
+  /** --min-hostgroup / --max-hostgroup, hosts. */
+  minHostgroup?: number;
+  maxHostgroup?: number;
   datadir?: string;
   scanTypes: string[];
   /** Arguments of scan-type flags that take one, by scan type name (idle: the -sI zombie). */
@@ -192,6 +195,8 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-F'], group: 'ports', help: 'fast: the 100 most common ports', apply: (o) => { o.fast = true; } },
   { names: ['--top-ports'], value: 'N', group: 'ports', help: 'the N most common ports (nmap-services frequencies)', apply: (o, v, n) => { o.topPorts = parseInteger(n, v, 1, 65535); } },
   { names: ['-r'], group: 'ports', help: 'probe in sequential order instead of a random permutation', apply: (o) => { o.sequential = true; } },
+  { names: ['--max-hostgroup'], value: 'N', group: 'ports', help: 'scan hosts in groups of N (address order): a group\'s discovery and port probes all finish before the next group\'s start (default: one group)', apply: (o, v, n) => { o.maxHostgroup = parseInteger(n, v, 1, 1 << 24); } },
+  { names: ['--min-hostgroup'], value: 'N', group: 'ports', help: 'groups of at least N hosts; alone: groups of N (prtip\'s own group is every host, so only a given size cuts it)', apply: (o, v, n) => { o.minHostgroup = parseInteger(n, v, 1, 1 << 24); } },
   { names: ['--seed'], value: 'N', group: 'ports', help: 'seed of the random order (reproducible scans and shards)', apply: (o, v, n) => { o.seed = parseInteger(n, v, 0, 0xffffffff); } },
   { names: ['--batch-size'], value: 'N', group: 'ports', help: 'probes per batch record (default 8192); --resume restarts at batch granularity', apply: (o, v, n) => { o.batchSize = parseInteger(n, v, 1, 1 << 20); } },
   { names: ['--shard'], value: 'I/N', group: 'ports', help: 'scan only shard I of N (disjoint slices; use the same --seed on every shard)', apply: (o, v) => { o.shard = parseShard(v); } },
@@ -327,8 +332,6 @@ const NOT_YET: Record<string, string> = {
   '-oS': 'script kiddie output',
   '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-sR': 'RPC scan',
-  '--min-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',
-  '--max-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',
 };
 
 export interface ParseResult {
