@@ -916,6 +916,21 @@ export class RawSession implements ScanEngine {
     }
   }
 
+  /**
+   * The end of a host group: waits out every batch in flight (answers, retries, timeouts) with
+   * the engines left running for the next group. Records held for --host-timeout are released:
+   * every host of the group is finished or given up by now.
+   */
+  async *finishGroup(): AsyncGenerator<PortRecord | ProgressRecord> {
+    while (this.inflight.length > 0 && !this.aborted) {
+      this.service();
+      yield* this.take();
+      if (this.inflight.length > 0) await sleep(5);
+    }
+    yield* this.take();
+    yield* this.releaseHeld();
+  }
+
   /** Waits out the batches in flight (yielding records as they finish), then stops the engines. */
   async *finish(): AsyncGenerator<PortRecord | ProgressRecord> {
     if (this.aborted) await this.close(); // stop sending at once; replies captured so far still arrive
