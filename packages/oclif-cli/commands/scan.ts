@@ -4,7 +4,7 @@ import { createPacketTrace, UserInputError, type AnyRecord, type Proto } from '.
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
 import { interruptController } from '../lib/io.js';
-import { printScriptHelp, refuseScriptFlagsWithoutScripts } from './script.js';
+import { refuseScriptFlagsWithoutScripts } from '../lib/script-flags.js';
 import { verboseObserver } from '../lib/verbose.js';
 import { checkScanOptions, scanPipelineOptions, SCAN_GROUPS, statusInterval } from '../lib/scan-options.js';
 import { ProgressReporter } from '../lib/progress/reporter.js';
@@ -54,7 +54,8 @@ export default class Scan extends PrtipCommand {
   protected override readonly takesTargets = true;
 
   protected async main(o: CliOptions): Promise<void> {
-    if (o.scriptHelp !== undefined) return printScriptHelp(o);
+    // The script command (and its Lua engine) loads only when asked for: start-up is part of every scan.
+    if (o.scriptHelp !== undefined) return (await import('./script.js')).printScriptHelp(o);
     let argv = this.argv;
     let resume: { scanId: string; skip: Array<[number, number]>; seed: number; prior: AnyRecord[] } | undefined;
     if (o.resume !== undefined) {
