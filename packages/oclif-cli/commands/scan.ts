@@ -110,6 +110,7 @@ export default class Scan extends PrtipCommand {
         warn,
         outputs,
         db,
+        closeDb: true,
         statusEveryMs: statusInterval(o, stderrTty),
         observe: tui ? (rec) => { verbose?.(rec); tui.observe(rec); } : (rec) => { verbose?.(rec); reporter.observe(rec); },
         resume,
