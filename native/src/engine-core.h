@@ -4,6 +4,7 @@
 #pragma once
 #include <pcap/pcap.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -91,8 +92,11 @@ struct TraceBuffer {
   std::mutex mu;
   std::vector<uint8_t> bytes;
   uint64_t dropped = 0;
-  void add(uint8_t dir, double time_ms, const uint8_t* frame, size_t len) {
-    const size_t keep = len < kMaxFrame ? len : kMaxFrame;
+  // `ethertype`: the frame is a bare IP packet (a non-Ethernet link) of this type; it is stored
+  // behind a zeroed Ethernet header, so every trace record reads the same way.
+  void add(uint8_t dir, double time_ms, const uint8_t* frame, size_t len, uint16_t ethertype = 0) {
+    const size_t head = ethertype ? 14 : 0;
+    const size_t keep = std::min(len + head, kMaxFrame);
     std::lock_guard<std::mutex> lock(mu);
     if (bytes.size() + kHeader + keep > kMaxBytes) {
       dropped++;
@@ -102,13 +106,18 @@ struct TraceBuffer {
     bytes.resize(at + kHeader + keep);
     uint8_t* p = bytes.data() + at;
     const uint16_t k16 = uint16_t(keep);
-    const uint32_t l32 = uint32_t(len);
+    const uint32_t l32 = uint32_t(len + head);
     p[0] = dir;
     p[1] = 0;
     memcpy(p + 2, &k16, 2);
     memcpy(p + 4, &l32, 4);
     memcpy(p + 8, &time_ms, 8);
-    memcpy(p + kHeader, frame, keep);
+    if (head) {
+      memset(p + kHeader, 0, 12);
+      p[kHeader + 12] = uint8_t(ethertype >> 8);
+      p[kHeader + 13] = uint8_t(ethertype);
+    }
+    memcpy(p + kHeader + head, frame, keep - head);
   }
 };
 
@@ -140,6 +149,10 @@ struct EngineCore {
   double min_rate = 0;
   int packet_fd = -1;
   pcap_t* pcap = nullptr;
+  // The link: Ethernet frames (SOCK_RAW) or bare IP packets (SOCK_DGRAM: tun, ppp, tunnels), and
+  // the capture's datalink type (where a captured packet's IP header starts).
+  bool ip_link = false;
+  int dlt = DLT_EN10MB;
 
   std::mutex mu;  // guards slots, free_slots and every batch's answered bitmap
   std::vector<std::shared_ptr<InFlightBatch>> slots = std::vector<std::shared_ptr<InFlightBatch>>(kMaxSlots);

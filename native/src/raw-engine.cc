@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "pcap-info.h"
 #include "siphash.h"
 
 namespace prtip {
@@ -182,7 +183,15 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
   EngineCore& c = *core_;
   c.ifindex = int(if_nametoindex(c.ifname.c_str()));
   if (c.ifindex == 0) fail(env, "RawEngine.start: no interface " + c.ifname);
-  c.packet_fd = socket(AF_PACKET, SOCK_RAW, 0);  // protocol 0: send only, receives nothing
+  // Ethernet (and loopback) take whole frames; tun, ppp and tunnels take IP packets, with no
+  // link-layer address to resolve.
+  const int hw = interface_hw_type(c.ifname);
+  const LinkSend link = link_send_of(hw);
+  if (link == LinkSend::kUnsupported) {
+    fail(env, "RawEngine.start: " + c.ifname + " is a link of type " + hw_type_name(hw) + ", which raw probes cannot be sent on");
+  }
+  c.ip_link = link == LinkSend::kIp;
+  c.packet_fd = socket(AF_PACKET, c.ip_link ? SOCK_DGRAM : SOCK_RAW, 0);  // protocol 0: send only, receives nothing
   if (c.packet_fd < 0) fail(env, std::string("RawEngine.start: AF_PACKET socket: ") + strerror(errno));
   sockaddr_ll sll{};
   sll.sll_family = AF_PACKET;
@@ -209,6 +218,11 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
   // (its pages are touched as it fills); a reply lost to a full ring is recovered by a retry.
   pcap_set_buffer_size(c.pcap, 8 << 20);
   if (pcap_activate(c.pcap) < 0) fail(env, std::string("RawEngine.start: pcap_activate: ") + pcap_geterr(c.pcap));
+  c.dlt = pcap_datalink(c.pcap);
+  if (!link_supported(c.dlt)) {
+    fail(env, "RawEngine.start: the capture on " + c.ifname + " has datalink " + std::to_string(c.dlt) + " (" +
+                  (pcap_datalink_val_to_name(c.dlt) ? pcap_datalink_val_to_name(c.dlt) : "?") + "), which prtip cannot read replies from");
+  }
   pcap_setdirection(c.pcap, PCAP_D_IN);
   // Only replies to our address in the scan's protocol, and ICMP errors that may quote a probe.
   const std::string filter = capture_filter(c.wire);

@@ -50,10 +50,14 @@ static void on_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   EngineCore& core = *reinterpret_cast<EngineCore*>(user);
   core.counters.captured++;
   if (core.trace.on.load(std::memory_order_relaxed)) {
-    core.trace.add(1, double(h->ts.tv_sec) * 1000.0 + double(h->ts.tv_usec) / 1000.0, bytes, h->caplen);
+    const double ms = double(h->ts.tv_sec) * 1000.0 + double(h->ts.tv_usec) / 1000.0;
+    size_t off = 0;
+    uint16_t type = 0;
+    if (core.dlt == DLT_EN10MB) core.trace.add(1, ms, bytes, h->caplen);
+    else if (link_payload(core.dlt, bytes, h->caplen, off, type)) core.trace.add(1, ms, bytes + off, h->caplen - off, type);
   }
   Reply r;
-  if (!parse_frame(core.wire, bytes, h->caplen, r)) {
+  if (!parse_link_frame(core.wire, core.dlt, bytes, h->caplen, r)) {
     core.counters.foreign++;
     return;
   }

@@ -115,8 +115,10 @@ void run_sender(EngineCore& core) {
     dest[k].sll_family = AF_PACKET;
     dest[k].sll_ifindex = core.ifindex;
     dest[k].sll_protocol = htons(k == 0 ? ETH_P_IP : ETH_P_IPV6);
-    dest[k].sll_halen = 6;
+    dest[k].sll_halen = core.ip_link ? 0 : 6;
   }
+  // On an IP link (SOCK_DGRAM) the frames' Ethernet header stays behind: the IP packet goes.
+  const size_t skip = core.ip_link ? 14 : 0;
 
   for (;;) {
     SendJob job;
@@ -133,7 +135,7 @@ void run_sender(EngineCore& core) {
     // SOCK_RAW: the frame's own Ethernet header decides where it goes (per probe when the batch
     // carries MACs); sll_addr only names the template's next hop.
     sockaddr_ll* to = &dest[b.family == 4 ? 0 : 1];
-    memcpy(to->sll_addr, b.family == 4 ? core.wire.dst_mac4 : core.wire.dst_mac6, 6);
+    if (!core.ip_link) memcpy(to->sll_addr, b.family == 4 ? core.wire.dst_mac4 : core.wire.dst_mac6, 6);
     const uint64_t job_start = monotonic_ns();
     b.job_start_ns = job_start;
     for (size_t k = 0; k < total;) {
@@ -168,8 +170,8 @@ void run_sender(EngineCore& core) {
       iov.resize(nf);
       msgs.resize(nf);
       for (size_t q = 0; q < nf; q++) {
-        iov[q].iov_base = sink.bytes.data() + sink.offsets[q];
-        iov[q].iov_len = sink.lengths[q];
+        iov[q].iov_base = sink.bytes.data() + sink.offsets[q] + skip;
+        iov[q].iov_len = sink.lengths[q] - skip;
         memset(&msgs[q], 0, sizeof msgs[q]);
         msgs[q].msg_hdr.msg_iov = &iov[q];
         msgs[q].msg_hdr.msg_iovlen = 1;
@@ -200,7 +202,7 @@ void run_sender(EngineCore& core) {
         send_all(core, msgs.data() + q, unsigned(chunk));
         if (core.trace.on.load(std::memory_order_relaxed)) {
           const double ms = realtime_ms();
-          for (size_t c = q; c < q + chunk; c++) core.trace.add(0, ms, static_cast<const uint8_t*>(iov[c].iov_base), iov[c].iov_len);
+          for (size_t c = q; c < q + chunk; c++) core.trace.add(0, ms, static_cast<const uint8_t*>(iov[c].iov_base) - skip, iov[c].iov_len + skip);
         }
         last_send_ns = monotonic_ns();
         core.counters.last_send_ns = last_send_ns;

@@ -108,7 +108,7 @@ export function osRecords(options: OsStageOptions = {}) {
       try {
         const route = await resolveRawRoute(ip, options.route ?? {});
         let dstMac = route.nextHopMac;
-        if (route.onLink && !route.local) {
+        if (route.onLink && !route.local && !route.ipLink) {
           const found = (await resolveNeighbours(route.ifname, 4, [ip])).get(ip);
           if (!found) throw new Error(`no ARP answer from ${ip}`);
           dstMac = found;

@@ -346,6 +346,9 @@ export class RawSession implements ScanEngine {
         `${this.flag} cannot probe ${firstAddr}: it is an address of this machine, which drops raw frames addressed to itself; scan it with -sT`,
       );
     }
+    if (route.ipLink && this.opts.evasion?.spoofMac) {
+      throw new UserInputError(`--spoof-mac: ${route.ifname} is a ${route.linkType} link, which carries IP packets without a MAC address`);
+    }
     if (family === 6 && !this.module.ipv6) throw new UserInputError(`${this.flag} (${this.module.title}) cannot probe IPv6 targets such as ${firstAddr}`);
     const native = loadNative();
     const ctx: WireContext = { datadir: this.opts.datadir, payload: this.opts.evasion?.payload };
@@ -369,7 +372,7 @@ export class RawSession implements ScanEngine {
     this.engines.set(family, {
       engine, route, hopByPrefix: new Map(), hopByAddr: new Map(),
       macOf: new Map(route.onLink ? [] : [[route.nextHop, route.nextHopMac]]),
-      ...(route.onLink ? {} : { gateway: route.nextHop }),
+      ...(route.onLink || route.ipLink ? {} : { gateway: route.nextHop }),
     });
     return engine;
   }
@@ -502,8 +505,17 @@ export class RawSession implements ScanEngine {
         fam.hopByAddr.set(k, hop);
       }
     }
-    // 3. the MAC of every new next hop (on-link hosts and the gateway), from one neighbour table read
     const hopOf = (o: number) => fam.hopByAddr.get(keyAt(o, width)) ?? fam.hopByPrefix.get(keyAt(o, prefix))!;
+    if (route.ipLink) {
+      // A bare-IP link (tun, ppp, tunnels): no MACs; only this machine's own and special addresses stay behind.
+      let unresolved: Uint8Array | undefined;
+      for (let i = 0; anyPerAddress && i < n; i++) {
+        const hop = hopOf(i * width);
+        if (hop.local || hop.type !== 'unicast') (unresolved ??= new Uint8Array(n))[i] = hop.local ? 2 : 1;
+      }
+      return unresolved ? { unresolved } : undefined;
+    }
+    // 3. the MAC of every new next hop (on-link hosts and the gateway), from one neighbour table read
     const unknown = new Set<string>();
     for (let o = 0; o < addrs.length; o += width) {
       const hop = hopOf(o);
@@ -541,7 +553,7 @@ export class RawSession implements ScanEngine {
         `${this.flag} sends every IPv${family} probe from one interface (${route.ifname}), but ${target} is reached through ${hop.ifname}: scan it in a separate run, or use -sT`,
       );
     }
-    if (hop.onLink) return;
+    if (hop.onLink || route.ipLink) return; // a bare-IP link has no next-hop address to agree on
     fam.gateway ??= hop.nextHop;
     if (hop.nextHop !== fam.gateway) {
       throw new UserInputError(
