@@ -87,6 +87,51 @@ if (skip) {
     });
   }
 
+  t.test('other raw scan types over the tun: -sA, -sF, -sU, -sO, each probe seen on the target\'s tun', async (t) => {
+    const cases = [
+      { flags: '-sA -p 8080,1', filter: 'tcp', want: ['1/tcp unfiltered reset', '8080/tcp unfiltered reset'] },
+      { flags: '-sF -p 8080,1', filter: 'tcp', want: ['1/tcp closed reset', '8080/tcp open|filtered no-response'] },
+      { flags: '-sU -p 9999,40125', filter: 'udp', want: ['40125/udp closed port-unreach', '9999/udp closed port-unreach'] },
+      { flags: '-sO -p 6,17', filter: 'ip', want: ['17/ip open port-unreach', '6/ip open proto-response'] },
+    ];
+    for (const c of cases) {
+      const cap = await lab.capture(`dst host ${TUN_TARGET_V4} and ${c.filter}`, { iface: TUN_TARGET_IF, snaplen: 128 });
+      const r = await sh(lab, `prtip scan ${c.flags} -Pn --max-retries 1 -oD - ${TUN_TARGET_V4}`);
+      const packets = await cap.stop();
+      t.equal(r.code, 0, `${c.flags}: ${r.stderr}`);
+      const rows = jsonLines(r.stdout).filter((x) => x.type === 'port') as Array<{ port: number; proto: string; state: string; reason: string }>;
+      t.same(rows.map((x) => `${x.port}/${x.proto} ${x.state} ${x.reason}`).sort(), c.want, c.flags);
+      t.ok(packets.length >= c.want.length, `${c.flags}: the probes crossed the tun (${packets.length} packets)`);
+    }
+  });
+
+  t.test('-O over the tun: OS probes cross it and nmap-os-db matches come back', async (t) => {
+    const cap = await lab.capture(`dst host ${TUN_TARGET_V4}`, { iface: TUN_TARGET_IF, snaplen: 128 });
+    const r = await sh(lab, `prtip scan -sS -O -p 8080,1 -oD - ${TUN_TARGET_V4}`);
+    const packets = await cap.stop();
+    t.equal(r.code, 0, r.stderr);
+    t.notMatch(r.stderr, /OS detection of .* failed/);
+    const os = jsonLines(r.stdout).find((x) => x.type === 'os') as { matches: Array<{ osfamily: string }> } | undefined;
+    t.equal(os?.matches[0]?.osfamily, 'Linux', 'the target namespace\'s kernel is Linux');
+    // nmap's OS probes include 6 SYNs with its window values to the open port, ICMP echoes and a UDP probe to a closed port.
+    t.ok(packets.filter((p) => p.proto === 'icmp').length >= 2, 'the two ICMP echo probes');
+    t.ok(packets.some((p) => p.proto === 'udp'), 'the UDP (U1) probe');
+  });
+
+  t.test('--packet-trace over the tun prints the SENT and RCVD lines', async (t) => {
+    const r = await sh(lab, `prtip scan -sS --packet-trace -Pn -p 8080,1 ${TUN_TARGET_V4}`);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, new RegExp(`SENT \\([0-9.]+s\\) TCP ${TUN_SCANNER_V4.replaceAll('.', '\\.')}:\\d+ > ${TUN_TARGET_V4.replaceAll('.', '\\.')}:8080 S ttl=64`));
+    t.match(r.stdout, new RegExp(`RCVD \\([0-9.]+s\\) TCP ${TUN_TARGET_V4.replaceAll('.', '\\.')}:8080 > ${TUN_SCANNER_V4.replaceAll('.', '\\.')}:\\d+ SA ttl=64`));
+    t.match(r.stdout, /RCVD \([0-9.]+s\) TCP [0-9.]+:1 > [0-9.:]+ RA /);
+  });
+
+  t.test('--spoof-mac is refused on a link without MACs', async (t) => {
+    const r = await sh(lab, `prtip scan -sS -Pn --spoof-mac 0 -p 8080 ${TUN_TARGET_V4}`);
+    t.equal(r.code, 1);
+    t.match(r.stderr, /--spoof-mac: tun-scan is a none link, which carries IP packets without a MAC address/);
+  });
+
   t.test('a sweep of the tun range: every address up by ping, one SYN each', async (t) => {
     const cap = await lab.capture('ip and tcp', { iface: TUN_TARGET_IF, snaplen: 128 });
     const r = await sh(lab, `prtip scan -sS ${FAST} -p 8080 -oD - ${TUN_RANGE}`);
