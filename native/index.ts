@@ -82,6 +82,9 @@ export interface RawEngineStats {
   /** Frames on the wire (a probe may be several: payloads, decoys, fragments). */
   sent: number;
   sendErrors: number;
+  /** The latest send error (errno and its text), when there was one. */
+  sendErrno?: number;
+  sendError?: string;
   sendRetries: number;
   captured: number;
   /** Valid first replies handed to JS. */

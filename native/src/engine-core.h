@@ -128,6 +128,8 @@ struct EngineCounters {
   // Sends the window held back (the congestion window was full), and probes sent early because
   // --min-rate would have been missed.
   std::atomic<uint64_t> window_waits{0}, min_rate_sends{0};
+  // errno of the latest send error (0: none): ENETDOWN/ENODEV/ENXIO say the link itself went away.
+  std::atomic<int> last_send_errno{0};
 };
 
 struct EngineCore {

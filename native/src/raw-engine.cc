@@ -504,6 +504,10 @@ Napi::Value RawEngine::Stats(const Napi::CallbackInfo& info) {
   o.Set("sent", double(k.sent.load()));
   o.Set("sendErrors", double(k.send_errors.load()));
   o.Set("sendRetries", double(k.send_retries.load()));
+  if (const int e = k.last_send_errno.load()) {
+    o.Set("sendErrno", e);
+    o.Set("sendError", std::string(strerror(e)));
+  }
   o.Set("captured", double(k.captured.load()));
   o.Set("replies", double(k.replies.load()));
   o.Set("invalid", double(k.invalid.load()));

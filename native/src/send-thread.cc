@@ -50,6 +50,7 @@ static void send_all(EngineCore& core, mmsghdr* msgs, unsigned n) {
     }
     // Anything else (the link went away, …): count it and drop this message.
     core.counters.send_errors++;
+    core.counters.last_send_errno.store(errno);
     done++;
   }
 }

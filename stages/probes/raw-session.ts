@@ -15,7 +15,7 @@ import { loadNative, type RawEngine, type RawEngineConfig } from '../../native/i
 import { PROTO_NUMBER, UserInputError, type PortRecord, type ProbeBatch, type ProgressRecord } from '../records/index.js';
 import type { ProbeModule, WireContext } from './module.js';
 import { addrText, ReplyView } from './reply.js';
-import { nextHopsOf, resolveNeighbours, resolveRawRoute, type NextHop, type RawRoute } from './routing.js';
+import { linkState, nextHopsOf, resolveNeighbours, resolveRawRoute, type NextHop, type RawRoute } from './routing.js';
 import { RttEstimator, HostRtt } from './rtt.js';
 import { CongestionControl, RetryAllowance } from './congestion.js';
 import type { ScanEngine } from './scan-engine.js';
@@ -135,6 +135,9 @@ function hostSetOf(family: 4 | 6, addrs: Uint8Array): Set<string> {
   return set;
 }
 
+/** errno values of a send that say the link itself is gone: ENXIO, ENODEV, ENETDOWN. */
+const LINK_GONE_ERRNOS = new Set([6, 19, 100]);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -218,8 +221,34 @@ export class RawSession implements ScanEngine {
     return pace === undefined ? this.queueLimit : Math.min(this.queueLimit, Math.max(16384, Math.ceil(pace * 0.25)));
   }
 
+  /**
+   * Why the scan's link failed (the interface went down or away, the capture died), once it did:
+   * then nothing more is sent, what was found stays, and every probe without an answer is counted
+   * in counters.lostProbes (never reported as filtered, nor marked done for --resume).
+   */
+  failure?: string;
+
   get aborted(): boolean {
-    return this.opts.signal?.aborted === true;
+    return this.opts.signal?.aborted === true || this.failure !== undefined;
+  }
+
+  private fail(reason: string): void {
+    if (this.failure !== undefined) return;
+    this.failure = reason;
+    this.counters.lostProbes ??= 0;
+    this.opts.onWarning?.(`${this.flag}: ${reason}: stopping the scan; what it found so far is kept, probes still unanswered are lost`);
+  }
+
+  private lose(n: number): void {
+    this.counters.lostProbes = (this.counters.lostProbes ?? 0) + n;
+  }
+
+  /** Why the engine's interface cannot carry the scan any more (down or gone), or undefined while it is up. */
+  private async linkProblem(family: 4 | 6): Promise<string | undefined> {
+    const ifname = this.engines.get(family)?.route.ifname;
+    if (!ifname) return undefined;
+    const state = await linkState(ifname);
+    return state === 'up' ? undefined : `${ifname} ${state === 'gone' ? 'disappeared' : 'went down'}`;
   }
 
   /**
@@ -563,8 +592,19 @@ export class RawSession implements ScanEngine {
   }
 
   private async enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array): Promise<void> {
+    if (this.failure !== undefined) return this.lose(ports.length / 2);
+    const started = this.engines.has(family);
     await this.engineFor(family, addrs);
-    let plan = await this.nextHopMacs(family, addrs);
+    let plan: Awaited<ReturnType<RawSession['nextHopMacs']>>;
+    try {
+      plan = await this.nextHopMacs(family, addrs);
+    } catch (err) {
+      // Routes vanish with their link: a lookup failing mid-scan on a link that went down is that failure, not a bad target.
+      const problem = started ? await this.linkProblem(family) : undefined;
+      if (!problem) throw err;
+      this.fail(problem);
+      return this.lose(ports.length / 2);
+    }
     if (this.opts.hostTimeoutMs) {
       // Probes of hosts already given up are not sent (they count for --resume like sent ones).
       const { late } = this.noteHosts(family, addrs, performance.now());
@@ -631,7 +671,7 @@ export class RawSession implements ScanEngine {
   private async submit(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array): Promise<void> {
     const { engine } = this.engines.get(family)!;
     for (;;) {
-      if (this.aborted) return;
+      if (this.aborted) return this.failure !== undefined ? this.lose(ports.length / 2) : undefined;
       this.service();
       if (engine.queuedProbes() < this.queueCap) {
         const r = engine.enqueue(family, start, addrs, ports, macs);
@@ -773,7 +813,16 @@ export class RawSession implements ScanEngine {
 
   private retire(engine: RawEngine, b: InFlight): void {
     const answered = engine.retire(b.slot);
-    if (this.aborted) return; // an interrupted scan reports what it found, not what it did not wait for
+    if (this.aborted) {
+      // An interrupted scan reports what it found, not what it did not wait for; a failed one counts it lost.
+      if (this.failure !== undefined) {
+        const n = b.ports.length / 2;
+        let got = 0;
+        for (let i = 0; i < n; i++) if (answered[i >> 3]! & (1 << (i & 7))) got++;
+        this.lose(n - got);
+      }
+      return;
+    }
     this.unanswered.push({ b, answered, time: Date.now() });
   }
 
@@ -810,12 +859,14 @@ export class RawSession implements ScanEngine {
   /** Copies the engines' figures into the live counters (sent, pps, invalid, …). */
   private refreshCounters(): void {
     let sent = 0, invalid = 0, duplicates = 0, sendRetries = 0, sendErrors = 0, pcapDropped = 0, ifDropped = 0, pps = 0;
-    for (const [, { engine }] of this.engines) {
+    for (const [f, { engine }] of this.engines) {
       const s = engine.stats();
       sent += s.sent; invalid += s.invalid; duplicates += s.duplicates;
       sendRetries += s.sendRetries; sendErrors += s.sendErrors; pcapDropped += s.pcapDropped; ifDropped += s.ifDropped;
       if (s.sendSeconds > 0) pps = Math.max(pps, Math.round(s.sent / s.sendSeconds));
-      if (s.error) throw new Error(`raw engine (${this.flag}): ${s.error}`);
+      // The capture ending (its interface went down or away) or the link refusing every send stops the scan, keeping its results.
+      if (s.error) this.fail(`the capture on ${this.engines.get(f)!.route.ifname} stopped (${s.error})`);
+      else if (s.sendErrno !== undefined && LINK_GONE_ERRNOS.has(s.sendErrno)) this.fail(`${this.engines.get(f)!.route.ifname} went down (send: ${s.sendError})`);
     }
     Object.assign(this.counters, { sent, invalid, duplicates });
     if (sendRetries) this.counters.sendRetries = sendRetries;
@@ -839,7 +890,9 @@ export class RawSession implements ScanEngine {
   private reportLosses(): void {
     const c = this.counters;
     if (c.sendErrors) {
-      this.opts.onWarning?.(`${this.flag}: ${c.sendErrors} frames could not be sent (the interface refused them): their probes count as unanswered, so results may be missing`);
+      this.opts.onWarning?.(this.failure !== undefined
+        ? `${this.flag}: ${c.sendErrors} frames could not be sent (the interface refused them): their probes are among those lost`
+        : `${this.flag}: ${c.sendErrors} frames could not be sent (the interface refused them): their probes count as unanswered, so results may be missing`);
     }
     const lost = (c.pcapDropped ?? 0) + (c.ifDropped ?? 0);
     if (lost) {

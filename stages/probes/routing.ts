@@ -113,6 +113,19 @@ async function neighbourMac(ifname: string, addr: string): Promise<string | unde
   return undefined;
 }
 
+/** Whether an interface can carry packets now: up (administratively), down, or gone. */
+export async function linkState(ifname: string): Promise<'up' | 'down' | 'gone'> {
+  let rows: Array<Record<string, unknown>>;
+  try {
+    rows = await ipJson(['link', 'show', 'dev', ifname]);
+  } catch {
+    return 'gone';
+  }
+  const flags = (rows[0]?.flags as string[] | undefined) ?? [];
+  if (!rows[0]) return 'gone';
+  return flags.includes('UP') && rows[0].operstate !== 'DOWN' ? 'up' : 'down';
+}
+
 /** The usable entries (a link-layer address, not FAILED/INCOMPLETE) of an interface's neighbour table, by addressKey. */
 export async function neighbourTable(ifname: string): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
