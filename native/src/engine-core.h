@@ -178,6 +178,24 @@ struct EngineCore {
   // Replies waiting to be handed to JS (receiver thread only), and how to hand them.
   std::vector<uint8_t> out;
   std::function<void(std::vector<uint8_t>*)> deliver;
+
+  // Drain barriers (RawEngine.barrier): JS asks, the receiver answers with a marker delivered
+  // behind every reply it parsed before — with `ring`, only once every packet captured before the
+  // request has been parsed (TPACKET_V3 hands over a block up to kRingLatencyNs late).
+  struct Barrier {
+    uint64_t id;
+    bool ring;
+    uint64_t at_ns;       // monotonic, when asked
+    uint64_t at_us;       // realtime µs (the capture's clock), when asked
+  };
+  static constexpr uint64_t kRingLatencyNs = 25000000ull;
+  std::mutex bmu;  // guards barriers, next_barrier
+  std::deque<Barrier> barriers;
+  uint64_t next_barrier = 0;
+  // Realtime µs of the latest packet captured (receiver thread only): packets come in order, so
+  // one stamped after a barrier's request means every packet before it has been seen.
+  uint64_t last_capture_us = 0;
+  std::function<void(uint64_t)> deliver_barrier;
 };
 
 // Frees a probe's place in the congestion window, if it holds one (answer, timeout, retire).

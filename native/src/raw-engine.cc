@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "pcap-info.h"
+#include "rate-limit.h"
 #include "siphash.h"
 
 namespace prtip {
@@ -129,7 +130,8 @@ Napi::Function RawEngine::Define(Napi::Env env) {
                       InstanceMethod("outstanding", &RawEngine::Outstanding), InstanceMethod("abandon", &RawEngine::Abandon),
                       InstanceMethod("answered", &RawEngine::Answered),
                       InstanceMethod("stats", &RawEngine::Stats), InstanceMethod("stop", &RawEngine::Stop),
-                      InstanceMethod("setTrace", &RawEngine::SetTrace), InstanceMethod("takeTrace", &RawEngine::TakeTrace)});
+                      InstanceMethod("setTrace", &RawEngine::SetTrace), InstanceMethod("takeTrace", &RawEngine::TakeTrace),
+                      InstanceMethod("barrier", &RawEngine::Barrier)});
 }
 
 // new RawEngine({ ifname, srcMac, dstMac4?, dstMac6?, src4?, src6?, sourcePort, ttl?, window?, rate?, key? }, onReplies)
@@ -242,6 +244,15 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
       delete d;
     };
     if (tsfn.NonBlockingCall(batch, call) != napi_ok) delete batch;
+  };
+  // A barrier's answer: onReplies(empty Buffer, id), queued behind the replies before it.
+  c.deliver_barrier = [tsfn](uint64_t id) mutable {
+    auto call = [](Napi::Env env, Napi::Function fn, uint64_t* d) {
+      if (env != nullptr && fn != nullptr) fn.Call({Napi::Buffer<uint8_t>::New(env, 0), Napi::Number::New(env, double(*d))});
+      delete d;
+    };
+    auto* d = new uint64_t(id);
+    if (tsfn.NonBlockingCall(d, call) != napi_ok) delete d;
   };
   tsfn_.Ref(env);
   started_ = true;
@@ -491,6 +502,19 @@ Napi::Value RawEngine::TakeTrace(const Napi::CallbackInfo& info) {
   o.Set("frames", Napi::Buffer<uint8_t>::Copy(env, taken.data(), taken.size()));
   o.Set("dropped", double(dropped));
   return o;
+}
+
+// barrier(ring) → id: onReplies(empty, id) comes once every reply the receiver parsed before it
+// reached JS — with `ring`, also every packet captured before this call. "Done" for a batch waits
+// for it, so no reply captured in time arrives after its batch was reported.
+Napi::Value RawEngine::Barrier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!started_ || stopped_) fail(env, "RawEngine.barrier: engine not running");
+  const bool ring = info.Length() > 0 && info[0].ToBoolean().Value();
+  std::lock_guard<std::mutex> lock(core_->bmu);
+  const uint64_t id = ++core_->next_barrier;
+  core_->barriers.push_back(EngineCore::Barrier{id, ring, monotonic_ns(), uint64_t(realtime_ms() * 1000.0)});
+  return Napi::Number::New(env, double(id));
 }
 
 Napi::Value RawEngine::QueuedProbes(const Napi::CallbackInfo& info) {

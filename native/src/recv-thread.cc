@@ -49,6 +49,7 @@ static void put_reply(std::vector<uint8_t>& out, double index, double time_ms, f
 static void on_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   EngineCore& core = *reinterpret_cast<EngineCore*>(user);
   core.counters.captured++;
+  core.last_capture_us = uint64_t(h->ts.tv_sec) * 1000000ull + uint64_t(h->ts.tv_usec);
   if (core.trace.on.load(std::memory_order_relaxed)) {
     const double ms = double(h->ts.tv_sec) * 1000.0 + double(h->ts.tv_usec) / 1000.0;
     size_t off = 0;
@@ -133,6 +134,26 @@ static void flush(EngineCore& core) {
   core.deliver(batch);
 }
 
+// Answers the barriers that are due, oldest first (answers go out in order): a plain one at once,
+// a ring one once the capture is known to hold nothing from before its request — a later packet
+// was seen, or a whole drain ran after the ring's hand-over latency. `all`: answer every one (the
+// receiver is ending: nothing more will come).
+static void answer_barriers(EngineCore& core, uint64_t drain_started_ns, bool all) {
+  for (;;) {
+    EngineCore::Barrier b;
+    {
+      std::lock_guard<std::mutex> lock(core.bmu);
+      if (core.barriers.empty()) return;
+      b = core.barriers.front();
+      const bool due = all || !b.ring || core.last_capture_us > b.at_us || drain_started_ns >= b.at_ns + EngineCore::kRingLatencyNs;
+      if (!due) return;
+      core.barriers.pop_front();
+    }
+    flush(core);
+    core.deliver_barrier(b.id);
+  }
+}
+
 void run_receiver(EngineCore& core) {
   const int fd = pcap_get_selectable_fd(core.pcap);
   uint64_t last_flush = monotonic_ns();
@@ -163,6 +184,7 @@ void run_receiver(EngineCore& core) {
     }
     pollfd pfd{fd, POLLIN, 0};
     poll(&pfd, 1, 5);
+    const uint64_t drain_started = monotonic_ns();
     const int n = drain();
     if (n < 0 && n != PCAP_ERROR_BREAK) {
       std::lock_guard<std::mutex> lock(core.qmu);
@@ -174,10 +196,12 @@ void run_receiver(EngineCore& core) {
       flush(core);
       last_flush = monotonic_ns();
     }
+    answer_barriers(core, drain_started, false);
   }
   drain();
   read_drops();
   flush(core);
+  answer_barriers(core, monotonic_ns(), true);
 }
 
 }  // namespace prtip

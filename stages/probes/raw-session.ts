@@ -70,6 +70,12 @@ export interface RawSessionOptions {
   onWarning?: (message: string) => void;
   /** --packet-trace: nmap's SENT/RCVD line for every frame sent and packet captured. */
   packetTrace?: PacketTrace;
+  /** Tests only: the engine and the routes at the boundary, instead of native's and the kernel's. */
+  boundary?: {
+    openEngine(config: RawEngineConfig, onReplies: (packed: Buffer, barrier?: number) => void): RawEngine;
+    resolveRoute(target: string): Promise<RawRoute>;
+    nextHops(targets: string[]): Promise<Map<string, NextHop>>;
+  };
 }
 
 export interface RawCounters {
@@ -101,6 +107,8 @@ interface FamilyEngine {
   gateway?: string;
   /** Some prefix is on the link (or special): its addresses are looked up one by one. */
   perAddressPrefixes?: boolean;
+  /** The latest drain barrier native answered (RawEngine.barrier). */
+  barrierDone: number;
 }
 
 interface InFlight {
@@ -126,6 +134,12 @@ interface InFlight {
   hosts?: string[];
   /** --host-timeout: every host of the batch. */
   hostSet?: Set<string>;
+  /**
+   * Being closed: done is declared only behind native's drain barriers — 'ring' waits for every
+   * packet captured before the deadline to be parsed (then the slot is retired), 'flush' for every
+   * reply parsed before the retire to reach JS (then its unanswered probes and progress follow).
+   */
+  closing?: { phase: 'ring' | 'flush'; barrier: number; answered?: Buffer };
 }
 
 function hostSetOf(family: 4 | 6, addrs: Uint8Array): Set<string> {
@@ -304,7 +318,7 @@ export class RawSession implements ScanEngine {
     const drops: Array<{ b: InFlight; entries: number[] }> = [];
     const late = new Set<string>();
     for (const b of this.inflight) {
-      if (!due.some((h) => b.hostSet?.has(h))) continue;
+      if (b.closing || !due.some((h) => b.hostSet?.has(h))) continue;
       const engine = this.engines.get(b.family)!.engine;
       const answered = engine.answered(b.slot);
       const width = b.family === 4 ? 4 : 16;
@@ -364,10 +378,10 @@ export class RawSession implements ScanEngine {
     const candidates = new Set<string>();
     for (let o = 0; o < addrs.length && candidates.size < 64; o += width) candidates.add(addrText(addrs, o, family));
     if (candidates.size > 1) {
-      const hops = await nextHopsOf([...candidates], { iface: this.opts.iface, source: this.opts.sourceAddress });
+      const hops = await this.nextHops([...candidates], { iface: this.opts.iface, source: this.opts.sourceAddress });
       chosen = [...candidates].find((a) => { const h = hops.get(a); return h && !h.local && h.type === 'unicast'; }) ?? firstAddr;
     }
-    const route = await resolveRawRoute(chosen, { iface: this.opts.iface, source: this.opts.sourceAddress });
+    const route = this.opts.boundary ? await this.opts.boundary.resolveRoute(chosen) : await resolveRawRoute(chosen, { iface: this.opts.iface, source: this.opts.sourceAddress });
     if (route.local) {
       // A frame injected on a packet socket enters the stack as if from outside, and the kernel
       // drops it as a martian when it claims to come from one of its own addresses.
@@ -379,7 +393,6 @@ export class RawSession implements ScanEngine {
       throw new UserInputError(`--spoof-mac: ${route.ifname} is a ${route.linkType} link, which carries IP packets without a MAC address`);
     }
     if (family === 6 && !this.module.ipv6) throw new UserInputError(`${this.flag} (${this.module.title}) cannot probe IPv6 targets such as ${firstAddr}`);
-    const native = loadNative();
     const ctx: WireContext = { datadir: this.opts.datadir, payload: this.opts.evasion?.payload };
     const evasion = resolveEvasion(this.opts.evasion ?? {}, family, route.sourceBytes, this.flag);
     const config: RawEngineConfig = {
@@ -396,14 +409,60 @@ export class RawSession implements ScanEngine {
       ...this.module.wire(ctx),
       ...evasion.wire,
     };
-    const engine = new native.RawEngine(config, (packed) => this.onReplies(packed));
+    const onReplies = (packed: Buffer, barrier?: number) => (barrier === undefined ? this.onReplies(packed) : this.onBarrier(family, barrier));
+    const engine = this.opts.boundary ? this.opts.boundary.openEngine(config, onReplies) : new (loadNative().RawEngine)(config, onReplies);
     engine.start();
     this.engines.set(family, {
       engine, route, hopByPrefix: new Map(), hopByAddr: new Map(),
       macOf: new Map(route.onLink ? [] : [[route.nextHop, route.nextHopMac]]),
       ...(route.onLink || route.ipLink ? {} : { gateway: route.nextHop }),
+      barrierDone: 0,
     });
     return engine;
+  }
+
+  private nextHops(targets: string[], overrides: { iface?: string; source?: string }): Promise<Map<string, NextHop>> {
+    return this.opts.boundary ? this.opts.boundary.nextHops(targets) : nextHopsOf(targets, overrides);
+  }
+
+  private onBarrier(family: 4 | 6, id: number): void {
+    const fam = this.engines.get(family);
+    if (fam && id > fam.barrierDone) fam.barrierDone = id;
+  }
+
+  /** This service round's barrier of each kind per family: batches closing together share one. */
+  private roundBarriers = new Map<string, number>();
+  private barrierFor(family: 4 | 6, ring: boolean): number {
+    const k = `${family}${ring ? 'r' : 'f'}`;
+    let id = this.roundBarriers.get(k);
+    if (id === undefined) this.roundBarriers.set(k, (id = this.engines.get(family)!.engine.barrier(ring)));
+    return id;
+  }
+
+  /**
+   * Starts closing a batch whose probes are all answered (`ring` false: every answer is parsed
+   * already) or whose last wait ran out (`ring` true: replies captured before now may still sit in
+   * the capture ring).
+   */
+  private beginClose(b: InFlight, ring: boolean): void {
+    if (ring) {
+      b.closing = { phase: 'ring', barrier: this.barrierFor(b.family, true) };
+      return;
+    }
+    const answered = this.engines.get(b.family)!.engine.retire(b.slot);
+    b.closing = { phase: 'flush', barrier: this.barrierFor(b.family, false), answered };
+  }
+
+  /** Moves a closing batch on as its barriers are answered; true once it is done (reported). */
+  private advanceClose(b: InFlight): boolean {
+    const c = b.closing!;
+    if (this.engines.get(b.family)!.barrierDone < c.barrier) return false;
+    if (c.phase === 'ring') {
+      this.beginClose(b, false);
+      return false;
+    }
+    this.settle(b, c.answered!);
+    return true;
   }
 
   /**
@@ -506,7 +565,7 @@ export class RawSession implements ScanEngine {
       if (!fam.hopByPrefix.has(k) && !newPrefixes.has(k)) newPrefixes.set(k, addrText(addrs, o, family));
     }
     if (newPrefixes.size > 0) {
-      const hops = await nextHopsOf([...newPrefixes.values()], overrides);
+      const hops = await this.nextHops([...newPrefixes.values()], overrides);
       for (const [k, a] of newPrefixes) {
         const hop = hops.get(a);
         if (!hop) throw new UserInputError(`no route to ${a}`);
@@ -526,7 +585,7 @@ export class RawSession implements ScanEngine {
     }
     if (!anyPerAddress && !route.onLink) return undefined; // all through the template's gateway (checked)
     if (newAddrs.size > 0) {
-      const hops = await nextHopsOf([...newAddrs.values()], overrides);
+      const hops = await this.nextHops([...newAddrs.values()], overrides);
       for (const [k, a] of newAddrs) {
         const hop = hops.get(a);
         if (!hop) throw new UserInputError(`no route to ${a}`);
@@ -725,12 +784,18 @@ export class RawSession implements ScanEngine {
       for (const [, { engine }] of this.engines) engine.setWindow(this.opts.maxParallelism, this.rtt.timeoutMs);
     }
     const retries = this.retryAllowance.retries;
+    this.roundBarriers.clear();
     for (let k = 0; k < this.inflight.length; k++) {
       const b = this.inflight[k]!;
       if (this.aborted) {
         // Interrupted: stop now. What was answered is already reported; the rest is not waited for.
-        this.retire(this.engines.get(b.family)!.engine, b);
+        if (b.closing?.answered) this.settle(b, b.closing.answered);
+        else this.retire(this.engines.get(b.family)!.engine, b);
         this.inflight.splice(k--, 1);
+        continue;
+      }
+      if (b.closing) {
+        if (this.advanceClose(b)) this.inflight.splice(k--, 1);
         continue;
       }
       if (b.sentAt === undefined) {
@@ -745,8 +810,7 @@ export class RawSession implements ScanEngine {
       // Every probe answered: nothing left to wait for (the scan's tail is then one RTT, not a timeout).
       const complete = answeredNow === b.ports.length / 2;
       if (complete) {
-        this.retire(engine, b);
-        this.inflight.splice(k--, 1);
+        this.beginClose(b, false);
         continue;
       }
       if (now - b.sentAt < wait && !this.aborted) continue;
@@ -781,8 +845,7 @@ export class RawSession implements ScanEngine {
           continue;
         }
       }
-      this.retire(engine, b);
-      this.inflight.splice(k--, 1);
+      this.beginClose(b, true);
     }
   }
 
@@ -812,7 +875,11 @@ export class RawSession implements ScanEngine {
   }
 
   private retire(engine: RawEngine, b: InFlight): void {
-    const answered = engine.retire(b.slot);
+    this.settle(b, engine.retire(b.slot));
+  }
+
+  /** A retired batch: its unanswered probes (and its progress) are reported, unless the scan stopped. */
+  private settle(b: InFlight, answered: Buffer): void {
     if (this.aborted) {
       // An interrupted scan reports what it found, not what it did not wait for; a failed one counts it lost.
       if (this.failure !== undefined) {
