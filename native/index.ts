@@ -82,6 +82,9 @@ export interface RawEngineStats {
   /** Frames on the wire (a probe may be several: payloads, decoys, fragments). */
   sent: number;
   sendErrors: number;
+  /** The latest send error (errno and its text), when there was one. */
+  sendErrno?: number;
+  sendError?: string;
   sendRetries: number;
   captured: number;
   /** Valid first replies handed to JS. */
@@ -162,6 +165,12 @@ export interface RawEngine {
    * Ethernet frame's first ≤ 256 bytes), and how many frames did not fit the bounded buffer.
    */
   takeTrace(): { frames: Buffer; dropped: number } | null;
+  /**
+   * A drain barrier: onReplies(empty buffer, id) is called once every reply the receiver parsed
+   * before this call has reached onReplies — with `ring`, also every packet captured before it
+   * (the capture ring hands blocks over a few ms late). Ids grow; answers come in order.
+   */
+  barrier(ring: boolean): number;
   /** Stops both threads; resolves once every reply has reached onReplies. */
   stop(): Promise<void>;
 }
@@ -229,7 +238,8 @@ export interface NativeEngine {
   replyLayout(): ReplyLayout;
   /** The L4 wire modules native has. */
   wireProtocols(): Array<{ name: string; ipProto: number }>;
-  RawEngine: new (config: RawEngineConfig, onReplies: (packed: Buffer) => void) => RawEngine;
+  /** onReplies(packed): replies; onReplies(empty, id): the answer to barrier id. */
+  RawEngine: new (config: RawEngineConfig, onReplies: (packed: Buffer, barrier?: number) => void) => RawEngine;
   /** Exact prebuilt frames out, whole reply packets in (OS detection; native/src/raw-exchange.cc). */
   RawExchange: { new (ifname: string, bpfFilter: string): RawExchange; nowUs(): number };
 }

@@ -14,6 +14,8 @@
 #include <vector>
 #include <cstring>
 
+#include "pcap-info.h"
+#include "rate-limit.h"
 #include "siphash.h"
 
 namespace prtip {
@@ -131,7 +133,8 @@ Napi::Function RawEngine::Define(Napi::Env env) {
                       InstanceMethod("outstanding", &RawEngine::Outstanding), InstanceMethod("abandon", &RawEngine::Abandon),
                       InstanceMethod("answered", &RawEngine::Answered),
                       InstanceMethod("stats", &RawEngine::Stats), InstanceMethod("stop", &RawEngine::Stop),
-                      InstanceMethod("setTrace", &RawEngine::SetTrace), InstanceMethod("takeTrace", &RawEngine::TakeTrace)});
+                      InstanceMethod("setTrace", &RawEngine::SetTrace), InstanceMethod("takeTrace", &RawEngine::TakeTrace),
+                      InstanceMethod("barrier", &RawEngine::Barrier)});
 }
 
 // new RawEngine({ ifname, srcMac, dstMac4?, dstMac6?, src4?, src6?, sourcePort, ttl?, window?, rate?, key? }, onReplies)
@@ -185,7 +188,15 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
   EngineCore& c = *core_;
   c.ifindex = int(if_nametoindex(c.ifname.c_str()));
   if (c.ifindex == 0) fail(env, "RawEngine.start: no interface " + c.ifname);
-  c.packet_fd = socket(AF_PACKET, SOCK_RAW, 0);  // protocol 0: send only, receives nothing
+  // Ethernet (and loopback) take whole frames; tun, ppp and tunnels take IP packets, with no
+  // link-layer address to resolve.
+  const int hw = interface_hw_type(c.ifname);
+  const LinkSend link = link_send_of(hw);
+  if (link == LinkSend::kUnsupported) {
+    fail(env, "RawEngine.start: " + c.ifname + " is a link of type " + hw_type_name(hw) + ", which raw probes cannot be sent on");
+  }
+  c.ip_link = link == LinkSend::kIp;
+  c.packet_fd = socket(AF_PACKET, c.ip_link ? SOCK_DGRAM : SOCK_RAW, 0);  // protocol 0: send only, receives nothing
   if (c.packet_fd < 0) fail(env, std::string("RawEngine.start: AF_PACKET socket: ") + strerror(errno));
   sockaddr_ll sll{};
   sll.sll_family = AF_PACKET;
@@ -212,6 +223,11 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
   // (its pages are touched as it fills); a reply lost to a full ring is recovered by a retry.
   pcap_set_buffer_size(c.pcap, 8 << 20);
   if (pcap_activate(c.pcap) < 0) fail(env, std::string("RawEngine.start: pcap_activate: ") + pcap_geterr(c.pcap));
+  c.dlt = pcap_datalink(c.pcap);
+  if (!link_supported(c.dlt)) {
+    fail(env, "RawEngine.start: the capture on " + c.ifname + " has datalink " + std::to_string(c.dlt) + " (" +
+                  (pcap_datalink_val_to_name(c.dlt) ? pcap_datalink_val_to_name(c.dlt) : "?") + "), which prtip cannot read replies from");
+  }
   pcap_setdirection(c.pcap, PCAP_D_IN);
   // Only replies to our address in the scan's protocol, and ICMP errors that may quote a probe.
   const std::string filter = capture_filter(c.wire);
@@ -231,6 +247,15 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
       delete d;
     };
     if (tsfn.NonBlockingCall(batch, call) != napi_ok) delete batch;
+  };
+  // A barrier's answer: onReplies(empty Buffer, id), queued behind the replies before it.
+  c.deliver_barrier = [tsfn](uint64_t id) mutable {
+    auto call = [](Napi::Env env, Napi::Function fn, uint64_t* d) {
+      if (env != nullptr && fn != nullptr) fn.Call({Napi::Buffer<uint8_t>::New(env, 0), Napi::Number::New(env, double(*d))});
+      delete d;
+    };
+    auto* d = new uint64_t(id);
+    if (tsfn.NonBlockingCall(d, call) != napi_ok) delete d;
   };
   tsfn_.Ref(env);
   started_ = true;
@@ -542,6 +567,19 @@ Napi::Value RawEngine::TakeTrace(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// barrier(ring) → id: onReplies(empty, id) comes once every reply the receiver parsed before it
+// reached JS — with `ring`, also every packet captured before this call. "Done" for a batch waits
+// for it, so no reply captured in time arrives after its batch was reported.
+Napi::Value RawEngine::Barrier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!started_ || stopped_) fail(env, "RawEngine.barrier: engine not running");
+  const bool ring = info.Length() > 0 && info[0].ToBoolean().Value();
+  std::lock_guard<std::mutex> lock(core_->bmu);
+  const uint64_t id = ++core_->next_barrier;
+  core_->barriers.push_back(EngineCore::Barrier{id, ring, monotonic_ns(), uint64_t(realtime_ms() * 1000.0)});
+  return Napi::Number::New(env, double(id));
+}
+
 Napi::Value RawEngine::QueuedProbes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(core_->queued_probes.load()));
 }
@@ -553,6 +591,10 @@ Napi::Value RawEngine::Stats(const Napi::CallbackInfo& info) {
   o.Set("sent", double(k.sent.load()));
   o.Set("sendErrors", double(k.send_errors.load()));
   o.Set("sendRetries", double(k.send_retries.load()));
+  if (const int e = k.last_send_errno.load()) {
+    o.Set("sendErrno", e);
+    o.Set("sendError", std::string(strerror(e)));
+  }
   o.Set("captured", double(k.captured.load()));
   o.Set("replies", double(k.replies.load()));
   o.Set("invalid", double(k.invalid.load()));

@@ -38,6 +38,7 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SetTrace(const Napi::CallbackInfo& info);
   Napi::Value TakeTrace(const Napi::CallbackInfo& info);
+  Napi::Value Barrier(const Napi::CallbackInfo& info);
 
   void Shutdown();
   uint64_t Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, std::vector<uint32_t> entries, size_t n, double pace = 0, uint32_t lane = 0);

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "pcap-info.h"
+
 namespace prtip {
 
 namespace {
@@ -36,6 +38,7 @@ int link_header_length(int dlt) {
     case DLT_EN10MB: return 14;
     case DLT_RAW: return 0;
     case DLT_LINUX_SLL: return 16;
+    case DLT_LINUX_SLL2: return 20;
     default: return -1;
   }
 }
@@ -100,7 +103,12 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     const std::string filter = info[1].As<Napi::String>();
     const unsigned ifindex = if_nametoindex(ifname.c_str());
     if (ifindex == 0) { fail(env, "RawExchange: no interface " + ifname); return; }
-    fd_ = socket(AF_PACKET, SOCK_RAW, 0);  // protocol 0: sends only
+    // tun, ppp and tunnels take bare IP packets (SOCK_DGRAM): the frame's Ethernet header is dropped.
+    const int hw = interface_hw_type(ifname);
+    const LinkSend link = link_send_of(hw);
+    if (link == LinkSend::kUnsupported) { fail(env, "RawExchange: " + ifname + " is a link of type " + hw_type_name(hw) + ", which raw probes cannot be sent on"); return; }
+    ip_link_ = link == LinkSend::kIp;
+    fd_ = socket(AF_PACKET, ip_link_ ? SOCK_DGRAM : SOCK_RAW, 0);  // protocol 0: sends only
     if (fd_ < 0) { fail(env, std::string("RawExchange: AF_PACKET socket: ") + strerror(errno)); return; }
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
@@ -135,6 +143,7 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
   int ifindex_ = 0;
   pcap_t* pcap_ = nullptr;
   int link_len_ = 14;
+  bool ip_link_ = false;
 
   void release() {
     if (fd_ >= 0) close(fd_);
@@ -159,12 +168,13 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     to.sll_family = AF_PACKET;
     to.sll_ifindex = ifindex_;
     to.sll_protocol = htons(f.Data()[12] == 0x86 ? ETH_P_IPV6 : ETH_P_IP);
-    to.sll_halen = 6;
-    memcpy(to.sll_addr, f.Data(), 6);
+    to.sll_halen = ip_link_ ? 0 : 6;
+    if (!ip_link_) memcpy(to.sll_addr, f.Data(), 6);
+    const size_t skip = ip_link_ ? 14 : 0;
     const double t = now_us();
     for (int attempt = 0;; attempt++) {
-      const ssize_t n = sendto(fd_, f.Data(), f.ByteLength(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-      if (n == static_cast<ssize_t>(f.ByteLength())) break;
+      const ssize_t n = sendto(fd_, f.Data() + skip, f.ByteLength() - skip, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      if (n == static_cast<ssize_t>(f.ByteLength() - skip)) break;
       if (n < 0 && (errno == ENOBUFS || errno == EAGAIN) && attempt < 100) { usleep(100); continue; }
       Napi::Error::New(env, std::string("RawExchange.send: ") + (n < 0 ? strerror(errno) : "short write")).ThrowAsJavaScriptException();
       return env.Undefined();

@@ -82,6 +82,8 @@ export interface CaptureOptions {
   ns?: 'scanner' | 'target';
   /** Snapshot length. Default 262144. */
   snaplen?: number;
+  /** Interface to capture on, default the namespace's veth (e.g. a tun a test made). */
+  iface?: string;
 }
 
 export interface Capture {
@@ -897,7 +899,7 @@ class LabImpl implements Lab {
   async capture(filter: string, opts: CaptureOptions = {}): Promise<Capture> {
     this.checkAlive();
     const ns = this.nsName(opts.ns ?? 'target');
-    const iface = (opts.ns ?? 'target') === 'target' ? TARGET_IF : SCANNER_IF;
+    const iface = opts.iface ?? ((opts.ns ?? 'target') === 'target' ? TARGET_IF : SCANNER_IF);
     // The .pcap suffix keeps Debian's AppArmor profile for tcpdump happy; -Z root keeps it able to write here.
     const file = join(this.tmpDir, `capture-${++this.captureSeq}.pcap`);
     const argv = ['tcpdump', '-i', iface, '-n', '-U', '--immediate-mode', '-s', String(opts.snaplen ?? 262144), '-Z', 'root', '-w', file];

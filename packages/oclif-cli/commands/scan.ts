@@ -3,7 +3,7 @@ import { runScan } from '../../../pipelines/scan.js';
 import { createPacketTrace, UserInputError, type AnyRecord, type Proto } from '../../../stages/records/index.js';
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import { parseArgs, type CliOptions, type FlagGroup } from '../lib/flags.js';
-import { interruptController } from '../lib/io.js';
+import { interruptController, lossWatch } from '../lib/io.js';
 import { refuseScriptFlagsWithoutScripts } from '../lib/script-flags.js';
 import { verboseObserver } from '../lib/verbose.js';
 import { checkScanOptions, scanPipelineOptions, SCAN_GROUPS, statusInterval } from '../lib/scan-options.js';
@@ -29,7 +29,8 @@ export default class Scan extends PrtipCommand {
       'options prtip does not implement yet are refused by name. With --db FILE the results go to a\n' +
       'DuckDB database as they arrive, checkpointed every second; a scan killed in any way can be\n' +
       'continued with --resume FILE (same plan and seed, finished probe batches skipped).\n' +
-      'Interrupted (Ctrl-C) it writes what it found and exits 130.\n\n' +
+      'Interrupted (Ctrl-C) it writes what it found and exits 130. A scan that lost probes (its link\n' +
+      'went down, the interface refused frames) keeps what it found, says so and exits 3.\n\n' +
       'DEFAULTS: -p the top 1000 TCP ports (nmap-services order), -sS as root or with CAP_NET_RAW, else\n' +
       '-sT; -T3. Connect scan (-T3): 256 connects in flight, 1s per attempt, 1 retry, no rate limit.\n' +
       'SYN scan (-T3): probe timeout from 1s adapting to measured RTTs within 100ms-10s, 3 retries,\n' +
@@ -102,6 +103,7 @@ export default class Scan extends PrtipCommand {
     const db = o.db ? await (await loadStore()).openDatabase(o.db) : undefined;
     const readsStdin = o.inputFiles.includes('-');
     const stopKeys = readsStdin ? () => {} : listenForKeys(interaction, sink);
+    const losses = lossWatch();
     try {
       await runScan(scanPipelineOptions(o, {
         args: [['prtip', 'scan', ...argv].join(' ')],
@@ -112,7 +114,7 @@ export default class Scan extends PrtipCommand {
         db,
         closeDb: true,
         statusEveryMs: statusInterval(o, stderrTty),
-        observe: tui ? (rec) => { verbose?.(rec); tui.observe(rec); } : (rec) => { verbose?.(rec); reporter.observe(rec); },
+        observe: tui ? (rec) => { verbose?.(rec); losses.observe(rec); tui.observe(rec); } : (rec) => { verbose?.(rec); losses.observe(rec); reporter.observe(rec); },
         resume,
         // On stdout as nmap, unless stdout carries a machine format (-oX -, -oD -, …) or is the
         // terminal of the live status line (then through the reporter, which keeps that line whole).
@@ -130,5 +132,6 @@ export default class Scan extends PrtipCommand {
       reporter.finish();
       db?.close();
     }
+    losses.settle();
   }
 }
