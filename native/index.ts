@@ -210,6 +210,9 @@ export interface ParsedReplyInfo {
   ipProto: number;
 }
 
+/** Which capture set-up a reserved raw handle has: RawEngine's (ring of blocks) or RawExchange's (whole packets at once). */
+export type RawHandleKind = 'engine' | 'exchange';
+
 /** WireSpec.ipProto of the IP protocol scan (-sO, -PO): each probe's port is its IP protocol. */
 export const PROTO_SCAN = 256;
 /** SCTP chunk types (WireSpec.sctpChunk, and what replies carry). */
@@ -224,8 +227,23 @@ export interface NativeEngine {
   checksum(bytes: Uint8Array, initialSum?: number): number;
   /** Null when the native self-tests pass, else the name of the failing one. */
   selfTest(): string | null;
-  /** True when this process may open AF_PACKET raw sockets (root or CAP_NET_RAW). */
+  /**
+   * True when a raw engine can start: this process may open AF_PACKET raw sockets (root or
+   * CAP_NET_RAW), or handles were reserved for it before its privileges were dropped.
+   */
   hasRawAccess(): boolean;
+  /**
+   * Opens raw handles (an AF_PACKET send socket and an activated capture that accepts nothing yet)
+   * on the interface until `count` are reserved for that kind: "engine" for RawEngine, "exchange"
+   * for RawExchange. Engines take a reserved handle before opening one and give it back when they
+   * stop, so a process that dropped root keeps scanning. Returns how many are reserved; throws
+   * (code EPERM without root or CAP_NET_RAW) when one cannot be opened.
+   */
+  reserveRawHandles(ifname: string, kind: RawHandleKind, count: number): number;
+  /** How many handles of the kind are reserved on the interface now (not in use). */
+  reservedRawHandles(ifname: string, kind: RawHandleKind): number;
+  /** Closes every reserved handle (in-use ones close when their engine stops). */
+  closeRawHandles(): void;
   /** Every frame of one probe as the engine would send it (tests); dstMac: the probe's own next hop. */
   buildProbeFrames(config: WireSpec, family: 4 | 6, addr: Uint8Array, port: number, tag: number, dstMac?: Uint8Array): Buffer[];
   /** The first frame of one probe (a SYN with the default spec). */

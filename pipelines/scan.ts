@@ -11,11 +11,14 @@ import type { DetectOptions } from '../stages/detect/index.js';
 import { discoverRecords, type DiscoverOptions } from '../stages/discover/index.js';
 import type { OsStageOptions } from '../stages/os/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
-import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
+import { planTargets, targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
 import type { ScriptOptions } from '../stages/script/index.js';
 import { middleboxRecords, type MiddleboxOptions } from '../stages/middlebox/index.js';
 import type { ListOptions } from '../stages/list/index.js';
 import type { TraceOptions } from '../stages/trace/index.js';
+import {
+  dropPrivileges, handOverDatabase, lookupAccount, openDatabaseForDrop, reserveRawHandles, runningAsRoot, survivesDrop, type Account, type PrivilegeOptions,
+} from './privilege.js';
 
 export interface ScanPipelineOptions {
   targets: TargetsOptions;
@@ -47,6 +50,13 @@ export interface ScanPipelineOptions {
   middlebox?: MiddleboxOptions | false;
   /** Sees every record between send and format (e.g. -v's live "Discovered open port" lines). */
   observe?: (rec: AnyRecord) => void;
+  /**
+   * --unprivileged-user: started as root, the scan opens its raw handles, outputs and database,
+   * then continues as this user (pipelines/privilege.ts). Absent, or not root: nothing changes.
+   */
+  privilege?: PrivilegeOptions;
+  /** Called once the privileges are dropped (tests, -d). */
+  onDropped?: (account: Account) => void;
 }
 
 /** Status records (live counters for displays) end here: the outputs are the scan's results. */
@@ -59,6 +69,53 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
+  return opts.privilege && runningAsRoot() ? droppingPrivileges(opts, opts.privilege) : composedStages(opts);
+}
+
+/**
+ * A scan started as root: the plan, the raw handles of every engine it may start and the database
+ * are opened first; then the header is pulled through every stage (each stage's set-up runs, format
+ * opens its output files); then the process becomes the unprivileged user, before the first probe
+ * batch is pulled — so no probe is sent and no reply read as root.
+ */
+async function* droppingPrivileges(opts: ScanPipelineOptions, privilege: PrivilegeOptions): AsyncGenerator<AnyRecord, void, undefined> {
+  const account = lookupAccount(privilege.user);
+  const plan = opts.plan ?? (await planTargets(opts.targets));
+  let store = opts.store;
+  let ownDb: Awaited<ReturnType<typeof openDatabaseForDrop>> | undefined;
+  if (store?.db && !survivesDrop(store.db)) {
+    throw new Error('a scan that drops privileges needs its database opened with openScanDatabase (pipelines/privilege.ts)');
+  }
+  if (store && !store.db) store = { ...store, db: (ownDb = await openDatabaseForDrop(store.path)) };
+  try {
+    if (!opts.list) {
+      const scanTypes = [opts.send.scanType, ...(opts.send.moreScanTypes ?? [])];
+      await reserveRawHandles({
+        plan, discover: opts.discover, scanTypes, idleZombie: opts.send.idleZombie,
+        osParallel: opts.os ? Math.max(1, opts.os.parallel ?? 8) : undefined, trace: opts.trace !== undefined,
+        route: { iface: opts.send.iface, source: opts.send.sourceAddress },
+      });
+    }
+    // Checked (and given) now, so a directory the account cannot reach is refused before any output opens.
+    if (store?.db) handOverDatabase(store.db, account);
+    const records = composedStages({ ...opts, plan, store });
+    try {
+      const first = await records.next();
+      if (store?.db) handOverDatabase(store.db, account); // what DuckDB created in it meanwhile
+      dropPrivileges(account);
+      opts.onDropped?.(account);
+      if (first.done) return;
+      yield first.value;
+      yield* records;
+    } finally {
+      await records.return();
+    }
+  } finally {
+    ownDb?.close();
+  }
+}
+
+function composedStages(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const planned = targetRecords(opts.targets, opts.plan);
   const live = opts.discover && !opts.list ? discoverRecords(opts.discover)(planned) : planned;
   const scanned = opts.list ? lazily(planned, async () => (await import('../stages/list/index.js')).listRecords(opts.list!)) : opts.discover?.pingOnly ? live : sendRecords(opts.send)(live);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine-core.h"
+#include "raw-handles.h"
 
 namespace prtip {
 
@@ -46,6 +47,7 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   std::unique_ptr<EngineCore> core_;
   std::thread sender_, receiver_;
   bool started_ = false, stopped_ = false;
+  RawHandle handle_;  // the socket and capture core_ uses while started
   Napi::ThreadSafeFunction tsfn_;
   std::unique_ptr<Napi::Promise::Deferred> stopped_deferred_;
 };

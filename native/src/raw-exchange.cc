@@ -10,6 +10,8 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
+
+#include "raw-handles.h"
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -103,29 +105,16 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     const std::string filter = info[1].As<Napi::String>();
     const unsigned ifindex = if_nametoindex(ifname.c_str());
     if (ifindex == 0) { fail(env, "RawExchange: no interface " + ifname); return; }
-    // tun, ppp and tunnels take bare IP packets (SOCK_DGRAM): the frame's Ethernet header is dropped.
-    const int hw = interface_hw_type(ifname);
-    const LinkSend link = link_send_of(hw);
-    if (link == LinkSend::kUnsupported) { fail(env, "RawExchange: " + ifname + " is a link of type " + hw_type_name(hw) + ", which raw probes cannot be sent on"); return; }
-    ip_link_ = link == LinkSend::kIp;
-    fd_ = socket(AF_PACKET, ip_link_ ? SOCK_DGRAM : SOCK_RAW, 0);  // protocol 0: sends only
-    if (fd_ < 0) { fail(env, std::string("RawExchange: AF_PACKET socket: ") + strerror(errno)); return; }
-    sockaddr_ll sll{};
-    sll.sll_family = AF_PACKET;
-    sll.sll_ifindex = static_cast<int>(ifindex);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) { fail(env, std::string("RawExchange: bind: ") + strerror(errno)); return; }
     ifindex_ = static_cast<int>(ifindex);
-
-    char err[PCAP_ERRBUF_SIZE] = {0};
-    pcap_ = pcap_create(ifname.c_str(), err);
-    if (!pcap_) { fail(env, std::string("RawExchange: pcap_create: ") + err); return; }
-    pcap_set_snaplen(pcap_, 65535);
-    pcap_set_immediate_mode(pcap_, 1);
-    pcap_set_buffer_size(pcap_, 4 << 20);
-    if (pcap_activate(pcap_) < 0) { fail(env, std::string("RawExchange: pcap_activate: ") + pcap_geterr(pcap_)); return; }
+    // Reserved before a privilege drop (raw-handles.cc), else opened now.
+    ifname_ = ifname;
+    std::string error;
+    if (!take_raw_handle(ifname, CaptureKind::exchange, handle_, error)) { fail(env, "RawExchange: " + error); return; }
+    fd_ = handle_.fd;
+    pcap_ = handle_.pcap;
+    ip_link_ = handle_.ip_link;
     link_len_ = link_header_length(pcap_datalink(pcap_));
     if (link_len_ < 0) { fail(env, "RawExchange: unsupported link type on " + ifname); return; }
-    pcap_setdirection(pcap_, PCAP_D_IN);
     bpf_program prog{};
     if (pcap_compile(pcap_, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
       { fail(env, std::string("RawExchange: filter \"") + filter + "\": " + pcap_geterr(pcap_)); return; }
@@ -133,7 +122,6 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     const int rc = pcap_setfilter(pcap_, &prog);
     pcap_freecode(&prog);
     if (rc != 0) { fail(env, std::string("RawExchange: pcap_setfilter: ") + pcap_geterr(pcap_)); return; }
-    if (pcap_setnonblock(pcap_, 1, err) != 0) { fail(env, std::string("RawExchange: nonblock: ") + err); return; }
   }
 
   ~RawExchange() override { release(); }
@@ -142,13 +130,14 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
   int fd_ = -1;
   int ifindex_ = 0;
   pcap_t* pcap_ = nullptr;
+  std::string ifname_;
+  RawHandle handle_;
   int link_len_ = 14;
   bool ip_link_ = false;
 
   void release() {
-    if (fd_ >= 0) close(fd_);
+    return_raw_handle(ifname_, CaptureKind::exchange, handle_);
     fd_ = -1;
-    if (pcap_) pcap_close(pcap_);
     pcap_ = nullptr;
   }
 

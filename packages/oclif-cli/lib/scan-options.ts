@@ -4,6 +4,7 @@
  * is the same scan, refused for the same reasons with the same messages.
  */
 import type { ScanPipelineOptions } from '../../../pipelines/scan.js';
+import { DEFAULT_UNPRIVILEGED_USER } from '../../../pipelines/privilege.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type AnyRecord, type PacketTrace } from '../../../stages/records/index.js';
 import type { Database } from '../../../stages/store/index.js';
@@ -12,7 +13,7 @@ import { discoverOptions, refuseDiscoveryConflicts } from './discover-options.js
 import { scanTypeByName } from '../../../stages/probes/index.js';
 import { detectOptions, dnsOptions, formatOptions, osOptions, traceOptions, refuseOsFlagsWithoutO, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
 
-export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'timing', 'output', 'database', 'interaction', 'misc'];
+export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'timing', 'output', 'database', 'interaction', 'privilege', 'misc'];
 
 /** Parses and checks a scan's words (what `prtip scan` would be given). */
 export function parseScanArgs(argv: string[]): CliOptions {
@@ -63,6 +64,8 @@ export interface ScanContext {
   resume?: { scanId: string; skip: Array<[number, number]>; prior: AnyRecord[] };
   /** --packet-trace lines (and the p/P keys). */
   packetTrace?: PacketTrace;
+  /** False where the process dropped already (prtip serve drops once, at start-up). */
+  privilegeDrop?: false;
 }
 
 /** -sL lists targets and sends them nothing: the options that would scan them are refused, not ignored. */
@@ -105,5 +108,6 @@ export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipeli
     store: o.db ? { path: o.db, db: ctx.db, closeDb: ctx.closeDb, argv: ctx.argv, resumeScanId: ctx.resume?.scanId } : undefined,
     observe: ctx.observe,
     prior: ctx.resume?.prior,
+    ...(ctx.privilegeDrop === false ? {} : { privilege: { user: o.unprivilegedUser ?? DEFAULT_UNPRIVILEGED_USER } }),
   };
 }
