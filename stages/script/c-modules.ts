@@ -198,6 +198,7 @@ export class SshSessions {
           return m === null ? ['none_auth'] : [m.split(',').filter(Boolean)];
         }
         case 'userauth_password': return [await s.userauthPassword(String(a[1] ?? ''), String(a[2] ?? ''))];
+        case 'userauth_publickey': return [await s.userauthPublickey(String(a[1] ?? ''), bytes(a[2]).toString('latin1'), String(a[3] ?? ''))];
         case 'publickey_canauth': return [await s.publickeyCanauth(String(a[1] ?? ''), bytes(a[2]))];
         case 'open_channel': return [await s.openChannel()];
         case 'channel_exec': return [await s.exec(Number(a[1]), String(a[2] ?? ''))];
