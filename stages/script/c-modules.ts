@@ -162,10 +162,10 @@ export class SshSessions {
   private next = 0;
 
   /** Connects the socket (policy-checked), then runs the SSH handshake: [id] or [null, error]. */
-  async open(sock: ScriptSocket, ip: string, port: number, timeoutMs: number): Promise<LuaIn[]> {
+  async open(sock: ScriptSocket, ip: string, port: number, timeoutMs: number, onWire?: (dir: '>' | '<', data?: Buffer, error?: string) => void): Promise<LuaIn[]> {
     const [ok, err] = await sock.connect(ip, port, 'tcp', timeoutMs);
     if (!ok) return [null, err];
-    const s = new SshSession(sock);
+    const s = new SshSession(sock, onWire);
     s.timeoutMs = timeoutMs;
     try {
       await s.handshake();

@@ -170,7 +170,8 @@ export class SshSession {
   timeoutMs = 30_000;
   closed = false;
 
-  constructor(readonly sock: ScriptSocket) {}
+  /** --script-trace: every byte on the wire (ciphertext once keys are in use), as for script sockets. */
+  constructor(readonly sock: ScriptSocket, private readonly onWire?: (dir: '>' | '<', data?: Buffer, error?: string) => void) {}
 
   get isAuthenticated(): boolean { return this.authenticated; }
 
@@ -408,12 +409,14 @@ export class SshSession {
   // ---- packets ----
 
   private async sendRaw(b: Buffer): Promise<void> {
+    this.onWire?.('>', b);
     const [ok, err] = await this.sock.send(b);
     if (!ok) throw new SshError(err);
   }
 
   private async fill(): Promise<void> {
     const r = await this.sock.read(this.timeoutMs);
+    this.onWire?.('<', r.data, r.error);
     if (!r.data) throw new SshError(r.error === 'EOF' ? 'the server closed the connection' : r.error ?? 'read failed');
     this.inBuf = Buffer.concat([this.inBuf, r.data]);
   }
