@@ -162,10 +162,10 @@ export class SshSessions {
   private next = 0;
 
   /** Connects the socket (policy-checked), then runs the SSH handshake: [id] or [null, error]. */
-  async open(sock: ScriptSocket, ip: string, port: number, timeoutMs: number): Promise<LuaIn[]> {
+  async open(sock: ScriptSocket, ip: string, port: number, timeoutMs: number, onWire?: (dir: '>' | '<', data?: Buffer, error?: string) => void): Promise<LuaIn[]> {
     const [ok, err] = await sock.connect(ip, port, 'tcp', timeoutMs);
     if (!ok) return [null, err];
-    const s = new SshSession(sock);
+    const s = new SshSession(sock, onWire);
     s.timeoutMs = timeoutMs;
     try {
       await s.handshake();
@@ -198,6 +198,7 @@ export class SshSessions {
           return m === null ? ['none_auth'] : [m.split(',').filter(Boolean)];
         }
         case 'userauth_password': return [await s.userauthPassword(String(a[1] ?? ''), String(a[2] ?? ''))];
+        case 'userauth_publickey': return [await s.userauthPublickey(String(a[1] ?? ''), bytes(a[2]).toString('latin1'), String(a[3] ?? ''))];
         case 'publickey_canauth': return [await s.publickeyCanauth(String(a[1] ?? ''), bytes(a[2]))];
         case 'open_channel': return [await s.openChannel()];
         case 'channel_exec': return [await s.exec(Number(a[1]), String(a[2] ?? ''))];

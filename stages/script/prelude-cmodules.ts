@@ -159,8 +159,17 @@ function libssh2.read_publickey(file)
   local b64 = text:match("^[^%s]*%s+([^%s]+)")
   return loaded.base64 and loaded.base64.dec(b64 or "") or ROOT.require("base64").dec(b64 or "")
 end
-function libssh2.userauth_publickey()
-  error("libssh2.userauth_publickey (signing with a private key file) is not provided by prtip: ssh-publickey-acceptance's privatekeys and ssh-run's key login need it", 0)
+-- The private key file is read through the sandbox (data directories only), as any file.
+function libssh2.userauth_publickey(session, username, privatekey_file, passphrase)
+  local f, ferr = ROOT.io.open(tostring(privatekey_file))
+  if not f then
+    if OPT.debugging and OPT.debugging > 0 then prim("log", "stdout", "NSE: libssh2: " .. tostring(ferr)) end
+    return false
+  end
+  local text = f:read("a")
+  local ok, err = P("ssh", "userauth_publickey", sid(session), tostring(username), text, passphrase and tostring(passphrase) or "")
+  if ok == nil and OPT.debugging and OPT.debugging > 0 then prim("log", "stdout", "NSE: libssh2: " .. tostring(err)) end
+  return ok == true
 end
 function libssh2.session_close(session)
   if getmetatable(session) == SSH and session.id then

@@ -183,7 +183,8 @@ export class NsePrimitives {
         const s = new ScriptSocket(++this.nextSocket, 'tcp', this.opts.policy);
         this.sockets.set(s.id, s);
         ctx.sockets.add(s);
-        return this.ssh.open(s, String(a[0]), Number(a[1]), Number(a[2]) || 30000);
+        const onWire = this.opts.trace ? (dir: '>' | '<', data?: Buffer, error?: string) => this.trace(ctx, s, dir, data, error) : undefined;
+        return this.ssh.open(s, String(a[0]), Number(a[1]), Number(a[2]) || 30000, onWire);
       }
       case 'ssh': return this.ssh.call(String(a[0]), a.slice(1));
       // ---- crypto ----

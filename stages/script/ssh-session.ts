@@ -7,7 +7,7 @@
  * Written for prtip over node:crypto. The bytes travel through a ScriptSocket, so the scan's
  * target policy, nmap's error words and --script-trace apply as to any script socket.
  */
-import { createCipheriv, createHash, createHmac, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, timingSafeEqual, verify, type Cipher, type Decipher, type KeyObject } from 'node:crypto';
+import { createCipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, timingSafeEqual, verify, type Cipher, type Decipher, type KeyObject } from 'node:crypto';
 import type { ScriptSocket } from './sockets.js';
 
 const MSG = {
@@ -115,6 +115,40 @@ function hostKeyVerifier(blob: Buffer): (sigAlgo: string, data: Buffer, sig: Buf
   throw new SshError(`unsupported host key type ${type}`);
 }
 
+/** A user's private key from its file text: the signing key, the SSH algorithm and the public key blob. */
+export function userKey(text: string, passphrase: string): { key: KeyObject; algo: string; blob: Buffer } {
+  let key: KeyObject;
+  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
+  if (m) {
+    const raw = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+    const magic = 'openssh-key-v1\0';
+    if (raw.subarray(0, magic.length).toString('latin1') !== magic) throw new SshError('not an OpenSSH private key');
+    const r = new Reader(raw.subarray(magic.length));
+    const cipher = r.text();
+    r.text(); r.string();
+    if (cipher !== 'none') throw new SshError('encrypted OpenSSH private keys are not supported by prtip (convert it to PEM: ssh-keygen -p -m PEM)');
+    if (r.u32() !== 1) throw new SshError('OpenSSH key files with several keys are not supported');
+    r.string();
+    const p = new Reader(r.string());
+    if (p.u32() !== p.u32()) throw new SshError('corrupt OpenSSH private key (check bytes differ)');
+    const type = p.text();
+    if (type !== 'ssh-ed25519') throw new SshError(`OpenSSH-format ${type} keys are not supported by prtip (use PEM: ssh-keygen -p -m PEM)`);
+    const pub = p.string();
+    const priv = p.string();
+    key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: priv.subarray(0, 32).toString('base64url'), x: pub.toString('base64url') }, format: 'jwk' });
+  } else {
+    key = createPrivateKey({ key: text, format: 'pem', passphrase: passphrase || undefined });
+  }
+  const jwk = key.export({ format: 'jwk' });
+  const b = (s?: string) => Buffer.from(s ?? '', 'base64url');
+  if (key.asymmetricKeyType === 'ed25519') return { key, algo: 'ssh-ed25519', blob: new Writer().string('ssh-ed25519').string(b(jwk.x)).done() };
+  if (key.asymmetricKeyType === 'rsa') return { key, algo: 'rsa-sha2-256', blob: new Writer().string('ssh-rsa').mpint(b(jwk.e)).mpint(b(jwk.n)).done() };
+  if (key.asymmetricKeyType === 'ec' && jwk.crv === 'P-256') {
+    return { key, algo: 'ecdsa-sha2-nistp256', blob: new Writer().string('ecdsa-sha2-nistp256').string('nistp256').string(Buffer.concat([Buffer.from([4]), b(jwk.x), b(jwk.y)])).done() };
+  }
+  throw new SshError(`unsupported private key type ${key.asymmetricKeyType ?? '?'}`);
+}
+
 function pickAlgorithm(client: string, server: string, what: string): string {
   const offered = new Set(server.split(','));
   const hit = client.split(',').find((a) => offered.has(a));
@@ -136,7 +170,8 @@ export class SshSession {
   timeoutMs = 30_000;
   closed = false;
 
-  constructor(readonly sock: ScriptSocket) {}
+  /** --script-trace: every byte on the wire (ciphertext once keys are in use), as for script sockets. */
+  constructor(readonly sock: ScriptSocket, private readonly onWire?: (dir: '>' | '<', data?: Buffer, error?: string) => void) {}
 
   get isAuthenticated(): boolean { return this.authenticated; }
 
@@ -240,6 +275,20 @@ export class SshSession {
     return !a.ok && a.code === MSG.USERAUTH_PK_OK;
   }
 
+  /** Public-key login: the key (PEM, or OpenSSH's unencrypted format) signs the session. */
+  async userauthPublickey(user: string, keyText: string, passphrase: string): Promise<boolean> {
+    const { key, algo, blob } = userKey(keyText, passphrase);
+    await this.userauthService();
+    const signed = new Writer().string(this.sessionId!).byte(MSG.USERAUTH_REQUEST).string(user).string('ssh-connection')
+      .string('publickey').bool(true).string(algo).string(blob).done();
+    const sig = sign(algo === 'ssh-ed25519' ? null : algo === 'ecdsa-sha2-nistp256' ? 'sha256' : 'sha256', signed.subarray(0), algo === 'ecdsa-sha2-nistp256' ? { key, dsaEncoding: 'ieee-p1363' } : key);
+    let sigBlob: Buffer = sig;
+    if (algo === 'ecdsa-sha2-nistp256') sigBlob = new Writer().mpint(sig.subarray(0, 32)).mpint(sig.subarray(32)).done();
+    await this.sendPacket(new Writer().byte(MSG.USERAUTH_REQUEST).string(user).string('ssh-connection').string('publickey')
+      .bool(true).string(algo).string(blob).string(new Writer().string(algo).string(sigBlob).done()).done());
+    return (await this.authAnswer()).ok;
+  }
+
   // ---- channels ----
 
   async openChannel(): Promise<number> {
@@ -324,7 +373,9 @@ export class SshSession {
       case MSG.CHANNEL_DATA: case MSG.CHANNEL_EXTENDED_DATA: {
         if (type === MSG.CHANNEL_EXTENDED_DATA) r.u32();
         const d = Buffer.from(r.string());
-        (type === MSG.CHANNEL_DATA ? ch.data : ch.stderr).push(d);
+        // stderr merges into the data stream, first in first out, as nmap's channel_read
+        // returns it (ssh-run shows the remote shell's warnings with the output)
+        ch.data.push(d);
         // keep the server's window open: give back what we consumed
         await this.sendPacket(new Writer().byte(MSG.CHANNEL_WINDOW_ADJUST).u32(ch.remote!).u32(d.length).done());
         break;
@@ -358,12 +409,14 @@ export class SshSession {
   // ---- packets ----
 
   private async sendRaw(b: Buffer): Promise<void> {
+    this.onWire?.('>', b);
     const [ok, err] = await this.sock.send(b);
     if (!ok) throw new SshError(err);
   }
 
   private async fill(): Promise<void> {
     const r = await this.sock.read(this.timeoutMs);
+    this.onWire?.('<', r.data, r.error);
     if (!r.data) throw new SshError(r.error === 'EOF' ? 'the server closed the connection' : r.error ?? 'read failed');
     this.inBuf = Buffer.concat([this.inBuf, r.data]);
   }

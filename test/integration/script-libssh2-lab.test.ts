@@ -64,8 +64,10 @@ action = function(host, port)
   return table.concat(out, "|")
 end
 `);
-    const r = await scan([process.execPath, RUN_JS, 'scan'], path);
+    const r = await scan([process.execPath, RUN_JS, 'scan'], path, ['--script-trace']);
     t.equal(r.code, 0, r.stderr);
+    t.match(r.stderr, new RegExp(`NSE: libssh2-probe TCP ${lab.scannerV4.replace(/\./g, '\\.')}:\\d+ > ${lab.targetV4.replace(/\./g, '\\.')}:22 \\| SSH-2\\.0-prtip_NSE`), '--script-trace shows the session\'s bytes');
+    t.match(r.stderr, new RegExp(`NSE: libssh2-probe TCP [^|]* < ${lab.targetV4.replace(/\./g, '\\.')}:22 \\| SSH-2\\.0-OpenSSH`), 'and the server\'s');
     const res = parseScriptXml(r.stdout.toString()).find((x) => x.id === 'libssh2-probe');
     const p = (res?.output ?? '').split('|');
     t.equal(p[0], md5, 'md5 of the host key, as ssh-keygen -E md5 prints it');
