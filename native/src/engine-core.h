@@ -44,6 +44,10 @@ struct InFlightBatch {
   // When the sender started and finished this batch's latest job (monotonic ns): how long a round
   // took on the wire, whatever time it spent queued behind other batches' jobs.
   std::atomic<uint64_t> job_start_ns{0}, job_end_ns{0};
+  // Send jobs of this batch queued or being sent: a batch whose probes of a slow host wait in
+  // that host's lane has finished its round only when this is 0 (sent_seq cannot say it: lanes
+  // finish out of order).
+  std::atomic<uint32_t> pending_jobs{0};
 
   size_t addr_len() const { return family == 4 ? 4 : 16; }
   uint16_t port(uint32_t i) const { return uint16_t((ports[2 * i] << 8) | ports[2 * i + 1]); }
@@ -56,6 +60,10 @@ struct SendJob {
   std::vector<uint32_t> entries;  // empty: every entry of the batch
   uint64_t seq;
   double pace = 0;                // probes per second for this job alone (ICMP rate limits); 0: the engine's rate
+  // A host's lane (> 0): the job waits behind that host's earlier lane jobs and goes out at the
+  // lane's pace, beside the other jobs instead of in front of them (per-host pacing: a slow host
+  // is neither flooded nor holds the others up).
+  uint32_t lane = 0;
 };
 
 constexpr size_t kReplyRecordSize = sizeof(ReplyRecord);
@@ -128,6 +136,8 @@ struct EngineCounters {
   // Sends the window held back (the congestion window was full), and probes sent early because
   // --min-rate would have been missed.
   std::atomic<uint64_t> window_waits{0}, min_rate_sends{0};
+  // Frames sent by host lanes (their hosts have their own pace: the group's share leaves them out).
+  std::atomic<uint64_t> lane_sent{0};
   // errno of the latest send error (0: none): ENETDOWN/ENODEV/ENXIO say the link itself went away.
   std::atomic<int> last_send_errno{0};
 };
@@ -169,6 +179,9 @@ struct EngineCore {
   uint64_t next_seq = 0;
   std::atomic<uint64_t> sent_seq{0};
   std::atomic<uint64_t> queued_probes{0};
+  // Jobs for host lanes (guarded by qmu), and lanes' new paces (lane → probes/s): the sender takes both.
+  std::deque<SendJob> lane_queue;
+  std::vector<std::pair<uint32_t, double>> lane_paces;
 
   std::atomic<bool> stopping{false};
   EngineCounters counters;

@@ -169,11 +169,14 @@ void run_receiver(EngineCore& core) {
     }
   };
   uint64_t last_stats = monotonic_ns();
+  // A capture reserved before a privilege drop may have served an engine before: count from here.
+  pcap_stat base{};
+  pcap_stats(core.pcap, &base);
   auto read_drops = [&]() {
     pcap_stat st{};
     if (pcap_stats(core.pcap, &st) == 0) {
-      core.counters.pcap_dropped = st.ps_drop;
-      core.counters.if_dropped = st.ps_ifdrop;
+      core.counters.pcap_dropped = st.ps_drop - base.ps_drop;
+      core.counters.if_dropped = st.ps_ifdrop - base.ps_ifdrop;
     }
   };
   while (!core.stopping.load()) {

@@ -120,6 +120,11 @@ export class IdleScanner implements ScanEngine {
     yield* this.drain();
   }
 
+  /** Nothing is kept between groups: the end of one is the end of its probes in flight. */
+  finishGroup(): AsyncGenerator<Decided, void, undefined> {
+    return this.finish();
+  }
+
   async *finish(): AsyncGenerator<Decided, void, undefined> {
     yield* this.drain();
   }

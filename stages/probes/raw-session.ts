@@ -17,7 +17,7 @@ import type { ProbeModule, WireContext } from './module.js';
 import { addrText, ReplyView } from './reply.js';
 import { linkState, nextHopsOf, resolveNeighbours, resolveRawRoute, type NextHop, type RawRoute } from './routing.js';
 import { RttEstimator, HostRtt } from './rtt.js';
-import { CongestionControl, RetryAllowance } from './congestion.js';
+import { CongestionControl, HostPacing, RetryAllowance } from './congestion.js';
 import type { ScanEngine } from './scan-engine.js';
 import { IcmpRateLimitWatch } from './icmp-ratelimit.js';
 import { resolveEvasion, type EvasionOptions } from './evasion.js';
@@ -134,12 +134,35 @@ interface InFlight {
   hosts?: string[];
   /** --host-timeout: every host of the batch. */
   hostSet?: Set<string>;
+  /** Few hosts, many probes each: each host's share is judged at every round's end (per-host pacing). */
+  perHost?: boolean;
+  /** The answered bitmap when the current round began (undefined: the first round, nothing answered). */
+  roundBits?: Buffer;
+  /** Some of its probes went through host lanes: its round is on the wire when native's jobs for it are done. */
+  laned?: boolean;
   /**
    * Being closed: done is declared only behind native's drain barriers — 'ring' waits for every
    * packet captured before the deadline to be parsed (then the slot is retired), 'flush' for every
    * reply parsed before the retire to reach JS (then its unanswered probes and progress follow).
    */
   closing?: { phase: 'ring' | 'flush'; barrier: number; answered?: Buffer };
+}
+
+/** A batch is judged host by host when its hosts hold at least this many of its probes each on average. */
+const PER_HOST_PROBES = 16;
+
+/** Whether a batch has few enough distinct hosts for each to hold PER_HOST_PROBES of its probes. */
+function fewHosts(family: 4 | 6, addrs: Uint8Array): boolean {
+  const width = family === 4 ? 4 : 16;
+  const n = addrs.length / width;
+  const limit = Math.floor(n / PER_HOST_PROBES);
+  if (limit < 2) return false;
+  const seen = new Set<number | string>();
+  for (let o = 0; o < addrs.length; o += width) {
+    seen.add(family === 4 ? ((addrs[o]! << 24) | (addrs[o + 1]! << 16) | (addrs[o + 2]! << 8) | addrs[o + 3]!) >>> 0 : addrText(addrs, o, 6));
+    if (seen.size > limit) return false;
+  }
+  return seen.size >= 2;
 }
 
 function hostSetOf(family: 4 | 6, addrs: Uint8Array): Set<string> {
@@ -178,6 +201,10 @@ export class RawSession implements ScanEngine {
   private readonly hostRtt: HostRtt;
   private readonly cc?: CongestionControl;
   private readonly retryAllowance: RetryAllowance;
+  /** Hosts with a pace of their own (see HostPacing); undefined where the scan's pacing is fixed or windowed. */
+  private readonly hostPacing?: HostPacing;
+  /** Answers from hosts with their own pace (the group's share leaves them out, as native's laneSent). */
+  private laneAnswers = 0;
   private lastCc = 0;
   private pushedRate = 0;
   private lastWindow = -Infinity;
@@ -215,6 +242,11 @@ export class RawSession implements ScanEngine {
         maxRate: Number.isFinite(ceiling) ? ceiling : undefined,
         caGrowth: opts.caGrowth,
       });
+    }
+    // Per-host pacing needs the adaptive pace (not a fixed one or a window) and stays out of the
+    // ICMP rate-limit watch's way (UDP paces whole rounds there).
+    if (this.cc && !opts.maxParallelism && !this.ratelimit) {
+      this.hostPacing = new HostPacing({ minRate: Math.max(1000 / (opts.maxScanDelayMs ?? 1000), 0.001), caGrowth: opts.caGrowth });
     }
     // Above Linux's default ephemeral range (32768–60999) so no kernel socket shares our port.
     this.sourcePort = opts.sourcePort ?? randomInt(61000, 65536);
@@ -483,7 +515,12 @@ export class RawSession implements ScanEngine {
       // A retransmission that got the answer: its first send was lost (nmap's drop), and the path
       // needs at least this many retries.
       if (tries > 0) this.retryAllowance.answer(tries);
-      if (tries > 1) this.cc?.drop();
+      // A host with its own pace: its answers and drops are its own, not the group's.
+      const paced = this.hostPacing && this.hostPacing.size > 0 && this.hostPacing.of(v.ip);
+      if (paced) {
+        this.laneAnswers++;
+        if (tries > 1) this.hostPacing!.drop(v.ip);
+      } else if (tries > 1) this.cc?.drop();
     }
     this.replyBuffers.push(packed);
   }
@@ -733,10 +770,22 @@ export class RawSession implements ScanEngine {
       if (this.aborted) return this.failure !== undefined ? this.lose(ports.length / 2) : undefined;
       this.service();
       if (engine.queuedProbes() < this.queueCap) {
-        const r = engine.enqueue(family, start, addrs, ports, macs);
+        // Probes of hosts with their own pace wait in those hosts' lanes, not in the batch's job.
+        const lanes = this.hostPacing && this.hostPacing.size > 0 ? this.laneEntries(family, addrs) : undefined;
+        const hold = lanes ? Uint32Array.from([...lanes.values()].flat()) : undefined;
+        const r = engine.enqueue(family, start, addrs, ports, macs ?? null, hold);
         if (r) {
-          this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0, hosts: this.hostRtt.hostsOf(family, addrs),
-            ...(this.opts.hostTimeoutMs ? { hostSet: hostSetOf(family, addrs) } : {}) });
+          const b: InFlight = { slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0, hosts: this.hostRtt.hostsOf(family, addrs),
+            ...(this.hostPacing && fewHosts(family, addrs) ? { perHost: true } : {}),
+            ...(this.opts.hostTimeoutMs ? { hostSet: hostSetOf(family, addrs) } : {}) };
+          if (lanes) {
+            b.laned = true;
+            for (const [host, entries] of lanes) {
+              const h = this.hostPacing!.of(host)!;
+              engine.resend(r.slot, h.rate, Uint32Array.from(entries), h.lane);
+            }
+          }
+          this.inflight.push(b);
           this.counters.probes += ports.length / 2;
           return;
         }
@@ -799,7 +848,8 @@ export class RawSession implements ScanEngine {
         continue;
       }
       if (b.sentAt === undefined) {
-        if (b.seq <= sentSeq.get(b.family)!) b.sentAt = now;
+        const onWire = b.laned ? this.engines.get(b.family)!.engine.pendingJobs(b.slot) === 0 : b.seq <= sentSeq.get(b.family)!;
+        if (onWire) b.sentAt = now;
         else continue;
       }
       const last = b.attempt >= retries;
@@ -835,7 +885,17 @@ export class RawSession implements ScanEngine {
           }
         }
       }
-      if (!last && !this.aborted) {
+      if (b.perHost) this.judgeHosts(engine, b);
+      if (!last && !this.aborted && this.hostPacing && this.hostPacing.size > 0) {
+        const answered = engine.answeredCount(b.slot);
+        const again = this.resendByLane(engine, b);
+        if (again) {
+          this.counters.retries += again.count;
+          b.attempt++;
+          Object.assign(b, { seq: again.seq, sentAt: undefined, roundAt: now, roundSent: again.count, answeredBefore: answered });
+          continue;
+        }
+      } else if (!last && !this.aborted) {
         const answered = engine.answeredCount(b.slot);
         const again = engine.resend(b.slot, b.pace);
         if (again) {
@@ -849,6 +909,78 @@ export class RawSession implements ScanEngine {
     }
   }
 
+  /** The entries of a batch that belong to hosts with their own pace, by host (undefined: none). */
+  private laneEntries(family: 4 | 6, addrs: Uint8Array, only?: (i: number) => boolean): Map<string, number[]> | undefined {
+    const width = family === 4 ? 4 : 16;
+    let out: Map<string, number[]> | undefined;
+    for (let o = 0, i = 0; o < addrs.length; o += width, i++) {
+      if (only && !only(i)) continue;
+      const h = addrText(addrs, o, family);
+      if (!this.hostPacing!.of(h)) continue;
+      out ??= new Map();
+      let list = out.get(h);
+      if (!list) out.set(h, (list = []));
+      list.push(i);
+    }
+    return out;
+  }
+
+  /**
+   * A round of a batch of few hosts ended: each host's probes in it and their answers. Hosts with
+   * their own pace adjust it from their share; the others are compared with the rest of the round
+   * (one far behind gets its own pace, see HostPacing).
+   */
+  private judgeHosts(engine: RawEngine, b: InFlight): void {
+    const bits = engine.answered(b.slot);
+    const before = b.roundBits;
+    const width = b.family === 4 ? 4 : 16;
+    const paced = new Map<string, { sent: number; answered: number }>();
+    const others = new Map<string, { sent: number; answered: number }>();
+    for (let i = 0, o = 0; i < b.ports.length / 2; i++, o += width) {
+      if (before && before[i >> 3]! & (1 << (i & 7))) continue; // answered in an earlier round: not in this one
+      const h = addrText(b.addrs, o, b.family);
+      const m = this.hostPacing!.of(h) ? paced : others;
+      let c = m.get(h);
+      if (!c) m.set(h, (c = { sent: 0, answered: 0 }));
+      c.sent++;
+      if (bits[i >> 3]! & (1 << (i & 7))) c.answered++;
+    }
+    b.roundBits = bits;
+    const ceiling = this.cc!.rate;
+    for (const [h, c] of paced) {
+      const rate = this.hostPacing!.laneRound(h, c.sent, c.answered, ceiling);
+      if (rate !== undefined) engine.setLanePace(this.hostPacing!.of(h)!.lane, rate);
+    }
+    const seconds = engine.roundSeconds(b.slot) + 2 * this.rtt.srttMs / 1000;
+    const singled = this.hostPacing!.judgeRound(others, seconds, ceiling);
+    if (singled.length) this.counters.pacedHosts = this.hostPacing!.size;
+  }
+
+  /** Re-sends a batch's unanswered probes: those of paced hosts through their lanes, the rest as one job. */
+  private resendByLane(engine: RawEngine, b: InFlight): { seq: number; count: number } | null {
+    const bits = engine.answered(b.slot);
+    const unanswered = (i: number) => !(bits[i >> 3]! & (1 << (i & 7)));
+    const lanes = this.laneEntries(b.family, b.addrs, unanswered);
+    if (!lanes) return engine.resend(b.slot, b.pace);
+    const inLane = new Set<number>();
+    let count = 0, seq = 0;
+    for (const [host, entries] of lanes) {
+      const h = this.hostPacing!.of(host)!;
+      const r = engine.resend(b.slot, h.rate, Uint32Array.from(entries), h.lane);
+      for (const i of entries) inLane.add(i);
+      if (r) { count += r.count; seq = Math.max(seq, r.seq); }
+    }
+    const rest: number[] = [];
+    for (let i = 0; i < b.ports.length / 2; i++) if (unanswered(i) && !inLane.has(i)) rest.push(i);
+    if (rest.length) {
+      const r = engine.resend(b.slot, b.pace, Uint32Array.from(rest));
+      if (r) { count += r.count; seq = Math.max(seq, r.seq); }
+    }
+    if (count === 0) return null;
+    b.laned = true;
+    return { seq, count };
+  }
+
   /** Congestion control: the pace from what the path answered lately (see congestion.ts). */
   private steer(now: number): void {
     this.lastCc = now;
@@ -856,11 +988,13 @@ export class RawSession implements ScanEngine {
     let sent = 0, answers = 0, backlog = false;
     for (const [, { engine }] of this.engines) {
       const s = engine.stats();
-      sent += s.sent;
+      // Hosts with their own pace are left out: their share is theirs, not the path's.
+      sent += s.sent - s.laneSent;
       // --defeat-rst-ratelimit: a host's RST budget says nothing about the path.
       answers += s.replies - (this.opts.defeatRstRateLimit ? s.rstReplies : 0);
       if (engine.queuedProbes() > 0) backlog = true;
     }
+    answers -= this.laneAnswers;
     const cc = this.cc!;
     const srtt = this.rtt.srttMs;
     if (this.opts.minParallelism && srtt > 0) cc.setFloor((this.opts.minParallelism * 1000) / Math.max(srtt, 0.05));
@@ -908,6 +1042,21 @@ export class RawSession implements ScanEngine {
         proto, state, reason, ttl: null, rtt: null, time,
       };
     }
+  }
+
+  /**
+   * The end of a host group: waits out every batch in flight (answers, retries, timeouts) with
+   * the engines left running for the next group. Records held for --host-timeout are released:
+   * every host of the group is finished or given up by now.
+   */
+  async *finishGroup(): AsyncGenerator<PortRecord | ProgressRecord> {
+    while (this.inflight.length > 0 && !this.aborted) {
+      this.service();
+      yield* this.take();
+      if (this.inflight.length > 0) await sleep(5);
+    }
+    yield* this.take();
+    yield* this.releaseHeld();
   }
 
   /** Waits out the batches in flight (yielding records as they finish), then stops the engines. */
