@@ -59,4 +59,25 @@ if (skip) {
     for (const p of openFound) t.match(report, new RegExp(`<port protocol="tcp" portid="${p}"><state state="open"`), `-oX has open port ${p}`);
     t.match(report, new RegExp(`<extraports state="closed" count="${rows.length - openFound.length}"`), '-oX counts the closed ports found');
   });
+
+  t.test('the same in a pipe: prtip send exits 3, and so does prtip format at its end', async (t) => {
+    await lab.exec(['ip', 'link', 'set', lab.scannerIf, 'up']);
+    const jsonl = join(lab.tmpDir, 'pipe.jsonl');
+    const bin = `${process.execPath} ${PRTIP_BIN}`;
+    const script = [
+      `(${bin} targets ${lab.targetV4} -p 1-${PORTS} | ${bin} send -sS --max-rate 2000 2> ${jsonl}.send | ${bin} format -oD ${jsonl} > /dev/null 2> ${jsonl}.format; echo "\${PIPESTATUS[*]}" > ${jsonl}.codes) & pid=$!`,
+      `for i in $(seq 300); do [ "$(grep -c '"type":"port"' ${jsonl} 2>/dev/null || echo 0)" -ge 1000 ] && break; sleep 0.1; done`,
+      `ip link set ${lab.scannerIf} down`,
+      'wait $pid',
+    ].join('\n');
+    await lab.exec(['bash', '-c', script], { timeoutMs: 90_000 });
+    t.equal(readFileSync(`${jsonl}.codes`, 'utf8').trim(), '0 3 3', 'targets 0, send 3, format 3');
+    t.match(readFileSync(`${jsonl}.send`, 'utf8'), /prtip: the scan lost probes \(send: \d+ probes lost/);
+    t.match(readFileSync(`${jsonl}.format`, 'utf8'), /prtip: the scan lost probes \(send: \d+ probes lost/);
+    const recs = jsonLines(readFileSync(jsonl, 'utf8'));
+    const rows = recs.filter((x) => x.type === 'port');
+    const end = recs.at(-1) as { counters: { send: { lostProbes: number } } };
+    t.ok(rows.length >= 1000, `format wrote the ${rows.length} results that came before the failure`);
+    t.equal(end.counters.send.lostProbes + rows.length, PORTS, 'every probe is reported or counted lost');
+  });
 }
