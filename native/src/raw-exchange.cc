@@ -10,6 +10,8 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
+
+#include "raw-handles.h"
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -17,6 +19,8 @@
 
 #include <string>
 #include <vector>
+
+#include "pcap-info.h"
 
 namespace prtip {
 
@@ -36,6 +40,7 @@ int link_header_length(int dlt) {
     case DLT_EN10MB: return 14;
     case DLT_RAW: return 0;
     case DLT_LINUX_SLL: return 16;
+    case DLT_LINUX_SLL2: return 20;
     default: return -1;
   }
 }
@@ -100,24 +105,16 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     const std::string filter = info[1].As<Napi::String>();
     const unsigned ifindex = if_nametoindex(ifname.c_str());
     if (ifindex == 0) { fail(env, "RawExchange: no interface " + ifname); return; }
-    fd_ = socket(AF_PACKET, SOCK_RAW, 0);  // protocol 0: sends only
-    if (fd_ < 0) { fail(env, std::string("RawExchange: AF_PACKET socket: ") + strerror(errno)); return; }
-    sockaddr_ll sll{};
-    sll.sll_family = AF_PACKET;
-    sll.sll_ifindex = static_cast<int>(ifindex);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) { fail(env, std::string("RawExchange: bind: ") + strerror(errno)); return; }
     ifindex_ = static_cast<int>(ifindex);
-
-    char err[PCAP_ERRBUF_SIZE] = {0};
-    pcap_ = pcap_create(ifname.c_str(), err);
-    if (!pcap_) { fail(env, std::string("RawExchange: pcap_create: ") + err); return; }
-    pcap_set_snaplen(pcap_, 65535);
-    pcap_set_immediate_mode(pcap_, 1);
-    pcap_set_buffer_size(pcap_, 4 << 20);
-    if (pcap_activate(pcap_) < 0) { fail(env, std::string("RawExchange: pcap_activate: ") + pcap_geterr(pcap_)); return; }
+    // Reserved before a privilege drop (raw-handles.cc), else opened now.
+    ifname_ = ifname;
+    std::string error;
+    if (!take_raw_handle(ifname, CaptureKind::exchange, handle_, error)) { fail(env, "RawExchange: " + error); return; }
+    fd_ = handle_.fd;
+    pcap_ = handle_.pcap;
+    ip_link_ = handle_.ip_link;
     link_len_ = link_header_length(pcap_datalink(pcap_));
     if (link_len_ < 0) { fail(env, "RawExchange: unsupported link type on " + ifname); return; }
-    pcap_setdirection(pcap_, PCAP_D_IN);
     bpf_program prog{};
     if (pcap_compile(pcap_, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
       { fail(env, std::string("RawExchange: filter \"") + filter + "\": " + pcap_geterr(pcap_)); return; }
@@ -125,7 +122,6 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     const int rc = pcap_setfilter(pcap_, &prog);
     pcap_freecode(&prog);
     if (rc != 0) { fail(env, std::string("RawExchange: pcap_setfilter: ") + pcap_geterr(pcap_)); return; }
-    if (pcap_setnonblock(pcap_, 1, err) != 0) { fail(env, std::string("RawExchange: nonblock: ") + err); return; }
   }
 
   ~RawExchange() override { release(); }
@@ -134,12 +130,14 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
   int fd_ = -1;
   int ifindex_ = 0;
   pcap_t* pcap_ = nullptr;
+  std::string ifname_;
+  RawHandle handle_;
   int link_len_ = 14;
+  bool ip_link_ = false;
 
   void release() {
-    if (fd_ >= 0) close(fd_);
+    return_raw_handle(ifname_, CaptureKind::exchange, handle_);
     fd_ = -1;
-    if (pcap_) pcap_close(pcap_);
     pcap_ = nullptr;
   }
 
@@ -159,12 +157,13 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     to.sll_family = AF_PACKET;
     to.sll_ifindex = ifindex_;
     to.sll_protocol = htons(f.Data()[12] == 0x86 ? ETH_P_IPV6 : ETH_P_IP);
-    to.sll_halen = 6;
-    memcpy(to.sll_addr, f.Data(), 6);
+    to.sll_halen = ip_link_ ? 0 : 6;
+    if (!ip_link_) memcpy(to.sll_addr, f.Data(), 6);
+    const size_t skip = ip_link_ ? 14 : 0;
     const double t = now_us();
     for (int attempt = 0;; attempt++) {
-      const ssize_t n = sendto(fd_, f.Data(), f.ByteLength(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-      if (n == static_cast<ssize_t>(f.ByteLength())) break;
+      const ssize_t n = sendto(fd_, f.Data() + skip, f.ByteLength() - skip, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      if (n == static_cast<ssize_t>(f.ByteLength() - skip)) break;
       if (n < 0 && (errno == ENOBUFS || errno == EAGAIN) && attempt < 100) { usleep(100); continue; }
       Napi::Error::New(env, std::string("RawExchange.send: ") + (n < 0 ? strerror(errno) : "short write")).ThrowAsJavaScriptException();
       return env.Undefined();

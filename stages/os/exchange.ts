@@ -205,7 +205,7 @@ export async function osDetectHost(ip: string, ports: OsHostPorts, o: OsHostOpti
   const fingerprint = submissionText({
     version: PRTIP_VERSION, time: new Date(), openTcpPort: ports.openTcpPort, closedTcpPort: ports.closedTcpPortKnown ? ports.closedTcpPort : null,
     closedUdpPort: udpKnown ? ports.closedUdpPort : null, privateAddress: isPrivateIpv4(ip), distance: hops, distanceMethod: dMethod, good,
-    ...(o.route.onLink && !o.route.local ? { mac: macText(o.dstMac) } : {}), platform: platformTriple(),
+    ...(o.route.onLink && !o.route.local && !o.route.ipLink ? { mac: macText(o.dstMac) } : {}), platform: platformTriple(),
   }, rounds.map((x) => x.result.fingerprint), good);
   const rec = buildOsRecord({
     ip, round: best.result, match: best.match, fingerprint,

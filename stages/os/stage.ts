@@ -122,7 +122,7 @@ export function osRecords(options: OsStageOptions = {}) {
         const family = net.isIP(ip) === 6 ? 6 : 4;
         const route = await resolveRawRoute(ip, options.route ?? {});
         let dstMac = route.nextHopMac;
-        if (route.onLink && !route.local) {
+        if (route.onLink && !route.local && !route.ipLink) {
           const found = (await resolveNeighbours(route.ifname, family, [ip])).get(ip);
           if (!found) throw new Error(`no ${family === 6 ? 'neighbour advertisement' : 'ARP answer'} from ${ip}`);
           dstMac = found;

@@ -55,6 +55,21 @@ export interface ScanPlan {
   fingerprint?: string;
   /** Hostnames the user typed, by the address each resolved to (reports show them: nmap's type="user"). */
   names?: Record<string, string>;
+  /** --max-hostgroup / --min-hostgroup: hosts per group (positions run group by group); absent: one group of every host. */
+  hostGroup?: number;
+}
+
+/**
+ * The end of a host group (--max-hostgroup): every probe of the group's hosts came before it. The
+ * stages after targets finish the group (discovery's verdicts, the port scan's answers, retries
+ * and timeouts) before they pass this on and take the next group's probes, as nmap's groups.
+ */
+export interface HostGroupEnd {
+  type: 'hostgroup';
+  /** "4:0", "4:1", … "6:0": the family and the group's number in it. */
+  group: string;
+  /** Hosts of the group that had probes in this stream (this shard / resumed part). */
+  hosts: number;
 }
 
 export interface ScanHeader {
@@ -379,6 +394,7 @@ export type KnownRecord =
   | ScriptRecord
   | TraceRecord
   | ProgressRecord
+  | HostGroupEnd
   | StatusRecord
   | EndTrailer;
 

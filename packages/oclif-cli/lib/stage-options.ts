@@ -45,10 +45,25 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     batchSize: o.batchSize,
     shard: o.shard,
     sequential: o.sequential,
+    ...hostGroupOption(o),
     datadir: o.datadir,
     args,
     signal,
   };
+}
+
+/**
+ * --max-hostgroup / --min-hostgroup → the group size. prtip's own group is every host (no
+ * adaptive growth as nmap's), so the size is --max-hostgroup when given (any --min-hostgroup must
+ * not exceed it), else --min-hostgroup (the smallest group that satisfies it).
+ */
+function hostGroupOption(o: CliOptions): { hostGroup?: number } {
+  const { minHostgroup: min, maxHostgroup: max } = o;
+  if (min !== undefined && max !== undefined && min > max) {
+    throw new UserInputError(`--min-hostgroup ${min} is larger than --max-hostgroup ${max}: give a minimum no larger than the maximum`);
+  }
+  const size = max ?? min;
+  return size !== undefined ? { hostGroup: size } : {};
 }
 
 /** --dns-servers / --system-dns → the resolver's options (stages/dns). */
