@@ -202,6 +202,15 @@ export class ScanWriter {
 
   async os(r: OsRecord): Promise<void> {
     await this.idle();
+    if (r.fingerprint !== undefined || r.noMatchReason !== undefined) {
+      const f = await this.appender('os_fingerprints');
+      f.appendVarchar(this.scanId);
+      f.appendVarchar(r.ip);
+      this.str(f, r.fingerprint);
+      this.str(f, r.noMatchReason);
+      f.endRow();
+      this.rows++;
+    }
     const a = await this.appender('os_matches');
     let rank = 0;
     for (const m of r.matches) {
@@ -321,7 +330,7 @@ export class ScanWriter {
    * After a resumed scan: batches that were probed but not yet checkpointed as done were probed
    * again, and each run reported the hosts it saw. Keep one row per port (by the merge
    * precedence, then the latest), one service per port (probed over table, higher confidence,
-   * then the latest), one OS guess list per host (the latest run's), one row per host (up wins),
+   * then the latest), one OS guess list and fingerprint per host (the latest run's), one row per host (up wins),
    * and add the hosts only the ports show — up with reason user-set under -Pn, named under -R.
    */
   async reconcile(hosts: RebuiltHosts = {}): Promise<void> {
@@ -338,6 +347,9 @@ export class ScanWriter {
            SELECT ip, max(rowid) AS last FROM os_matches WHERE scan_id = $1 AND rank = 0 GROUP BY ip) l
          ON o.ip = l.ip WHERE o.scan_id = $1 AND o.rowid >= l.last
          QUALIFY row_number() OVER (PARTITION BY o.ip, o.rank ORDER BY o.rowid) = 1)`, id);
+    await this.conn.run(
+      `DELETE FROM os_fingerprints WHERE scan_id = $1 AND rowid NOT IN (
+         SELECT rowid FROM os_fingerprints WHERE scan_id = $1 QUALIFY row_number() OVER (PARTITION BY ip ORDER BY rowid DESC) = 1)`, id);
     await this.conn.run(
       `DELETE FROM ports WHERE scan_id = $1 AND rowid NOT IN (
          SELECT rowid FROM ports WHERE scan_id = $1

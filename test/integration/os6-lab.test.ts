@@ -6,7 +6,9 @@
 // printed fingerprint must be what the target really answered (each P= is a captured reply with
 // the addresses masked) and equal nmap's print in every byte that depends neither on the random
 // choices of the scanner (ports, ISNs, our seq/ack, hop limits, checksums) nor on the target's
-// random flow labels and timestamps; no OS match is claimed ("no IPv6 OS database").
+// random flow labels and timestamps; no OS match is claimed ("no IPv6 OS database"); -oX, -oJ
+// and DuckDB's os_fingerprints carry the same print. Then with S1 dropped once by the target's
+// firewall: the six timed probes go again, as in nmap's capture.
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { createLab, labSkipReason, type CapturedPacket } from '../lab/lab.js';
@@ -115,6 +117,8 @@ if (skip) {
   const lab = await createLab({ tcpListeners: [OPEN] });
   t.teardown(() => lab.teardown());
   const filter = `ip6 and host ${lab.targetV6} and host ${lab.scannerV6}`;
+  /** The replies nmap printed in the first test (the target answers the same probes every time). */
+  let baseline: string[] = [];
 
   t.test('prtip -6 -sS -O against nmap -6 -O on the same target', async (t) => {
     const nmapCap = await lab.capture(filter);
@@ -123,8 +127,10 @@ if (skip) {
     t.equal(nmap.code, 0, `nmap ran: ${nmap.stderr}`);
 
     const xml = `${lab.tmpDir}/os6.xml`;
+    const json = `${lab.tmpDir}/os6.json`;
+    const duck = `${lab.tmpDir}/os6.duckdb`;
     const cap = await lab.capture(filter);
-    const ours = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-6', '-sS', '-O', '--max-os-tries', '1', '-p', `${OPEN},${CLOSED}`, '-oX', xml, lab.targetV6], { timeoutMs: 120_000 });
+    const ours = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-6', '-sS', '-O', '--max-os-tries', '1', '-p', `${OPEN},${CLOSED}`, '-oX', xml, '-oJ', json, '--db', duck, lab.targetV6], { timeoutMs: 120_000 });
     const packets = await cap.stop({ settleMs: 300 });
     t.equal(ours.code, 0, `prtip ran: ${ours.stderr}`);
     const out = ours.stdout.toString();
@@ -150,6 +156,7 @@ if (skip) {
     const ourPrint = parsePrint(out);
     const nmapPrint = parsePrint(nmap.stdout.toString());
     t.same(ourPrint.tests.map(([n]) => n), nmapPrint.tests.map(([n]) => n), 'the same replies are in both prints, in the same order');
+    baseline = nmapPrint.tests.map(([n]) => n);
     t.ok(nmapPrint.tests.length >= 10, `nmap's print has its replies (${nmapPrint.tests.map(([n]) => n).join(' ')})`);
     const shapes = (p: typeof ourPrint) => p.tests.map(([n, hex]) => `${n} ${replyShape(hex)}`);
     t.same(shapes(ourPrint), shapes(nmapPrint), "each reply's non-random bytes equal nmap's print");
@@ -168,5 +175,56 @@ if (skip) {
     const fp = /<osfingerprint fingerprint="([^"]*)"/.exec(doc)?.[1]?.replace(/&#xa;|&#10;/g, '\n');
     t.equal(fp, out.split('\n').filter((l) => l.startsWith('OS:')).join('\n'), '-oX <osfingerprint> is the printed fingerprint');
     t.match(doc, new RegExp(`<portused state="open" proto="tcp" portid="${OPEN}"`), '-oX <portused> names the open port');
+
+    // JSON and DuckDB carry it too, with the reason for no matches.
+    const printed = out.split('\n').filter((l) => l.startsWith('OS:')).join('\n');
+    const hosts = (JSON.parse(await readFile(json, 'utf8')) as { hosts: Array<{ ip?: string; address?: string; os?: Record<string, unknown> }> }).hosts;
+    const jsonOs = JSON.stringify(hosts);
+    t.ok(jsonOs.includes(JSON.stringify(printed)), '-oJ has the fingerprint');
+    t.ok(jsonOs.includes('no IPv6 OS database'), '-oJ says why there are no matches');
+    const sql = await lab.exec([process.execPath, PRTIP_BIN, 'sql', duck, 'select ip, fingerprint, no_match_reason from os_fingerprints', '--json'], { timeoutMs: 60_000 });
+    const rows = JSON.parse(sql.stdout.toString()) as Array<{ ip: string; fingerprint: string; no_match_reason: string }>;
+    t.same(rows.map((r) => [r.ip, r.fingerprint === printed, /^no IPv6 OS database/.test(r.no_match_reason)]), [[lab.targetV6, true, true]], 'DuckDB os_fingerprints: the print and the reason');
+  });
+
+  t.test('a lost S1: the timed probes go again, as nmap sends them', async (t) => {
+    // The target's firewall drops the first window-1 SYN (S1: 80 bytes) once; the quota lets the rest through.
+    const dropFirstS1 = async () => {
+      await lab.exec(['nft', 'delete', 'table', 'inet', 's1drop'], { ns: 'target' });
+      for (const cmd of [
+        ['nft', 'add', 'table', 'inet', 's1drop'],
+        ['nft', 'add', 'chain', 'inet', 's1drop', 'in', '{ type filter hook input priority 0 ; }'],
+        ['nft', 'add', 'rule', 'inet', 's1drop', 'in', 'meta', 'nfproto', 'ipv6', 'tcp', 'dport', String(OPEN), 'tcp', 'window', '1', 'quota', 'until', '100', 'bytes', 'drop'],
+      ]) {
+        const r = await lab.exec(cmd, { ns: 'target' });
+        if (r.code !== 0) throw new Error(`${cmd.join(' ')}: ${r.stderr}`);
+      }
+    };
+    await dropFirstS1();
+    const nmapCap = await lab.capture(filter);
+    const nmap = await lab.exec(['nmap', '-6', '-O', '--max-os-tries', '1', '-Pn', '-n', '-p', `${OPEN},${CLOSED}`, lab.targetV6], { timeoutMs: 10_000 });
+    const nmapPackets = await nmapCap.stop({ settleMs: 300 });
+    await dropFirstS1();
+    const cap = await lab.capture(filter);
+    const ours = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-6', '-sS', '-O', '--max-os-tries', '1', '-p', `${OPEN},${CLOSED}`, lab.targetV6], { timeoutMs: 120_000 });
+    const packets = await cap.stop({ settleMs: 300 });
+    await lab.exec(['nft', 'delete', 'table', 'inet', 's1drop'], { ns: 'target' });
+    t.equal(ours.code, 0, `prtip ran: ${ours.stderr}`);
+    const plan = sendPlan(osProbes(nmapPackets, lab.scannerV6));
+    const mine = sendPlan(osProbes(packets, lab.scannerV6));
+    t.ok(plan.filter((l) => / tcp .* ×2$/.test(l)).length >= 6, `nmap resent its six timed probes (${plan.length} shapes)`);
+    if (nmap.code === 0) {
+      t.same(mine, plan, "prtip's probes, their order and counts are nmap's");
+    } else {
+      // nmap 7.93 stops sending after the resent train and never finishes (killed here after 10 s):
+      // what it did send is the reference.
+      t.same(mine.slice(0, plan.length), plan, "prtip's probes up to where nmap stopped are nmap's, in order and count");
+      t.ok(mine.length > plan.length, 'prtip goes on with the other probes');
+    }
+    const print = parsePrint(ours.stdout.toString());
+    t.same(print.tests.map(([n]) => n), baseline, 'every reply is in the print, S1 from the second train');
+    const fromTarget = packets.filter((p) => p.src === lab.targetV6).map((p) => Buffer.from(p.ip).toString('hex'));
+    const s1 = print.tests.find(([n]) => n === 'S1')?.[1] ?? '';
+    t.ok(fromTarget.some((w) => w.length === s1.length && [...s1].every((c, i) => c === 'X' || c === w[i])), "S1's printed reply is a captured packet");
   });
 }

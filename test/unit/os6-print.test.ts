@@ -82,3 +82,16 @@ t.test('the print: SCAN E=6, tests in probe order, EXTRA, wrapped at 71', async 
   t.match(flat, /\)S2\(P=6006018800140640XX\{32\}1f909c4100\{3\}0100\{3\}025012fb0412340000%ST=0\.156088%RT=0\.156101\)NS\(P=/, 'S2 before NS, whatever the order given');
   t.match(flat, /NS\(P=6000\{4\}183affXX\{32\}8800d79e4000\{3\}XX\{16\}%ST=0\.7%RT=0\.700013\)EXTRA\(FL=12345\)$/);
 });
+
+t.test("IPv6 port choice: nmap's order, no random closed TCP port", async (t) => {
+  const { choosePorts6 } = await import('../../stages/os/stage.js');
+  const port = (port: number, state: string, proto = 'tcp') => ({ type: 'port', ip: '2001:2::2', port, proto, state }) as never;
+  const both = choosePorts6([port(443, 'open'), port(22, 'open'), port(81, 'closed'), port(53, 'closed', 'udp')]);
+  t.same(both, { openTcpPort: 22, closedTcpPort: 81, closedTcpPortKnown: true, closedUdpPort: 53, closedUdpPortKnown: true });
+  const openOnly = choosePorts6([port(8080, 'open')]);
+  t.equal(openOnly.closedTcpPort, null, 'no closed port known: the closed probes are not sent');
+  t.equal(openOnly.closedUdpPortKnown, false);
+  t.ok(openOnly.closedUdpPort >= 30000 && openOnly.closedUdpPort <= 44780, 'U1 goes to a random 30000–44780 port');
+  const unfiltered = choosePorts6([port(80, 'unfiltered')]);
+  t.same([unfiltered.openTcpPort, unfiltered.closedTcpPort, unfiltered.closedTcpPortKnown], [null, 80, false], 'an unfiltered port stands in for a closed one, not named as closed');
+});

@@ -253,7 +253,7 @@ export const FLAGS: FlagSpec[] = [
   // service/version detection
   { names: ['-sV'], group: 'version', help: 'probe open ports for service/version (nmap-service-probes, or the built-in set)', apply: (o) => { o.versionDetect = true; } },
   { names: ['--version-intensity'], value: '0-9', group: 'version', help: 'probes tried: rarity up to this (default 7); port-listed probes always', apply: (o, v, n) => { o.versionIntensity = parseInteger(n, v, 0, 9); } },
-  { names: ['-O'], group: 'os', help: "OS detection: nmap's 16 IPv4 probes, matched against DATADIR/nmap-os-db (root)", apply: (o) => { o.osDetect = true; } },
+  { names: ['-O'], group: 'os', help: "OS detection: nmap's 16 IPv4 probes matched against DATADIR/nmap-os-db; IPv6: nmap's IPv6 probes and print, no IPv6 database (root)", apply: (o) => { o.osDetect = true; } },
   { names: ['--osscan-limit'], group: 'os', help: 'OS-scan only hosts with an open and a closed TCP port', apply: (o) => { o.osscanLimit = true; } },
   { names: ['--osscan-guess', '--fuzzy'], group: 'os', help: 'print aggressive OS guesses when there is no perfect match', apply: (o) => { o.osscanGuess = true; } },
   { names: ['--max-os-tries'], value: 'N', group: 'os', help: 'OS probe rounds per host until a perfect match (1-50, default 5)', apply: (o, v, n) => { o.maxOsTries = parseInteger(n, v, 1, 50); } },
