@@ -103,16 +103,18 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
   const summary = notShown(hidden);
   if (summary) lines.push(summary);
   else if (shown.length > 0) lines.push(''); // nmap leaves a blank line where no "Not shown" line is
+  // Each listed port's service, looked up once (the table, the fingerprints and Service Info use it).
+  const found = shown.map((p) => serviceFor(r, p, view));
   if (shown.length > 0) {
-    const withVersion = shown.some((p) => serviceFor(r, p, view).svc?.product !== undefined);
+    const withVersion = found.some((f) => f.svc?.product !== undefined);
     // -sO lists protocol numbers: nmap's PROTOCOL column, the number alone
     const protocols = shown.every((p) => p.proto === 'ip');
     const head = [protocols ? 'PROTOCOL' : 'PORT', 'STATE', 'SERVICE'];
     if (view.reason) head.push('REASON');
     if (withVersion) head.push('VERSION');
     const rows = [head];
-    for (const p of shown) {
-      const { name, svc } = serviceFor(r, p, view);
+    for (const [i, p] of shown.entries()) {
+      const { name, svc } = found[i]!;
       // nmap's normal output: ssl/http for a service found inside TLS, http? for a guess from the table.
       const shown = svc ? `${svc.tunnel === 'ssl' ? 'ssl/' : ''}${svc.name}${svc.method === 'table' ? '?' : ''}` : name;
       const row = [p.proto === 'ip' ? String(p.port) : `${p.port}/${p.proto}`, p.proxied ? `${p.state} (proxied?)` : p.state, oneLine(shown ?? 'unknown')];
@@ -127,7 +129,7 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
     });
   }
   if (shown.length > 0) {
-    const fps = shown.map((p) => serviceFor(r, p, view).svc?.servicefp).filter((fp): fp is string => !!fp);
+    const fps = found.map((f) => f.svc?.servicefp).filter((fp): fp is string => !!fp);
     lines.push(...unrecognizedBlock(fps.map(oneLine)));
   }
   if (r.host?.middlebox) lines.push(oneLine(middleboxNote(r.host.middlebox)));
