@@ -224,6 +224,7 @@ export class RawSession implements ScanEngine {
         minRate: Math.min(ceiling, Math.max(opts.minRate ?? 0, opts.maxScanDelayMs ? 1000 / opts.maxScanDelayMs : 0)) || undefined,
         maxRate: Number.isFinite(ceiling) ? ceiling : undefined,
         caGrowth: opts.caGrowth,
+        confirmCut: () => this.shortfallIsPathWide(),
       });
     }
     // Per-host pacing needs the adaptive pace (not a fixed one or a window) and stays out of the
@@ -839,6 +840,52 @@ export class RawSession implements ScanEngine {
     const seconds = engine.roundSeconds(b.slot) + 2 * this.rtt.srttMs / 1000;
     const singled = this.hostPacing!.judgeRound(others, seconds, ceiling);
     if (singled.length) this.counters.pacedHosts = this.hostPacing!.size;
+  }
+
+  /**
+   * Asked by the group's congestion control before it cuts the pace: looks at the batches of few
+   * hosts whose round is on the wire (for at least an RTT) and, host by host, at what was answered.
+   * Hosts far behind the rest get their own pace (HostPacing.judgeRound); the cut goes ahead only
+   * if the hosts left with the group's pace fall short too. Without such batches (a sweep of many
+   * hosts), every shortfall is the path's.
+   */
+  private shortfallIsPathWide(): boolean {
+    if (!this.hostPacing) return true;
+    const now = performance.now();
+    const perHost = new Map<string, { sent: number; answered: number }>();
+    let looked = false;
+    // Probes sent within the last RTT (and a little) may not have their answer yet.
+    const recent = Math.ceil((this.cc!.rate * this.rtt.srttMs * 1.5) / 1000) + 16;
+    for (const b of this.inflight) {
+      if (!b.perHost) continue;
+      const engine = this.engines.get(b.family)!.engine;
+      const n = b.ports.length / 2;
+      // The whole round on the wire for an RTT, or the entries the sender is past (it goes in order).
+      const upto = b.sentAt !== undefined && now - b.sentAt >= this.rtt.srttMs ? n : Math.min(n, engine.sentUpTo(b.slot) - recent);
+      if (upto <= 0) continue;
+      const bits = engine.answered(b.slot);
+      const width = b.family === 4 ? 4 : 16;
+      for (let i = 0, o = 0; i < upto; i++, o += width) {
+        if (b.roundBits && b.roundBits[i >> 3]! & (1 << (i & 7))) continue;
+        const h = addrText(b.addrs, o, b.family);
+        if (this.hostPacing.of(h)) continue;
+        let c = perHost.get(h);
+        if (!c) perHost.set(h, (c = { sent: 0, answered: 0 }));
+        c.sent++;
+        if (bits[i >> 3]! & (1 << (i & 7))) c.answered++;
+        looked = true;
+      }
+    }
+    if (!looked) return true;
+    const singled = this.hostPacing.judgeRound(perHost, Math.max(0.001, 2 * this.rtt.srttMs / 1000 + 0.05), this.cc!.rate);
+    if (singled.length === 0) return true;
+    this.counters.pacedHosts = this.hostPacing.size;
+    for (const h of singled) perHost.delete(h);
+    let sent = 0, answered = 0;
+    for (const c of perHost.values()) { sent += c.sent; answered += c.answered; }
+    const base = this.cc!.baseline ?? 1;
+    // The rest answer as the path does when not congested: the shortfall was the singled-out hosts'.
+    return sent >= 96 && answered / sent < base - 0.02;
   }
 
   /** Re-sends a batch's unanswered probes: those of paced hosts through their lanes, the rest as one job. */
