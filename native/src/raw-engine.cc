@@ -14,6 +14,8 @@
 #include <vector>
 #include <cstring>
 
+#include "pcap-info.h"
+#include "rate-limit.h"
 #include "siphash.h"
 
 namespace prtip {
@@ -132,7 +134,8 @@ Napi::Function RawEngine::Define(Napi::Env env) {
                       InstanceMethod("outstanding", &RawEngine::Outstanding), InstanceMethod("abandon", &RawEngine::Abandon),
                       InstanceMethod("answered", &RawEngine::Answered),
                       InstanceMethod("stats", &RawEngine::Stats), InstanceMethod("stop", &RawEngine::Stop),
-                      InstanceMethod("setTrace", &RawEngine::SetTrace), InstanceMethod("takeTrace", &RawEngine::TakeTrace)});
+                      InstanceMethod("setTrace", &RawEngine::SetTrace), InstanceMethod("takeTrace", &RawEngine::TakeTrace),
+                      InstanceMethod("barrier", &RawEngine::Barrier)});
 }
 
 // new RawEngine({ ifname, srcMac, dstMac4?, dstMac6?, src4?, src6?, sourcePort, ttl?, window?, rate?, key? }, onReplies)
@@ -170,14 +173,10 @@ void RawEngine::Shutdown() {
   if (core_->pcap) pcap_breakloop(core_->pcap);
   if (sender_.joinable()) sender_.join();
   if (receiver_.joinable()) receiver_.join();
-  if (core_->pcap) {
-    pcap_close(core_->pcap);
-    core_->pcap = nullptr;
-  }
-  if (core_->packet_fd >= 0) {
-    close(core_->packet_fd);
-    core_->packet_fd = -1;
-  }
+  // A reserved handle goes back for the next engine on this interface (the drop forbids a new one).
+  return_raw_handle(core_->ifname, CaptureKind::engine, handle_);
+  core_->pcap = nullptr;
+  core_->packet_fd = -1;
 }
 
 Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
@@ -186,34 +185,13 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
   EngineCore& c = *core_;
   c.ifindex = int(if_nametoindex(c.ifname.c_str()));
   if (c.ifindex == 0) fail(env, "RawEngine.start: no interface " + c.ifname);
-  c.packet_fd = socket(AF_PACKET, SOCK_RAW, 0);  // protocol 0: send only, receives nothing
-  if (c.packet_fd < 0) fail(env, std::string("RawEngine.start: AF_PACKET socket: ") + strerror(errno));
-  sockaddr_ll sll{};
-  sll.sll_family = AF_PACKET;
-  sll.sll_ifindex = c.ifindex;
-  sll.sll_protocol = 0;
-  if (bind(c.packet_fd, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) {
-    fail(env, std::string("RawEngine.start: bind to ") + c.ifname + ": " + strerror(errno));
-  }
-  int one = 1;
-  setsockopt(c.packet_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);  // best effort (Linux ≥ 3.14)
-  int sndbuf = 4 << 20;
-  setsockopt(c.packet_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-
-  char err[PCAP_ERRBUF_SIZE] = {0};
-  c.pcap = pcap_create(c.ifname.c_str(), err);
-  if (!c.pcap) fail(env, std::string("RawEngine.start: pcap_create: ") + err);
-  pcap_set_snaplen(c.pcap, 256);
-  pcap_set_promisc(c.pcap, 0);
-  // Not immediate mode: TPACKET_V3 hands over blocks of packets (at most 2 ms old), so a
-  // flood of replies costs one wake-up per block instead of one per packet.
-  pcap_set_immediate_mode(c.pcap, 0);
-  pcap_set_timeout(c.pcap, 2);
-  // 8 MiB: ~25k replies of headroom. A larger ring only grows RSS with the number of replies
-  // (its pages are touched as it fills); a reply lost to a full ring is recovered by a retry.
-  pcap_set_buffer_size(c.pcap, 8 << 20);
-  if (pcap_activate(c.pcap) < 0) fail(env, std::string("RawEngine.start: pcap_activate: ") + pcap_geterr(c.pcap));
-  pcap_setdirection(c.pcap, PCAP_D_IN);
+  // The socket and the capture: reserved before a privilege drop (raw-handles.cc), else opened now.
+  std::string error;
+  if (!take_raw_handle(c.ifname, CaptureKind::engine, handle_, error)) fail(env, "RawEngine.start: " + error);
+  c.packet_fd = handle_.fd;
+  c.pcap = handle_.pcap;
+  c.ip_link = handle_.ip_link;
+  c.dlt = handle_.dlt;
   // Only replies to our address in the scan's protocol, and ICMP errors that may quote a probe.
   const std::string filter = capture_filter(c.wire);
   bpf_program prog;
@@ -223,7 +201,6 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
   const int set = pcap_setfilter(c.pcap, &prog);
   pcap_freecode(&prog);
   if (set != 0) fail(env, std::string("RawEngine.start: pcap_setfilter: ") + pcap_geterr(c.pcap));
-  if (pcap_setnonblock(c.pcap, 1, err) != 0) fail(env, std::string("RawEngine.start: pcap_setnonblock: ") + err);
 
   Napi::ThreadSafeFunction tsfn = tsfn_;
   c.deliver = [tsfn](std::vector<uint8_t>* batch) mutable {
@@ -232,6 +209,15 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
       delete d;
     };
     if (tsfn.NonBlockingCall(batch, call) != napi_ok) delete batch;
+  };
+  // A barrier's answer: onReplies(empty Buffer, id), queued behind the replies before it.
+  c.deliver_barrier = [tsfn](uint64_t id) mutable {
+    auto call = [](Napi::Env env, Napi::Function fn, uint64_t* d) {
+      if (env != nullptr && fn != nullptr) fn.Call({Napi::Buffer<uint8_t>::New(env, 0), Napi::Number::New(env, double(*d))});
+      delete d;
+    };
+    auto* d = new uint64_t(id);
+    if (tsfn.NonBlockingCall(d, call) != napi_ok) delete d;
   };
   tsfn_.Ref(env);
   started_ = true;
@@ -554,6 +540,19 @@ Napi::Value RawEngine::TakeTrace(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// barrier(ring) → id: onReplies(empty, id) comes once every reply the receiver parsed before it
+// reached JS — with `ring`, also every packet captured before this call. "Done" for a batch waits
+// for it, so no reply captured in time arrives after its batch was reported.
+Napi::Value RawEngine::Barrier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!started_ || stopped_) fail(env, "RawEngine.barrier: engine not running");
+  const bool ring = info.Length() > 0 && info[0].ToBoolean().Value();
+  std::lock_guard<std::mutex> lock(core_->bmu);
+  const uint64_t id = ++core_->next_barrier;
+  core_->barriers.push_back(EngineCore::Barrier{id, ring, monotonic_ns(), uint64_t(realtime_ms() * 1000.0)});
+  return Napi::Number::New(env, double(id));
+}
+
 Napi::Value RawEngine::QueuedProbes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(core_->queued_probes.load()));
 }
@@ -565,6 +564,10 @@ Napi::Value RawEngine::Stats(const Napi::CallbackInfo& info) {
   o.Set("sent", double(k.sent.load()));
   o.Set("sendErrors", double(k.send_errors.load()));
   o.Set("sendRetries", double(k.send_retries.load()));
+  if (const int e = k.last_send_errno.load()) {
+    o.Set("sendErrno", e);
+    o.Set("sendError", std::string(strerror(e)));
+  }
   o.Set("captured", double(k.captured.load()));
   o.Set("replies", double(k.replies.load()));
   o.Set("invalid", double(k.invalid.load()));
@@ -614,10 +617,12 @@ Napi::Value RawEngine::Stop(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// True when a raw engine can start: the process may open AF_PACKET sockets, or handles were
+// reserved for it before its privileges were dropped.
 Napi::Value HasRawAccess(const Napi::CallbackInfo& info) {
   const int fd = socket(AF_PACKET, SOCK_RAW, 0);
   if (fd >= 0) close(fd);
-  return Napi::Boolean::New(info.Env(), fd >= 0);
+  return Napi::Boolean::New(info.Env(), fd >= 0 || have_reserved_raw_handles());
 }
 
 // The frames of one probe as the engine would send them (tests): (config, family, addr, port, tag, dstMac?).

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine-core.h"
+#include "raw-handles.h"
 
 namespace prtip {
 
@@ -39,6 +40,7 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SetTrace(const Napi::CallbackInfo& info);
   Napi::Value TakeTrace(const Napi::CallbackInfo& info);
+  Napi::Value Barrier(const Napi::CallbackInfo& info);
 
   void Shutdown();
   uint64_t Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, std::vector<uint32_t> entries, size_t n, double pace = 0, uint32_t lane = 0);
@@ -46,6 +48,7 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   std::unique_ptr<EngineCore> core_;
   std::thread sender_, receiver_;
   bool started_ = false, stopped_ = false;
+  RawHandle handle_;  // the socket and capture core_ uses while started
   Napi::ThreadSafeFunction tsfn_;
   std::unique_ptr<Napi::Promise::Deferred> stopped_deferred_;
 };

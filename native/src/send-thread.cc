@@ -53,6 +53,7 @@ static void send_all(EngineCore& core, mmsghdr* msgs, unsigned n) {
     }
     // Anything else (the link went away, …): count it and drop this message.
     core.counters.send_errors++;
+    core.counters.last_send_errno.store(errno);
     done++;
   }
 }
@@ -128,8 +129,10 @@ void run_sender(EngineCore& core) {
     dest[k].sll_family = AF_PACKET;
     dest[k].sll_ifindex = core.ifindex;
     dest[k].sll_protocol = htons(k == 0 ? ETH_P_IP : ETH_P_IPV6);
-    dest[k].sll_halen = 6;
+    dest[k].sll_halen = core.ip_link ? 0 : 6;
   }
+  // On an IP link (SOCK_DGRAM) the frames' Ethernet header stays behind: the IP packet goes.
+  const size_t skip = core.ip_link ? 14 : 0;
 
   // Sends entries k … k+m−1 of a job (their frames in sendmmsg batches, paced by the global
   // bucket: lane probes count against it too). Returns the frames sent, or -1 when stopping.
@@ -139,7 +142,7 @@ void run_sender(EngineCore& core) {
     // SOCK_RAW: the frame's own Ethernet header decides where it goes (per probe when the batch
     // carries MACs); sll_addr only names the template's next hop.
     sockaddr_ll* to = &dest[b.family == 4 ? 0 : 1];
-    memcpy(to->sll_addr, b.family == 4 ? core.wire.dst_mac4 : core.wire.dst_mac6, 6);
+    if (!core.ip_link) memcpy(to->sll_addr, b.family == 4 ? core.wire.dst_mac4 : core.wire.dst_mac6, 6);
     const size_t batch_max = bucket.batch_size();
     sink.clear();
     for (size_t j = 0; j < m; j++) {
@@ -152,8 +155,8 @@ void run_sender(EngineCore& core) {
     iov.resize(nf);
     msgs.resize(nf);
     for (size_t q = 0; q < nf; q++) {
-      iov[q].iov_base = sink.bytes.data() + sink.offsets[q];
-      iov[q].iov_len = sink.lengths[q];
+      iov[q].iov_base = sink.bytes.data() + sink.offsets[q] + skip;
+      iov[q].iov_len = sink.lengths[q] - skip;
       memset(&msgs[q], 0, sizeof msgs[q]);
       msgs[q].msg_hdr.msg_iov = &iov[q];
       msgs[q].msg_hdr.msg_iovlen = 1;
@@ -184,7 +187,7 @@ void run_sender(EngineCore& core) {
       send_all(core, msgs.data() + q, unsigned(chunk));
       if (core.trace.on.load(std::memory_order_relaxed)) {
         const double ms = realtime_ms();
-        for (size_t c = q; c < q + chunk; c++) core.trace.add(0, ms, static_cast<const uint8_t*>(iov[c].iov_base), iov[c].iov_len);
+        for (size_t c = q; c < q + chunk; c++) core.trace.add(0, ms, static_cast<const uint8_t*>(iov[c].iov_base) - skip, iov[c].iov_len + skip);
       }
       last_send_ns = monotonic_ns();
       core.counters.last_send_ns = last_send_ns;
