@@ -92,9 +92,10 @@ export class CongestionControl {
   /**
    * Called as the scan runs with its running totals: frames sent and answers received so far, the
    * smoothed RTT (ms) and whether probes were waiting to be sent (the pace, not the input, was the
-   * limit). Returns the new pace when it changed, else undefined.
+   * limit); `lagMs`: how long after its probe an answer shows in `answers` (the RTT, plus the time
+   * the machine takes to count it when busy). Returns the new pace when it changed, else undefined.
    */
-  update(now: number, sent: number, answers: number, srttMs: number, backlog: boolean): number | undefined {
+  update(now: number, sent: number, answers: number, srttMs: number, backlog: boolean, lagMs = srttMs): number | undefined {
     this.history.push([now, sent]);
     if (this.intervalAt === undefined) {
       this.intervalAt = now;
@@ -112,8 +113,8 @@ export class CongestionControl {
     const iAnswers = answers - this.answersAt0;
     // The answers of an interval are those of the probes sent one RTT earlier: a pace that just
     // grew would otherwise look like a falling share (more sent than could be answered yet).
-    const lagged = this.sentAt(now - srttMs) - this.sentAt(this.intervalAt - srttMs);
-    this.prune(this.intervalAt - srttMs);
+    const lagged = this.sentAt(now - lagMs) - this.sentAt(this.intervalAt - lagMs);
+    this.prune(this.intervalAt - lagMs);
     this.intervalAt = now;
     this.sentAt0 = sent;
     this.answersAt0 = answers;

@@ -205,6 +205,11 @@ export class RawSession implements ScanEngine {
   private readonly hostPacing?: HostPacing;
   /** Answers from hosts with their own pace (the group's share leaves them out, as native's laneSent). */
   private laneAnswers = 0;
+  /**
+   * How long after its capture an answer reaches JS (smoothed, ms): on a busy machine the counts
+   * the pace is steered by lag behind the wire, and a lag must not read as a falling share.
+   */
+  private deliveryLagMs = 0;
   private lastCc = 0;
   private pushedRate = 0;
   private lastWindow = -Infinity;
@@ -504,6 +509,11 @@ export class RawSession implements ScanEngine {
    */
   private onReplies(packed: Buffer): void {
     const v = new ReplyView(packed);
+    if (v.count > 0) {
+      v.at(v.count - 1);
+      const lag = Date.now() - v.timeMs;
+      if (lag >= 0 && Number.isFinite(lag)) this.deliveryLagMs = 0.875 * this.deliveryLagMs + 0.125 * lag;
+    }
     for (let i = 0; i < v.count; i++) {
       v.at(i);
       const rtt = v.rttMs;
@@ -972,7 +982,8 @@ export class RawSession implements ScanEngine {
     // Probes sent within the last RTT (and a little) may not have their answer yet.
     const recent = Math.ceil((this.cc!.rate * this.rtt.srttMs * 1.5) / 1000) + 16;
     for (const b of this.inflight) {
-      if (!b.perHost) continue;
+      // A batch being closed may have left its slot already (see beginClose).
+      if (!b.perHost || b.closing) continue;
       const engine = this.engines.get(b.family)!.engine;
       const n = b.ports.length / 2;
       // The whole round on the wire for an RTT, or the entries the sender is past (it goes in order).
@@ -1045,7 +1056,7 @@ export class RawSession implements ScanEngine {
     const cc = this.cc!;
     const srtt = this.rtt.srttMs;
     if (this.opts.minParallelism && srtt > 0) cc.setFloor((this.opts.minParallelism * 1000) / Math.max(srtt, 0.05));
-    cc.update(now, sent, answers, srtt, backlog);
+    cc.update(now, sent, answers, srtt, backlog, srtt + this.deliveryLagMs);
     if (cc.rate !== this.pushedRate) {
       this.pushedRate = cc.rate;
       for (const [, { engine }] of this.engines) engine.setRate(cc.rate);
