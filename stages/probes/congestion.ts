@@ -133,7 +133,9 @@ export class CongestionControl {
       if (this.confirmCut && !this.confirmCut()) return undefined; // one host's shortfall: not the group's
       this.congested++;
       const delivered = (iAnswers / elapsed) * 1000 / this.base;
-      this.rate = this.clamp(Math.min(this.rate, delivered * 0.95));
+      // At most halved per cut: an interval the machine starved (answers counted late, the sender
+      // held up) under-reads the path, and one such reading must not sink the scan.
+      this.rate = this.clamp(Math.min(this.rate, Math.max(delivered * 0.95, this.rate / 2)));
       this.ssthresh = this.rate;
       return this.rate !== before ? this.rate : undefined;
     } else if (trusted && low) {
