@@ -134,6 +134,8 @@ export interface RawEngine {
   resend(slot: number, pace?: number, entries?: Uint32Array, lane?: number): { seq: number; count: number } | null;
   /** Send jobs of the slot not finished yet (0: its latest round is all on the wire; lanes finish out of order). */
   pendingJobs(slot: number): number;
+  /** Entries of the slot's latest job (not a lane's) below this index are on the wire (the sender goes in order). */
+  sentUpTo(slot: number): number;
   /** A host lane's pace from now on (probes/s), for its queued jobs too. */
   setLanePace(lane: number, pps: number): void;
   /** How many probes of the slot have their answer. */

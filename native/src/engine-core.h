@@ -48,6 +48,9 @@ struct InFlightBatch {
   // that host's lane has finished its round only when this is 0 (sent_seq cannot say it: lanes
   // finish out of order).
   std::atomic<uint32_t> pending_jobs{0};
+  // Entries below this index that the latest job (not a lane's) holds are on the wire: the
+  // sender goes through a job's entries in order.
+  std::atomic<uint32_t> sent_upto{0};
 
   size_t addr_len() const { return family == 4 ? 4 : 16; }
   uint16_t port(uint32_t i) const { return uint16_t((ports[2 * i] << 8) | ports[2 * i + 1]); }

@@ -128,6 +128,7 @@ Napi::Function RawEngine::Define(Napi::Env env) {
                       InstanceMethod("roundSeconds", &RawEngine::RoundSeconds),
                       InstanceMethod("sentSeq", &RawEngine::SentSeq),
                       InstanceMethod("pendingJobs", &RawEngine::PendingJobs), InstanceMethod("setLanePace", &RawEngine::SetLanePace),
+                      InstanceMethod("sentUpTo", &RawEngine::SentUpTo),
                       InstanceMethod("queuedProbes", &RawEngine::QueuedProbes),
                       InstanceMethod("setRate", &RawEngine::SetRate), InstanceMethod("setWindow", &RawEngine::SetWindow),
                       InstanceMethod("outstanding", &RawEngine::Outstanding), InstanceMethod("abandon", &RawEngine::Abandon),
@@ -484,6 +485,17 @@ Napi::Value RawEngine::PendingJobs(const Napi::CallbackInfo& info) {
   const auto& b = core_->slots[slot];
   if (!b) fail(env, "RawEngine.pendingJobs: slot not in flight");
   return Napi::Number::New(env, double(b->pending_jobs.load()));
+}
+
+// sentUpTo(slot) → entries of the slot's latest job below this index are on the wire.
+Napi::Value RawEngine::SentUpTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  if (slot >= kMaxSlots) fail(env, "RawEngine.sentUpTo: bad slot");
+  std::lock_guard<std::mutex> lock(core_->mu);
+  const auto& b = core_->slots[slot];
+  if (!b) fail(env, "RawEngine.sentUpTo: slot not in flight");
+  return Napi::Number::New(env, double(b->sent_upto.load()));
 }
 
 // setLanePace(lane, pps): a host lane's pace from now on, for the jobs already queued in it too.

@@ -29,6 +29,7 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   Napi::Value SentSeq(const Napi::CallbackInfo& info);
   Napi::Value PendingJobs(const Napi::CallbackInfo& info);
   Napi::Value SetLanePace(const Napi::CallbackInfo& info);
+  Napi::Value SentUpTo(const Napi::CallbackInfo& info);
   Napi::Value QueuedProbes(const Napi::CallbackInfo& info);
   Napi::Value SetRate(const Napi::CallbackInfo& info);
   Napi::Value SetWindow(const Napi::CallbackInfo& info);

@@ -282,6 +282,7 @@ void run_sender(EngineCore& core) {
     const size_t total = job.entries.empty() ? b.count : job.entries.size();
     const uint64_t job_start = monotonic_ns();
     b.job_start_ns = job_start;
+    b.sent_upto.store(0);
     for (size_t k = 0; k < total;) {
       if (!lanes.empty() || !core.lane_queue.empty()) {
         // Host lanes go out beside this job, not behind it.
@@ -314,6 +315,7 @@ void run_sender(EngineCore& core) {
       if (m == 0) return;
       if (send_entries(job, k, m) < 0) return;
       k += m;
+      b.sent_upto.store(job.entries.empty() ? uint32_t(k) : job.entries[k - 1] + 1);
     }
     b.job_end_ns = monotonic_ns();
     core.queued_probes -= total;

@@ -28,6 +28,11 @@ export interface CongestionOptions {
   caGrowth?: number;
   /** Shortest interval between decisions, ms. */
   minIntervalMs?: number;
+  /**
+   * Asked before a cut: false when the shortfall is one host's, not the path's (per-host pacing
+   * then takes that host; the group's pace stays). Undefined: every shortfall is the path's.
+   */
+  confirmCut?: () => boolean;
 }
 
 /** Fewest answers an interval must be expected to bring before its share is trusted. */
@@ -51,6 +56,7 @@ export class CongestionControl {
   private readonly max: number;
   private readonly caGrowth: number;
   private readonly minIntervalMs: number;
+  private readonly confirmCut?: () => boolean;
   /** Share of probes answered while the path was not congested (undefined: not known yet). */
   private base: number | undefined;
   private intervalAt: number | undefined;
@@ -66,6 +72,7 @@ export class CongestionControl {
     this.max = opts.maxRate ?? Infinity;
     this.caGrowth = opts.caGrowth ?? 0.1;
     this.minIntervalMs = opts.minIntervalMs ?? 20;
+    this.confirmCut = opts.confirmCut;
     this.rate = this.clamp(opts.initialRate);
   }
 
@@ -85,9 +92,10 @@ export class CongestionControl {
   /**
    * Called as the scan runs with its running totals: frames sent and answers received so far, the
    * smoothed RTT (ms) and whether probes were waiting to be sent (the pace, not the input, was the
-   * limit). Returns the new pace when it changed, else undefined.
+   * limit); `lagMs`: how long after its probe an answer shows in `answers` (the RTT, plus the time
+   * the machine takes to count it when busy). Returns the new pace when it changed, else undefined.
    */
-  update(now: number, sent: number, answers: number, srttMs: number, backlog: boolean): number | undefined {
+  update(now: number, sent: number, answers: number, srttMs: number, backlog: boolean, lagMs = srttMs): number | undefined {
     this.history.push([now, sent]);
     if (this.intervalAt === undefined) {
       this.intervalAt = now;
@@ -105,8 +113,8 @@ export class CongestionControl {
     const iAnswers = answers - this.answersAt0;
     // The answers of an interval are those of the probes sent one RTT earlier: a pace that just
     // grew would otherwise look like a falling share (more sent than could be answered yet).
-    const lagged = this.sentAt(now - srttMs) - this.sentAt(this.intervalAt - srttMs);
-    this.prune(this.intervalAt - srttMs);
+    const lagged = this.sentAt(now - lagMs) - this.sentAt(this.intervalAt - lagMs);
+    this.prune(this.intervalAt - lagMs);
     this.intervalAt = now;
     this.sentAt0 = sent;
     this.answersAt0 = answers;
@@ -122,9 +130,12 @@ export class CongestionControl {
     } else if (trusted && low && ++this.lowIntervals >= 2) {
       // Past capacity (two intervals in a row: one may be noise): pace at what the path delivered.
       this.lowIntervals = 0;
+      if (this.confirmCut && !this.confirmCut()) return undefined; // one host's shortfall: not the group's
       this.congested++;
       const delivered = (iAnswers / elapsed) * 1000 / this.base;
-      this.rate = this.clamp(Math.min(this.rate, delivered * 0.95));
+      // At most halved per cut: an interval the machine starved (answers counted late, the sender
+      // held up) under-reads the path, and one such reading must not sink the scan.
+      this.rate = this.clamp(Math.min(this.rate, Math.max(delivered * 0.95, this.rate / 2)));
       this.ssthresh = this.rate;
       return this.rate !== before ? this.rate : undefined;
     } else if (trusted && low) {
@@ -214,8 +225,11 @@ export class RetryAllowance {
 
 /** Fewest probes of a host one round must hold before its share is judged. */
 const HOST_MIN_SAMPLE = 16;
-/** A host answering less than this part of what the rest of its round answered has a bottleneck of its own. */
-const HOST_BEHIND = 0.5;
+/**
+ * A host answering this much less than the rest of its round has a bottleneck of its own: 10
+ * points at the least, or four standard errors of its share (few probes, random loss).
+ */
+const HOST_BEHIND = 0.1;
 
 /** One host with its own pace: its lane in native, pace (probes/s), ssthresh and drops. */
 export interface HostPace {
@@ -276,7 +290,7 @@ export class HostPacing {
       const restSent = sent - c.sent;
       if (restSent < HOST_MIN_SAMPLE) continue; // no other host in the round to compare with
       const rest = (answered - c.answered) / restSent;
-      if (rest <= 0 || c.answered / c.sent >= HOST_BEHIND * rest) continue;
+      if (rest <= 0 || c.answered / c.sent >= rest - Math.max(HOST_BEHIND, 4 * Math.sqrt((rest * (1 - rest)) / c.sent))) continue;
       const delivered = Math.max(c.answered, 1) / Math.max(seconds, 0.001) / rest;
       const rate = this.clamp(Math.min(delivered, ceiling));
       this.hosts.set(host, { lane: this.nextLane++, rate, ssthresh: rate, base: rest, drops: 0 });

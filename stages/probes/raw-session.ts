@@ -205,6 +205,11 @@ export class RawSession implements ScanEngine {
   private readonly hostPacing?: HostPacing;
   /** Answers from hosts with their own pace (the group's share leaves them out, as native's laneSent). */
   private laneAnswers = 0;
+  /**
+   * How long after its capture an answer reaches JS (smoothed, ms): on a busy machine the counts
+   * the pace is steered by lag behind the wire, and a lag must not read as a falling share.
+   */
+  private deliveryLagMs = 0;
   private lastCc = 0;
   private pushedRate = 0;
   private lastWindow = -Infinity;
@@ -241,6 +246,7 @@ export class RawSession implements ScanEngine {
         minRate: Math.min(ceiling, Math.max(opts.minRate ?? 0, opts.maxScanDelayMs ? 1000 / opts.maxScanDelayMs : 0)) || undefined,
         maxRate: Number.isFinite(ceiling) ? ceiling : undefined,
         caGrowth: opts.caGrowth,
+        confirmCut: () => this.shortfallIsPathWide(),
       });
     }
     // Per-host pacing needs the adaptive pace (not a fixed one or a window) and stays out of the
@@ -503,6 +509,11 @@ export class RawSession implements ScanEngine {
    */
   private onReplies(packed: Buffer): void {
     const v = new ReplyView(packed);
+    if (v.count > 0) {
+      v.at(v.count - 1);
+      const lag = Date.now() - v.timeMs;
+      if (lag >= 0 && Number.isFinite(lag)) this.deliveryLagMs = 0.875 * this.deliveryLagMs + 0.125 * lag;
+    }
     for (let i = 0; i < v.count; i++) {
       v.at(i);
       const rtt = v.rttMs;
@@ -956,6 +967,53 @@ export class RawSession implements ScanEngine {
     if (singled.length) this.counters.pacedHosts = this.hostPacing!.size;
   }
 
+  /**
+   * Asked by the group's congestion control before it cuts the pace: looks at the batches of few
+   * hosts whose round is on the wire (for at least an RTT) and, host by host, at what was answered.
+   * Hosts far behind the rest get their own pace (HostPacing.judgeRound); the cut goes ahead only
+   * if the hosts left with the group's pace fall short too. Without such batches (a sweep of many
+   * hosts), every shortfall is the path's.
+   */
+  private shortfallIsPathWide(): boolean {
+    if (!this.hostPacing) return true;
+    const now = performance.now();
+    const perHost = new Map<string, { sent: number; answered: number }>();
+    let looked = false;
+    // Probes sent within the last RTT (and a little) may not have their answer yet.
+    const recent = Math.ceil((this.cc!.rate * this.rtt.srttMs * 1.5) / 1000) + 16;
+    for (const b of this.inflight) {
+      // A batch being closed may have left its slot already (see beginClose).
+      if (!b.perHost || b.closing) continue;
+      const engine = this.engines.get(b.family)!.engine;
+      const n = b.ports.length / 2;
+      // The whole round on the wire for an RTT, or the entries the sender is past (it goes in order).
+      const upto = b.sentAt !== undefined && now - b.sentAt >= this.rtt.srttMs ? n : Math.min(n, engine.sentUpTo(b.slot) - recent);
+      if (upto <= 0) continue;
+      const bits = engine.answered(b.slot);
+      const width = b.family === 4 ? 4 : 16;
+      for (let i = 0, o = 0; i < upto; i++, o += width) {
+        if (b.roundBits && b.roundBits[i >> 3]! & (1 << (i & 7))) continue;
+        const h = addrText(b.addrs, o, b.family);
+        if (this.hostPacing.of(h)) continue;
+        let c = perHost.get(h);
+        if (!c) perHost.set(h, (c = { sent: 0, answered: 0 }));
+        c.sent++;
+        if (bits[i >> 3]! & (1 << (i & 7))) c.answered++;
+        looked = true;
+      }
+    }
+    if (!looked) return true;
+    const singled = this.hostPacing.judgeRound(perHost, Math.max(0.001, 2 * this.rtt.srttMs / 1000 + 0.05), this.cc!.rate);
+    if (singled.length === 0) return true;
+    this.counters.pacedHosts = this.hostPacing.size;
+    for (const h of singled) perHost.delete(h);
+    let sent = 0, answered = 0;
+    for (const c of perHost.values()) { sent += c.sent; answered += c.answered; }
+    const base = this.cc!.baseline ?? 1;
+    // The rest answer as the path does when not congested: the shortfall was the singled-out hosts'.
+    return sent >= 96 && answered / sent < base - 0.02;
+  }
+
   /** Re-sends a batch's unanswered probes: those of paced hosts through their lanes, the rest as one job. */
   private resendByLane(engine: RawEngine, b: InFlight): { seq: number; count: number } | null {
     const bits = engine.answered(b.slot);
@@ -998,7 +1056,7 @@ export class RawSession implements ScanEngine {
     const cc = this.cc!;
     const srtt = this.rtt.srttMs;
     if (this.opts.minParallelism && srtt > 0) cc.setFloor((this.opts.minParallelism * 1000) / Math.max(srtt, 0.05));
-    cc.update(now, sent, answers, srtt, backlog);
+    cc.update(now, sent, answers, srtt, backlog, srtt + this.deliveryLagMs);
     if (cc.rate !== this.pushedRate) {
       this.pushedRate = cc.rate;
       for (const [, { engine }] of this.engines) engine.setRate(cc.rate);
