@@ -40,12 +40,16 @@ int link_header_length(int dlt) {
   }
 }
 
-// Why a frame cannot be sent as given (too short for Ethernet + IPv4, not IPv4), or nullptr.
+// Why a frame cannot be sent as given (too short, neither IPv4 nor IPv6, a version that does not
+// match its ethertype), or nullptr. IPv6 frames are the traceroute's over IPv6.
 const char* frame_problem(const uint8_t* f, size_t n) {
   if (n < 14 + 20) return "frame shorter than an Ethernet header and an IPv4 header";
-  if (n > 14 + 65535) return "frame longer than an IPv4 packet can be";
-  if (f[12] != 0x08 || f[13] != 0x00) return "not an IPv4 Ethernet frame (ethertype 0x0800)";
-  if ((f[14] >> 4) != 4) return "IP version is not 4";
+  const bool v6 = f[12] == 0x86 && f[13] == 0xdd;
+  if (!v6 && (f[12] != 0x08 || f[13] != 0x00)) return "not an IPv4 or IPv6 Ethernet frame (ethertype 0x0800 or 0x86dd)";
+  if (v6 && n < 14 + 40) return "frame shorter than an Ethernet header and an IPv6 header";
+  if (n > 14 + 40 + 65535) return "frame longer than an IP packet can be";
+  if (!v6 && n > 14 + 65535) return "frame longer than an IPv4 packet can be";
+  if ((f[14] >> 4) != (v6 ? 6 : 4)) return v6 ? "IP version is not 6 in an IPv6 frame" : "IP version is not 4";
   return nullptr;
 }
 
@@ -56,9 +60,11 @@ const char* raw_exchange_selftest() {
   f[12] = 0x08; f[13] = 0x00; f[14] = 0x45;
   if (frame_problem(f, sizeof f) != nullptr) return "a valid IPv4 frame was refused";
   if (frame_problem(f, 20) == nullptr) return "a short frame was accepted";
-  f[13] = 0xdd;
-  if (frame_problem(f, sizeof f) == nullptr) return "an IPv6 ethertype was accepted";
-  f[13] = 0x00; f[14] = 0x65;
+  f[12] = 0x86; f[13] = 0xdd;
+  if (frame_problem(f, sizeof f) == nullptr) return "IP version 4 in an IPv6 frame was accepted";
+  f[14] = 0x60;
+  if (frame_problem(f, sizeof f) != nullptr) return "a valid IPv6 frame was refused";
+  f[12] = 0x08; f[13] = 0x00; f[14] = 0x65;
   if (frame_problem(f, sizeof f) == nullptr) return "IP version 6 in an IPv4 frame was accepted";
   if (link_header_length(DLT_EN10MB) != 14 || link_header_length(DLT_RAW) != 0) return "link header lengths";
   const double a = now_us(), b = now_us();
@@ -146,7 +152,7 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     sockaddr_ll to{};
     to.sll_family = AF_PACKET;
     to.sll_ifindex = ifindex_;
-    to.sll_protocol = htons(ETH_P_IP);
+    to.sll_protocol = htons(f.Data()[12] == 0x86 ? ETH_P_IPV6 : ETH_P_IP);
     to.sll_halen = 6;
     memcpy(to.sll_addr, f.Data(), 6);
     const double t = now_us();

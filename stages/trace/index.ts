@@ -1,6 +1,6 @@
 /**
  * stages/trace: --traceroute. Passes every record through; remembers the port records; at the end
- * of the stream traces each up IPv4 host with its trace probe (choose.ts: nmap's ping-probe
+ * of the stream (or of each host group) traces each up host, IPv4 or IPv6, with its trace probe (choose.ts: nmap's ping-probe
  * choice from the scan's answers) through the tracer (tracer.ts), names the hops with the
  * resolver when asked (-R), and emits one trace record per host before the trailer. A directly
  * connected host gets nmap's one-hop trace without a packet.
@@ -29,8 +29,6 @@ export interface TraceOptions {
   signal?: AbortSignal;
   onWarning?: (message: string) => void;
 }
-
-export const TRACE_IPV6_REASON = 'traceroute of IPv6 hosts is not available yet (the raw exchange sends IPv4 frames)';
 
 export function checkTracePrivileges(): void {
   if (!loadNative().hasRawAccess()) throw new UserInputError('--traceroute sends raw packets: run prtip as root (or with CAP_NET_RAW)');
@@ -77,11 +75,6 @@ export function traceRecords(opts: TraceOptions = {}) {
       const hostsInOrder = [...ports].sort(([a], [b]) => (net.isIP(a) === 4 && net.isIP(b) === 4 ? v4key(a) - v4key(b) : a < b ? -1 : 1));
       for (const [ip, list] of hostsInOrder) {
         if (down.has(ip) || opts.signal?.aborted) continue;
-        if (net.isIP(ip) !== 4) {
-          opts.onWarning?.(`${ip}: ${TRACE_IPV6_REASON}`);
-          counters.skipped++;
-          continue;
-        }
         const probe = chooseTraceProbe(list, synProbe, udpPayloads);
         const wire = probe && wireFor(scanTypes, probe, opts.datadir);
         if (!probe || !wire) { counters.skipped++; continue; }
