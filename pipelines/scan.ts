@@ -7,15 +7,18 @@ import { formatRecords, type FormatOptions } from '../stages/format/index.js';
 import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { Resolver } from '../stages/dns/index.js';
-import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
+import type { DetectOptions } from '../stages/detect/index.js';
 import { discoverRecords, type DiscoverOptions } from '../stages/discover/index.js';
-import { osRecords, type OsStageOptions } from '../stages/os/index.js';
+import type { OsStageOptions } from '../stages/os/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
-import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
-import { scriptRecords, type ScriptOptions } from '../stages/script/index.js';
+import { planTargets, targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
+import type { ScriptOptions } from '../stages/script/index.js';
 import { middleboxRecords, type MiddleboxOptions } from '../stages/middlebox/index.js';
-import { listRecords, type ListOptions } from '../stages/list/index.js';
-import { traceRecords, type TraceOptions } from '../stages/trace/index.js';
+import type { ListOptions } from '../stages/list/index.js';
+import type { TraceOptions } from '../stages/trace/index.js';
+import {
+  dropPrivileges, handOverDatabase, lookupAccount, openDatabaseForDrop, reserveRawHandles, runningAsRoot, survivesDrop, type Account, type PrivilegeOptions,
+} from './privilege.js';
 
 export interface ScanPipelineOptions {
   targets: TargetsOptions;
@@ -47,6 +50,13 @@ export interface ScanPipelineOptions {
   middlebox?: MiddleboxOptions | false;
   /** Sees every record between send and format (e.g. -v's live "Discovered open port" lines). */
   observe?: (rec: AnyRecord) => void;
+  /**
+   * --unprivileged-user: started as root, the scan opens its raw handles, outputs and database,
+   * then continues as this user (pipelines/privilege.ts). Absent, or not root: nothing changes.
+   */
+  privilege?: PrivilegeOptions;
+  /** Called once the privileges are dropped (tests, -d). */
+  onDropped?: (account: Account) => void;
 }
 
 /** Status records (live counters for displays) end here: the outputs are the scan's results. */
@@ -59,15 +69,62 @@ async function* observed(source: AsyncIterable<AnyRecord>, observe?: (rec: AnyRe
 
 /** The scan's records after every stage ran; pull them (or drain) to drive the scan. */
 export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
+  return opts.privilege && runningAsRoot() ? droppingPrivileges(opts, opts.privilege) : composedStages(opts);
+}
+
+/**
+ * A scan started as root: the plan, the raw handles of every engine it may start and the database
+ * are opened first; then the header is pulled through every stage (each stage's set-up runs, format
+ * opens its output files); then the process becomes the unprivileged user, before the first probe
+ * batch is pulled — so no probe is sent and no reply read as root.
+ */
+async function* droppingPrivileges(opts: ScanPipelineOptions, privilege: PrivilegeOptions): AsyncGenerator<AnyRecord, void, undefined> {
+  const account = lookupAccount(privilege.user);
+  const plan = opts.plan ?? (await planTargets(opts.targets));
+  let store = opts.store;
+  let ownDb: Awaited<ReturnType<typeof openDatabaseForDrop>> | undefined;
+  if (store?.db && !survivesDrop(store.db)) {
+    throw new Error('a scan that drops privileges needs its database opened with openScanDatabase (pipelines/privilege.ts)');
+  }
+  if (store && !store.db) store = { ...store, db: (ownDb = await openDatabaseForDrop(store.path)) };
+  try {
+    if (!opts.list) {
+      const scanTypes = [opts.send.scanType, ...(opts.send.moreScanTypes ?? [])];
+      await reserveRawHandles({
+        plan, discover: opts.discover, scanTypes, idleZombie: opts.send.idleZombie,
+        osParallel: opts.os ? Math.max(1, opts.os.parallel ?? 8) : undefined, trace: opts.trace !== undefined,
+        route: { iface: opts.send.iface, source: opts.send.sourceAddress },
+      });
+    }
+    // Checked (and given) now, so a directory the account cannot reach is refused before any output opens.
+    if (store?.db) handOverDatabase(store.db, account);
+    const records = composedStages({ ...opts, plan, store });
+    try {
+      const first = await records.next();
+      if (store?.db) handOverDatabase(store.db, account); // what DuckDB created in it meanwhile
+      dropPrivileges(account);
+      opts.onDropped?.(account);
+      if (first.done) return;
+      yield first.value;
+      yield* records;
+    } finally {
+      await records.return();
+    }
+  } finally {
+    ownDb?.close();
+  }
+}
+
+function composedStages(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const planned = targetRecords(opts.targets, opts.plan);
   const live = opts.discover && !opts.list ? discoverRecords(opts.discover)(planned) : planned;
-  const scanned = opts.list ? listRecords(opts.list)(planned) : opts.discover?.pingOnly ? live : sendRecords(opts.send)(live);
+  const scanned = opts.list ? lazily(planned, async () => (await import('../stages/list/index.js')).listRecords(opts.list!)) : opts.discover?.pingOnly ? live : sendRecords(opts.send)(live);
   // Open ports are vetted before anything probes them further (detect would talk to a tarpit too).
   const sent = opts.middlebox === false || opts.list || opts.discover?.pingOnly ? scanned : middleboxRecords({ signal: opts.send.signal, ...opts.middlebox })(scanned);
-  const detected = opts.detect && !opts.list ? detectRecords(opts.detect)(sent) : sent;
-  const osed = opts.os && !opts.list ? osRecords(opts.os)(detected) : detected;
-  const traced = opts.trace && !opts.list ? traceRecords(opts.trace)(osed) : osed;
-  const found = opts.script && !opts.list ? scriptRecords(opts.script)(traced) : traced;
+  const detected = opts.detect && !opts.list ? lazily(sent, async () => (await import('../stages/detect/index.js')).detectRecords(opts.detect!)) : sent;
+  const osed = opts.os && !opts.list ? lazily(detected, async () => (await import('../stages/os/index.js')).osRecords(opts.os!)) : detected;
+  const traced = opts.trace && !opts.list ? lazily(osed, async () => (await import('../stages/trace/index.js')).traceRecords(opts.trace!)) : osed;
+  const found = opts.script && !opts.list ? lazily(traced, async () => (await import('../stages/script/index.js')).scriptRecords(opts.script!)) : traced;
   // A resumed scan rebuilds the host rows its killed run never wrote, as send would have: -Pn, -R.
   const store = opts.store?.resumeScanId
     ? { ...opts.store, rebuiltHosts: { assumeUp: opts.send.assumeUp, hostname: opts.send.reverseDns ? reverseOne(opts.send.dns) : undefined } }
@@ -76,6 +133,17 @@ export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord
   const seen = observed(stored, opts.observe);
   const forOutputs = opts.prior ? mergeRecords()(afterHeader(seen, opts.prior)) : seen;
   return formatRecords(opts.format)(forOutputs);
+}
+
+type Stage = (source: AsyncIterable<AnyRecord>) => AsyncGenerator<AnyRecord, void, undefined>;
+
+/**
+ * A stage whose module loads when the scan reaches it: -sV, -O, --traceroute, -sC and -sL each
+ * bring code (the Lua VM alone is a quarter of a second) that a plain port scan never runs, and
+ * start-up is part of every scan's wall time.
+ */
+async function* lazily(source: AsyncIterable<AnyRecord>, load: () => Promise<Stage>): AsyncGenerator<AnyRecord, void, undefined> {
+  yield* (await load())(source);
 }
 
 /** One address's reverse name at a time (the resume path rebuilds few hosts). */

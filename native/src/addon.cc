@@ -5,6 +5,7 @@
 #include "pcap-info.h"
 #include "siphash.h"
 #include "raw-engine.h"
+#include "raw-handles.h"
 #include "wire.h"
 
 namespace prtip {
@@ -91,6 +92,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probeCookie", Napi::Function::New(env, prtip::ProbeCookie));
   exports.Set("replyLayout", Napi::Function::New(env, prtip::ReplyLayout));
   exports.Set("wireProtocols", Napi::Function::New(env, prtip::WireProtocols));
+  exports.Set("reserveRawHandles", Napi::Function::New(env, prtip::ReserveRawHandles));
+  exports.Set("reservedRawHandles", Napi::Function::New(env, prtip::ReservedRawHandles));
+  exports.Set("closeRawHandles", Napi::Function::New(env, prtip::CloseRawHandles));
   exports.Set("RawEngine", prtip::RawEngine::Define(env));
   exports.Set("RawExchange", prtip::DefineRawExchange(env));
   return exports;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine-core.h"
+#include "raw-handles.h"
 
 namespace prtip {
 
@@ -26,6 +27,8 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   Napi::Value AnsweredCount(const Napi::CallbackInfo& info);
   Napi::Value RoundSeconds(const Napi::CallbackInfo& info);
   Napi::Value SentSeq(const Napi::CallbackInfo& info);
+  Napi::Value PendingJobs(const Napi::CallbackInfo& info);
+  Napi::Value SetLanePace(const Napi::CallbackInfo& info);
   Napi::Value QueuedProbes(const Napi::CallbackInfo& info);
   Napi::Value SetRate(const Napi::CallbackInfo& info);
   Napi::Value SetWindow(const Napi::CallbackInfo& info);
@@ -36,13 +39,15 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SetTrace(const Napi::CallbackInfo& info);
   Napi::Value TakeTrace(const Napi::CallbackInfo& info);
+  Napi::Value Barrier(const Napi::CallbackInfo& info);
 
   void Shutdown();
-  uint64_t Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, std::vector<uint32_t> entries, size_t n, double pace = 0);
+  uint64_t Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, std::vector<uint32_t> entries, size_t n, double pace = 0, uint32_t lane = 0);
 
   std::unique_ptr<EngineCore> core_;
   std::thread sender_, receiver_;
   bool started_ = false, stopped_ = false;
+  RawHandle handle_;  // the socket and capture core_ uses while started
   Napi::ThreadSafeFunction tsfn_;
   std::unique_ptr<Napi::Promise::Deferred> stopped_deferred_;
 };

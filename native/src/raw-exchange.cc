@@ -1,5 +1,5 @@
 // RawExchange: per-host exchanges of exact prebuilt frames (OS detection): send whole Ethernet
-// frames on an AF_PACKET socket bound to the route's interface, and capture whole reply packets
+// frames (IPv4 or IPv6) on an AF_PACKET socket bound to the route's interface, and capture whole reply packets
 // (libpcap, immediate mode, incoming only, a BPF filter from JS) with their kernel timestamps.
 // Not a hot path: a few dozen frames per host, so everything runs on the JS thread, non-blocking.
 #include <napi.h>
@@ -10,6 +10,8 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
+
+#include "raw-handles.h"
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -17,6 +19,8 @@
 
 #include <string>
 #include <vector>
+
+#include "pcap-info.h"
 
 namespace prtip {
 
@@ -36,20 +40,24 @@ int link_header_length(int dlt) {
     case DLT_EN10MB: return 14;
     case DLT_RAW: return 0;
     case DLT_LINUX_SLL: return 16;
+    case DLT_LINUX_SLL2: return 20;
     default: return -1;
   }
 }
 
-// Why a frame cannot be sent as given (too short, neither IPv4 nor IPv6, a version that does not
-// match its ethertype), or nullptr. IPv6 frames are the traceroute's over IPv6.
+// Why a frame cannot be sent as given (too short, not IPv4 or IPv6, version and ethertype
+// disagreeing), or nullptr. IPv6 frames carry OS detection's IPv6 probes.
 const char* frame_problem(const uint8_t* f, size_t n) {
   if (n < 14 + 20) return "frame shorter than an Ethernet header and an IPv4 header";
-  const bool v6 = f[12] == 0x86 && f[13] == 0xdd;
-  if (!v6 && (f[12] != 0x08 || f[13] != 0x00)) return "not an IPv4 or IPv6 Ethernet frame (ethertype 0x0800 or 0x86dd)";
-  if (v6 && n < 14 + 40) return "frame shorter than an Ethernet header and an IPv6 header";
-  if (n > 14 + 40 + 65535) return "frame longer than an IP packet can be";
-  if (!v6 && n > 14 + 65535) return "frame longer than an IPv4 packet can be";
-  if ((f[14] >> 4) != (v6 ? 6 : 4)) return v6 ? "IP version is not 6 in an IPv6 frame" : "IP version is not 4";
+  if (f[12] == 0x86 && f[13] == 0xdd) {
+    if (n < 14 + 40) return "frame shorter than an Ethernet header and an IPv6 header";
+    if (n > 14 + 40 + 65535) return "frame longer than an IPv6 packet can be";
+    if ((f[14] >> 4) != 6) return "IP version is not 6 in an IPv6 frame";
+    return nullptr;
+  }
+  if (n > 14 + 65535) return "frame longer than an IPv4 packet can be";
+  if (f[12] != 0x08 || f[13] != 0x00) return "not an IPv4 or IPv6 Ethernet frame (ethertype 0x0800 or 0x86dd)";
+  if ((f[14] >> 4) != 4) return "IP version is not 4";
   return nullptr;
 }
 
@@ -64,8 +72,11 @@ const char* raw_exchange_selftest() {
   if (frame_problem(f, sizeof f) == nullptr) return "IP version 4 in an IPv6 frame was accepted";
   f[14] = 0x60;
   if (frame_problem(f, sizeof f) != nullptr) return "a valid IPv6 frame was refused";
+  if (frame_problem(f, 14 + 39) == nullptr) return "a short IPv6 frame was accepted";
   f[12] = 0x08; f[13] = 0x00; f[14] = 0x65;
   if (frame_problem(f, sizeof f) == nullptr) return "IP version 6 in an IPv4 frame was accepted";
+  f[13] = 0x06;
+  if (frame_problem(f, sizeof f) == nullptr) return "an ARP ethertype was accepted";
   if (link_header_length(DLT_EN10MB) != 14 || link_header_length(DLT_RAW) != 0) return "link header lengths";
   const double a = now_us(), b = now_us();
   if (!(a > 1e15 && b >= a)) return "the realtime clock in microseconds";
@@ -94,24 +105,16 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     const std::string filter = info[1].As<Napi::String>();
     const unsigned ifindex = if_nametoindex(ifname.c_str());
     if (ifindex == 0) { fail(env, "RawExchange: no interface " + ifname); return; }
-    fd_ = socket(AF_PACKET, SOCK_RAW, 0);  // protocol 0: sends only
-    if (fd_ < 0) { fail(env, std::string("RawExchange: AF_PACKET socket: ") + strerror(errno)); return; }
-    sockaddr_ll sll{};
-    sll.sll_family = AF_PACKET;
-    sll.sll_ifindex = static_cast<int>(ifindex);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) { fail(env, std::string("RawExchange: bind: ") + strerror(errno)); return; }
     ifindex_ = static_cast<int>(ifindex);
-
-    char err[PCAP_ERRBUF_SIZE] = {0};
-    pcap_ = pcap_create(ifname.c_str(), err);
-    if (!pcap_) { fail(env, std::string("RawExchange: pcap_create: ") + err); return; }
-    pcap_set_snaplen(pcap_, 65535);
-    pcap_set_immediate_mode(pcap_, 1);
-    pcap_set_buffer_size(pcap_, 4 << 20);
-    if (pcap_activate(pcap_) < 0) { fail(env, std::string("RawExchange: pcap_activate: ") + pcap_geterr(pcap_)); return; }
+    // Reserved before a privilege drop (raw-handles.cc), else opened now.
+    ifname_ = ifname;
+    std::string error;
+    if (!take_raw_handle(ifname, CaptureKind::exchange, handle_, error)) { fail(env, "RawExchange: " + error); return; }
+    fd_ = handle_.fd;
+    pcap_ = handle_.pcap;
+    ip_link_ = handle_.ip_link;
     link_len_ = link_header_length(pcap_datalink(pcap_));
     if (link_len_ < 0) { fail(env, "RawExchange: unsupported link type on " + ifname); return; }
-    pcap_setdirection(pcap_, PCAP_D_IN);
     bpf_program prog{};
     if (pcap_compile(pcap_, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
       { fail(env, std::string("RawExchange: filter \"") + filter + "\": " + pcap_geterr(pcap_)); return; }
@@ -119,7 +122,6 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     const int rc = pcap_setfilter(pcap_, &prog);
     pcap_freecode(&prog);
     if (rc != 0) { fail(env, std::string("RawExchange: pcap_setfilter: ") + pcap_geterr(pcap_)); return; }
-    if (pcap_setnonblock(pcap_, 1, err) != 0) { fail(env, std::string("RawExchange: nonblock: ") + err); return; }
   }
 
   ~RawExchange() override { release(); }
@@ -128,12 +130,14 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
   int fd_ = -1;
   int ifindex_ = 0;
   pcap_t* pcap_ = nullptr;
+  std::string ifname_;
+  RawHandle handle_;
   int link_len_ = 14;
+  bool ip_link_ = false;
 
   void release() {
-    if (fd_ >= 0) close(fd_);
+    return_raw_handle(ifname_, CaptureKind::exchange, handle_);
     fd_ = -1;
-    if (pcap_) pcap_close(pcap_);
     pcap_ = nullptr;
   }
 
@@ -153,12 +157,13 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     to.sll_family = AF_PACKET;
     to.sll_ifindex = ifindex_;
     to.sll_protocol = htons(f.Data()[12] == 0x86 ? ETH_P_IPV6 : ETH_P_IP);
-    to.sll_halen = 6;
-    memcpy(to.sll_addr, f.Data(), 6);
+    to.sll_halen = ip_link_ ? 0 : 6;
+    if (!ip_link_) memcpy(to.sll_addr, f.Data(), 6);
+    const size_t skip = ip_link_ ? 14 : 0;
     const double t = now_us();
     for (int attempt = 0;; attempt++) {
-      const ssize_t n = sendto(fd_, f.Data(), f.ByteLength(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-      if (n == static_cast<ssize_t>(f.ByteLength())) break;
+      const ssize_t n = sendto(fd_, f.Data() + skip, f.ByteLength() - skip, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      if (n == static_cast<ssize_t>(f.ByteLength() - skip)) break;
       if (n < 0 && (errno == ENOBUFS || errno == EAGAIN) && attempt < 100) { usleep(100); continue; }
       Napi::Error::New(env, std::string("RawExchange.send: ") + (n < 0 ? strerror(errno) : "short write")).ThrowAsJavaScriptException();
       return env.Undefined();

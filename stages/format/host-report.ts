@@ -74,8 +74,13 @@ export class HostReports {
 
   /** One report per host, in address order. */
   async *sorted(): AsyncGenerator<HostReport, void, undefined> {
+    yield* this.sortedSync();
+  }
+
+  /** The same, synchronously (the spilled runs are read in blocks: no promise per record). */
+  *sortedSync(): Generator<HostReport, void, undefined> {
     let cur: HostReport | undefined;
-    for await (const rec of this.spill.sorted()) {
+    for (const rec of this.spill.sortedSync()) {
       if (!cur || cur.ip !== rec.ip) {
         if (cur) yield cur;
         cur = { ip: rec.ip, ports: [], services: new Map() };

@@ -189,9 +189,10 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
         await sink.write(`Starting prtip ${version} at ${shortClock(started)}\n`);
       }
     },
-    async record(rec: AnyRecord) {
-      if (isReportRecord(rec)) await reports.add(rec);
-      else scripts.add(rec);
+    record(rec: AnyRecord) {
+      if (isReportRecord(rec)) return reports.add(rec);
+      scripts.add(rec);
+      return undefined;
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
@@ -199,23 +200,24 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       let onlyProxied = 0;
       let listed = 0;
       if (scripts.pre.length > 0) await sink.write(`Pre-scan script results:\n${normalScripts(scripts.pre).join('\n')}\n`);
-      for await (const r of reports.sorted()) {
+      // One host at a time, synchronously; a write waits only when the output's stream is full.
+      for (const r of reports.sortedSync()) {
         seen++;
+        let text: string | undefined;
         if (isListed(r)) {
           listed++;
-          await sink.write(`prtip scan report for ${hostName(r, names)}\n`);
-          continue;
+          text = `prtip scan report for ${hostName(r, names)}\n`;
+        } else if (!isUp(r)) {
+          if ((view.verbose ?? 0) > 0) text = downBlock(r, view, names);
+        } else {
+          up++;
+          if (view.openOnly && !hasOpen(r, view)) {
+            if (hasOpen(r, { showProxied: true })) onlyProxied++;
+          } else text = hostBlock(r, view, names, scripts);
         }
-        if (!isUp(r)) {
-          if ((view.verbose ?? 0) > 0) await sink.write(downBlock(r, view, names));
-          continue;
-        }
-        up++;
-        if (view.openOnly && !hasOpen(r, view)) {
-          if (hasOpen(r, { showProxied: true })) onlyProxied++;
-          continue;
-        }
-        await sink.write(hostBlock(r, view, names, scripts));
+        if (text === undefined) continue;
+        const full = sink.write(text);
+        if (full) await full;
       }
       if (onlyProxied > 0) {
         await sink.write(`Not shown: ${plural(onlyProxied, 'host', 's')} whose every open port is marked proxied (a SYN proxy, tarpit or balancer answered; --show-proxied lists them)\n`);

@@ -20,8 +20,10 @@ export interface ScanEngine {
   finishGroup(): AsyncGenerator<Decided, void, undefined>;
   /** Releases sockets and threads; idempotent. */
   close(): Promise<void>;
-  /** True once the scan was interrupted: no new probe goes out. */
+  /** True once the scan was interrupted (or failed): no new probe goes out. */
   readonly aborted: boolean;
+  /** Why the scan failed (its link went down, …), once it did; it stopped sending, its results stand. */
+  readonly failure?: string;
   /** Counters for the trailer (sent, retries, open, closed, filtered, …). */
   readonly counters: Readonly<Record<string, number>>;
 }

@@ -259,6 +259,8 @@ export interface OsRecord {
   classesPerfect?: number;
   /** The fingerprint in nmap's submission format (SCAN(…) and the test lines, `OS:`-wrapped). */
   fingerprint?: string;
+  /** Why there are no matches although the probes ran (IPv6: no IPv6 OS database). */
+  noMatchReason?: string;
   /** Hops to the target and how they were measured (L localhost, D direct, I ICMP, T traceroute). */
   distance?: { hops: number; method: 'L' | 'D' | 'I' | 'T' };
   /** From the TCP timestamps: seconds since boot and the boot time (Unix seconds). */

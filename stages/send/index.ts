@@ -242,7 +242,8 @@ export function sendRecords(opts: SendOptions) {
           skippedProtos.add(PROTO_NAMES[batch.protos[i]!] ?? `protocol ${batch.protos[i]}`);
         }
         for (const engine of engines) yield* noted(engine.add(batch));
-        if (aborted()) break;
+        // Interrupted: stop reading. Failed (the link went down): read on, so every probe left is counted lost.
+        if (aborted() && !engines.some((e) => e.failure !== undefined)) break;
       }
       for (const engine of engines) yield* noted(engine.finish());
     } finally {

@@ -13,13 +13,14 @@ export interface Database {
  * Opens a prtip DuckDB file. By default it is created when absent and the schema is put in
  * place; `existing: true` (sql, diff, export) refuses a missing file and leaves the schema alone.
  */
-export async function openDatabase(path: string, opts: { readOnly?: boolean; existing?: boolean } = {}): Promise<Database> {
+/** `config`: DuckDB settings for the instance (pipelines/privilege.ts moves the WAL and checkpoints every commit). */
+export async function openDatabase(path: string, opts: { readOnly?: boolean; existing?: boolean; config?: Record<string, string> } = {}): Promise<Database> {
   if (opts.existing && path !== ':memory:' && !fs.existsSync(path)) {
     throw new UserInputError(`no database "${path}" (prtip scan --db FILE or prtip db import FILE creates one)`);
   }
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, opts.readOnly ? { access_mode: 'READ_ONLY' } : {});
+    instance = await DuckDBInstance.create(path, { ...opts.config, ...(opts.readOnly ? { access_mode: 'READ_ONLY' } : {}) });
   } catch (err) {
     const first = (err as Error).message.split('\n')[0]!;
     const pid = /Conflicting lock is held in .*\(PID (\d+)\)/.exec((err as Error).message)?.[1];
@@ -33,10 +34,13 @@ export async function openDatabase(path: string, opts: { readOnly?: boolean; exi
   }
   const conn = await instance.connect();
   if (!opts.readOnly && !opts.existing) await conn.run(SCHEMA_SQL);
+  let closed = false;
   return {
     instance,
     conn,
     close() {
+      if (closed) return; // idempotent: the store stage may close it first (StoreOptions.closeDb)
+      closed = true;
       conn.closeSync();
       instance.closeSync();
     },

@@ -4,7 +4,7 @@ import { UserInputError } from '../../../stages/records/index.js';
 import { SCAN_TYPES } from '../../../stages/probes/index.js';
 import { commandHelp, PrtipCommand, refuseTerminalOnlyFlags } from '../lib/base-command.js';
 import type { CliOptions, FlagGroup } from '../lib/flags.js';
-import { drain, interruptController, stdinRecords, warnLine, writeRecordsToStdout } from '../lib/io.js';
+import { drain, interruptController, lossWatch, stdinRecords, warnLine, writeRecordsToStdout } from '../lib/io.js';
 import { formatOptions } from '../lib/stage-options.js';
 import { discoverOptions } from '../lib/discover-options.js';
 
@@ -61,8 +61,10 @@ export default class Discover extends PrtipCommand {
     refuseTerminalOnlyFlags(o, 'discover');
     const interrupt = interruptController();
     const opts = discoverOptions(o, [this.commandLine()], interrupt.signal, warnLine)!;
-    const records = discoverRecords(opts)(stdinRecords('discover'));
+    const losses = lossWatch();
+    const records = losses.wrap(discoverRecords(opts)(stdinRecords('discover')));
     if (process.stdout.isTTY) await drain(formatRecords(formatOptions(o, [{ format: 'normal', path: '-' }]))(records));
     else await writeRecordsToStdout(records);
+    losses.settle();
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { UserInputError } from '../../../stages/records/index.js';
-import { openDatabase } from '../../../stages/store/index.js';
+import { DEFAULT_UNPRIVILEGED_USER, dropPrivileges, handOverDatabase, lookupAccount, openScanDatabase, runningAsRoot } from '../../../pipelines/privilege.js';
 import { parseInteger } from '../lib/nmap-values.js';
 import { LOOPBACK_RANGES, parseAllowList } from '../lib/serve/allow.js';
 import { ScanManager } from '../lib/serve/scans.js';
@@ -13,7 +13,7 @@ import { parseSimple, SimpleCommand } from '../lib/simple-command.js';
 export default class Serve extends SimpleCommand {
   static override summary = 'Web API, live events and a web dashboard over a DuckDB database';
   static override description = [
-    'USAGE: prtip serve --db FILE [--listen ADDR] [--port N] [--token-file F] [--allow-targets CIDR,…]',
+    'USAGE: prtip serve --db FILE [--listen ADDR] [--port N] [--token-file F] [--allow-targets CIDR,…] [--unprivileged-user USER]',
     '',
     'Serves a REST API (OpenAPI 3 at /api/openapi.json), Server-Sent Events for running scans and',
     'a dashboard at / . Scans started through the API take the words of `prtip scan` and are',
@@ -27,8 +27,11 @@ export default class Serve extends SimpleCommand {
     '  --token-file F               read the token from F (at least 16 characters) instead of generating one',
     '  --allow-targets CIDR,…       what API clients may scan besides loopback (default: loopback only)',
     '  --max-scans N                scans running at once (default 4)',
+    '  --unprivileged-user USER     started as root: who the server becomes once it listens (default nobody)',
     '',
-    'Scans run with the server\'s privileges: raw (-sS) scans need the server started as root.',
+    'Started as root, the server opens its database and its port, then drops to --unprivileged-user',
+    'before it reads a request: its scans then run without root (kernel sockets, -sT; raw scan',
+    'types, -O and --traceroute are refused as for any user without root).',
     '',
     'EXAMPLES:',
     '  prtip serve --db scans.duckdb',
@@ -38,7 +41,7 @@ export default class Serve extends SimpleCommand {
   ].join('\n');
 
   protected async main(argv: string[]): Promise<void> {
-    const a = parseSimple(argv, 'serve', [], ['--db', '--listen', '--port', '--token-file', '--allow-targets', '--max-scans']);
+    const a = parseSimple(argv, 'serve', [], ['--db', '--listen', '--port', '--token-file', '--allow-targets', '--max-scans', '--unprivileged-user']);
     if (a.positional.length) throw new UserInputError(`prtip serve takes no arguments, got "${a.positional[0]}"; see prtip serve --help`);
     const dbPath = a.values.get('--db');
     if (!dbPath) throw new UserInputError('prtip serve needs --db FILE: the database scans are stored in and read from');
@@ -62,7 +65,10 @@ export default class Serve extends SimpleCommand {
       token = randomBytes(24).toString('base64url');
     }
 
-    const db = await openDatabase(dbPath);
+    // As root: the account is checked first, the database opened so its WAL survives the drop.
+    const privilege = { user: a.values.get('--unprivileged-user') ?? DEFAULT_UNPRIVILEGED_USER };
+    const account = runningAsRoot() ? lookupAccount(privilege.user) : undefined;
+    const db = await openScanDatabase(dbPath, privilege);
     await lockDown(db.conn);
     const manager = new ScanManager({ dbPath, instance: db.instance, allowed, maxRunning });
     const app = await buildServer({ token, instance: db.instance, manager });
@@ -71,6 +77,17 @@ export default class Serve extends SimpleCommand {
     } catch (err) {
       db.close();
       throw new UserInputError(`cannot listen on ${host} port ${port}: ${(err as Error).message}`);
+    }
+    if (account) {
+      try {
+        handOverDatabase(db, account);
+        dropPrivileges(account);
+      } catch (err) {
+        await app.close();
+        db.close();
+        throw err;
+      }
+      process.stderr.write(`prtip serve: running as ${account.name} (uid ${account.uid}): its scans run without root (-sT; raw scan types are refused)\n`);
     }
     const addr = app.server.address() as net.AddressInfo;
     const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

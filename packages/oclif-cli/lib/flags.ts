@@ -29,6 +29,8 @@ export interface CliOptions {
   minHostgroup?: number;
   maxHostgroup?: number;
   datadir?: string;
+  /** --unprivileged-user: who a scan started as root continues as (default nobody). */
+  unprivilegedUser?: string;
   scanTypes: string[];
   /** Arguments of scan-type flags that take one, by scan type name (idle: the -sI zombie). */
   scanArgs: Record<string, string>;
@@ -139,7 +141,7 @@ export function emptyOptions(): CliOptions {
   };
 }
 
-export type FlagGroup = 'targets' | 'ports' | 'scan' | 'evasion' | 'discovery' | 'version' | 'os' | 'script' | 'probedb' | 'timing' | 'output' | 'database' | 'interaction' | 'cluster' | 'misc';
+export type FlagGroup = 'targets' | 'ports' | 'scan' | 'evasion' | 'discovery' | 'version' | 'os' | 'script' | 'probedb' | 'timing' | 'output' | 'database' | 'interaction' | 'cluster' | 'privilege' | 'misc';
 
 export const GROUP_TITLES: Record<FlagGroup, string> = {
   targets: 'TARGET SPECIFICATION',
@@ -156,6 +158,7 @@ export const GROUP_TITLES: Record<FlagGroup, string> = {
   database: 'DATABASE (DuckDB)',
   cluster: 'CLUSTER (BullMQ on Redis)',
   interaction: 'RUNTIME INTERACTION',
+  privilege: 'PRIVILEGES',
   misc: 'MISC',
 };
 
@@ -201,6 +204,7 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--batch-size'], value: 'N', group: 'ports', help: 'probes per batch record (default 8192); --resume restarts at batch granularity', apply: (o, v, n) => { o.batchSize = parseInteger(n, v, 1, 1 << 20); } },
   { names: ['--shard'], value: 'I/N', group: 'ports', help: 'scan only shard I of N (disjoint slices; use the same --seed on every shard)', apply: (o, v) => { o.shard = parseShard(v); } },
   { names: ['--datadir'], value: 'DIR', group: 'misc', help: 'where nmap data files live (default /usr/share/nmap)', apply: (o, v) => { o.datadir = v; } },
+  { names: ['--unprivileged-user'], value: 'USER', group: 'privilege', help: 'started as root: open raw sockets, outputs and --db first, then continue as USER (default nobody)', apply: (o, v) => { o.unprivilegedUser = v; } },
   // scan techniques
   // one flag per scan type, from the probe-module registry (stages/probes/registry.ts)
   ...SCAN_TYPES.map((m): FlagSpec => ({

@@ -4,6 +4,7 @@
  * is the same scan, refused for the same reasons with the same messages.
  */
 import type { ScanPipelineOptions } from '../../../pipelines/scan.js';
+import { DEFAULT_UNPRIVILEGED_USER } from '../../../pipelines/privilege.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type AnyRecord, type PacketTrace } from '../../../stages/records/index.js';
 import type { Database } from '../../../stages/store/index.js';
@@ -12,7 +13,7 @@ import { discoverOptions, refuseDiscoveryConflicts } from './discover-options.js
 import { scanTypeByName } from '../../../stages/probes/index.js';
 import { detectOptions, dnsOptions, formatOptions, osOptions, traceOptions, refuseOsFlagsWithoutO, scanProtocols, scriptOptions, sendOptions, targetsOptions } from './stage-options.js';
 
-export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'timing', 'output', 'database', 'interaction', 'misc'];
+export const SCAN_GROUPS: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'timing', 'output', 'database', 'interaction', 'privilege', 'misc'];
 
 /** Parses and checks a scan's words (what `prtip scan` would be given). */
 export function parseScanArgs(argv: string[]): CliOptions {
@@ -56,11 +57,15 @@ export interface ScanContext {
   outputs: OutputRequest[];
   /** An open database for --db (the store stage leaves it open). */
   db?: Database;
+  /** The store closes `db` once the scan is stored (prtip scan: before "prtip done", not after). */
+  closeDb?: boolean;
   statusEveryMs?: number;
   observe?: (rec: AnyRecord) => void;
   resume?: { scanId: string; skip: Array<[number, number]>; prior: AnyRecord[] };
   /** --packet-trace lines (and the p/P keys). */
   packetTrace?: PacketTrace;
+  /** False where the process dropped already (prtip serve drops once, at start-up). */
+  privilegeDrop?: false;
 }
 
 /** -sL lists targets and sends them nothing: the options that would scan them are refused, not ignored. */
@@ -100,8 +105,9 @@ export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipeli
     os: o.osDetect ? osOptions(o, [], ctx.signal, ctx.warn) : undefined,
     ...(o.traceroute && !o.listScan ? { trace: traceOptions(o, [], ctx.signal, ctx.warn) } : {}),
     script: o.scripts !== undefined ? scriptOptions(o, [], ctx.signal, ctx.warn) : undefined,
-    store: o.db ? { path: o.db, db: ctx.db, argv: ctx.argv, resumeScanId: ctx.resume?.scanId } : undefined,
+    store: o.db ? { path: o.db, db: ctx.db, closeDb: ctx.closeDb, argv: ctx.argv, resumeScanId: ctx.resume?.scanId } : undefined,
     observe: ctx.observe,
     prior: ctx.resume?.prior,
+    ...(ctx.privilegeDrop === false ? {} : { privilege: { user: o.unprivilegedUser ?? DEFAULT_UNPRIVILEGED_USER } }),
   };
 }

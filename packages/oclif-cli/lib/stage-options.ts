@@ -16,7 +16,7 @@ import { loadNative, NATIVE_MISSING } from '../../../native/index.js';
 export function nativeMissing(err: Error): string {
   return err.message.replace(/^prtip's native engine (is not built|cannot be loaded)/, "prtip's native engine, which $1");
 }
-import { checkOsPrivileges, DEFAULT_MAX_OS_TRIES, OS_IPV6_REASON, type OsStageOptions } from '../../../stages/os/index.js';
+import { checkOsPrivileges, DEFAULT_MAX_OS_TRIES, type OsStageOptions } from '../../../stages/os/index.js';
 import { parseSpoofMac, parseZombie, probeModule, resolveTiming, scanTypeByName, type EvasionOptions, type TimingFlags } from '../../../stages/probes/index.js';
 
 /** The protocols the asked scan types probe (default TCP): what unprefixed -p items mean. */
@@ -347,9 +347,8 @@ export function traceOptions(o: CliOptions, args: string[], signal: AbortSignal,
   };
 }
 
-/** -O and friends → the os stage; refuses what cannot run (no root, IPv6). */
+/** -O and friends → the os stage (IPv4 and IPv6 hosts); refuses what cannot run (no root). */
 export function osOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): OsStageOptions {
-  if (o.family === 6) throw new UserInputError(`-O with -6: ${OS_IPV6_REASON}`);
   checkOsPrivileges();
   return {
     datadir: o.datadir, maxOsTries: o.maxOsTries ?? DEFAULT_MAX_OS_TRIES, limit: o.osscanLimit === true, guess: o.osscanGuess === true,

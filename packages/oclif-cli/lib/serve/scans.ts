@@ -171,6 +171,8 @@ export class ScanManager {
         db,
         statusEveryMs: 1000,
         observe: (rec) => scan.observe(rec),
+        // The server dropped root once, at start-up, before its first request (commands/serve.ts).
+        privilegeDrop: false,
       });
       // Planned here, once: the addresses checked are the addresses scanned.
       pipeline.plan = await planTargets(pipeline.targets);
