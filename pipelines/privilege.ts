@@ -179,7 +179,7 @@ export async function rawHandleNeeds(n: RawNeeds): Promise<Array<{ ifname: strin
   const d = n.discover;
   if (d && d.privileged && !d.assumeUp) {
     const p = effectiveProbes(d);
-    sessions += [p.echo || p.timestamp || p.mask, p.syn.length > 0, p.ack.length > 0, p.udp.length > 0].filter(Boolean).length;
+    sessions += [p.echo || p.timestamp || p.mask, p.syn.length > 0, p.ack.length > 0, p.udp.length > 0, p.sctp.length > 0, p.ipProto.length > 0].filter(Boolean).length;
   }
   const exchanges = (n.osParallel ?? 0) + (n.trace ? 1 : 0);
   const out = new Map<string, { ifname: string; kind: 'engine' | 'exchange'; count: number }>();
@@ -194,8 +194,8 @@ export async function rawHandleNeeds(n: RawNeeds): Promise<Array<{ ifname: strin
     for (const family of families) {
       for (const ifname of await interfacesOf(sampleAddresses(n.plan, family), n.route)) {
         add(ifname, 'engine', sessions);
-        // OS detection sends IPv4 and IPv6 frames, traceroute IPv4 only.
-        add(ifname, 'exchange', family === 4 ? exchanges : (n.osParallel ?? 0));
+        // OS detection and traceroute exchange frames of both families.
+        add(ifname, 'exchange', exchanges);
       }
     }
   }

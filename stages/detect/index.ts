@@ -295,6 +295,19 @@ export function detectRecords(options: Partial<DetectOptions> = {}) {
         yield* drain();
         continue;
       }
+      if (rec.type === 'hostgroup') {
+        // --max-hostgroup: the group's services are all probed before its end passes (as nmap's
+        // service scan runs per host group); the next group's ports come after.
+        while ((inFlight > 0 || waiting.length > 0) && !aborted()) {
+          pump();
+          if (inFlight === 0) break;
+          await settled();
+          yield* drain();
+        }
+        yield* drain();
+        yield rec;
+        continue;
+      }
       yield rec;
       if (rec.type === 'port' && !aborted()) {
         const p = rec as PortRecord;

@@ -566,6 +566,13 @@ export function middleboxRecords(opts: MiddleboxOptions = {}) {
       } else if (rec.type === 'port') {
         const wait = watch.port(rec as PortRecord);
         if (wait) await wait;
+      } else if (rec.type === 'hostgroup') {
+        // --max-hostgroup: the group's hosts are judged and their records out before its end passes.
+        await watch.settle();
+        for (const h of upHosts.values()) watch.host(h);
+        upHosts.clear();
+        settled = false;
+        watch.pass(rec);
       } else if (rec.type === 'host' && discovered && (rec as HostRecord).state === 'up') {
         const h = rec as HostRecord;
         if (watch.isJudged(h.ip)) watch.host(h);

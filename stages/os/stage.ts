@@ -94,8 +94,72 @@ export function osRecords(options: OsStageOptions = {}) {
     const ports = new Map<string, PortRecord[]>();
     let udpScan = false;
     let trailer: EndTrailer | undefined;
+    const counters = { hosts: 0, skipped: 0, failed: 0 };
+    /** OS detection of the hosts seen so far (a host group, or all of them at the end); forgets them after. */
+    async function* detectGroup(): AsyncGenerator<AnyRecord> {
+      // Up: said so by a host record, or answering on some port.
+      for (const [ip, list] of ports) if (!down.has(ip) && list.some((p) => p.state === 'open' || p.state === 'closed' || p.state === 'unfiltered')) up.add(ip);
+      const queue: Array<[string, OsHostPorts]> = [];
+      for (const ip of up) {
+        const chosen = choosePorts(ports.get(ip) ?? []);
+        if (!hostQualifies(chosen.openCount, chosen.closedCount, options.limit === true)) { counters.skipped++; continue; }
+        queue.push([ip, chosen]);
+      }
+      const done: AnyRecord[] = [];
+      let wake: (() => void) | undefined;
+      let active = 0;
+      const runOne = async (ip: string, chosen: OsHostPorts) => {
+        try {
+          const family = net.isIP(ip) === 6 ? 6 : 4;
+          const route = await resolveRawRoute(ip, options.route ?? {});
+          let dstMac = route.nextHopMac;
+          if (route.onLink && !route.local && !route.ipLink) {
+            const found = (await resolveNeighbours(route.ifname, family, [ip])).get(ip);
+            if (!found) throw new Error(`no ${family === 6 ? 'neighbour advertisement' : 'ARP answer'} from ${ip}`);
+            dstMac = found;
+          }
+          if (route.local) dstMac = macBytes('00:00:00:00:00:00');
+          if (family === 6) {
+            done.push(await osDetectHost6(ip, choosePorts6(ports.get(ip) ?? []), {
+              maxOsTries, scanDelayMs: options.scanDelayMs ?? 0, route, dstMac, ...(options.signal ? { signal: options.signal } : {}),
+            }));
+            counters.hosts++;
+            return;
+          }
+          done.push(await osDetectHost(ip, chosen, {
+            db, maxOsTries, guess: options.guess === true, scanDelayMs: options.scanDelayMs ?? 0, timingLevel: options.timingLevel ?? 3,
+            udpScan, route, dstMac, ...(options.signal ? { signal: options.signal } : {}),
+          }));
+          counters.hosts++;
+        } catch (err) {
+          counters.failed++;
+          options.onWarning?.(`OS detection of ${ip} failed: ${(err as Error).message}`);
+        }
+      };
+      const parallel = Math.max(1, options.parallel ?? 8);
+      while (queue.length || active) {
+        while (active < parallel && queue.length && !options.signal?.aborted) {
+          const [ip, chosen] = queue.shift()!;
+          active++;
+          void runOne(ip, chosen).finally(() => { active--; const w = wake; wake = undefined; w?.(); });
+        }
+        if (options.signal?.aborted) queue.length = 0;
+        if (active) await new Promise<void>((r) => (wake = r));
+        yield* done.splice(0);
+      }
+      yield* done.splice(0);
+      up.clear();
+      down.clear();
+      ports.clear();
+    }
     for await (const rec of source) {
       if (rec.type === 'end') { trailer = rec as EndTrailer; break; }
+      if (rec.type === 'hostgroup') {
+        // --max-hostgroup: the group's hosts are OS-scanned before its end passes (as nmap's).
+        yield* detectGroup();
+        yield rec;
+        continue;
+      }
       if (rec.type === 'scan') udpScan = ((rec as { scanTypes?: string[] }).scanTypes ?? []).some((t) => t.startsWith('udp'));
       if (rec.type === 'host') ((rec as { state: string }).state === 'up' ? up : down).add((rec as { ip: string }).ip);
       if (rec.type === 'port') {
@@ -105,58 +169,7 @@ export function osRecords(options: OsStageOptions = {}) {
       }
       yield rec.type === 'scan' && options.args ? { ...rec, args: [...(rec as { args: string[] }).args, ...options.args] } as AnyRecord : rec;
     }
-    // Up: said so by a host record, or answering on some port.
-    for (const [ip, list] of ports) if (!down.has(ip) && list.some((p) => p.state === 'open' || p.state === 'closed' || p.state === 'unfiltered')) up.add(ip);
-    const counters = { hosts: 0, skipped: 0, failed: 0 };
-    const queue: Array<[string, OsHostPorts]> = [];
-    for (const ip of up) {
-      const chosen = choosePorts(ports.get(ip) ?? []);
-      if (!hostQualifies(chosen.openCount, chosen.closedCount, options.limit === true)) { counters.skipped++; continue; }
-      queue.push([ip, chosen]);
-    }
-    const done: AnyRecord[] = [];
-    let wake: (() => void) | undefined;
-    let active = 0;
-    const runOne = async (ip: string, chosen: OsHostPorts) => {
-      try {
-        const family = net.isIP(ip) === 6 ? 6 : 4;
-        const route = await resolveRawRoute(ip, options.route ?? {});
-        let dstMac = route.nextHopMac;
-        if (route.onLink && !route.local && !route.ipLink) {
-          const found = (await resolveNeighbours(route.ifname, family, [ip])).get(ip);
-          if (!found) throw new Error(`no ${family === 6 ? 'neighbour advertisement' : 'ARP answer'} from ${ip}`);
-          dstMac = found;
-        }
-        if (route.local) dstMac = macBytes('00:00:00:00:00:00');
-        if (family === 6) {
-          done.push(await osDetectHost6(ip, choosePorts6(ports.get(ip) ?? []), {
-            maxOsTries, scanDelayMs: options.scanDelayMs ?? 0, route, dstMac, ...(options.signal ? { signal: options.signal } : {}),
-          }));
-          counters.hosts++;
-          return;
-        }
-        done.push(await osDetectHost(ip, chosen, {
-          db, maxOsTries, guess: options.guess === true, scanDelayMs: options.scanDelayMs ?? 0, timingLevel: options.timingLevel ?? 3,
-          udpScan, route, dstMac, ...(options.signal ? { signal: options.signal } : {}),
-        }));
-        counters.hosts++;
-      } catch (err) {
-        counters.failed++;
-        options.onWarning?.(`OS detection of ${ip} failed: ${(err as Error).message}`);
-      }
-    };
-    const parallel = Math.max(1, options.parallel ?? 8);
-    while (queue.length || active) {
-      while (active < parallel && queue.length && !options.signal?.aborted) {
-        const [ip, chosen] = queue.shift()!;
-        active++;
-        void runOne(ip, chosen).finally(() => { active--; const w = wake; wake = undefined; w?.(); });
-      }
-      if (options.signal?.aborted) queue.length = 0;
-      if (active) await new Promise<void>((r) => (wake = r));
-      yield* done.splice(0);
-    }
-    yield* done.splice(0);
+    yield* detectGroup();
     yield extendTrailer(trailer, 'os', counters, trailer === undefined || options.signal?.aborted === true);
   };
 }

@@ -13,7 +13,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { loadNative, type NativeEngine, type RawExchange, type WireSpec } from '../../native/index.js';
-import type { TraceHop } from '../records/index.js';
+import { formatIPv6, type TraceHop } from '../records/index.js';
+import { addressBytes } from '../probes/routing.js';
 
 export const MAX_TTL = 30;
 const MAX_OUTSTANDING = 10;
@@ -62,6 +63,7 @@ interface HostTrace {
 export interface TracerOptions {
   ifname: string;
   srcMac: Uint8Array;
+  /** The source address: 4 bytes (IPv4) or 16 (IPv6, whose hops answer with ICMPv6 time exceeded). */
   src4: Uint8Array;
   /** Resends of an unanswered probe (nmap: min(--max-retries, 2)). */
   maxResends?: number;
@@ -70,7 +72,7 @@ export interface TracerOptions {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const v4 = (b: Uint8Array) => `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+const addrText = (b: Uint8Array) => (b.length === 16 ? formatIPv6(b) : `${b[0]}.${b[1]}.${b[2]}.${b[3]}`);
 
 /** Guess of a host's distance from a reply's TTL: hops from the nearest usual initial TTL. */
 export function distanceFromTtl(ttl: number | null | undefined): number | undefined {
@@ -94,7 +96,9 @@ function hasMore(h: HostTrace): boolean {
 /** Traces every target (all behind one interface) in one exchange; results in the targets' order. */
 export async function traceTargets(targets: TraceTarget[], o: TracerOptions): Promise<TraceResult[]> {
   const native: NativeEngine = loadNative();
-  const ex: RawExchange = new native.RawExchange(o.ifname, `dst host ${v4(o.src4)} and (icmp or tcp or udp)`);
+  const family: 4 | 6 = o.src4.length === 16 ? 6 : 4;
+  const ex: RawExchange = new native.RawExchange(o.ifname, `dst host ${addrText(o.src4)} and (${family === 4 ? 'icmp' : 'icmp6'} or tcp or udp)`);
+  const timeExceeded = family === 4 ? 11 : 3;
   const maxResends = Math.min(2, o.maxResends ?? 2);
   const timeoutUs = (o.probeTimeoutMs ?? PROBE_TIMEOUT_MS) * 1000;
   const base = randomInt(33000, 65535 - 25000);
@@ -110,8 +114,11 @@ export async function traceTargets(targets: TraceTarget[], o: TracerOptions): Pr
   let rr = 0;
 
   const send = (h: HostTrace, p: Probe) => {
-    const spec: WireSpec = { ...h.t.wire, srcMac: o.srcMac, src4: o.src4, dstMac4: h.t.dstMac, sourcePort: p.token, ttl: p.ttl };
-    const frames = native.buildProbeFrames(spec, 4, Uint8Array.from(h.t.ip.split('.').map(Number)), h.t.port, 0, h.t.dstMac);
+    const spec: WireSpec = {
+      ...h.t.wire, srcMac: o.srcMac, sourcePort: p.token, ttl: p.ttl,
+      ...(family === 4 ? { src4: o.src4, dstMac4: h.t.dstMac } : { src6: o.src4, dstMac6: h.t.dstMac }),
+    };
+    const frames = native.buildProbeFrames(spec, family, addressBytes(h.t.ip), h.t.port, 0, h.t.dstMac);
     p.sentUs = ex.send(frames[0]!);
     h.probesSent++;
   };
@@ -128,13 +135,13 @@ export async function traceTargets(targets: TraceTarget[], o: TracerOptions): Pr
 
   const onReply = (frame: Buffer, timeUs: number) => {
     for (const proto of [6, 17]) {
-      const r = native.parseReply(frame, { srcMac: o.srcMac, ipProto: proto, sourcePort: 1, tcpFlags: targets[0]?.wire.tcpFlags ?? 2 });
+      const r = native.parseReply(frame, { srcMac: o.srcMac, ipProto: proto, sourcePort: 1, tcpFlags: targets[0]?.wire.tcpFlags ?? 2, ...(family === 6 ? { src6: o.src4, dstMac6: targets[0]?.dstMac ?? o.srcMac } : {}) });
       if (!r) continue;
       const p = byToken.get(r.localPort);
       if (!p) return;
       const h = p.host;
-      if (v4(r.peer) !== h.t.ip || r.peerPort !== h.t.port) return;
-      const from = v4(r.from);
+      if (addrText(r.peer) !== h.t.ip || r.peerPort !== h.t.port) return;
+      const from = addrText(r.from);
       const rtt = Math.max(0, (timeUs - p.sentUs) / 1000);
       byToken.delete(p.token);
       h.active = h.active.filter((x) => x !== p);
@@ -149,7 +156,7 @@ export async function traceTargets(targets: TraceTarget[], o: TracerOptions): Pr
         h.hops.set(p.ttl, { ip: from, rtt });
         return;
       }
-      if (r.kind !== 'icmp' || r.icmpType !== 11) return; // only time-exceeded names a hop
+      if (r.kind !== 'icmp' || r.icmpType !== timeExceeded) return; // only time-exceeded names a hop
       if (h.reached > 0 && p.ttl >= h.reached) return;
       h.hops.set(p.ttl, { ip: from, rtt });
       const key = `${p.ttl} ${from}`;
@@ -210,7 +217,7 @@ export async function traceTargets(targets: TraceTarget[], o: TracerOptions): Pr
       for (const { packet, timeUs } of ex.poll()) {
         // parseReply reads Ethernet frames: give the captured IP packet a header.
         const frame = Buffer.alloc(14 + packet.length);
-        frame[12] = 0x08;
+        if (family === 6) { frame[12] = 0x86; frame[13] = 0xdd; } else frame[12] = 0x08;
         packet.copy(frame, 14);
         onReply(frame, timeUs);
       }

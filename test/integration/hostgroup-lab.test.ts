@@ -2,7 +2,8 @@
 // no probe (ping or port probe, first try or retry) reaches a host of group k+1 before the last
 // probe to group k — with -Pn, with discovery before the port scan, and with -sn. Groups of
 // dropping hosts make their group wait out retries and timeouts. Without the flag the same scan
-// interleaves the groups (the check can fail). Host records come as their group finishes.
+// interleaves the groups (the check can fail). Host records come as their group finishes, and
+// -sV/-O finish a group's hosts before the next group's port scan starts (nmap's per-group phases).
 import t from 'tap';
 import { createLab, labSkipReason, type CapturedPacket } from '../lab/lab.js';
 import { targetRules } from '../lab/probe-lab.js';
@@ -14,10 +15,10 @@ const HOSTS = [...Array.from({ length: 8 }, (_, i) => `198.19.0.${i}`), ...Array
 const groupOf = (ip: string) => Math.floor(HOSTS.indexOf(ip) / 4);
 
 /** For each pair of consecutive groups: does a probe to group k+1 come before the last one to group k? */
-function overlaps(packets: CapturedPacket[]): string[] {
+function overlaps(packets: CapturedPacket[], groups = 4): string[] {
   const seq = packets.filter((p) => HOSTS.includes(p.dst)).map((p) => groupOf(p.dst));
   const out: string[] = [];
-  for (let k = 0; k < 3; k++) {
+  for (let k = 0; k < groups - 1; k++) {
     const lastK = seq.lastIndexOf(k);
     const firstNext = seq.indexOf(k + 1);
     if (lastK < 0 || firstNext < 0) out.push(`group ${k} or ${k + 1} got no probe`);
@@ -31,11 +32,11 @@ if (skip) {
   if (process.env.CI) t.fail(`the lab must run in CI, but: ${skip}`);
   else t.pass(`lab skipped: ${skip}`);
 } else {
-  const lab = await createLab({ tcpListeners: [], anyIpV4: '198.19.0.0/16' });
+  const lab = await createLab({ tcpListeners: [8080], anyIpV4: '198.19.0.0/16' });
   t.teardown(() => lab.teardown());
   await targetRules(lab, ['ip daddr 198.19.2.0/24 drop']);
-  const prtip = async (args: string[]) => {
-    const r = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-n', '--max-retries', '1', '--max-rtt-timeout', '200ms', '-oD', '-', ...args, ...TARGETS], { timeoutMs: 120_000 });
+  const prtip = async (args: string[], targets = TARGETS) => {
+    const r = await lab.exec([process.execPath, PRTIP_BIN, 'scan', '-n', '--max-retries', '1', '--max-rtt-timeout', '200ms', '-oD', '-', ...args, ...targets], { timeoutMs: 120_000 });
     return { code: r.code, stderr: r.stderr, rows: jsonLines(r.stdout.toString()) };
   };
 
@@ -73,6 +74,24 @@ if (skip) {
     t.notOk(packets.some((p) => p.dst.startsWith('198.19.2.') && p.proto === 'tcp' && p.dport !== undefined && p.dport <= 10 && p.flags === 'S'), 'no port probe to the hosts found down');
     const hosts = r.rows.filter((x) => x.type === 'host').map((x) => `${String(x.ip)} ${String(x.state)}`);
     t.same(hosts.sort(), HOSTS.map((h) => `${h} ${h.startsWith('198.19.0.') ? 'up' : 'down'}`).sort());
+  });
+
+  t.test('-sV -O: a group\'s service and OS probes come before the next group\'s port probes', async (t) => {
+    const cap = await lab.capture('tcp and dst net 198.19.0.0/16', { snaplen: 96 });
+    // The live /29 only: two groups of four hosts with an open and closed ports each.
+    const r = await prtip(['-Pn', '-sS', '-sV', '-O', '-p', '1-3,8080', '--max-hostgroup', '4'], [TARGETS[0]!]);
+    const packets = await cap.stop();
+    t.equal(r.code, 0, r.stderr);
+    t.same(overlaps(packets, 2), [], 'groups do not overlap on the wire (service and OS probes included)');
+    t.equal(r.rows.filter((x) => x.type === 'service').length, 8, 'the open port of every live host got its service probe');
+    t.equal(r.rows.filter((x) => x.type === 'os').length, 8, 'every live host got its OS detection');
+    // Each group's os records come before its end, the next group's after it.
+    const order = r.rows.filter((x) => x.type === 'os' || x.type === 'hostgroup').map((x) => (x.type === 'os' ? `os${groupOf(String(x.ip))}` : `end${String(x.group).split(':')[1]}`));
+    t.same(order, ['os0', 'os0', 'os0', 'os0', 'end0', 'os1', 'os1', 'os1', 'os1', 'end1']);
+    // The OS probes' distinctive windows (T2 128, T3 256, T5 31337) reach group 1 after the last packet of group 0.
+    const lastG0 = packets.map((p) => groupOf(p.dst)).lastIndexOf(0);
+    const osG1 = packets.findIndex((p) => groupOf(p.dst) === 1 && p.window === 31337);
+    t.ok(osG1 > lastG0, 'group 1\'s OS probes after every packet to group 0');
   });
 
   t.test('-sn: each group\'s pings (and retries) finish before the next group is pinged', async (t) => {

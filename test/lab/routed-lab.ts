@@ -26,6 +26,8 @@ export interface RoutedLab {
   targetAny: string;
   /** What each router's ICMP time-exceeded comes from (its address toward the scanner). */
   hops: [string, string];
+  /** The same path over IPv6 (2001:2:20::/64 … 2001:2:22::/64, each link's ::1 and ::2). */
+  v6: { scanner: string; target: string; hops: [string, string] };
   tmpDir: string;
   exec(argv: string[], opts?: { ns?: RoutedNs; timeoutMs?: number }): Promise<{ code: number | null; stdout: string; stderr: string }>;
   spawn(argv: string[], ns: RoutedNs, stdio?: StdioOptions): ChildProcess;
@@ -76,15 +78,22 @@ export async function createRoutedLab(opts: { tcpListeners?: number[] } = {}): P
       made.push(n);
       ip(n, ['link set lo up']);
     }
-    for (const n of [ns.router1, ns.router2]) sysctl(n, ['net.ipv4.ip_forward=1', 'net.ipv4.icmp_ratelimit=0']);
-    sysctl(ns.target, ['net.ipv4.icmp_ratelimit=0']);
+    for (const n of [ns.router1, ns.router2]) sysctl(n, ['net.ipv4.ip_forward=1', 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.conf.all.forwarding=1', 'net.ipv6.icmp.ratelimit=0']);
+    sysctl(ns.target, ['net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0']);
     // Links: 0 scanner–router1 (198.18.20.0/24), 1 router1–router2 (.21), 2 router2–target (.22).
     const links: Array<[string, string]> = [[ns.scanner, ns.router1], [ns.router1, ns.router2], [ns.router2, ns.target]];
     links.forEach(([a, b], k) => {
       const [ia, ib] = [`l${k}a`, `l${k}b`];
       ip(a, [`link add ${ia} address ${mac(k, 1)} type veth peer name ${ib} address ${mac(k, 2)} netns ${b}`, `addr add 198.18.${20 + k}.1/24 dev ${ia}`, `link set ${ia} up`, `neigh replace 198.18.${20 + k}.2 lladdr ${mac(k, 2)} nud permanent dev ${ia}`]);
       ip(b, [`addr add 198.18.${20 + k}.2/24 dev ${ib}`, `link set ${ib} up`, `neigh replace 198.18.${20 + k}.1 lladdr ${mac(k, 1)} nud permanent dev ${ib}`]);
+      // IPv6 on the same links: no DAD, permanent neighbours (no NDP).
+      ip(a, [`addr add 2001:2:${20 + k}::1/64 dev ${ia} nodad`, `neigh replace 2001:2:${20 + k}::2 lladdr ${mac(k, 2)} nud permanent dev ${ia}`]);
+      ip(b, [`addr add 2001:2:${20 + k}::2/64 dev ${ib} nodad`, `neigh replace 2001:2:${20 + k}::1 lladdr ${mac(k, 1)} nud permanent dev ${ib}`]);
     });
+    ip(ns.scanner, ['route add 2001:2:21::/64 via 2001:2:20::2 dev l0a', 'route add 2001:2:22::/64 via 2001:2:20::2 dev l0a']);
+    ip(ns.router1, ['route add 2001:2:22::/64 via 2001:2:21::2 dev l1a']);
+    ip(ns.router2, ['route add 2001:2:20::/64 via 2001:2:21::1 dev l1b']);
+    ip(ns.target, ['route add 2001:2:20::/64 via 2001:2:22::1 dev l2b', 'route add 2001:2:21::/64 via 2001:2:22::1 dev l2b']);
     // scanner: l0a; router1: l0b (to scanner), l1a; router2: l1b, l2a; target: l2b.
     ip(ns.scanner, ['route add 198.18.21.0/24 via 198.18.20.2 dev l0a', 'route add 198.18.22.0/24 via 198.18.20.2 dev l0a', 'route add 198.18.23.0/24 via 198.18.20.2 dev l0a']);
     ip(ns.router1, ['route add 198.18.22.0/24 via 198.18.21.2 dev l1a', 'route add 198.18.23.0/24 via 198.18.21.2 dev l1a']);
@@ -98,6 +107,7 @@ export async function createRoutedLab(opts: { tcpListeners?: number[] } = {}): P
     ns, tmpDir,
     scanner: '198.18.20.1', router1: '198.18.20.2', router2: '198.18.21.2', target: '198.18.22.2', targetAny: '198.18.23.5',
     hops: ['198.18.20.2', '198.18.21.2'],
+    v6: { scanner: '2001:2:20::1', target: '2001:2:22::2', hops: ['2001:2:20::2', '2001:2:21::2'] },
     exec(argv, o = {}) {
       return new Promise((resolve) => {
         const child = spawn('ip', ['netns', 'exec', ns[o.ns ?? 'scanner'], ...argv], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -248,7 +248,7 @@ export const FLAGS: FlagSpec[] = [
   { names: ['--dns-servers'], value: 'SERVER[,…]', group: 'discovery', help: 'DNS servers for -R, -sL, traceroute hops and target names (addr or addr:port; default: resolv.conf\'s)', apply: (o, v, n) => { o.dnsServers = parseDnsServers(n, v); } },
   { names: ['--system-dns'], group: 'discovery', help: 'reverse names from the system resolver (getnameinfo), a few at a time', apply: (o) => { o.systemDns = true; } },
   { names: ['-A'], group: 'os', help: 'aggressive: -O -sV -sC --traceroute (as nmap; root)', apply: (o) => { o.osDetect = true; o.versionDetect = true; o.traceroute = true; if (!(o.scripts ?? '').split(',').includes('default')) o.scripts = o.scripts ? `${o.scripts},default` : 'default'; } },
-  { names: ['--traceroute'], group: 'discovery', help: 'trace the hops to each up host with probes of the scan\'s type after the scan (root, IPv4)', apply: (o) => { o.traceroute = true; } },
+  { names: ['--traceroute'], group: 'discovery', help: 'trace the hops to each up host with probes of the scan\'s type after the scan (root; IPv4 and IPv6)', apply: (o) => { o.traceroute = true; } },
   { names: ['-sL'], group: 'discovery', help: 'list scan: list the targets with their reverse names (unless -n); nothing is sent to them', apply: (o) => { o.listScan = true; } },
   // service/version detection
   { names: ['-sV'], group: 'version', help: 'probe open ports for service/version (nmap-service-probes, or the built-in set)', apply: (o) => { o.versionDetect = true; } },

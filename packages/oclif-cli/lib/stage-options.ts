@@ -1,6 +1,6 @@
 /** Maps parsed command-line options onto each stage's options: the CLI's only policy. */
 import type { ResolverOptions } from '../../../stages/dns/index.js';
-import { checkTracePrivileges, TRACE_IPV6_REASON, type TraceOptions } from '../../../stages/trace/index.js';
+import { checkTracePrivileges, type TraceOptions } from '../../../stages/trace/index.js';
 import fs from 'node:fs';
 import type { FormatOptions, OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type Proto } from '../../../stages/records/index.js';
@@ -336,9 +336,8 @@ export function scriptOptions(o: CliOptions, args: string[], signal: AbortSignal
   };
 }
 
-/** --traceroute → the trace stage; refuses what cannot run (no root, IPv6). */
+/** --traceroute → the trace stage; refuses what cannot run (no root). */
 export function traceOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): TraceOptions {
-  if (o.family === 6) throw new UserInputError(`--traceroute with -6: ${TRACE_IPV6_REASON}`);
   checkTracePrivileges();
   return {
     reverseDns: o.reverseDns, dns: dnsOptions(o), datadir: o.datadir,
