@@ -4,7 +4,8 @@
  * the store stage as prtip runs it — records pulled from an async iterable, checkpoint commits
  * every second / 100k rows, the rows counted in the committed file afterwards — against DuckDB's own
  * bulk path, `COPY ports FROM 'x.csv'` of the same rows into the same schema, and the other ways of
- * loading that were measured for the store, in the same run (rounds interleaved; medians):
+ * loading that were measured for the store, in the same run (rounds interleaved, each candidate
+ * right after a COPY of its own; medians of the pairs' ratios):
  *
  *   store          stages/store (port-chunk.ts: typed column buffers into data chunks; commits
  *                  overlap the next rows)
