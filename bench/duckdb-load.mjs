@@ -4,7 +4,8 @@
  * the store stage as prtip runs it — records pulled from an async iterable, checkpoint commits
  * every second / 100k rows, the rows counted in the committed file afterwards — against DuckDB's own
  * bulk path, `COPY ports FROM 'x.csv'` of the same rows into the same schema, and the other ways of
- * loading that were measured for the store, in the same run (rounds interleaved; medians):
+ * loading that were measured for the store, in the same run (rounds interleaved, each candidate
+ * right after a COPY of its own; medians of the pairs' ratios):
  *
  *   store          stages/store (port-chunk.ts: typed column buffers into data chunks; commits
  *                  overlap the next rows)
@@ -251,20 +252,25 @@ try {
   const csv = await writeCsv();
   const times = { copy: [], pull: [] };
   for (const name of ONLY) times[name] = [];
+  // Each candidate run right after a COPY of its own: on a shared machine the load drifts within a
+  // round, and the ratio of a pair measured back to back is what stays comparable.
+  const pairedCopy = {};
+  for (const name of ONLY) pairedCopy[name] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const copy = await viaCopy(csv);
-    times.copy.push(copy.seconds);
-    const n = await countRows(copy.file);
-    if (n !== ROWS) throw new Error(`COPY stored ${n} rows, expected ${ROWS}`);
     times.pull.push(await pullOnly());
     for (const name of ONLY) {
+      const copy = await viaCopy(csv);
+      const n = await countRows(copy.file);
+      if (n !== ROWS) throw new Error(`COPY stored ${n} rows, expected ${ROWS}`);
+      fs.rmSync(copy.file, { force: true });
+      times.copy.push(copy.seconds);
+      pairedCopy[name].push(copy.seconds);
       const r = await RUN[name]();
       const got = await countRows(r.file);
       if (got !== ROWS) throw new Error(`${name} stored ${got} rows, expected ${ROWS}`);
       times[name].push(r.seconds);
       fs.rmSync(r.file, { force: true });
     }
-    fs.rmSync(copy.file, { force: true });
   }
   const copyS = median(times.copy);
   const figures = {
@@ -273,15 +279,15 @@ try {
     pullOnlySeconds: +median(times.pull).toFixed(3),
     candidates: Object.fromEntries(ONLY.map((name) => {
       const s = median(times[name]);
-      // Per round, against that round's COPY: the ratio is robust to the machine's load drifting.
-      const ratios = times[name].map((x, i) => times.copy[i] / x);
+      // Against the COPY run just before it, pair by pair.
+      const ratios = times[name].map((x, i) => pairedCopy[name][i] / x);
       return [name, { seconds: +s.toFixed(3), rowsPerSecond: Math.round(ROWS / s), ratioToCopy: +median(ratios).toFixed(3), ratios: ratios.map((x) => +x.toFixed(3)) }];
     })),
     arrow: 'not in the installed @duckdb/node-api (no Arrow append in its bindings)',
   };
   if (process.argv.includes('--json')) console.log(JSON.stringify(figures));
   else {
-    console.log(`rows: ${ROWS.toLocaleString('en')}, ${ROUNDS} rounds interleaved, medians; ratio = COPY time / candidate time, per round`);
+    console.log(`rows: ${ROWS.toLocaleString('en')}, ${ROUNDS} rounds interleaved, medians; ratio = COPY time / candidate time, each candidate paired with a COPY run just before it`);
     console.log(`  DuckDB COPY FROM csv  ${figures.copy.seconds.toFixed(3)} s  ${figures.copy.rowsPerSecond.toLocaleString('en')} rows/s`);
     for (const [name, c] of Object.entries(figures.candidates)) {
       console.log(`  ${name.padEnd(20)}  ${c.seconds.toFixed(3)} s  ${c.rowsPerSecond.toLocaleString('en').padStart(9)} rows/s  ${c.ratioToCopy.toFixed(2)}× COPY  (rounds ${c.ratios.join(', ')})`);

@@ -64,6 +64,17 @@ t.test('port rows come back value for value over chunk boundaries and overlappin
   const count = (s: string) => ports.filter((p) => p.state === s).length;
   t.same(byState.rows, [['closed|filtered', count('closed|filtered')], ['open', count('open')]]);
   t.same((await query(db.conn, `SELECT count(*) FROM ports WHERE ip = '198.18.0.1' AND length(ip) = 10`)).rows, [[ports.filter((p) => p.ip === '198.18.0.1').length]]);
+  // Every distinct value groups and matches as one: an inline slot with stale bytes past its length would not.
+  for (const col of ['ip', 'state', 'reason'] as const) {
+    const groups = await query(db.conn, `SELECT ${col}, count(*) FROM ports GROUP BY ${col} ORDER BY ${col}`);
+    const want = new Map<string, number>();
+    for (const p of ports) want.set(p[col], (want.get(p[col]) ?? 0) + 1);
+    t.same(groups.rows, [...want].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), `${col}: one group per value`);
+    for (const [v, n] of want) {
+      const hit = await query(db.conn, `SELECT count(*) FROM ports WHERE ${col} = $1`, [v]);
+      if (Number(hit.rows[0]![0]) !== n) t.fail(`${col} = '${v}' finds ${String(hit.rows[0]![0])} rows, not ${n}`);
+    }
+  }
   t.same((await query(db.conn, `SELECT count(*) FROM ports WHERE reason = 'raison-café'`)).rows, [[ports.filter((p) => p.reason === 'raison-café').length]]);
 });
 
