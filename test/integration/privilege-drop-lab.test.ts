@@ -140,6 +140,23 @@ if (skip) {
     t.same(await rows(db, 'select count(*), count(distinct port) from ports'), [[PORT_COUNT, PORT_COUNT]], 'every port once');
   });
 
+  t.test('-O, --traceroute and discovery run on handles reserved before the drop', async (t) => {
+    const cap = await lab.capture(`src host ${lab.scannerV4} and dst host ${lab.targetV4}`, { snaplen: 128 });
+    const jsonl = path.join(dir, 'os.jsonl');
+    const run = start(lab, ['scan', '-sS', '-O', '--traceroute', '-p', '22,80,1', '-oD', jsonl, lab.targetV4]);
+    t.ok(await waitDropped(run.child.pid!), `dropped: ${run.stderr()}`);
+    t.equal(await run.done, 0, run.stderr());
+    const packets = await cap.stop();
+    const recs = fs.readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    t.ok(recs.some((r) => r.type === 'host' && r.state === 'up'), 'discovery found the host up');
+    t.ok(recs.some((r) => r.type === 'os'), 'an OS record');
+    t.ok(recs.some((r) => r.type === 'trace'), 'a trace record');
+    t.notMatch(run.stderr(), /warning|Operation not permitted/i, 'no raw handle was missing');
+    // nmap's OS probes include ICMP echo with code 9 and a UDP probe to the closed port; discovery an echo request.
+    t.ok(packets.some((p) => p.proto === 'icmp'), 'ICMP probes on the wire');
+    t.ok(packets.some((p) => p.proto === 'udp'), 'the OS UDP probe on the wire');
+  });
+
   t.test('a drop that cannot happen is refused in one line and nothing is sent', async (t) => {
     const cap = await lab.capture(`src host ${lab.scannerV4}`, { snaplen: 128 });
     const xml = path.join(dir, 'refused.xml');
