@@ -69,7 +69,7 @@ interface Credentials {
 }
 
 function parseStatus(text: string): Credentials {
-  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
   const nums = (v: string) => v.split(/\s+/).filter(Boolean).map(Number);
   return {
     uid: nums(field('Uid')), gid: nums(field('Gid')), groups: nums(field('Groups')),

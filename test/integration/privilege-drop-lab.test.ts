@@ -22,7 +22,7 @@ function statusOf(file: string): Status | undefined {
   } catch {
     return undefined;
   }
-  const f = (n: string) => new RegExp(`^${n}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const f = (n: string) => new RegExp(`^${n}:[ \\t]*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
   const nums = (v: string) => v.split(/\s+/).filter(Boolean).map(Number);
   return { uid: nums(f('Uid')), gid: nums(f('Gid')), groups: nums(f('Groups')), capEff: f('CapEff'), capPrm: f('CapPrm') };
 }
