@@ -76,3 +76,11 @@ t.test('without root nothing can be reserved', { skip: root ? false : 'needs roo
   t.equal(r.status, 0, r.stderr);
   t.same(JSON.parse(r.stdout), [false, 'EPERM']);
 });
+
+t.test('--unprivileged-user without root is said to do nothing (loopback connect scan)', { skip: root ? false : 'needs root to start a child as nobody' }, async (t) => {
+  const bin = fileURLToPath(new URL('../../packages/oclif-cli/bin/run.js', import.meta.url));
+  const r = spawnSync(process.execPath, [bin, 'scan', '-sT', '-p', '1', '--unprivileged-user', 'daemon', '127.0.0.1'],
+    { encoding: 'utf8', uid: 65534, gid: 65534, cwd: '/', timeout: 60_000, env: { PATH: process.env.PATH } });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stderr, /^prtip: warning: --unprivileged-user daemon: prtip is not running as root \(uid 65534\), so there is nothing to drop$/m);
+});
