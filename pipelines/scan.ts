@@ -18,7 +18,7 @@ import { listRecords, type ListOptions } from '../stages/list/index.js';
 import { traceRecords, type TraceOptions } from '../stages/trace/index.js';
 import { planTargets } from '../stages/targets/index.js';
 import {
-  dropPrivileges, handOverDatabase, lookupAccount, openDatabaseForDrop, reserveRawHandles, runningAsRoot, survivesDrop, type Account, type PrivilegeOptions,
+  checkCanDrop, dropPrivileges, handOverDatabase, lookupAccount, openDatabaseForDrop, reserveRawHandles, runningAsRoot, survivesDrop, type Account, type PrivilegeOptions,
 } from './privilege.js';
 
 export interface ScanPipelineOptions {
@@ -81,6 +81,7 @@ export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord
  */
 async function* droppingPrivileges(opts: ScanPipelineOptions, privilege: PrivilegeOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const account = lookupAccount(privilege.user);
+  checkCanDrop(account);
   const plan = opts.plan ?? (await planTargets(opts.targets));
   let store = opts.store;
   let ownDb: Awaited<ReturnType<typeof openDatabaseForDrop>> | undefined;

@@ -2,6 +2,9 @@
 // /proc check (against a real unprivileged child), and handles reserved as root that engines can
 // still take after the process dropped root — and only those. Nothing is sent (loopback, no send).
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { lookupAccount, notDroppedReason } from '../../pipelines/privilege.js';
@@ -83,4 +86,15 @@ t.test('--unprivileged-user without root is said to do nothing (loopback connect
     { encoding: 'utf8', uid: 65534, gid: 65534, cwd: '/', timeout: 60_000, env: { PATH: process.env.PATH } });
   t.equal(r.status, 0, r.stderr);
   t.match(r.stderr, /^prtip: warning: --unprivileged-user daemon: prtip is not running as root \(uid 65534\), so there is nothing to drop$/m);
+});
+
+t.test('a root that cannot drop (no CAP_SETUID/CAP_SETGID) is refused before any output or database exists', { skip: root ? false : 'needs root' }, async (t) => {
+  const bin = fileURLToPath(new URL('../../packages/oclif-cli/bin/run.js', import.meta.url));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prtip-priv-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const r = spawnSync('setpriv', ['--bounding-set=-setuid,-setgid', process.execPath, bin, 'scan', '-sT', '-p', '1', '-oX', path.join(dir, 'x.xml'), '--db', path.join(dir, 'x.duckdb'), '127.0.0.1'],
+    { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH } });
+  t.equal(r.status, 1);
+  t.equal(r.stderr, 'prtip: cannot drop root privileges to "nobody": this root lacks CAP_SETGID and CAP_SETUID; nothing was sent (give root CAP_SETUID and CAP_SETGID, or run prtip as an ordinary user with -sT)\n');
+  t.same(fs.readdirSync(dir), [], 'no output file, no database');
 });
