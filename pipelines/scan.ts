@@ -17,6 +17,7 @@ import { middleboxRecords, type MiddleboxOptions } from '../stages/middlebox/ind
 import { listRecords, type ListOptions } from '../stages/list/index.js';
 import { traceRecords, type TraceOptions } from '../stages/trace/index.js';
 import { planTargets } from '../stages/targets/index.js';
+import { loadUdpPayloads } from '../stages/datafiles/index.js';
 import {
   checkCanDrop, dropPrivileges, handOverDatabase, lookupAccount, openDatabaseForDrop, reserveRawHandles, runningAsRoot, survivesDrop, type Account, type PrivilegeOptions,
 } from './privilege.js';
@@ -92,6 +93,9 @@ async function* droppingPrivileges(opts: ScanPipelineOptions, privilege: Privile
   try {
     if (!opts.list) {
       const scanTypes = [opts.send.scanType, ...(opts.send.moreScanTypes ?? [])];
+      // UDP payloads are read when the first UDP engine starts: read them now, as the other data
+      // files (a --datadir may be readable by root only). Cached per directory.
+      if (scanTypes.includes('udp') || (opts.discover?.probes.udp.length ?? 0) > 0) loadUdpPayloads(opts.send.datadir);
       await reserveRawHandles({
         plan, discover: opts.discover, scanTypes, idleZombie: opts.send.idleZombie,
         osParallel: opts.os ? Math.max(1, opts.os.parallel ?? 8) : undefined, trace: opts.trace !== undefined,
