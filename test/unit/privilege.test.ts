@@ -98,3 +98,11 @@ t.test('a root that cannot drop (no CAP_SETUID/CAP_SETGID) is refused before any
   t.equal(r.stderr, 'prtip: cannot drop root privileges to "nobody": this root lacks CAP_SETGID and CAP_SETUID; nothing was sent (give root CAP_SETUID and CAP_SETGID, or run prtip as an ordinary user with -sT)\n');
   t.same(fs.readdirSync(dir), [], 'no output file, no database');
 });
+
+t.test('cluster submit refuses --unprivileged-user (workers do not drop yet) before it connects anywhere', async (t) => {
+  const bin = fileURLToPath(new URL('../../packages/oclif-cli/bin/run.js', import.meta.url));
+  const r = spawnSync(process.execPath, [bin, 'cluster', 'submit', '--redis', 'redis://127.0.0.1:1', '--shards', '2', '-sT', '-p', '1', '--unprivileged-user', 'nobody', '127.0.0.1'],
+    { encoding: 'utf8', timeout: 60_000 });
+  t.equal(r.status, 1);
+  t.equal(r.stderr, 'prtip: prtip cluster submit does not take --unprivileged-user: workers do not drop privileges yet: prtip worker runs its shards with the privileges it was started with\n');
+});
