@@ -256,9 +256,17 @@ function leftoverDirs(real: string, ino: number | undefined): string[] {
     }
   };
   const beside = `.${path.basename(real)}.prtip-`;
+  // In the temp directory: only those whose hard link is this database (a new one's name says "new").
+  const holdsThis = (dir: string) => {
+    try {
+      return ino !== undefined && fs.statSync(path.join(dir, path.basename(real))).ino === ino;
+    } catch {
+      return false;
+    }
+  };
   return [
     ...list(path.dirname(real), (n) => n.startsWith(beside) && n.length === beside.length + 6),
-    ...(ino === undefined ? [] : list(os.tmpdir(), (n) => n.startsWith(`prtip-db-${ino}-`))),
+    ...list(os.tmpdir(), (n) => n.startsWith('prtip-db-')).filter(holdsThis),
   ];
 }
 

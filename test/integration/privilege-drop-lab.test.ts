@@ -43,11 +43,11 @@ function start(lab: Lab, args: string[]): { child: ChildProcess; stderr: () => s
 
 /** Polls until the process runs as nobody (bounded): the drop has happened. */
 async function waitDropped(pid: number): Promise<boolean> {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 600; i++) {
     const s = statusOf(`/proc/${pid}/status`);
     if (!s) return false;
     if (s.uid[0] === NOBODY.uid) return true;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
   }
   return false;
 }
