@@ -98,7 +98,7 @@ async function memory(): Promise<void> {
   let hosts = 0, up = 0, passed = 0;
   const source = targetRecords({ specs: ['10.0.0.0/8'], ports: '80', args: [], seed: 1 });
   const stage = discoverRecords({
-    probes: { echo: true, timestamp: false, mask: false, syn: [], ack: [], udp: [], arp: false }, privileged: true, arp: false, ignoreRst: false,
+    probes: { echo: true, timestamp: false, mask: false, syn: [], ack: [], udp: [], sctp: [], ipProto: [], arp: false }, privileged: true, arp: false, ignoreRst: false,
     pingOnly: false, maxRetries: 1, initialTimeoutMs: 1000, minTimeoutMs: 100, maxTimeoutMs: 1000, prober: new InstantProber(),
   });
   for await (const r of stage(source)) {

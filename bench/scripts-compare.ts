@@ -15,8 +15,16 @@ import type { DaemonName, Lab } from '../test/lab/lab.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/dist\/?$/, '/');
 const RUN_JS = `${ROOT}packages/oclif-cli/bin/run.js`;
 
-export const SC_DAEMONS: DaemonName[] = ['nginx', 'nginx-tls', 'sshd', 'vsftpd', 'postfix', 'redis', 'memcached', 'postgresql', 'dnsmasq'];
-export const SC_TCP_PORTS = [21, 22, 25, 53, 80, 443, 5432, 6379, 11211];
+export const SC_DAEMONS: DaemonName[] = ['nginx', 'nginx-tls', 'sshd', 'vsftpd', 'postfix', 'redis', 'memcached', 'postgresql', 'dnsmasq', 'mariadb', 'snmpd'];
+export const SC_TCP_PORTS = [21, 22, 25, 53, 80, 443, 3306, 5432, 6379, 11211];
+/** UDP ports scanned beside them (nmap runs the snmp scripts with -sU): snmpd. */
+export const SC_UDP_PORTS = [161];
+
+/** -sT on TCP alone; with UDP ports, -sS -sU (a connect scan does not combine with -sU in prtip). */
+function scanArgs(tcp: number[], udp: number[]): string[] {
+  if (udp.length === 0) return ['-sT', '-p', tcp.join(',')];
+  return ['-sS', '-sU', '-p', [...tcp.map((p) => `T:${p}`), ...udp.map((p) => `U:${p}`)].join(',')];
+}
 
 export interface ScriptResult {
   /** "80/tcp" or "host". */
@@ -58,6 +66,14 @@ export function normalizeOutput(id: string, text: string): string {
     .replace(/-?\d+(?:h\d+m)?\d*s from scanner time/g, '<skew> from scanner time')
     .replace(/Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT/g, 'Date: <http date>')
     .replace(/\r/g, '');
+  if (id === 'mysql-info') {
+    t = t.replace(/(Thread ID|Salt): [^\n]*/g, '$1: <varies>')
+      // the order of a Lua table's keys: nmap's hash seed changes every run
+      .replace(/(Some Capabilities: )([^\n]*)/, (_, k: string, v: string) => k + v.split(', ').sort().join(', '));
+  }
+  if (id === 'snmp-info') t = t.replace(/snmpEngineTime: [^\n]*/g, 'snmpEngineTime: <varies>');
+  if (id === 'snmp-sysdescr') t = t.replace(/System uptime: [^\n]*/g, 'System uptime: <varies>');
+  if (id === 'snmp-interfaces') t = t.replace(/Traffic stats: [^\n]*/g, 'Traffic stats: <varies>');
   if (id === 'clock-skew') t = t.replace(/-?\d+(?:h\d+m)?\d*m?s/g, '<skew>');
   if (id === 'redis-info') t = t.replace(/(Uptime|Used CPU \(\w+\)|Connected clients|Connected slaves|Used memory|Last saved|Client connections|Memory use|Peak memory)[^\n]*/g, '$1: <varies>');
   if (id === 'memcached-info') t = t.replace(/(Uptime|Server time|Authentication|Current connections|Total connections|Used CPU \(\w+\)|Bytes used|Bytes read|Bytes written|Threads|Get hits|Process ID)[^\n]*/g, '$1: <varies>');
@@ -79,16 +95,16 @@ export interface ScriptComparison {
 /** -sC, or --script SPEC. */
 const selection = (spec?: string) => (spec ? ['--script', spec] : ['-sC']);
 
-export async function runNmapScripts(lab: Lab, ports: number[] = SC_TCP_PORTS, spec?: string): Promise<ScriptRun> {
+export async function runNmapScripts(lab: Lab, ports: number[] = SC_TCP_PORTS, spec?: string, udp: number[] = SC_UDP_PORTS): Promise<ScriptRun> {
   const t0 = Date.now();
-  const r = await lab.exec(['nmap', '-n', '-Pn', '-sT', '-sV', ...selection(spec), '-p', ports.join(','), '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
+  const r = await lab.exec(['nmap', '-n', '-Pn', ...scanArgs(ports, udp), '-sV', ...selection(spec), '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
   const xml = r.stdout.toString();
   return { results: parseScriptXml(xml), ms: Date.now() - t0, stderr: r.stderr, xml };
 }
 
-export async function runPrtipScripts(lab: Lab, ports: number[] = SC_TCP_PORTS, extraArgs: string[] = [], spec?: string): Promise<ScriptRun> {
+export async function runPrtipScripts(lab: Lab, ports: number[] = SC_TCP_PORTS, extraArgs: string[] = [], spec?: string, udp: number[] = SC_UDP_PORTS): Promise<ScriptRun> {
   const t0 = Date.now();
-  const r = await lab.exec([process.execPath, RUN_JS, 'scan', '-sT', '-sV', ...selection(spec), '-Pn', '-p', ports.join(','), ...extraArgs, '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
+  const r = await lab.exec([process.execPath, RUN_JS, 'scan', '-n', ...scanArgs(ports, udp), '-sV', ...selection(spec), '-Pn', ...extraArgs, '-oX', '-', lab.targetV4], { timeoutMs: 600_000 });
   const xml = r.stdout.toString();
   return { results: parseScriptXml(xml), ms: Date.now() - t0, stderr: r.stderr, xml };
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * NSE scripts against nmap (root; run after `npm run build`): builds the namespace lab with the
- * real Debian daemons, runs `nmap -sT -sV -sC` and `prtip scan -sT -sV -sC` on the same ports
+ * real Debian daemons, runs `nmap -sS -sU -sV -sC` and `prtip scan -sS -sU -sV -sC` on the same ports (TCP daemons, snmpd on UDP)
  * in one run, and prints per-script agreement and the time ratio prtip/nmap.
  *
  *   sudo node bench/scripts.mjs          table + summary

@@ -2,8 +2,8 @@
  * prtip -sV against nmap -sV on real Debian daemons in the namespace lab (root only).
  *
  * Both scanners run inside the lab's scanner namespace against the same daemons: nginx (80, and
- * TLS on 443), openssh, vsftpd, postfix, redis, memcached, postgresql, dnsmasq (DNS over UDP 53
- * and TCP 53). For every port where nmap reports a service, the fields nmap gave (name, product,
+ * TLS on 443), openssh, vsftpd, postfix, redis, memcached, postgresql, mariadb, dnsmasq (DNS over UDP 53
+ * and TCP 53; snmpd on UDP 161 is compared by the scripts bench: nmap's -sV adds snmp-info's version, a script). For every port where nmap reports a service, the fields nmap gave (name, product,
  * version) are compared with prtip's; the agreement is fields agreeing / fields nmap reported.
  * Time is wall-clock per tool for the same ports (prtip: the TCP scan plus the UDP port fed to
  * `prtip detect`, run one after the other; nmap: one run doing -sS -sU -sV).
@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { createLab, type DaemonName, type Lab } from '../test/lab/lab.js';
 import { createRecordPacker, newHeader, newTrailer, type PortRecord } from '../stages/records/index.js';
 
-export const SV_DAEMONS: DaemonName[] = ['nginx', 'nginx-tls', 'sshd', 'vsftpd', 'postfix', 'redis', 'memcached', 'postgresql', 'dnsmasq'];
-export const SV_TCP_PORTS = [21, 22, 25, 53, 80, 443, 5432, 6379, 11211];
+export const SV_DAEMONS: DaemonName[] = ['nginx', 'nginx-tls', 'sshd', 'vsftpd', 'postfix', 'redis', 'memcached', 'postgresql', 'dnsmasq', 'mariadb'];
+export const SV_TCP_PORTS = [21, 22, 25, 53, 80, 443, 3306, 5432, 6379, 11211];
 export const SV_UDP_PORTS = [53];
 
 export interface ServiceRow {

@@ -82,6 +82,9 @@ export interface RawEngineStats {
   /** Frames on the wire (a probe may be several: payloads, decoys, fragments). */
   sent: number;
   sendErrors: number;
+  /** The latest send error (errno and its text), when there was one. */
+  sendErrno?: number;
+  sendError?: string;
   sendRetries: number;
   captured: number;
   /** Valid first replies handed to JS. */
@@ -99,6 +102,8 @@ export interface RawEngineStats {
   /** Times the sender waited for the congestion window, and probes it sent past a full window to keep --min-rate. */
   windowWaits: number;
   minRateSends: number;
+  /** Frames sent through host lanes (hosts with their own pace). */
+  laneSent: number;
   /** From the first send to the end of the last sendmmsg (packets − 1 intervals, so sent/sendSeconds ≈ the rate). */
   sendSeconds: number;
   error?: string;
@@ -116,13 +121,23 @@ export interface RawEngine {
    * Queues a batch for sending; null while all 4096 slots are in flight (retire some first).
    * `macs` (6 bytes per probe) gives each probe's Ethernet destination (hosts on the local link);
    * absent, every probe goes to the template's next hop. Resends of the slot use the same MACs.
+   * `hold`: entries the first job leaves out (probes of hosts with their own pace, sent through
+   * their lanes with resend); seq is 0 when every entry is held.
    */
-  enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array): { slot: number; seq: number } | null;
+  enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array | null, hold?: Uint32Array): { slot: number; seq: number } | null;
   /**
    * Queues the slot's unanswered probes again: the job's seq and size, or null when every probe was
    * answered. `pace` (probes/s) spaces this job's probes (a target rate-limiting its answers).
+   * `entries`: only these (if unanswered). `lane` > 0: the job goes through that host's lane — after
+   * the lane's earlier jobs, at the lane's pace, beside every other job (per-host pacing).
    */
-  resend(slot: number, pace?: number): { seq: number; count: number } | null;
+  resend(slot: number, pace?: number, entries?: Uint32Array, lane?: number): { seq: number; count: number } | null;
+  /** Send jobs of the slot not finished yet (0: its latest round is all on the wire; lanes finish out of order). */
+  pendingJobs(slot: number): number;
+  /** Entries of the slot's latest job (not a lane's) below this index are on the wire (the sender goes in order). */
+  sentUpTo(slot: number): number;
+  /** A host lane's pace from now on (probes/s), for its queued jobs too. */
+  setLanePace(lane: number, pps: number): void;
   /** How many probes of the slot have their answer. */
   answeredCount(slot: number): number;
   /** Seconds the slot's latest send job took on the wire (first send to last), not counting its time in the queue. */
@@ -152,6 +167,12 @@ export interface RawEngine {
    * Ethernet frame's first ≤ 256 bytes), and how many frames did not fit the bounded buffer.
    */
   takeTrace(): { frames: Buffer; dropped: number } | null;
+  /**
+   * A drain barrier: onReplies(empty buffer, id) is called once every reply the receiver parsed
+   * before this call has reached onReplies — with `ring`, also every packet captured before it
+   * (the capture ring hands blocks over a few ms late). Ids grow; answers come in order.
+   */
+  barrier(ring: boolean): number;
   /** Stops both threads; resolves once every reply has reached onReplies. */
   stop(): Promise<void>;
 }
@@ -237,13 +258,14 @@ export interface NativeEngine {
   replyLayout(): ReplyLayout;
   /** The L4 wire modules native has. */
   wireProtocols(): Array<{ name: string; ipProto: number }>;
-  RawEngine: new (config: RawEngineConfig, onReplies: (packed: Buffer) => void) => RawEngine;
+  /** onReplies(packed): replies; onReplies(empty, id): the answer to barrier id. */
+  RawEngine: new (config: RawEngineConfig, onReplies: (packed: Buffer, barrier?: number) => void) => RawEngine;
   /** Exact prebuilt frames out, whole reply packets in (OS detection; native/src/raw-exchange.cc). */
   RawExchange: { new (ifname: string, bpfFilter: string): RawExchange; nowUs(): number };
 }
 
 /**
- * Sends whole Ethernet frames (IPv4) on an AF_PACKET socket bound to `ifname` and captures the
+ * Sends whole Ethernet frames (IPv4 or IPv6) on an AF_PACKET socket bound to `ifname` and captures the
  * incoming packets matching a BPF filter, with libpcap's timestamps (realtime µs, the clock
  * `send` and `nowUs` read). Non-blocking: poll() returns what arrived since the last call.
  */

@@ -206,8 +206,8 @@ export async function rawHandleNeeds(n: RawNeeds): Promise<Array<{ ifname: strin
     for (const family of families) {
       for (const ifname of await interfacesOf(sampleAddresses(n.plan, family), n.route)) {
         add(ifname, 'engine', sessions);
-        // OS detection and traceroute send IPv4 frames only.
-        if (family === 4) add(ifname, 'exchange', exchanges);
+        // OS detection sends IPv4 and IPv6 frames, traceroute IPv4 only.
+        add(ifname, 'exchange', family === 4 ? exchanges : (n.osParallel ?? 0));
       }
     }
   }

@@ -7,16 +7,15 @@ import { formatRecords, type FormatOptions } from '../stages/format/index.js';
 import { mergeRecords } from '../stages/merge/index.js';
 import { sendRecords, type SendOptions } from '../stages/send/index.js';
 import { Resolver } from '../stages/dns/index.js';
-import { detectRecords, type DetectOptions } from '../stages/detect/index.js';
+import type { DetectOptions } from '../stages/detect/index.js';
 import { discoverRecords, type DiscoverOptions } from '../stages/discover/index.js';
-import { osRecords, type OsStageOptions } from '../stages/os/index.js';
+import type { OsStageOptions } from '../stages/os/index.js';
 import type { StoreOptions } from '../stages/store/index.js';
-import { targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
-import { scriptRecords, type ScriptOptions } from '../stages/script/index.js';
+import { planTargets, targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
+import type { ScriptOptions } from '../stages/script/index.js';
 import { middleboxRecords, type MiddleboxOptions } from '../stages/middlebox/index.js';
-import { listRecords, type ListOptions } from '../stages/list/index.js';
-import { traceRecords, type TraceOptions } from '../stages/trace/index.js';
-import { planTargets } from '../stages/targets/index.js';
+import type { ListOptions } from '../stages/list/index.js';
+import type { TraceOptions } from '../stages/trace/index.js';
 import { loadUdpPayloads } from '../stages/datafiles/index.js';
 import {
   checkCanDrop, dropPrivileges, handOverDatabase, lookupAccount, openDatabaseForDrop, reserveRawHandles, runningAsRoot, survivesDrop, type Account, type PrivilegeOptions,
@@ -124,13 +123,13 @@ async function* droppingPrivileges(opts: ScanPipelineOptions, privilege: Privile
 function composedStages(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const planned = targetRecords(opts.targets, opts.plan);
   const live = opts.discover && !opts.list ? discoverRecords(opts.discover)(planned) : planned;
-  const scanned = opts.list ? listRecords(opts.list)(planned) : opts.discover?.pingOnly ? live : sendRecords(opts.send)(live);
+  const scanned = opts.list ? lazily(planned, async () => (await import('../stages/list/index.js')).listRecords(opts.list!)) : opts.discover?.pingOnly ? live : sendRecords(opts.send)(live);
   // Open ports are vetted before anything probes them further (detect would talk to a tarpit too).
   const sent = opts.middlebox === false || opts.list || opts.discover?.pingOnly ? scanned : middleboxRecords({ signal: opts.send.signal, ...opts.middlebox })(scanned);
-  const detected = opts.detect && !opts.list ? detectRecords(opts.detect)(sent) : sent;
-  const osed = opts.os && !opts.list ? osRecords(opts.os)(detected) : detected;
-  const traced = opts.trace && !opts.list ? traceRecords(opts.trace)(osed) : osed;
-  const found = opts.script && !opts.list ? scriptRecords(opts.script)(traced) : traced;
+  const detected = opts.detect && !opts.list ? lazily(sent, async () => (await import('../stages/detect/index.js')).detectRecords(opts.detect!)) : sent;
+  const osed = opts.os && !opts.list ? lazily(detected, async () => (await import('../stages/os/index.js')).osRecords(opts.os!)) : detected;
+  const traced = opts.trace && !opts.list ? lazily(osed, async () => (await import('../stages/trace/index.js')).traceRecords(opts.trace!)) : osed;
+  const found = opts.script && !opts.list ? lazily(traced, async () => (await import('../stages/script/index.js')).scriptRecords(opts.script!)) : traced;
   // A resumed scan rebuilds the host rows its killed run never wrote, as send would have: -Pn, -R.
   const store = opts.store?.resumeScanId
     ? { ...opts.store, rebuiltHosts: { assumeUp: opts.send.assumeUp, hostname: opts.send.reverseDns ? reverseOne(opts.send.dns) : undefined } }
@@ -139,6 +138,17 @@ function composedStages(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord, vo
   const seen = observed(stored, opts.observe);
   const forOutputs = opts.prior ? mergeRecords()(afterHeader(seen, opts.prior)) : seen;
   return formatRecords(opts.format)(forOutputs);
+}
+
+type Stage = (source: AsyncIterable<AnyRecord>) => AsyncGenerator<AnyRecord, void, undefined>;
+
+/**
+ * A stage whose module loads when the scan reaches it: -sV, -O, --traceroute, -sC and -sL each
+ * bring code (the Lua VM alone is a quarter of a second) that a plain port scan never runs, and
+ * start-up is part of every scan's wall time.
+ */
+async function* lazily(source: AsyncIterable<AnyRecord>, load: () => Promise<Stage>): AsyncGenerator<AnyRecord, void, undefined> {
+  yield* (await load())(source);
 }
 
 /** One address's reverse name at a time (the resume path rebuilds few hosts). */

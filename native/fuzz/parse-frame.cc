@@ -1,9 +1,12 @@
-// libFuzzer target: parse_frame (native/src/wire-ip.cc) on any captured Ethernet frame, for any
+// libFuzzer target: parse_frame / parse_link_frame (native/src/wire-ip.cc) on any captured frame
+// (Ethernet, and the same bytes under the non-Ethernet datalinks), for any
 // scan configuration: Ethernet/802.1Q, IPv4 with options and fragments, IPv6, TCP and UDP replies,
 // ICMP/ICMPv6 errors quoting probes (the quote parsers of proto-tcp.cc and proto-udp.cc).
 // Random bytes rarely get past the Ethernet and IP checks, so the first input byte picks a mode:
 // the bytes as they are, or a real probe (build_probe_frames) turned into a reply or quoted in an
 // ICMP error, then mutated by the rest of the input (so the deep paths see near-valid packets).
+#include <pcap/dlt.h>
+
 #include <vector>
 
 #include "fuzz-input.h"
@@ -89,5 +92,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> exact(frame.begin(), frame.end());
   prtip::Reply r;
   if (prtip::parse_frame(c, exact.data(), exact.size(), r)) prtip_fuzz::check_reply(r, exact.data(), exact.size());
+  // The same bytes as captured on non-Ethernet links (tun, cooked, BSD loopback), and the IP packet
+  // alone as a tun delivers it, each on an exact heap block.
+  for (const int dlt : {DLT_RAW, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_NULL, DLT_LOOP}) {
+    prtip::Reply q;
+    if (prtip::parse_link_frame(c, dlt, exact.data(), exact.size(), q)) prtip_fuzz::check_reply(q, exact.data(), exact.size());
+  }
+  if (exact.size() > 14) {
+    std::vector<uint8_t> ip(exact.begin() + 14, exact.end());
+    prtip::Reply q;
+    if (prtip::parse_link_frame(c, DLT_RAW, ip.data(), ip.size(), q)) prtip_fuzz::check_reply(q, ip.data(), ip.size());
+  }
   return 0;
 }

@@ -4,6 +4,7 @@
 #pragma once
 #include <pcap/pcap.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -43,6 +44,13 @@ struct InFlightBatch {
   // When the sender started and finished this batch's latest job (monotonic ns): how long a round
   // took on the wire, whatever time it spent queued behind other batches' jobs.
   std::atomic<uint64_t> job_start_ns{0}, job_end_ns{0};
+  // Send jobs of this batch queued or being sent: a batch whose probes of a slow host wait in
+  // that host's lane has finished its round only when this is 0 (sent_seq cannot say it: lanes
+  // finish out of order).
+  std::atomic<uint32_t> pending_jobs{0};
+  // Entries below this index that the latest job (not a lane's) holds are on the wire: the
+  // sender goes through a job's entries in order.
+  std::atomic<uint32_t> sent_upto{0};
 
   size_t addr_len() const { return family == 4 ? 4 : 16; }
   uint16_t port(uint32_t i) const { return uint16_t((ports[2 * i] << 8) | ports[2 * i + 1]); }
@@ -55,6 +63,10 @@ struct SendJob {
   std::vector<uint32_t> entries;  // empty: every entry of the batch
   uint64_t seq;
   double pace = 0;                // probes per second for this job alone (ICMP rate limits); 0: the engine's rate
+  // A host's lane (> 0): the job waits behind that host's earlier lane jobs and goes out at the
+  // lane's pace, beside the other jobs instead of in front of them (per-host pacing: a slow host
+  // is neither flooded nor holds the others up).
+  uint32_t lane = 0;
 };
 
 constexpr size_t kReplyRecordSize = sizeof(ReplyRecord);
@@ -91,8 +103,11 @@ struct TraceBuffer {
   std::mutex mu;
   std::vector<uint8_t> bytes;
   uint64_t dropped = 0;
-  void add(uint8_t dir, double time_ms, const uint8_t* frame, size_t len) {
-    const size_t keep = len < kMaxFrame ? len : kMaxFrame;
+  // `ethertype`: the frame is a bare IP packet (a non-Ethernet link) of this type; it is stored
+  // behind a zeroed Ethernet header, so every trace record reads the same way.
+  void add(uint8_t dir, double time_ms, const uint8_t* frame, size_t len, uint16_t ethertype = 0) {
+    const size_t head = ethertype ? 14 : 0;
+    const size_t keep = std::min(len + head, kMaxFrame);
     std::lock_guard<std::mutex> lock(mu);
     if (bytes.size() + kHeader + keep > kMaxBytes) {
       dropped++;
@@ -102,13 +117,18 @@ struct TraceBuffer {
     bytes.resize(at + kHeader + keep);
     uint8_t* p = bytes.data() + at;
     const uint16_t k16 = uint16_t(keep);
-    const uint32_t l32 = uint32_t(len);
+    const uint32_t l32 = uint32_t(len + head);
     p[0] = dir;
     p[1] = 0;
     memcpy(p + 2, &k16, 2);
     memcpy(p + 4, &l32, 4);
     memcpy(p + 8, &time_ms, 8);
-    memcpy(p + kHeader, frame, keep);
+    if (head) {
+      memset(p + kHeader, 0, 12);
+      p[kHeader + 12] = uint8_t(ethertype >> 8);
+      p[kHeader + 13] = uint8_t(ethertype);
+    }
+    memcpy(p + kHeader + head, frame, keep - head);
   }
 };
 
@@ -119,6 +139,10 @@ struct EngineCounters {
   // Sends the window held back (the congestion window was full), and probes sent early because
   // --min-rate would have been missed.
   std::atomic<uint64_t> window_waits{0}, min_rate_sends{0};
+  // Frames sent by host lanes (their hosts have their own pace: the group's share leaves them out).
+  std::atomic<uint64_t> lane_sent{0};
+  // errno of the latest send error (0: none): ENETDOWN/ENODEV/ENXIO say the link itself went away.
+  std::atomic<int> last_send_errno{0};
 };
 
 struct EngineCore {
@@ -140,6 +164,10 @@ struct EngineCore {
   double min_rate = 0;
   int packet_fd = -1;
   pcap_t* pcap = nullptr;
+  // The link: Ethernet frames (SOCK_RAW) or bare IP packets (SOCK_DGRAM: tun, ppp, tunnels), and
+  // the capture's datalink type (where a captured packet's IP header starts).
+  bool ip_link = false;
+  int dlt = DLT_EN10MB;
 
   std::mutex mu;  // guards slots, free_slots and every batch's answered bitmap
   std::vector<std::shared_ptr<InFlightBatch>> slots = std::vector<std::shared_ptr<InFlightBatch>>(kMaxSlots);
@@ -154,6 +182,9 @@ struct EngineCore {
   uint64_t next_seq = 0;
   std::atomic<uint64_t> sent_seq{0};
   std::atomic<uint64_t> queued_probes{0};
+  // Jobs for host lanes (guarded by qmu), and lanes' new paces (lane → probes/s): the sender takes both.
+  std::deque<SendJob> lane_queue;
+  std::vector<std::pair<uint32_t, double>> lane_paces;
 
   std::atomic<bool> stopping{false};
   EngineCounters counters;
@@ -163,6 +194,24 @@ struct EngineCore {
   // Replies waiting to be handed to JS (receiver thread only), and how to hand them.
   std::vector<uint8_t> out;
   std::function<void(std::vector<uint8_t>*)> deliver;
+
+  // Drain barriers (RawEngine.barrier): JS asks, the receiver answers with a marker delivered
+  // behind every reply it parsed before — with `ring`, only once every packet captured before the
+  // request has been parsed (TPACKET_V3 hands over a block up to kRingLatencyNs late).
+  struct Barrier {
+    uint64_t id;
+    bool ring;
+    uint64_t at_ns;       // monotonic, when asked
+    uint64_t at_us;       // realtime µs (the capture's clock), when asked
+  };
+  static constexpr uint64_t kRingLatencyNs = 25000000ull;
+  std::mutex bmu;  // guards barriers, next_barrier
+  std::deque<Barrier> barriers;
+  uint64_t next_barrier = 0;
+  // Realtime µs of the latest packet captured (receiver thread only): packets come in order, so
+  // one stamped after a barrier's request means every packet before it has been seen.
+  uint64_t last_capture_us = 0;
+  std::function<void(uint64_t)> deliver_barrier;
 };
 
 // Frees a probe's place in the congestion window, if it holds one (answer, timeout, retire).

@@ -1,9 +1,23 @@
 #include "pcap-info.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+// Newer than glibc's <net/if_arp.h> (values from the kernel's linux/if_arp.h).
+#ifndef ARPHRD_RAWIP
+#define ARPHRD_RAWIP 519
+#endif
+#ifndef ARPHRD_IP6GRE
+#define ARPHRD_IP6GRE 823
+#endif
 
 namespace prtip {
 
@@ -50,6 +64,53 @@ bool list_capture_interfaces(std::vector<CaptureInterface>& out, std::string& er
   }
   pcap_freealldevs(devs);
   return true;
+}
+
+int interface_hw_type(const std::string& ifname) {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return -1;
+  ifreq req{};
+  strncpy(req.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  const int rc = ioctl(fd, SIOCGIFHWADDR, &req);
+  close(fd);
+  return rc == 0 ? req.ifr_hwaddr.sa_family : -1;
+}
+
+LinkSend link_send_of(int hw_type) {
+  switch (hw_type) {
+    case ARPHRD_ETHER:
+    case ARPHRD_LOOPBACK:
+      return LinkSend::kEthernet;
+    case ARPHRD_NONE:     // tun (IFF_TUN), WireGuard
+    case ARPHRD_PPP:
+    case ARPHRD_RAWIP:
+    case ARPHRD_TUNNEL:   // ipip
+    case ARPHRD_TUNNEL6:  // ip6tnl
+    case ARPHRD_SIT:
+    case ARPHRD_IPGRE:
+    case ARPHRD_IP6GRE:
+      return LinkSend::kIp;
+    default:
+      return LinkSend::kUnsupported;
+  }
+}
+
+std::string hw_type_name(int hw_type) {
+  switch (hw_type) {
+    case ARPHRD_ETHER: return "ether";
+    case ARPHRD_LOOPBACK: return "loopback";
+    case ARPHRD_NONE: return "none (tun/WireGuard)";
+    case ARPHRD_PPP: return "ppp";
+    case ARPHRD_RAWIP: return "rawip";
+    case ARPHRD_TUNNEL: return "ipip";
+    case ARPHRD_TUNNEL6: return "ip6tnl";
+    case ARPHRD_SIT: return "sit";
+    case ARPHRD_IPGRE: return "gre";
+    case ARPHRD_IP6GRE: return "ip6gre";
+    case ARPHRD_INFINIBAND: return "infiniband";
+    case ARPHRD_IEEE80211_RADIOTAP: return "802.11 radiotap";
+    default: return "ARPHRD " + std::to_string(hw_type);
+  }
 }
 
 }  // namespace prtip

@@ -9,9 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <vector>
 #include <cstring>
 
+#include "pcap-info.h"
+#include "rate-limit.h"
 #include "siphash.h"
 
 namespace prtip {
@@ -123,12 +127,15 @@ Napi::Function RawEngine::Define(Napi::Env env) {
                       InstanceMethod("answeredCount", &RawEngine::AnsweredCount),
                       InstanceMethod("roundSeconds", &RawEngine::RoundSeconds),
                       InstanceMethod("sentSeq", &RawEngine::SentSeq),
+                      InstanceMethod("pendingJobs", &RawEngine::PendingJobs), InstanceMethod("setLanePace", &RawEngine::SetLanePace),
+                      InstanceMethod("sentUpTo", &RawEngine::SentUpTo),
                       InstanceMethod("queuedProbes", &RawEngine::QueuedProbes),
                       InstanceMethod("setRate", &RawEngine::SetRate), InstanceMethod("setWindow", &RawEngine::SetWindow),
                       InstanceMethod("outstanding", &RawEngine::Outstanding), InstanceMethod("abandon", &RawEngine::Abandon),
                       InstanceMethod("answered", &RawEngine::Answered),
                       InstanceMethod("stats", &RawEngine::Stats), InstanceMethod("stop", &RawEngine::Stop),
-                      InstanceMethod("setTrace", &RawEngine::SetTrace), InstanceMethod("takeTrace", &RawEngine::TakeTrace)});
+                      InstanceMethod("setTrace", &RawEngine::SetTrace), InstanceMethod("takeTrace", &RawEngine::TakeTrace),
+                      InstanceMethod("barrier", &RawEngine::Barrier)});
 }
 
 // new RawEngine({ ifname, srcMac, dstMac4?, dstMac6?, src4?, src6?, sourcePort, ttl?, window?, rate?, key? }, onReplies)
@@ -183,6 +190,8 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
   if (!take_raw_handle(c.ifname, CaptureKind::engine, handle_, error)) fail(env, "RawEngine.start: " + error);
   c.packet_fd = handle_.fd;
   c.pcap = handle_.pcap;
+  c.ip_link = handle_.ip_link;
+  c.dlt = handle_.dlt;
   // Only replies to our address in the scan's protocol, and ICMP errors that may quote a probe.
   const std::string filter = capture_filter(c.wire);
   bpf_program prog;
@@ -201,6 +210,15 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
     };
     if (tsfn.NonBlockingCall(batch, call) != napi_ok) delete batch;
   };
+  // A barrier's answer: onReplies(empty Buffer, id), queued behind the replies before it.
+  c.deliver_barrier = [tsfn](uint64_t id) mutable {
+    auto call = [](Napi::Env env, Napi::Function fn, uint64_t* d) {
+      if (env != nullptr && fn != nullptr) fn.Call({Napi::Buffer<uint8_t>::New(env, 0), Napi::Number::New(env, double(*d))});
+      delete d;
+    };
+    auto* d = new uint64_t(id);
+    if (tsfn.NonBlockingCall(d, call) != napi_ok) delete d;
+  };
   tsfn_.Ref(env);
   started_ = true;
   receiver_ = std::thread(run_receiver, std::ref(c));
@@ -208,18 +226,33 @@ Napi::Value RawEngine::Start(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-uint64_t RawEngine::Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, std::vector<uint32_t> entries, size_t n, double pace) {
+uint64_t RawEngine::Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, std::vector<uint32_t> entries, size_t n, double pace, uint32_t lane) {
   std::lock_guard<std::mutex> lock(core_->qmu);
   const uint64_t seq = ++core_->next_seq;
   core_->queued_probes += n;
-  core_->queue.push_back(SendJob{slot, std::move(batch), std::move(entries), seq, pace});
+  batch->pending_jobs.fetch_add(1);
+  (lane ? core_->lane_queue : core_->queue).push_back(SendJob{slot, std::move(batch), std::move(entries), seq, pace, lane});
   core_->qcv.notify_one();
   return seq;
 }
 
-// enqueue(family, start, addrs, ports, macs?) → { slot, seq }, or null while every slot is in flight.
+// Entries of a Uint32Array argument below `count` (sorted, each once).
+static std::vector<uint32_t> entry_list(const Napi::Value& v, uint32_t count) {
+  std::vector<uint32_t> out;
+  if (!v.IsTypedArray()) return out;
+  auto a = v.As<Napi::Uint32Array>();
+  out.reserve(a.ElementLength());
+  for (size_t k = 0; k < a.ElementLength(); k++) if (a[k] < count) out.push_back(a[k]);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// enqueue(family, start, addrs, ports, macs?, hold?) → { slot, seq }, or null while every slot is in flight.
 // macs: 6 bytes per probe, its next-hop MAC (hosts on the local link); absent: the template's.
-// Resends of the slot reuse them (they stay with the batch).
+// Resends of the slot reuse them (they stay with the batch). hold (Uint32Array): entries the first
+// job leaves out (probes of paced hosts: JS sends them through their lanes with resend); seq 0
+// when every entry is held.
 Napi::Value RawEngine::Enqueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!started_ || stopped_) fail(env, "RawEngine.enqueue: engine not running");
@@ -271,15 +304,29 @@ Napi::Value RawEngine::Enqueue(const Napi::CallbackInfo& info) {
       }
     }
   }
-  const uint64_t seq = Push(slot, b, {}, count);
+  uint64_t seq = 0;
+  const std::vector<uint32_t> hold = info.Length() > 5 ? entry_list(info[5], b->count) : std::vector<uint32_t>{};
+  if (hold.empty()) {
+    seq = Push(slot, b, {}, count);
+  } else if (hold.size() < count) {
+    std::vector<uint32_t> rest;
+    rest.reserve(count - hold.size());
+    for (uint32_t i = 0, h = 0; i < b->count; i++) {
+      if (h < hold.size() && hold[h] == i) { h++; continue; }
+      rest.push_back(i);
+    }
+    const size_t n = rest.size();
+    seq = Push(slot, b, std::move(rest), n);
+  }
   Napi::Object r = Napi::Object::New(env);
   r.Set("slot", double(slot));
   r.Set("seq", double(seq));
   return r;
 }
 
-// resend(slot, pace?) → { seq, count } of the job re-sending the unanswered probes, or null when all
-// were answered. pace: probes per second for this job (a target that rate-limits its answers).
+// resend(slot, pace?, entries?, lane?) → { seq, count } of the job re-sending the unanswered probes
+// (of `entries` only, when given), or null when all were answered. pace: probes per second for
+// this job (a target that rate-limits its answers); lane > 0: the job goes through that host lane.
 Napi::Value RawEngine::Resend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
@@ -290,15 +337,22 @@ Napi::Value RawEngine::Resend(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(core_->mu);
     b = core_->slots[slot];
     if (!b) fail(env, "RawEngine.resend: slot not in flight");
-    for (uint32_t i = 0; i < b->count; i++) {
-      if (!(b->answered[i / 64] & (1ull << (i % 64)))) entries.push_back(i);
+    const bool subset = info.Length() > 2 && info[2].IsTypedArray();
+    const std::vector<uint32_t> only = subset ? entry_list(info[2], b->count) : std::vector<uint32_t>{};
+    auto unanswered = [&](uint32_t i) { return !(b->answered[i / 64] & (1ull << (i % 64))); };
+    if (subset) {
+      for (uint32_t i : only) if (unanswered(i)) entries.push_back(i);
+    } else {
+      for (uint32_t i = 0; i < b->count; i++) if (unanswered(i)) entries.push_back(i);
     }
   }
   if (entries.empty()) return env.Null();
   const size_t n = entries.size();
   Napi::Object r = Napi::Object::New(env);
   const double pace = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
-  r.Set("seq", double(Push(slot, b, std::move(entries), n, pace > 0 ? pace : 0)));
+  const uint32_t lane = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : 0;
+  if (lane && !(pace > 0)) fail(env, "RawEngine.resend: a lane needs a pace");
+  r.Set("seq", double(Push(slot, b, std::move(entries), n, pace > 0 ? pace : 0, lane)));
   r.Set("count", double(n));
   return r;
 }
@@ -422,6 +476,41 @@ Napi::Value RawEngine::Outstanding(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(core_->outstanding.load()));
 }
 
+// pendingJobs(slot) → send jobs of the slot not finished yet (0: its round is all on the wire).
+Napi::Value RawEngine::PendingJobs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  if (slot >= kMaxSlots) fail(env, "RawEngine.pendingJobs: bad slot");
+  std::lock_guard<std::mutex> lock(core_->mu);
+  const auto& b = core_->slots[slot];
+  if (!b) fail(env, "RawEngine.pendingJobs: slot not in flight");
+  return Napi::Number::New(env, double(b->pending_jobs.load()));
+}
+
+// sentUpTo(slot) → entries of the slot's latest job below this index are on the wire.
+Napi::Value RawEngine::SentUpTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
+  if (slot >= kMaxSlots) fail(env, "RawEngine.sentUpTo: bad slot");
+  std::lock_guard<std::mutex> lock(core_->mu);
+  const auto& b = core_->slots[slot];
+  if (!b) fail(env, "RawEngine.sentUpTo: slot not in flight");
+  return Napi::Number::New(env, double(b->sent_upto.load()));
+}
+
+// setLanePace(lane, pps): a host lane's pace from now on, for the jobs already queued in it too.
+Napi::Value RawEngine::SetLanePace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) fail(env, "RawEngine.setLanePace(lane, pps): bad arguments");
+  const uint32_t lane = info[0].As<Napi::Number>().Uint32Value();
+  const double pps = info[1].As<Napi::Number>().DoubleValue();
+  if (lane == 0 || !(pps > 0)) fail(env, "RawEngine.setLanePace: lane > 0 and pps > 0");
+  std::lock_guard<std::mutex> lock(core_->qmu);
+  core_->lane_paces.emplace_back(lane, pps);
+  core_->qcv.notify_one();
+  return env.Undefined();
+}
+
 Napi::Value RawEngine::SentSeq(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(core_->sent_seq.load()));
 }
@@ -451,6 +540,19 @@ Napi::Value RawEngine::TakeTrace(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// barrier(ring) → id: onReplies(empty, id) comes once every reply the receiver parsed before it
+// reached JS — with `ring`, also every packet captured before this call. "Done" for a batch waits
+// for it, so no reply captured in time arrives after its batch was reported.
+Napi::Value RawEngine::Barrier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!started_ || stopped_) fail(env, "RawEngine.barrier: engine not running");
+  const bool ring = info.Length() > 0 && info[0].ToBoolean().Value();
+  std::lock_guard<std::mutex> lock(core_->bmu);
+  const uint64_t id = ++core_->next_barrier;
+  core_->barriers.push_back(EngineCore::Barrier{id, ring, monotonic_ns(), uint64_t(realtime_ms() * 1000.0)});
+  return Napi::Number::New(env, double(id));
+}
+
 Napi::Value RawEngine::QueuedProbes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(core_->queued_probes.load()));
 }
@@ -462,6 +564,10 @@ Napi::Value RawEngine::Stats(const Napi::CallbackInfo& info) {
   o.Set("sent", double(k.sent.load()));
   o.Set("sendErrors", double(k.send_errors.load()));
   o.Set("sendRetries", double(k.send_retries.load()));
+  if (const int e = k.last_send_errno.load()) {
+    o.Set("sendErrno", e);
+    o.Set("sendError", std::string(strerror(e)));
+  }
   o.Set("captured", double(k.captured.load()));
   o.Set("replies", double(k.replies.load()));
   o.Set("invalid", double(k.invalid.load()));
@@ -472,6 +578,7 @@ Napi::Value RawEngine::Stats(const Napi::CallbackInfo& info) {
   o.Set("rstReplies", double(k.rst_replies.load()));
   o.Set("windowWaits", double(k.window_waits.load()));
   o.Set("minRateSends", double(k.min_rate_sends.load()));
+  o.Set("laneSent", double(k.lane_sent.load()));
   const uint64_t first = k.first_send_ns.load(), last = k.last_send_ns.load();
   o.Set("sendSeconds", first && last > first ? double(last - first) / 1e9 : 0.0);
   std::lock_guard<std::mutex> lock(core_->qmu);

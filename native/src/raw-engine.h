@@ -27,6 +27,9 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   Napi::Value AnsweredCount(const Napi::CallbackInfo& info);
   Napi::Value RoundSeconds(const Napi::CallbackInfo& info);
   Napi::Value SentSeq(const Napi::CallbackInfo& info);
+  Napi::Value PendingJobs(const Napi::CallbackInfo& info);
+  Napi::Value SetLanePace(const Napi::CallbackInfo& info);
+  Napi::Value SentUpTo(const Napi::CallbackInfo& info);
   Napi::Value QueuedProbes(const Napi::CallbackInfo& info);
   Napi::Value SetRate(const Napi::CallbackInfo& info);
   Napi::Value SetWindow(const Napi::CallbackInfo& info);
@@ -37,9 +40,10 @@ class RawEngine : public Napi::ObjectWrap<RawEngine> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SetTrace(const Napi::CallbackInfo& info);
   Napi::Value TakeTrace(const Napi::CallbackInfo& info);
+  Napi::Value Barrier(const Napi::CallbackInfo& info);
 
   void Shutdown();
-  uint64_t Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, std::vector<uint32_t> entries, size_t n, double pace = 0);
+  uint64_t Push(uint32_t slot, std::shared_ptr<InFlightBatch> batch, std::vector<uint32_t> entries, size_t n, double pace = 0, uint32_t lane = 0);
 
   std::unique_ptr<EngineCore> core_;
   std::thread sender_, receiver_;

@@ -1,5 +1,5 @@
 // RawExchange: per-host exchanges of exact prebuilt frames (OS detection): send whole Ethernet
-// frames on an AF_PACKET socket bound to the route's interface, and capture whole reply packets
+// frames (IPv4 or IPv6) on an AF_PACKET socket bound to the route's interface, and capture whole reply packets
 // (libpcap, immediate mode, incoming only, a BPF filter from JS) with their kernel timestamps.
 // Not a hot path: a few dozen frames per host, so everything runs on the JS thread, non-blocking.
 #include <napi.h>
@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "pcap-info.h"
+
 namespace prtip {
 
 namespace {
@@ -38,15 +40,23 @@ int link_header_length(int dlt) {
     case DLT_EN10MB: return 14;
     case DLT_RAW: return 0;
     case DLT_LINUX_SLL: return 16;
+    case DLT_LINUX_SLL2: return 20;
     default: return -1;
   }
 }
 
-// Why a frame cannot be sent as given (too short for Ethernet + IPv4, not IPv4), or nullptr.
+// Why a frame cannot be sent as given (too short, not IPv4 or IPv6, version and ethertype
+// disagreeing), or nullptr. IPv6 frames carry OS detection's IPv6 probes.
 const char* frame_problem(const uint8_t* f, size_t n) {
   if (n < 14 + 20) return "frame shorter than an Ethernet header and an IPv4 header";
+  if (f[12] == 0x86 && f[13] == 0xdd) {
+    if (n < 14 + 40) return "frame shorter than an Ethernet header and an IPv6 header";
+    if (n > 14 + 40 + 65535) return "frame longer than an IPv6 packet can be";
+    if ((f[14] >> 4) != 6) return "IP version is not 6 in an IPv6 frame";
+    return nullptr;
+  }
   if (n > 14 + 65535) return "frame longer than an IPv4 packet can be";
-  if (f[12] != 0x08 || f[13] != 0x00) return "not an IPv4 Ethernet frame (ethertype 0x0800)";
+  if (f[12] != 0x08 || f[13] != 0x00) return "not an IPv4 or IPv6 Ethernet frame (ethertype 0x0800 or 0x86dd)";
   if ((f[14] >> 4) != 4) return "IP version is not 4";
   return nullptr;
 }
@@ -58,10 +68,15 @@ const char* raw_exchange_selftest() {
   f[12] = 0x08; f[13] = 0x00; f[14] = 0x45;
   if (frame_problem(f, sizeof f) != nullptr) return "a valid IPv4 frame was refused";
   if (frame_problem(f, 20) == nullptr) return "a short frame was accepted";
-  f[13] = 0xdd;
-  if (frame_problem(f, sizeof f) == nullptr) return "an IPv6 ethertype was accepted";
-  f[13] = 0x00; f[14] = 0x65;
+  f[12] = 0x86; f[13] = 0xdd;
+  if (frame_problem(f, sizeof f) == nullptr) return "IP version 4 in an IPv6 frame was accepted";
+  f[14] = 0x60;
+  if (frame_problem(f, sizeof f) != nullptr) return "a valid IPv6 frame was refused";
+  if (frame_problem(f, 14 + 39) == nullptr) return "a short IPv6 frame was accepted";
+  f[12] = 0x08; f[13] = 0x00; f[14] = 0x65;
   if (frame_problem(f, sizeof f) == nullptr) return "IP version 6 in an IPv4 frame was accepted";
+  f[13] = 0x06;
+  if (frame_problem(f, sizeof f) == nullptr) return "an ARP ethertype was accepted";
   if (link_header_length(DLT_EN10MB) != 14 || link_header_length(DLT_RAW) != 0) return "link header lengths";
   const double a = now_us(), b = now_us();
   if (!(a > 1e15 && b >= a)) return "the realtime clock in microseconds";
@@ -97,6 +112,7 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     if (!take_raw_handle(ifname, CaptureKind::exchange, handle_, error)) { fail(env, "RawExchange: " + error); return; }
     fd_ = handle_.fd;
     pcap_ = handle_.pcap;
+    ip_link_ = handle_.ip_link;
     link_len_ = link_header_length(pcap_datalink(pcap_));
     if (link_len_ < 0) { fail(env, "RawExchange: unsupported link type on " + ifname); return; }
     bpf_program prog{};
@@ -117,6 +133,7 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
   std::string ifname_;
   RawHandle handle_;
   int link_len_ = 14;
+  bool ip_link_ = false;
 
   void release() {
     return_raw_handle(ifname_, CaptureKind::exchange, handle_);
@@ -139,13 +156,14 @@ class RawExchange : public Napi::ObjectWrap<RawExchange> {
     sockaddr_ll to{};
     to.sll_family = AF_PACKET;
     to.sll_ifindex = ifindex_;
-    to.sll_protocol = htons(ETH_P_IP);
-    to.sll_halen = 6;
-    memcpy(to.sll_addr, f.Data(), 6);
+    to.sll_protocol = htons(f.Data()[12] == 0x86 ? ETH_P_IPV6 : ETH_P_IP);
+    to.sll_halen = ip_link_ ? 0 : 6;
+    if (!ip_link_) memcpy(to.sll_addr, f.Data(), 6);
+    const size_t skip = ip_link_ ? 14 : 0;
     const double t = now_us();
     for (int attempt = 0;; attempt++) {
-      const ssize_t n = sendto(fd_, f.Data(), f.ByteLength(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-      if (n == static_cast<ssize_t>(f.ByteLength())) break;
+      const ssize_t n = sendto(fd_, f.Data() + skip, f.ByteLength() - skip, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      if (n == static_cast<ssize_t>(f.ByteLength() - skip)) break;
       if (n < 0 && (errno == ENOBUFS || errno == EAGAIN) && attempt < 100) { usleep(100); continue; }
       Napi::Error::New(env, std::string("RawExchange.send: ") + (n < 0 ? strerror(errno) : "short write")).ThrowAsJavaScriptException();
       return env.Undefined();

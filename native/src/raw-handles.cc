@@ -1,6 +1,9 @@
 // See raw-handles.h. The only place that opens AF_PACKET sockets and captures for scanning.
 #include "raw-handles.h"
 
+#include "pcap-info.h"
+#include "wire.h"
+
 #include <errno.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -57,7 +60,16 @@ bool open_handle(const std::string& ifname, CaptureKind kind, RawHandle& h, std:
     error = "no interface " + ifname;
     return false;
   }
-  h.fd = socket(AF_PACKET, SOCK_RAW, 0);  // protocol 0: send only, receives nothing
+  // Ethernet (and loopback) take whole frames; tun, ppp and tunnels take IP packets, with no
+  // link-layer address to resolve.
+  const int hw = interface_hw_type(ifname);
+  const LinkSend link = link_send_of(hw);
+  if (link == LinkSend::kUnsupported) {
+    error = ifname + " is a link of type " + hw_type_name(hw) + ", which raw probes cannot be sent on";
+    return false;
+  }
+  h.ip_link = link == LinkSend::kIp;
+  h.fd = socket(AF_PACKET, h.ip_link ? SOCK_DGRAM : SOCK_RAW, 0);  // protocol 0: send only, receives nothing
   if (h.fd < 0) {
     error = std::string("AF_PACKET socket: ") + strerror(errno);
     return false;
@@ -102,6 +114,14 @@ bool open_handle(const std::string& ifname, CaptureKind kind, RawHandle& h, std:
   }
   if (pcap_activate(h.pcap) < 0) {
     error = std::string("pcap_activate: ") + pcap_geterr(h.pcap);
+    close_handle(h);
+    return false;
+  }
+  h.dlt = pcap_datalink(h.pcap);
+  if (!link_supported(h.dlt)) {
+    const char* name = pcap_datalink_val_to_name(h.dlt);
+    error = "the capture on " + ifname + " has datalink " + std::to_string(h.dlt) + " (" + (name ? name : "?") +
+            "), which prtip cannot read replies from";
     close_handle(h);
     return false;
   }

@@ -15,8 +15,10 @@ namespace prtip {
 enum class CaptureKind { engine, exchange };
 
 struct RawHandle {
-  int fd = -1;            // AF_PACKET, SOCK_RAW, protocol 0, bound to the interface
+  int fd = -1;            // AF_PACKET, protocol 0, bound to the interface: SOCK_RAW, or SOCK_DGRAM on an IP link
   pcap_t* pcap = nullptr; // activated, inbound only, non-blocking, filter: nothing
+  bool ip_link = false;   // tun, ppp, tunnels: bare IP packets go out (the frame's Ethernet header stays behind)
+  int dlt = 0;            // the capture's datalink (where a reply's IP header starts)
   bool pooled = false;    // taken from the reserve: goes back to it, is not closed
 };
 

@@ -49,11 +49,16 @@ static void put_reply(std::vector<uint8_t>& out, double index, double time_ms, f
 static void on_packet(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   EngineCore& core = *reinterpret_cast<EngineCore*>(user);
   core.counters.captured++;
+  core.last_capture_us = uint64_t(h->ts.tv_sec) * 1000000ull + uint64_t(h->ts.tv_usec);
   if (core.trace.on.load(std::memory_order_relaxed)) {
-    core.trace.add(1, double(h->ts.tv_sec) * 1000.0 + double(h->ts.tv_usec) / 1000.0, bytes, h->caplen);
+    const double ms = double(h->ts.tv_sec) * 1000.0 + double(h->ts.tv_usec) / 1000.0;
+    size_t off = 0;
+    uint16_t type = 0;
+    if (core.dlt == DLT_EN10MB) core.trace.add(1, ms, bytes, h->caplen);
+    else if (link_payload(core.dlt, bytes, h->caplen, off, type)) core.trace.add(1, ms, bytes + off, h->caplen - off, type);
   }
   Reply r;
-  if (!parse_frame(core.wire, bytes, h->caplen, r)) {
+  if (!parse_link_frame(core.wire, core.dlt, bytes, h->caplen, r)) {
     core.counters.foreign++;
     return;
   }
@@ -129,6 +134,26 @@ static void flush(EngineCore& core) {
   core.deliver(batch);
 }
 
+// Answers the barriers that are due, oldest first (answers go out in order): a plain one at once,
+// a ring one once the capture is known to hold nothing from before its request — a later packet
+// was seen, or a whole drain ran after the ring's hand-over latency. `all`: answer every one (the
+// receiver is ending: nothing more will come).
+static void answer_barriers(EngineCore& core, uint64_t drain_started_ns, bool all) {
+  for (;;) {
+    EngineCore::Barrier b;
+    {
+      std::lock_guard<std::mutex> lock(core.bmu);
+      if (core.barriers.empty()) return;
+      b = core.barriers.front();
+      const bool due = all || !b.ring || core.last_capture_us > b.at_us || drain_started_ns >= b.at_ns + EngineCore::kRingLatencyNs;
+      if (!due) return;
+      core.barriers.pop_front();
+    }
+    flush(core);
+    core.deliver_barrier(b.id);
+  }
+}
+
 void run_receiver(EngineCore& core) {
   const int fd = pcap_get_selectable_fd(core.pcap);
   uint64_t last_flush = monotonic_ns();
@@ -162,6 +187,7 @@ void run_receiver(EngineCore& core) {
     }
     pollfd pfd{fd, POLLIN, 0};
     poll(&pfd, 1, 5);
+    const uint64_t drain_started = monotonic_ns();
     const int n = drain();
     if (n < 0 && n != PCAP_ERROR_BREAK) {
       std::lock_guard<std::mutex> lock(core.qmu);
@@ -173,10 +199,12 @@ void run_receiver(EngineCore& core) {
       flush(core);
       last_flush = monotonic_ns();
     }
+    answer_barriers(core, drain_started, false);
   }
   drain();
   read_drops();
   flush(core);
+  answer_barriers(core, monotonic_ns(), true);
 }
 
 }  // namespace prtip

@@ -8,7 +8,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <unordered_map>
 
 #include "engine-core.h"
 #include "rate-limit.h"
@@ -50,6 +53,7 @@ static void send_all(EngineCore& core, mmsghdr* msgs, unsigned n) {
     }
     // Anything else (the link went away, …): count it and drop this message.
     core.counters.send_errors++;
+    core.counters.last_send_errno.store(errno);
     done++;
   }
 }
@@ -99,6 +103,14 @@ static size_t window_room(EngineCore& core, std::deque<WindowEntry>& win, size_t
   }
 }
 
+// One host lane's state in the sender: its jobs in order, how far the front one got, and when its
+// next probe is due (monotonic ns).
+struct Lane {
+  std::deque<SendJob> jobs;
+  size_t k = 0;
+  uint64_t due = 0;
+};
+
 void run_sender(EngineCore& core) {
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // µs-accurate sleeps for the pacing
   TokenBucket bucket(core.live_rate.load() > 0 ? core.live_rate.load() : core.rate);
@@ -109,34 +121,178 @@ void run_sender(EngineCore& core) {
   std::vector<uint32_t> idx(TokenBucket::kMaxBatch);
   uint64_t last_send_ns = 0;
   std::deque<WindowEntry> win;
+  std::unordered_map<uint32_t, Lane> lanes;
+  std::unordered_map<uint32_t, double> lane_pace;
   sockaddr_ll dest[2];
   for (int k = 0; k < 2; k++) {
     memset(&dest[k], 0, sizeof dest[k]);
     dest[k].sll_family = AF_PACKET;
     dest[k].sll_ifindex = core.ifindex;
     dest[k].sll_protocol = htons(k == 0 ? ETH_P_IP : ETH_P_IPV6);
-    dest[k].sll_halen = 6;
+    dest[k].sll_halen = core.ip_link ? 0 : 6;
   }
+  // On an IP link (SOCK_DGRAM) the frames' Ethernet header stays behind: the IP packet goes.
+  const size_t skip = core.ip_link ? 14 : 0;
+
+  // Sends entries k … k+m−1 of a job (their frames in sendmmsg batches, paced by the global
+  // bucket: lane probes count against it too). Returns the frames sent, or -1 when stopping.
+  auto send_entries = [&](SendJob& job, size_t k, size_t m) -> long {
+    InFlightBatch& b = *job.batch;
+    const size_t alen = b.addr_len();
+    // SOCK_RAW: the frame's own Ethernet header decides where it goes (per probe when the batch
+    // carries MACs); sll_addr only names the template's next hop.
+    sockaddr_ll* to = &dest[b.family == 4 ? 0 : 1];
+    if (!core.ip_link) memcpy(to->sll_addr, b.family == 4 ? core.wire.dst_mac4 : core.wire.dst_mac6, 6);
+    const size_t batch_max = bucket.batch_size();
+    sink.clear();
+    for (size_t j = 0; j < m; j++) {
+      const uint32_t i = job.entries.empty() ? uint32_t(k + j) : job.entries[k + j];
+      idx[j] = i;
+      build_probe_frames(core.wire, b.family, b.addrs.data() + size_t(i) * alen, b.port(i),
+                         (job.slot << kTagEntryBits) | i, sink, b.mac(i));
+    }
+    const size_t nf = sink.count();
+    iov.resize(nf);
+    msgs.resize(nf);
+    for (size_t q = 0; q < nf; q++) {
+      iov[q].iov_base = sink.bytes.data() + sink.offsets[q] + skip;
+      iov[q].iov_len = sink.lengths[q] - skip;
+      memset(&msgs[q], 0, sizeof msgs[q]);
+      msgs[q].msg_hdr.msg_iov = &iov[q];
+      msgs[q].msg_hdr.msg_iovlen = 1;
+      msgs[q].msg_hdr.msg_name = to;
+      msgs[q].msg_hdr.msg_namelen = sizeof *to;
+    }
+    for (size_t q = 0; q < nf; q += batch_max) {
+      const size_t chunk = std::min(batch_max, nf - q);
+      if (!bucket.acquire(chunk, core.stopping)) return -1;
+      if (q == 0) {
+        // Stamped (and counted into the window) before the frames leave, so that no reply can
+        // be captured ahead of its probe's stamp.
+        const uint32_t stamp = realtime_us32();
+        const bool windowed = core.window.load(std::memory_order_relaxed) != 0;
+        const uint64_t at = windowed ? monotonic_ns() : 0;
+        for (size_t j = 0; j < m; j++) {
+          const uint32_t i = idx[j];
+          b.sent_us[i].store(stamp, std::memory_order_relaxed);
+          const uint8_t t = b.tries[i].load(std::memory_order_relaxed);
+          if (t < 255) b.tries[i].store(uint8_t(t + 1), std::memory_order_relaxed);
+          if (windowed) {
+            if (!b.in_window[i].exchange(1, std::memory_order_relaxed)) core.outstanding.fetch_add(1, std::memory_order_relaxed);
+            win.push_back(WindowEntry{job.batch, i, stamp, at});
+          }
+        }
+      }
+      if (core.counters.first_send_ns.load(std::memory_order_relaxed) == 0) core.counters.first_send_ns = monotonic_ns();
+      send_all(core, msgs.data() + q, unsigned(chunk));
+      if (core.trace.on.load(std::memory_order_relaxed)) {
+        const double ms = realtime_ms();
+        for (size_t c = q; c < q + chunk; c++) core.trace.add(0, ms, static_cast<const uint8_t*>(iov[c].iov_base) - skip, iov[c].iov_len + skip);
+      }
+      last_send_ns = monotonic_ns();
+      core.counters.last_send_ns = last_send_ns;
+      core.counters.sent += chunk;
+    }
+    return long(nf);
+  };
+
+  // Moves new lane jobs and lane paces into the sender's own tables (caller holds qmu).
+  auto take_lanes = [&] {
+    for (SendJob& j : core.lane_queue) {
+      lane_pace[j.lane] = j.pace;
+      lanes[j.lane].jobs.push_back(std::move(j));
+    }
+    core.lane_queue.clear();
+    for (const auto& [lane, pps] : core.lane_paces) lane_pace[lane] = pps;
+    core.lane_paces.clear();
+  };
+
+  // Sends what every lane has due now (each lane at its own pace, beside the other jobs). Returns
+  // ns until the next lane probe is due (UINT64_MAX: no lane has work), or 0 after a stop.
+  bool quit = false;
+  auto serve_lanes = [&]() -> uint64_t {
+    uint64_t next = UINT64_MAX;
+    for (auto it = lanes.begin(); it != lanes.end();) {
+      Lane& l = it->second;
+      if (l.jobs.empty()) {
+        it = lanes.erase(it);
+        continue;
+      }
+      SendJob& j = l.jobs.front();
+      const double pace = std::max(lane_pace[it->first], 0.001);
+      const uint64_t gap = uint64_t(1e9 / pace);
+      const uint64_t now = monotonic_ns();
+      if (l.due == 0) l.due = now;
+      // A lane held up (a long sendmmsg, a busy machine) does not burst to catch up.
+      if (now > l.due + 5000000ull + gap) l.due = now;
+      if (l.k == 0) j.batch->job_start_ns = now;
+      if (now >= l.due) {
+        const size_t total = j.entries.size();
+        const size_t n = std::min<size_t>({total - l.k, size_t((now - l.due) / gap) + 1, 64});
+        const long nf = send_entries(j, l.k, n);
+        if (nf < 0) {
+          quit = true;
+          return 0;
+        }
+        core.counters.lane_sent += uint64_t(nf);
+        l.k += n;
+        l.due += gap * n;
+        if (l.k == total) {
+          j.batch->job_end_ns = monotonic_ns();
+          core.queued_probes -= total;
+          j.batch->pending_jobs.fetch_sub(1);
+          l.jobs.pop_front();
+          l.k = 0;
+        }
+      }
+      if (!l.jobs.empty()) {
+        const uint64_t t = monotonic_ns();
+        next = std::min(next, l.due > t ? l.due - t : 0);
+      }
+      ++it;
+    }
+    return next;
+  };
 
   for (;;) {
     SendJob job;
     {
       std::unique_lock<std::mutex> lock(core.qmu);
-      core.qcv.wait(lock, [&] { return core.stopping.load() || !core.queue.empty(); });
-      if (core.stopping.load()) return;
+      auto ready = [&] { return core.stopping.load() || !core.queue.empty() || !core.lane_queue.empty() || !core.lane_paces.empty(); };
+      for (;;) {
+        if (core.stopping.load()) return;
+        take_lanes();
+        if (!core.queue.empty()) break;
+        uint64_t wait_ns = UINT64_MAX;
+        if (!lanes.empty()) {
+          lock.unlock();
+          wait_ns = serve_lanes();
+          lock.lock();
+          if (quit) return;
+          take_lanes();
+          if (!core.queue.empty()) break;
+        }
+        if (wait_ns == UINT64_MAX) core.qcv.wait(lock, ready);
+        else if (wait_ns > 0) core.qcv.wait_for(lock, std::chrono::nanoseconds(std::min<uint64_t>(wait_ns, 20000000ull)), ready);
+      }
       job = std::move(core.queue.front());
       core.queue.pop_front();
     }
     InFlightBatch& b = *job.batch;
     const size_t total = job.entries.empty() ? b.count : job.entries.size();
-    const size_t alen = b.addr_len();
-    // SOCK_RAW: the frame's own Ethernet header decides where it goes (per probe when the batch
-    // carries MACs); sll_addr only names the template's next hop.
-    sockaddr_ll* to = &dest[b.family == 4 ? 0 : 1];
-    memcpy(to->sll_addr, b.family == 4 ? core.wire.dst_mac4 : core.wire.dst_mac6, 6);
     const uint64_t job_start = monotonic_ns();
     b.job_start_ns = job_start;
+    b.sent_upto.store(0);
     for (size_t k = 0; k < total;) {
+      if (!lanes.empty() || !core.lane_queue.empty()) {
+        // Host lanes go out beside this job, not behind it.
+        {
+          std::lock_guard<std::mutex> lock(core.qmu);
+          take_lanes();
+        }
+        serve_lanes();
+        if (quit) return;
+      }
       const double live = core.live_rate.load(std::memory_order_relaxed);
       if (live > 0 && live != bucket.rate()) bucket.set_rate(live);
       const size_t batch_max = bucket.batch_size();
@@ -157,60 +313,14 @@ void run_sender(EngineCore& core) {
       }
       m = window_room(core, win, m, last_send_ns);
       if (m == 0) return;
-      sink.clear();
-      for (size_t j = 0; j < m; j++) {
-        const uint32_t i = job.entries.empty() ? uint32_t(k + j) : job.entries[k + j];
-        idx[j] = i;
-        build_probe_frames(core.wire, b.family, b.addrs.data() + size_t(i) * alen, b.port(i),
-                           (job.slot << kTagEntryBits) | i, sink, b.mac(i));
-      }
-      const size_t nf = sink.count();
-      iov.resize(nf);
-      msgs.resize(nf);
-      for (size_t q = 0; q < nf; q++) {
-        iov[q].iov_base = sink.bytes.data() + sink.offsets[q];
-        iov[q].iov_len = sink.lengths[q];
-        memset(&msgs[q], 0, sizeof msgs[q]);
-        msgs[q].msg_hdr.msg_iov = &iov[q];
-        msgs[q].msg_hdr.msg_iovlen = 1;
-        msgs[q].msg_hdr.msg_name = to;
-        msgs[q].msg_hdr.msg_namelen = sizeof *to;
-      }
-      for (size_t q = 0; q < nf; q += batch_max) {
-        const size_t chunk = std::min(batch_max, nf - q);
-        if (!bucket.acquire(chunk, core.stopping)) return;
-        if (q == 0) {
-          // Stamped (and counted into the window) before the frames leave, so that no reply can
-          // be captured ahead of its probe's stamp.
-          const uint32_t stamp = realtime_us32();
-          const bool windowed = core.window.load(std::memory_order_relaxed) != 0;
-          const uint64_t at = windowed ? monotonic_ns() : 0;
-          for (size_t j = 0; j < m; j++) {
-            const uint32_t i = idx[j];
-            b.sent_us[i].store(stamp, std::memory_order_relaxed);
-            const uint8_t t = b.tries[i].load(std::memory_order_relaxed);
-            if (t < 255) b.tries[i].store(uint8_t(t + 1), std::memory_order_relaxed);
-            if (windowed) {
-              if (!b.in_window[i].exchange(1, std::memory_order_relaxed)) core.outstanding.fetch_add(1, std::memory_order_relaxed);
-              win.push_back(WindowEntry{job.batch, i, stamp, at});
-            }
-          }
-        }
-        if (core.counters.first_send_ns.load(std::memory_order_relaxed) == 0) core.counters.first_send_ns = monotonic_ns();
-        send_all(core, msgs.data() + q, unsigned(chunk));
-        if (core.trace.on.load(std::memory_order_relaxed)) {
-          const double ms = realtime_ms();
-          for (size_t c = q; c < q + chunk; c++) core.trace.add(0, ms, static_cast<const uint8_t*>(iov[c].iov_base), iov[c].iov_len);
-        }
-        last_send_ns = monotonic_ns();
-        core.counters.last_send_ns = last_send_ns;
-        core.counters.sent += chunk;
-      }
+      if (send_entries(job, k, m) < 0) return;
       k += m;
+      b.sent_upto.store(job.entries.empty() ? uint32_t(k) : job.entries[k - 1] + 1);
     }
     b.job_end_ns = monotonic_ns();
     core.queued_probes -= total;
     core.sent_seq.store(job.seq);
+    b.pending_jobs.fetch_sub(1);
   }
 }
 

@@ -1,6 +1,8 @@
 // Everything of the wire below L4: Ethernet and IPv4/IPv6 headers, IPv4 options, fragments and
 // decoy sources (several frames per probe), the cookie, and the parse of a captured frame down to
 // the L4 protocol's own parser.
+#include <pcap/dlt.h>
+
 #include <cstring>
 
 #include "checksum.h"
@@ -194,17 +196,69 @@ static bool parse_quoted(const WireConfig& c, int family, const uint8_t* q, size
   return true;
 }
 
-bool parse_frame(const WireConfig& c, const uint8_t* f, size_t len, Reply& out) {
-  if (len < 14) return false;
-  size_t off = 12;
-  uint16_t type = get16(f + off);
-  while ((type == 0x8100 || type == 0x88a8) && len >= off + 6) {  // VLAN tags
-    off += 4;
-    type = get16(f + off);
+bool link_payload(int dlt, const uint8_t* f, size_t len, size_t& off, uint16_t& type) {
+  switch (dlt) {
+    case DLT_EN10MB: {
+      if (len < 14) return false;
+      off = 12;
+      type = get16(f + off);
+      while ((type == 0x8100 || type == 0x88a8) && len >= off + 6) {  // VLAN tags
+        off += 4;
+        type = get16(f + off);
+      }
+      off += 2;
+      return true;
+    }
+    case DLT_RAW:
+    case DLT_IPV4:
+    case DLT_IPV6:
+      // tun, WireGuard, ipip/gre tunnels: the packet is the IP packet; its version says which.
+      if (len < 1) return false;
+      off = 0;
+      type = (f[0] >> 4) == 4 ? 0x0800 : (f[0] >> 4) == 6 ? 0x86dd : 0;
+      return type != 0;
+    case DLT_LINUX_SLL:  // Linux "cooked" capture v1 (ppp, …): 16 bytes, the protocol last
+      if (len < 16) return false;
+      off = 16;
+      type = get16(f + 14);
+      return true;
+    case DLT_LINUX_SLL2:  // v2: 20 bytes, the protocol first
+      if (len < 20) return false;
+      off = 20;
+      type = get16(f);
+      return true;
+    case DLT_NULL:
+    case DLT_LOOP: {  // BSD loopback: a 4-byte address family (host order for NULL, network order for LOOP)
+      if (len < 4) return false;
+      uint32_t af;
+      if (dlt == DLT_LOOP) af = get32(f);
+      else memcpy(&af, f, 4);
+      off = 4;
+      type = af == 2 ? 0x0800 : (af == 10 || af == 24 || af == 28 || af == 30) ? 0x86dd : 0;
+      return type != 0;
+    }
+    default:
+      return false;
   }
-  off += 2;
-  const uint8_t* ip = f + off;
-  size_t iplen = len - off;
+}
+
+bool link_supported(int dlt) {
+  return dlt == DLT_EN10MB || dlt == DLT_RAW || dlt == DLT_IPV4 || dlt == DLT_IPV6 || dlt == DLT_LINUX_SLL ||
+         dlt == DLT_LINUX_SLL2 || dlt == DLT_NULL || dlt == DLT_LOOP;
+}
+
+bool parse_frame(const WireConfig& c, const uint8_t* f, size_t len, Reply& out) {
+  return parse_link_frame(c, DLT_EN10MB, f, len, out);
+}
+
+bool parse_link_frame(const WireConfig& c, int dlt, const uint8_t* f, size_t len, Reply& out) {
+  size_t off = 0;
+  uint16_t type = 0;
+  if (!link_payload(dlt, f, len, off, type)) return false;
+  return parse_ip_packet(c, type, f + off, len - off, out);
+}
+
+bool parse_ip_packet(const WireConfig& c, uint16_t type, const uint8_t* ip, size_t iplen, Reply& out) {
   const L4Proto* proto = l4_proto(c.ip_proto);
   if (!proto) return false;
   if (type == 0x0800) {
@@ -335,6 +389,19 @@ const char* wire_selftest() {
       p.tag_value != probe_cookie(c.key, 4, s4, d4, 40000, 80) + 77) {
     return "parse of a SYN-ACK";
   }
+  // The same reply captured on a tun (raw IP) and as a Linux cooked frame (v1, v2) parses alike.
+  Reply q;
+  if (!parse_link_frame(c, DLT_RAW, r + 14, sizeof r - 14, q) || q.tag_value != p.tag_value || q.ttl != 63) return "parse of a raw-IP SYN-ACK";
+  uint8_t sll[16 + 46] = {0};
+  put16(sll + 14, 0x0800);
+  memcpy(sll + 16, r + 14, 46);
+  if (!parse_link_frame(c, DLT_LINUX_SLL, sll, sizeof sll, q) || q.tag_value != p.tag_value) return "parse of a cooked (SLL) SYN-ACK";
+  uint8_t sll2[20 + 46] = {0};
+  put16(sll2, 0x0800);
+  memcpy(sll2 + 20, r + 14, 46);
+  if (!parse_link_frame(c, DLT_LINUX_SLL2, sll2, sizeof sll2, q) || q.tag_value != p.tag_value) return "parse of a cooked (SLL2) SYN-ACK";
+  if (parse_link_frame(c, DLT_RAW, r, sizeof r, q)) return "an Ethernet frame taken for raw IP";
+  if (link_supported(DLT_IEEE802_11)) return "802.11 taken for a supported link";
   return nullptr;
 }
 

@@ -195,6 +195,16 @@ size_t build_probe_frames(const WireConfig& c, int family, const uint8_t* daddr,
 // probe of it. Reads in place; false for anything else or anything truncated.
 bool parse_frame(const WireConfig& c, const uint8_t* frame, size_t len, Reply& out);
 
+// Link layers (pcap's datalink type, DLT_*): where a captured packet's IP header starts and its
+// ethertype (0x0800, 0x86dd). Ethernet (with VLAN tags), raw IP (tun, WireGuard, ipip/gre), Linux
+// cooked v1/v2 (ppp, …), BSD loopback. False for other link types or a truncated header.
+bool link_payload(int dlt, const uint8_t* frame, size_t len, size_t& ip_offset, uint16_t& ethertype);
+bool link_supported(int dlt);
+// parse_frame for a packet captured on a link of type `dlt`.
+bool parse_link_frame(const WireConfig& c, int dlt, const uint8_t* frame, size_t len, Reply& out);
+// The IP packet (ethertype 0x0800 or 0x86dd) part of parse_frame.
+bool parse_ip_packet(const WireConfig& c, uint16_t ethertype, const uint8_t* ip, size_t len, Reply& out);
+
 // The capture filter: replies to our addresses in the scan's protocol, and ICMP errors.
 std::string capture_filter(const WireConfig& c);
 

@@ -7,7 +7,8 @@
  * Bounded memory whatever the plan's size: hosts are discovered as they first appear in the probe
  * stream, one group per batch (the permutation spreads a /8's hosts over its first batches), held
  * batches wait only for their own hosts, and what is known of each host is 2 bits (host-states.ts).
- * With -sn (pingOnly) no probe batch leaves: the scan is discovery only.
+ * With -sn (pingOnly) no probe batch leaves: the scan is discovery only. Host groups
+ * (--max-hostgroup: hostgroup records between the groups' batches) are finished one at a time.
  */
 import {
   extendTrailer, isTrailer, probeBatchProblem, RecordStreamError, stageStream,
@@ -236,6 +237,7 @@ export function discoverRecords(opts: DiscoverOptions) {
     const held: ProbeBatch[] = [];
     let trailer: EndTrailer | undefined;
     let passed = 0;
+    const counters = { groups: 0 };
     const aborted = () => opts.signal?.aborted === true;
     const release = function* (): Generator<AnyRecord> {
       yield* d.out.splice(0, d.out.length);
@@ -256,6 +258,18 @@ export function discoverRecords(opts: DiscoverOptions) {
           continue;
         }
         if (isTrailer(rec)) { trailer = rec; break; }
+        if (rec.type === 'hostgroup') {
+          // --max-hostgroup: the group's hosts all get their verdicts (and its live probes go on)
+          // before the group's end passes, and only then is the next group pinged.
+          while (held.length > 0 && !aborted()) {
+            await d.step();
+            yield* release();
+            if (d.undecided === 0 && held.length > 0 && !d.decided(held[0]!)) throw new Error('discover: a host of a held batch has no verdict and none is coming');
+          }
+          counters.groups++;
+          yield rec;
+          continue;
+        }
         if (rec.type !== 'probes') { yield rec; continue; }
         const batch = rec as ProbeBatch;
         const problem = probeBatchProblem(batch);
@@ -281,7 +295,7 @@ export function discoverRecords(opts: DiscoverOptions) {
       await d.close();
     }
     yield* release();
-    yield extendTrailer(trailer, 'discover', { ...d.counters, passed }, aborted() || trailer === undefined);
+    yield extendTrailer(trailer, 'discover', { ...d.counters, passed, ...(counters.groups ? { hostGroups: counters.groups } : {}) }, aborted() || trailer === undefined);
   };
 }
 

@@ -26,7 +26,7 @@ export class LinkMap {
       const out: Array<{ ip: string; place: Place; hop: NextHop }> = [];
       for (let o = 0; o < addrs.length; o += width) {
         const ip = addrText(addrs, o, family);
-        out.push({ ip, place: 'local', hop: { nextHop: ip, onLink: false, ifname: 'lo', local: true, type: 'local' } });
+        out.push({ ip, place: 'local', hop: { nextHop: ip, onLink: false, ifname: 'lo', local: true, type: 'local', ipLink: false } });
       }
       return out;
     }
@@ -66,7 +66,8 @@ export class LinkMap {
     for (let o = 0; o < addrs.length; o += width) {
       const ip = addrText(addrs, o, family);
       const hop = this.byAddr.get(ip) ?? this.byPrefix.get(prefixKey(o))!;
-      const place: Place = hop.local ? 'local' : hop.type !== 'unicast' ? 'special' : hop.onLink ? 'link' : 'routed';
+      // A bare-IP link (tun, ppp, tunnels) has no ARP/ND: its hosts get the ping probes, as nmap does.
+      const place: Place = hop.local ? 'local' : hop.type !== 'unicast' ? 'special' : hop.onLink && !hop.ipLink ? 'link' : 'routed';
       out.push({ ip, place, hop });
     }
     // Per-address routes are only needed while their group is probed: the cache stays small.

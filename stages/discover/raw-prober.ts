@@ -1,11 +1,11 @@
 /**
- * The privileged ping: nmap's probes (-PE/-PP/-PM one ICMP engine, -PS, -PA, -PU one engine
- * each) through raw sessions, the same machinery as the port scan. A host is up at the first
+ * The privileged ping: nmap's probes (-PE/-PP/-PM one ICMP engine, -PS, -PA, -PU, -PY, -PO one
+ * engine each) through raw sessions, the same machinery as the port scan. A host is up at the first
  * answer that proves it (the module's verdict 'open'); down once every probe sent to it ran out
  * of retries (reason: an ICMP error a router sent, else no-response).
  */
 import type { PortRecord, ProbeBatch, ProgressRecord } from '../records/index.js';
-import { addrText, icmpPing, ICMP_ECHO, ICMP_MASK, ICMP_TIMESTAMP, RawSession, tcpAckPing, tcpSynPing, udpPing, type ProbeModule, type RawSessionOptions } from '../probes/index.js';
+import { addrText, icmpPing, ICMP_ECHO, ICMP_MASK, ICMP_TIMESTAMP, RawSession, tcpAckPing, tcpSynPing, udpPing, sctpInitPing, ipProtoPing, type ProbeModule, type RawSessionOptions } from '../probes/index.js';
 import type { HostProber, HostVerdict } from './prober.js';
 import type { PingProbes } from './ping-spec.js';
 
@@ -59,6 +59,9 @@ export class RawProber implements HostProber {
     if (p.syn.length) lane(tcpSynPing(opts.ignoreRst), () => p.syn.map((port) => [port, 6]));
     if (p.ack.length) lane(tcpAckPing(opts.ignoreRst), () => p.ack.map((port) => [port, 6]));
     if (p.udp.length) lane(udpPing, () => p.udp.map((port) => [port, 17]));
+    if (p.sctp.length) lane(sctpInitPing, () => p.sctp.map((port) => [port, 132]));
+    // -PO: the protocol number in the port column; the batch's protocol column says "ip" (0), as -sO's.
+    if (p.ipProto.length) lane(ipProtoPing, () => p.ipProto.map((proto) => [proto, 0]));
   }
 
   get undecided(): number {

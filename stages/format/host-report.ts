@@ -40,6 +40,12 @@ export function comparePorts(a: PortRecord, b: PortRecord): number {
   return (PROTO_ORDER[a.proto] ?? 9) - (PROTO_ORDER[b.proto] ?? 9) || a.port - b.port;
 }
 
+/**
+ * The services of a host without any (most hosts of a sweep): one shared empty map, not one per
+ * host. Only HostReports fills reports' maps, and it swaps this one for a new map first.
+ */
+const NO_SERVICES: Map<string, ServiceRecord> = new Map();
+
 type ReportRecord = PortRecord | HostRecord | ServiceRecord | OsRecord | TraceRecord;
 const REPORT_KINDS = new Set(['port', 'host', 'service', 'os', 'trace']);
 
@@ -74,16 +80,24 @@ export class HostReports {
 
   /** One report per host, in address order. */
   async *sorted(): AsyncGenerator<HostReport, void, undefined> {
+    yield* this.sortedSync();
+  }
+
+  /** The same, synchronously (the spilled runs are read in blocks: no promise per record). */
+  *sortedSync(): Generator<HostReport, void, undefined> {
     let cur: HostReport | undefined;
-    for await (const rec of this.spill.sorted()) {
+    for (const rec of this.spill.sortedSync()) {
       if (!cur || cur.ip !== rec.ip) {
         if (cur) yield cur;
-        cur = { ip: rec.ip, ports: [], services: new Map() };
+        cur = { ip: rec.ip, ports: [], services: NO_SERVICES };
       }
       switch (rec.type) {
         case 'port': cur.ports.push(rec); break;
         case 'host': cur.host = rec; break;
-        case 'service': cur.services.set(portKey(rec.port, rec.proto), rec); break;
+        case 'service':
+          if (cur.services === NO_SERVICES) cur.services = new Map();
+          cur.services.set(portKey(rec.port, rec.proto), rec);
+          break;
         case 'os': cur.os = rec; break;
         case 'trace': cur.trace = rec; break;
       }
@@ -155,7 +169,7 @@ export interface HiddenGroup {
 
 /** Splits a host's ports into listed ones and nmap's "Not shown" groups (per state, then protocol). */
 export function splitPorts(r: HostReport, view: Pick<ViewOptions, 'openOnly' | 'showProxied'>): { shown: PortRecord[]; hidden: HiddenGroup[] } {
-  const ports = [...r.ports].sort(comparePorts);
+  const ports = r.ports.length > 1 ? [...r.ports].sort(comparePorts) : r.ports;
   const counts = new Map<string, number>();
   let proxied = 0;
   for (const p of ports) {

@@ -129,8 +129,11 @@ export function formatRecords(opts: FormatOptions) {
         } else if (rec.type === 'end') {
           trailer = rec as EndTrailer;
         } else {
-          await begin();
-          for (const f of formats) await f.record(rec);
+          if (!begun) await begin();
+          for (const f of formats) {
+            const full = f.record(rec);
+            if (full) await full;
+          }
         }
         yield rec;
       }

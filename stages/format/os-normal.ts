@@ -138,7 +138,11 @@ export function osNormalLines(os: OsRecord, verbose: number): string[] {
       }
     }
   } else if (outcome === 'no-matches') {
-    if (fromStage && !unfit) {
+    if (fromStage && os.noMatchReason) {
+      if (verbose > 1 && unfit) lines.push(`OS fingerprint not ideal because: ${unfit}`);
+      lines.push(`No OS matches for host (${os.noMatchReason}).`);
+      fp(true);
+    } else if (fromStage && !unfit) {
       lines.push('No OS matches for host (If you know what OS is running on it, see https://nmap.org/submit/ ).');
       fp(true);
     } else if (fromStage) {

@@ -24,10 +24,10 @@ export function jsonLinesFormat(sink: OutputSink, view?: Pick<ViewOptions, 'open
     async begin(header: ScanHeader | undefined) {
       if (header) await line(header);
     },
-    async record(rec: AnyRecord) {
-      if (rec.type === 'probes') return;
-      if (view?.openOnly && rec.type === 'port' && !shownWithOpen(rec as PortRecord, view)) return;
-      await line(rec);
+    record(rec: AnyRecord) {
+      if (rec.type === 'probes') return undefined;
+      if (view?.openOnly && rec.type === 'port' && !shownWithOpen(rec as PortRecord, view)) return undefined;
+      return line(rec);
     },
     async end(trailer: EndTrailer | undefined) {
       if (trailer) await line(trailer);

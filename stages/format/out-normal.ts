@@ -103,16 +103,18 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
   const summary = notShown(hidden);
   if (summary) lines.push(summary);
   else if (shown.length > 0) lines.push(''); // nmap leaves a blank line where no "Not shown" line is
+  // Each listed port's service, looked up once (the table, the fingerprints and Service Info use it).
+  const found = shown.map((p) => serviceFor(r, p, view));
   if (shown.length > 0) {
-    const withVersion = shown.some((p) => serviceFor(r, p, view).svc?.product !== undefined);
+    const withVersion = found.some((f) => f.svc?.product !== undefined);
     // -sO lists protocol numbers: nmap's PROTOCOL column, the number alone
     const protocols = shown.every((p) => p.proto === 'ip');
     const head = [protocols ? 'PROTOCOL' : 'PORT', 'STATE', 'SERVICE'];
     if (view.reason) head.push('REASON');
     if (withVersion) head.push('VERSION');
     const rows = [head];
-    for (const p of shown) {
-      const { name, svc } = serviceFor(r, p, view);
+    for (const [i, p] of shown.entries()) {
+      const { name, svc } = found[i]!;
       // nmap's normal output: ssl/http for a service found inside TLS, http? for a guess from the table.
       const shown = svc ? `${svc.tunnel === 'ssl' ? 'ssl/' : ''}${svc.name}${svc.method === 'table' ? '?' : ''}` : name;
       const row = [p.proto === 'ip' ? String(p.port) : `${p.port}/${p.proto}`, p.proxied ? `${p.state} (proxied?)` : p.state, oneLine(shown ?? 'unknown')];
@@ -127,7 +129,7 @@ function hostBlock(r: HostReport, view: ViewOptions, names: HostNames, scripts?:
     });
   }
   if (shown.length > 0) {
-    const fps = shown.map((p) => serviceFor(r, p, view).svc?.servicefp).filter((fp): fp is string => !!fp);
+    const fps = found.map((f) => f.svc?.servicefp).filter((fp): fp is string => !!fp);
     lines.push(...unrecognizedBlock(fps.map(oneLine)));
   }
   if (r.host?.middlebox) lines.push(oneLine(middleboxNote(r.host.middlebox)));
@@ -189,9 +191,10 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
         await sink.write(`Starting prtip ${version} at ${shortClock(started)}\n`);
       }
     },
-    async record(rec: AnyRecord) {
-      if (isReportRecord(rec)) await reports.add(rec);
-      else scripts.add(rec);
+    record(rec: AnyRecord) {
+      if (isReportRecord(rec)) return reports.add(rec);
+      scripts.add(rec);
+      return undefined;
     },
     async end(trailer: EndTrailer | undefined) {
       let up = 0;
@@ -199,23 +202,24 @@ export function normalFormat(sink: OutputSink, view: ViewOptions): OutputFormat 
       let onlyProxied = 0;
       let listed = 0;
       if (scripts.pre.length > 0) await sink.write(`Pre-scan script results:\n${normalScripts(scripts.pre).join('\n')}\n`);
-      for await (const r of reports.sorted()) {
+      // One host at a time, synchronously; a write waits only when the output's stream is full.
+      for (const r of reports.sortedSync()) {
         seen++;
+        let text: string | undefined;
         if (isListed(r)) {
           listed++;
-          await sink.write(`prtip scan report for ${hostName(r, names)}\n`);
-          continue;
+          text = `prtip scan report for ${hostName(r, names)}\n`;
+        } else if (!isUp(r)) {
+          if ((view.verbose ?? 0) > 0) text = downBlock(r, view, names);
+        } else {
+          up++;
+          if (view.openOnly && !hasOpen(r, view)) {
+            if (hasOpen(r, { showProxied: true })) onlyProxied++;
+          } else text = hostBlock(r, view, names, scripts);
         }
-        if (!isUp(r)) {
-          if ((view.verbose ?? 0) > 0) await sink.write(downBlock(r, view, names));
-          continue;
-        }
-        up++;
-        if (view.openOnly && !hasOpen(r, view)) {
-          if (hasOpen(r, { showProxied: true })) onlyProxied++;
-          continue;
-        }
-        await sink.write(hostBlock(r, view, names, scripts));
+        if (text === undefined) continue;
+        const full = sink.write(text);
+        if (full) await full;
       }
       if (onlyProxied > 0) {
         await sink.write(`Not shown: ${plural(onlyProxied, 'host', 's')} whose every open port is marked proxied (a SYN proxy, tarpit or balancer answered; --show-proxied lists them)\n`);

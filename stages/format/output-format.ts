@@ -11,7 +11,7 @@ export interface ViewOptions {
   reason: boolean;
   /** -v level: 1 also reports hosts that are down (normal, XML, grepable). */
   verbose?: number;
-  /** Records a per-host report holds in memory before spilling sorted runs to disk (default 20000). */
+  /** Records a per-host report holds in memory before spilling sorted runs to disk (default 250000). */
   reportMemoryRecords?: number;
   /** Service name for a port from the services table (nmap-services), when known. */
   serviceName: (port: number, proto: string) => string | undefined;
@@ -23,7 +23,8 @@ export interface ViewOptions {
  */
 export interface OutputFormat {
   begin(header: ScanHeader | undefined): Promise<void>;
-  record(rec: AnyRecord): Promise<void>;
+  /** A promise only when the caller must wait (an output's stream is full); formats on the hot path return undefined. */
+  record(rec: AnyRecord): Promise<void> | void;
   end(trailer: EndTrailer | undefined): Promise<void>;
 }
 

@@ -25,10 +25,11 @@ export class OutputSink {
     return new OutputSink(path, fs.createWriteStream(path), true);
   }
 
-  async write(text: string): Promise<void> {
+  /** Gathers text; a promise only when it had to be written out and the stream is full (await it then). */
+  write(text: string): Promise<void> | undefined {
     this.pending.push(text);
     this.pendingBytes += text.length;
-    if (this.pendingBytes >= COALESCE_BYTES) return this.flush();
+    if (this.pendingBytes >= COALESCE_BYTES) return this.flushNow();
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
@@ -40,11 +41,17 @@ export class OutputSink {
 
   /** Writes out what was gathered; resolves when the stream can take more. */
   async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
+    await this.flushNow();
+  }
+
+  /** Writes out what was gathered; a promise only when the stream asks to wait for 'drain'. */
+  private flushNow(): Promise<void> | undefined {
+    if (this.pending.length === 0) return undefined;
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
     this.pending = [];
     this.pendingBytes = 0;
-    if (!this.stream.write(text)) await once(this.stream, 'drain');
+    if (!this.stream.write(text)) return once(this.stream, 'drain').then(() => {});
+    return undefined;
   }
 
   async close(): Promise<void> {

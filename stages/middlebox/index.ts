@@ -202,6 +202,15 @@ export class MiddleboxWatch {
     else opts.signal?.addEventListener('abort', () => this.abort.abort(), { once: true });
   }
 
+  /**
+   * Whether records can become ready without new input: a check still running, or a watched host
+   * holding records that the quiet timer may judge. When not, the stage waits on its input alone
+   * (racing it against whenReady() made three promises per record, a tenth of a /16 sweep's CPU).
+   */
+  mayReleaseLater(): boolean {
+    return this.pending.size > 0 || this.holding.size > 0;
+  }
+
   /** Records ready to go on, in order. */
   take(): AnyRecord[] {
     return this.ready.splice(0);
@@ -540,7 +549,7 @@ export function middleboxRecords(opts: MiddleboxOptions = {}) {
     quiet.unref();
     try {
     for (;;) {
-      const got = await Promise.race([next, watch.whenReady().then(() => undefined)]);
+      const got = watch.mayReleaseLater() ? await Promise.race([next, watch.whenReady().then(() => undefined)]) : await next;
       yield* watch.take();
       if (got === undefined) continue;
       if (got.done) break;

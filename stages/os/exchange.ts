@@ -12,8 +12,8 @@ import { PRTIP_VERSION, type OsRecord } from '../records/index.js';
 import { decodeIpv4Reply } from './decode.js';
 import { computeFingerprint, type OsRoundResult } from './fingerprint.js';
 import { matchFingerprint, type OsMatchResult } from './match.js';
-import { OS_PROBES, OsReplyCollector, type OsProbeName } from './probes.js';
-import { buildOsProbes, type BuiltProbe, type OsRoundWire } from './packets.js';
+import { OS_PROBES, OsReplyCollector, type OsProbeName, type OsTcpProbeSpec } from './probes.js';
+import { buildOsProbe, buildOsProbes, type BuiltProbe, type OsRoundWire } from './packets.js';
 import { buildOsRecord } from './record.js';
 import type { OsProbeContext } from './responses.js';
 import { bestRound, pauseBeforeRound, resultsUnreliable, roundIsFinal, roundsFor, unfitReason } from './rounds.js';
@@ -61,12 +61,21 @@ interface RoundOutcome {
 
 /** One round: send, collect, resend what is missing once, compute and match. */
 async function runRound(native: NativeEngine, ex: RawExchange, ip: string, ports: OsHostPorts, o: OsHostOptions): Promise<RoundOutcome> {
-  const base = randomInt(33000, 60000 - OS_PROBES.length);
+  const base = randomInt(33000, 60000 - OS_PROBES.length - 7);
   const sourcePort = {} as Record<OsProbeName, number>;
   const ipId = {} as Record<OsProbeName, number>;
   OS_PROBES.forEach((p, i) => {
     sourcePort[p.name] = base + i;
     ipId[p.name] = randomInt(0, 0x10000);
+  });
+  // T1, resent when SEQ1 goes unanswered, has a source port of its own so its reply pairs with it.
+  sourcePort.T1 = base + OS_PROBES.length;
+  ipId.T1 = randomInt(0, 0x10000);
+  // So do TOPS1–6, the SEQ probes resent for OPS/WIN.
+  const tops = [1, 2, 3, 4, 5, 6].map((i) => `TOPS${i}` as OsProbeName);
+  tops.forEach((n, i) => {
+    sourcePort[n] = base + OS_PROBES.length + 1 + i;
+    ipId[n] = randomInt(0, 0x10000);
   });
   const wire: OsRoundWire = {
     srcMac: o.route.srcMac, dstMac: o.dstMac, src: o.route.sourceBytes, dst: Uint8Array.from(ip.split('.').map(Number)),
@@ -79,7 +88,8 @@ async function runRound(native: NativeEngine, ex: RawExchange, ip: string, ports
   const probes = buildOsProbes(wire, native.checksum).filter((p) => ports.openTcpPort !== null || p.spec.kind !== 'tcp' || p.spec.port === 'closed');
   const collector = new OsReplyCollector({
     tcpSource: sourcePort, openTcpPort: ports.openTcpPort, closedTcpPort: ports.closedTcpPort,
-    icmpId: wire.icmpId, udpSource: sourcePort.U1, udpDest: ports.closedUdpPort,
+    icmpId: wire.icmpId, udpSource: sourcePort.U1, udpDest: ports.closedUdpPort, t1Source: sourcePort.T1,
+    topsSource: tops.map((n) => sourcePort[n]),
   });
   let lastReplyRttUs = 0;
   const sentAt = new Map<OsProbeName, number>();
@@ -95,10 +105,11 @@ async function runRound(native: NativeEngine, ex: RawExchange, ip: string, ports
   const send = (p: BuiltProbe) => {
     sentAt.set(p.name, ex.send(p.frame));
   };
+  const sentProbes: BuiltProbe[] = [...probes];
   const waitForReplies = async () => {
     // Long enough for the slowest reply seen so far, four times over, within 0.3–2 s.
     const deadline = Date.now() + Math.min(2000, Math.max(300, (4 * lastReplyRttUs) / 1000 + 100));
-    while (Date.now() < deadline && collector.missing().some((n) => probes.some((p) => p.name === n))) {
+    while (Date.now() < deadline && sentProbes.some((p) => !collector.answered(p.name))) {
       await sleep(5);
       drain();
     }
@@ -113,6 +124,19 @@ async function runRound(native: NativeEngine, ex: RawExchange, ip: string, ports
     send(seq[i]!);
     drain();
   }
+  drain();
+  // nmap's TUI phase sends an unanswered SEQ probe again as TOPS (seq = base, before ECN) for its
+  // O/W, and SEQ1 once more as T1 (after ECN) for the T1 test: SEQ packets on source ports of
+  // their own, retransmitted like the other TUI probes.
+  const ecnAt = rest.findIndex((p) => p.name === 'ECN');
+  const again = seq.filter((p) => !collector.answered(p.name)).map((p) => {
+    const i = Number(p.name.slice(3)) - 1;
+    return buildOsProbe({ ...(p.spec as OsTcpProbeSpec), name: tops[i]!, seqOffset: 0 }, wire, native.checksum);
+  });
+  const seq1 = seq.find((p) => p.name === 'SEQ1');
+  const t1 = seq1 && !collector.answered('SEQ1') ? [buildOsProbe({ ...(seq1.spec as OsTcpProbeSpec), name: 'T1' }, wire, native.checksum)] : [];
+  if (ecnAt >= 0) rest.splice(ecnAt, 1, ...again, rest[ecnAt]!, ...t1);
+  sentProbes.push(...again, ...t1);
   for (const p of rest) send(p);
   await waitForReplies();
   // nmap sends an unanswered ECN/T/IE/U1 probe up to three more times (four in all).
@@ -179,9 +203,9 @@ export async function osDetectHost(ip: string, ports: OsHostPorts, o: OsHostOpti
   const udpKnown = ports.closedUdpPortKnown || rounds.some((x) => x.u1Answered);
   const good = reason === null;
   const fingerprint = submissionText({
-    version: PRTIP_VERSION, time: new Date(), openTcpPort: ports.openTcpPort, closedTcpPort: ports.closedTcpPort,
+    version: PRTIP_VERSION, time: new Date(), openTcpPort: ports.openTcpPort, closedTcpPort: ports.closedTcpPortKnown ? ports.closedTcpPort : null,
     closedUdpPort: udpKnown ? ports.closedUdpPort : null, privateAddress: isPrivateIpv4(ip), distance: hops, distanceMethod: dMethod, good,
-    ...(o.route.onLink && !o.route.local ? { mac: macText(o.dstMac) } : {}), platform: platformTriple(),
+    ...(o.route.onLink && !o.route.local && !o.route.ipLink ? { mac: macText(o.dstMac) } : {}), platform: platformTriple(),
   }, rounds.map((x) => x.result.fingerprint), good);
   const rec = buildOsRecord({
     ip, round: best.result, match: best.match, fingerprint,

@@ -246,6 +246,12 @@ export function computeFingerprint(ctx: OsProbeContext, replies: OsReplies): OsR
     if (ops[n] === undefined) ops[n] = tcpOptionString(r);
     if (win[n] === undefined) win[n] = hex(r.window);
   }
+  // TOPS replies (nmap's TUI-phase resends of unanswered SEQ probes) fill the O/W they left out.
+  replies.tops?.forEach((r, n) => {
+    if (!r || n > 5) return;
+    if (ops[n] === undefined) ops[n] = tcpOptionString(r);
+    if (win[n] === undefined) win[n] = hex(r.window);
+  });
   if (!tests[T1] && replies.t[0]) tests[T1] = tcpTest(replies.t[0], ctx, true);
   if (replies.ecn) tests[3] = ecnTest(replies.ecn);
   const closedIpids: number[] = [];

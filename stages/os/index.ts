@@ -28,6 +28,10 @@ export {
   OS_PROBES, OS_TCP_OPTION_SETS, OS_TCP_WINDOWS, OsReplyCollector,
   type OsIcmpProbeSpec, type OsProbeName, type OsProbeSpec, type OsRoundPorts, type OsTcpProbeSpec, type OsUdpProbeSpec,
 } from './probes.js';
-export { osRecords, choosePorts, checkOsPrivileges, OS_IPV6_REASON, type OsStageOptions } from './stage.js';
+export { osRecords, choosePorts, choosePorts6, checkOsPrivileges, type OsStageOptions } from './stage.js';
+export { OS6_NO_DATABASE, osDetectHost6, type Os6HostPorts } from './exchange6.js';
+export * from './fingerprint6.js';
+export * from './probes6.js';
+export * from './packets6.js';
 export { osDetectHost, type OsHostOptions, type OsHostPorts } from './exchange.js';
 export { buildOsProbe, buildOsProbes, type BuiltProbe, type OsRoundWire } from './packets.js';

@@ -12,7 +12,11 @@ import type { OsIcmpEchoReply, OsIcmpUnreachReply, OsReplies, OsTcpReply } from 
 export type OsProbeName =
   | 'SEQ1' | 'SEQ2' | 'SEQ3' | 'SEQ4' | 'SEQ5' | 'SEQ6'
   | 'ECN' | 'T2' | 'T3' | 'T4' | 'T5' | 'T6' | 'T7'
-  | 'IE1' | 'IE2' | 'U1';
+  | 'IE1' | 'IE2' | 'U1'
+  /** SEQ1 sent again in the TUI phase when SEQ1 got no reply (its answer is the T1 test). */
+  | 'T1'
+  /** SEQ i sent again (seq = base) in the TUI phase when SEQ i got no reply: its answer gives Oi and Wi. */
+  | 'TOPS1' | 'TOPS2' | 'TOPS3' | 'TOPS4' | 'TOPS5' | 'TOPS6';
 
 export interface OsTcpProbeSpec {
   kind: 'tcp';
@@ -111,6 +115,10 @@ export interface OsRoundPorts {
   icmpId: number;
   udpSource: number;
   udpDest: number;
+  /** The source port of a resent T1, when one is sent. */
+  t1Source?: number;
+  /** The source ports of resent OPS/WIN probes TOPS1–6. */
+  topsSource?: number[];
 }
 
 /**
@@ -130,6 +138,10 @@ export class OsReplyCollector {
       const dport = p.port === 'open' ? ports.openTcpPort : ports.closedTcpPort;
       if (sport !== undefined && dport !== null) this.byTcp.set(`${dport}>${sport}`, p.name);
     }
+    if (ports.t1Source !== undefined && ports.openTcpPort !== null) this.byTcp.set(`${ports.openTcpPort}>${ports.t1Source}`, 'T1');
+    ports.topsSource?.forEach((sport, i) => {
+      if (ports.openTcpPort !== null) this.byTcp.set(`${ports.openTcpPort}>${sport}`, `TOPS${i + 1}` as OsProbeName);
+    });
   }
 
   /** Takes a reply; returns the probe it answers, or undefined (not ours, or a duplicate). */
@@ -163,8 +175,9 @@ export class OsReplyCollector {
     const tcp = (n: OsProbeName) => (this.got.get(n) as OsTcpReply | undefined) ?? null;
     return {
       seq: [...this.seqOrder],
+      tops: [1, 2, 3, 4, 5, 6].map((i) => tcp(`TOPS${i}` as OsProbeName)),
       ecn: tcp('ECN'),
-      t: [null, tcp('T2'), tcp('T3'), tcp('T4'), tcp('T5'), tcp('T6'), tcp('T7')],
+      t: [tcp('T1'), tcp('T2'), tcp('T3'), tcp('T4'), tcp('T5'), tcp('T6'), tcp('T7')],
       u1: (this.got.get('U1') as OsIcmpUnreachReply | undefined) ?? null,
       ie: [(this.got.get('IE1') as OsIcmpEchoReply | undefined) ?? null, (this.got.get('IE2') as OsIcmpEchoReply | undefined) ?? null],
     };

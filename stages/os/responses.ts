@@ -113,6 +113,11 @@ export interface OsProbeContext {
 export interface OsReplies {
   /** SEQ1–SEQ6, in the order the replies arrived (normally probe order): each is [probe index 0–5, reply]. */
   seq: Array<[number, OsTcpReply]>;
+  /**
+   * Replies to TOPS1–6, the SEQ probes nmap sends again (seq = base) in the TUI phase for SEQ
+   * probes that got none: each gives the O and W of its SEQ index when the SEQ reply is missing.
+   */
+  tops?: Array<OsTcpReply | null>;
   ecn: OsTcpReply | null;
   /**
    * T1–T7 by index 0–6. T1 normally comes from SEQ1's reply and may be left null here; a T1

@@ -1,7 +1,7 @@
 /**
  * `prtip os` / -O: the OS-detection stage. Passes every record through; remembers each host's
- * state and port records; at the end of the stream OS-scans the up IPv4 hosts (several at once,
- * each with its own 100 ms SEQ spacing) and emits an os record per host before the trailer.
+ * state and port records; at the end of the stream OS-scans the up hosts (several at once, each
+ * with its own 100 ms SEQ spacing; IPv6 hosts with nmap's IPv6 probes, exchange6.ts) and emits an os record per host before the trailer.
  */
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
@@ -10,6 +10,7 @@ import { loadOsDb } from '../datafiles/os-db.js';
 import { macBytes, resolveNeighbours, resolveRawRoute, type RouteOverrides } from '../probes/routing.js';
 import { extendTrailer, UserInputError, type AnyRecord, type EndTrailer, type PortRecord } from '../records/index.js';
 import { osDetectHost, type OsHostPorts } from './exchange.js';
+import { osDetectHost6, type Os6HostPorts } from './exchange6.js';
 import { checkMaxOsTries, DEFAULT_MAX_OS_TRIES, hostQualifies } from './rounds.js';
 
 export interface OsStageOptions {
@@ -30,8 +31,6 @@ export interface OsStageOptions {
   signal?: AbortSignal;
   onWarning?: (message: string) => void;
 }
-
-export const OS_IPV6_REASON = 'OS detection of IPv6 hosts is not available: nmap classifies IPv6 with a model compiled into its binary, not a data file prtip can read';
 
 /** Refuses -O where it cannot run: no raw-socket access. */
 export function checkOsPrivileges(): void {
@@ -64,6 +63,25 @@ export function choosePorts(ports: PortRecord[]): OsHostPorts {
   };
 }
 
+/**
+ * nmap's IPv6 port choice (FPHost::choose_osscan_ports): the same order, but without a closed or
+ * unfiltered TCP port the probes to a closed port are not sent (no random fallback).
+ */
+export function choosePorts6(ports: PortRecord[]): Os6HostPorts {
+  const tcp = ports.filter((p) => p.proto === 'tcp').sort((a, b) => a.port - b.port);
+  const udp = ports.filter((p) => p.proto === 'udp').sort((a, b) => a.port - b.port);
+  const first = (list: PortRecord[], state: string) => list.find((p) => p.state === state && p.port > 0)?.port;
+  const closed = first(tcp, 'closed');
+  const closedUdp = first(udp, 'closed');
+  return {
+    openTcpPort: first(tcp, 'open') ?? null,
+    closedTcpPort: closed ?? first(tcp, 'unfiltered') ?? null,
+    closedTcpPortKnown: closed !== undefined,
+    closedUdpPort: closedUdp ?? first(udp, 'unfiltered') ?? randomInt(30000, 44781),
+    closedUdpPortKnown: closedUdp !== undefined,
+  };
+}
+
 export function osRecords(options: OsStageOptions = {}) {
   const maxOsTries = options.maxOsTries ?? DEFAULT_MAX_OS_TRIES;
   const bad = checkMaxOsTries(maxOsTries);
@@ -92,11 +110,6 @@ export function osRecords(options: OsStageOptions = {}) {
     const counters = { hosts: 0, skipped: 0, failed: 0 };
     const queue: Array<[string, OsHostPorts]> = [];
     for (const ip of up) {
-      if (net.isIP(ip) === 6) {
-        options.onWarning?.(`${ip}: ${OS_IPV6_REASON}`);
-        counters.skipped++;
-        continue;
-      }
       const chosen = choosePorts(ports.get(ip) ?? []);
       if (!hostQualifies(chosen.openCount, chosen.closedCount, options.limit === true)) { counters.skipped++; continue; }
       queue.push([ip, chosen]);
@@ -106,14 +119,22 @@ export function osRecords(options: OsStageOptions = {}) {
     let active = 0;
     const runOne = async (ip: string, chosen: OsHostPorts) => {
       try {
+        const family = net.isIP(ip) === 6 ? 6 : 4;
         const route = await resolveRawRoute(ip, options.route ?? {});
         let dstMac = route.nextHopMac;
-        if (route.onLink && !route.local) {
-          const found = (await resolveNeighbours(route.ifname, 4, [ip])).get(ip);
-          if (!found) throw new Error(`no ARP answer from ${ip}`);
+        if (route.onLink && !route.local && !route.ipLink) {
+          const found = (await resolveNeighbours(route.ifname, family, [ip])).get(ip);
+          if (!found) throw new Error(`no ${family === 6 ? 'neighbour advertisement' : 'ARP answer'} from ${ip}`);
           dstMac = found;
         }
         if (route.local) dstMac = macBytes('00:00:00:00:00:00');
+        if (family === 6) {
+          done.push(await osDetectHost6(ip, choosePorts6(ports.get(ip) ?? []), {
+            maxOsTries, scanDelayMs: options.scanDelayMs ?? 0, route, dstMac, ...(options.signal ? { signal: options.signal } : {}),
+          }));
+          counters.hosts++;
+          return;
+        }
         done.push(await osDetectHost(ip, chosen, {
           db, maxOsTries, guess: options.guess === true, scanDelayMs: options.scanDelayMs ?? 0, timingLevel: options.timingLevel ?? 3,
           udpScan, route, dstMac, ...(options.signal ? { signal: options.signal } : {}),

@@ -34,6 +34,8 @@ export interface ScanInfo {
   mac?: string;
   /** Platform triple (P=), e.g. x86_64-pc-linux-gnu. */
   platform: string;
+  /** E=: the engine, 4 (IPv4, the default) or 6 (IPv6). */
+  engine?: '4' | '6';
 }
 
 const DC: Record<DistanceMethod, string> = { localhost: 'L', direct: 'D', icmp: 'I', traceroute: 'T' };
@@ -57,7 +59,7 @@ export function platformTriple(arch: string = process.arch, platform: string = p
 
 export function scanLine(s: ScanInfo): string {
   const port = (p: number | null) => (p === null || p < 0 ? '' : String(p));
-  let out = `SCAN(V=${s.version}%E=4%D=${s.time.getMonth() + 1}/${s.time.getDate()}`;
+  let out = `SCAN(V=${s.version}%E=${s.engine ?? '4'}%D=${s.time.getMonth() + 1}/${s.time.getDate()}`;
   out += `%OT=${port(s.openTcpPort)}%CT=${port(s.closedTcpPort)}%CU=${port(s.closedUdpPort)}`;
   out += `%PV=${s.privateAddress ? 'Y' : 'N'}`;
   if (s.distance !== null) out += `%DS=${s.distance}`;

@@ -1,5 +1,5 @@
 /**
- * Host discovery's raw probe modules (nmap's -PE/-PP/-PM, -PS, -PA, -PU): the same interface as a
+ * Host discovery's raw probe modules (nmap's -PE/-PP/-PM, -PS, -PA, -PU, -PY, -PO): the same interface as a
  * scan type's, run by the same raw session, but a verdict here speaks of the host, not the port —
  * state 'open' means "this answer proves the host up" (reason: nmap's word for the answer), and
  * 'filtered' an answer that proves nothing by itself (an ICMP error from a router on the way).
@@ -10,6 +10,9 @@ import type { ProbeModule, Verdict } from './module.js';
 import type { ReplyView } from './reply.js';
 import { synScan, ackScan } from './scan-tcp.js';
 import { udpScan } from './scan-udp.js';
+import { sctpInitScan } from './scan-sctp.js';
+import { ipProtoScan } from './scan-ipproto.js';
+import { SCTP_CHUNK } from '../../native/index.js';
 import { RAW_TIMING } from './timing.js';
 
 /** ICMP request types the ICMP module sends, as the port column carries them. */
@@ -78,6 +81,34 @@ export const udpPing: ProbeModule = {
     if (r.isUdp) return up('udp-response');
     if (r.isIcmp && isPortUnreachable(r.family, r.icmpType, r.icmpCode) && r.fromTarget) return up('port-unreach');
     return r.isIcmp ? icmpError(r) : undefined;
+  },
+  noAnswer: silence,
+};
+
+/** -PY: an SCTP INIT; an INIT-ACK (a listening port) or an ABORT (a closed one) proves the host up. */
+export const sctpInitPing: ProbeModule = {
+  ...sctpInitScan, name: 'sctp-ping', flag: '-PY', title: 'SCTP INIT ping', help: 'SCTP INIT to the given ports',
+  classify(r) {
+    if (r.isSctp) return r.sctpChunk === SCTP_CHUNK.initAck ? up('init-ack') : r.sctpChunk === SCTP_CHUNK.abort ? up('abort') : undefined;
+    return r.isIcmp ? icmpError(r) : undefined;
+  },
+  noAnswer: silence,
+};
+
+/**
+ * -PO: one packet per IP protocol (the port column carries the protocol number), with the header
+ * -sO gives it (ICMP echo, IGMP query, TCP ACK, UDP, SCTP INIT; others bare). Any packet of the
+ * protocol back proves the host up (nmap's reason: proto-response, whatever the protocol — an
+ * echo reply or a RST too), and so does any ICMP error the target itself sends: a protocol
+ * unreachable (proto-unreach), a port unreachable to the UDP probe, an ICMPv6 parameter problem.
+ */
+export const ipProtoPing: ProbeModule = {
+  ...ipProtoScan, name: 'ipproto-ping', flag: '-PO', title: 'IP protocol ping', help: 'IP packets of the given protocols',
+  classify(r) {
+    // ICMPv6 parameter problem: the target read the packet (an unknown next header, or a bad field).
+    if (r.isIcmp && r.family === 6 && r.icmpType === 4) return r.fromTarget ? up('param-problem') : unproven('param-problem');
+    if (r.isIcmp) return icmpError(r);
+    return up('proto-response');
   },
   noAnswer: silence,
 };

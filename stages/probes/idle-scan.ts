@@ -120,6 +120,11 @@ export class IdleScanner implements ScanEngine {
     yield* this.drain();
   }
 
+  /** Nothing is kept between groups: the end of one is the end of its probes in flight. */
+  finishGroup(): AsyncGenerator<Decided, void, undefined> {
+    return this.finish();
+  }
+
   async *finish(): AsyncGenerator<Decided, void, undefined> {
     yield* this.drain();
   }
@@ -139,7 +144,7 @@ export class IdleScanner implements ScanEngine {
     const route = await resolveRawRoute(this.zombie.host, { iface: this.opts.iface, source: this.opts.sourceAddress });
     if (route.local) throw new UserInputError(`-sI: the zombie ${this.zombie.host} is this machine`);
     this.route = route;
-    this.zombieMac = route.onLink ? (await resolveNeighbours(route.ifname, 4, [this.zombie.host])).get(this.zombie.host) : route.nextHopMac;
+    this.zombieMac = route.onLink && !route.ipLink ? (await resolveNeighbours(route.ifname, 4, [this.zombie.host])).get(this.zombie.host) : route.nextHopMac;
     if (!this.zombieMac) throw new UserInputError(`-sI: the zombie ${this.zombie.host} does not answer ARP on ${route.ifname}`);
     this.ex = new this.native.RawExchange(route.ifname, `tcp and src host ${this.zombie.host} and src port ${this.zombie.port} and dst port ${this.sport}`);
     const ids: number[] = [];
@@ -207,7 +212,7 @@ export class IdleScanner implements ScanEngine {
     if (known) return known;
     const r = await resolveRawRoute(ip, { iface: this.opts.iface, source: this.opts.sourceAddress });
     if (r.ifname !== this.route!.ifname) throw new UserInputError(`-sI: ${ip} is reached through ${r.ifname}, the zombie through ${this.route!.ifname}: both must share an interface`);
-    const mac = r.onLink ? (await resolveNeighbours(r.ifname, 4, [ip])).get(ip) : r.nextHopMac;
+    const mac = r.onLink && !r.ipLink ? (await resolveNeighbours(r.ifname, 4, [ip])).get(ip) : r.nextHopMac;
     if (!mac) throw new UserInputError(`-sI: ${ip} does not answer ARP on ${r.ifname}`);
     // 4 SYN/ACKs "from the target": the zombie answers each with a RST (to the target), spending 4 IDs.
     const before = await this.probeZombie(this.waitMs * 2);

@@ -10,7 +10,7 @@ export { RawSession, type RawSessionOptions, type RawCounters } from './raw-sess
 export { ReplyView, replyLayout, addrText } from './reply.js';
 export { RAW_TIMING, resolveTiming, type ResolvedTiming, type TimingFlags } from './timing.js';
 export { CongestionControl, RetryAllowance } from './congestion.js';
-export { icmpPing, tcpSynPing, tcpAckPing, udpPing, ICMP_ECHO, ICMP_TIMESTAMP, ICMP_MASK } from './discovery-probes.js';
+export { icmpPing, tcpSynPing, tcpAckPing, udpPing, sctpInitPing, ipProtoPing, ICMP_ECHO, ICMP_TIMESTAMP, ICMP_MASK } from './discovery-probes.js';
 export { tcpFlagScan, closedOnReset, type TcpFlagScanSpec } from './tcp-flag-scan.js';
 export { flagsOf, parseScanFlags, TCP_FLAG_BITS } from './tcp-flags.js';
 export { IcmpRateLimitWatch, type RoundResult } from './icmp-ratelimit.js';

@@ -15,9 +15,9 @@ import { loadNative, type RawEngine, type RawEngineConfig } from '../../native/i
 import { PROTO_NUMBER, UserInputError, type PortRecord, type ProbeBatch, type ProgressRecord } from '../records/index.js';
 import type { ProbeModule, WireContext } from './module.js';
 import { addrText, ReplyView } from './reply.js';
-import { nextHopsOf, resolveNeighbours, resolveRawRoute, type NextHop, type RawRoute } from './routing.js';
+import { linkState, nextHopsOf, resolveNeighbours, resolveRawRoute, type NextHop, type RawRoute } from './routing.js';
 import { RttEstimator, HostRtt } from './rtt.js';
-import { CongestionControl, RetryAllowance } from './congestion.js';
+import { CongestionControl, HostPacing, RetryAllowance } from './congestion.js';
 import type { ScanEngine } from './scan-engine.js';
 import { IcmpRateLimitWatch } from './icmp-ratelimit.js';
 import { resolveEvasion, type EvasionOptions } from './evasion.js';
@@ -70,6 +70,12 @@ export interface RawSessionOptions {
   onWarning?: (message: string) => void;
   /** --packet-trace: nmap's SENT/RCVD line for every frame sent and packet captured. */
   packetTrace?: PacketTrace;
+  /** Tests only: the engine and the routes at the boundary, instead of native's and the kernel's. */
+  boundary?: {
+    openEngine(config: RawEngineConfig, onReplies: (packed: Buffer, barrier?: number) => void): RawEngine;
+    resolveRoute(target: string): Promise<RawRoute>;
+    nextHops(targets: string[]): Promise<Map<string, NextHop>>;
+  };
 }
 
 export interface RawCounters {
@@ -101,6 +107,8 @@ interface FamilyEngine {
   gateway?: string;
   /** Some prefix is on the link (or special): its addresses are looked up one by one. */
   perAddressPrefixes?: boolean;
+  /** The latest drain barrier native answered (RawEngine.barrier). */
+  barrierDone: number;
 }
 
 interface InFlight {
@@ -126,6 +134,35 @@ interface InFlight {
   hosts?: string[];
   /** --host-timeout: every host of the batch. */
   hostSet?: Set<string>;
+  /** Few hosts, many probes each: each host's share is judged at every round's end (per-host pacing). */
+  perHost?: boolean;
+  /** The answered bitmap when the current round began (undefined: the first round, nothing answered). */
+  roundBits?: Buffer;
+  /** Some of its probes went through host lanes: its round is on the wire when native's jobs for it are done. */
+  laned?: boolean;
+  /**
+   * Being closed: done is declared only behind native's drain barriers — 'ring' waits for every
+   * packet captured before the deadline to be parsed (then the slot is retired), 'flush' for every
+   * reply parsed before the retire to reach JS (then its unanswered probes and progress follow).
+   */
+  closing?: { phase: 'ring' | 'flush'; barrier: number; answered?: Buffer };
+}
+
+/** A batch is judged host by host when its hosts hold at least this many of its probes each on average. */
+const PER_HOST_PROBES = 16;
+
+/** Whether a batch has few enough distinct hosts for each to hold PER_HOST_PROBES of its probes. */
+function fewHosts(family: 4 | 6, addrs: Uint8Array): boolean {
+  const width = family === 4 ? 4 : 16;
+  const n = addrs.length / width;
+  const limit = Math.floor(n / PER_HOST_PROBES);
+  if (limit < 2) return false;
+  const seen = new Set<number | string>();
+  for (let o = 0; o < addrs.length; o += width) {
+    seen.add(family === 4 ? ((addrs[o]! << 24) | (addrs[o + 1]! << 16) | (addrs[o + 2]! << 8) | addrs[o + 3]!) >>> 0 : addrText(addrs, o, 6));
+    if (seen.size > limit) return false;
+  }
+  return seen.size >= 2;
 }
 
 function hostSetOf(family: 4 | 6, addrs: Uint8Array): Set<string> {
@@ -134,6 +171,9 @@ function hostSetOf(family: 4 | 6, addrs: Uint8Array): Set<string> {
   for (let o = 0; o < addrs.length; o += width) set.add(addrText(addrs, o, family));
   return set;
 }
+
+/** errno values of a send that say the link itself is gone: ENXIO, ENODEV, ENETDOWN. */
+const LINK_GONE_ERRNOS = new Set([6, 19, 100]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -161,6 +201,15 @@ export class RawSession implements ScanEngine {
   private readonly hostRtt: HostRtt;
   private readonly cc?: CongestionControl;
   private readonly retryAllowance: RetryAllowance;
+  /** Hosts with a pace of their own (see HostPacing); undefined where the scan's pacing is fixed or windowed. */
+  private readonly hostPacing?: HostPacing;
+  /** Answers from hosts with their own pace (the group's share leaves them out, as native's laneSent). */
+  private laneAnswers = 0;
+  /**
+   * How long after its capture an answer reaches JS (smoothed, ms): on a busy machine the counts
+   * the pace is steered by lag behind the wire, and a lag must not read as a falling share.
+   */
+  private deliveryLagMs = 0;
   private lastCc = 0;
   private pushedRate = 0;
   private lastWindow = -Infinity;
@@ -197,7 +246,13 @@ export class RawSession implements ScanEngine {
         minRate: Math.min(ceiling, Math.max(opts.minRate ?? 0, opts.maxScanDelayMs ? 1000 / opts.maxScanDelayMs : 0)) || undefined,
         maxRate: Number.isFinite(ceiling) ? ceiling : undefined,
         caGrowth: opts.caGrowth,
+        confirmCut: () => this.shortfallIsPathWide(),
       });
+    }
+    // Per-host pacing needs the adaptive pace (not a fixed one or a window) and stays out of the
+    // ICMP rate-limit watch's way (UDP paces whole rounds there).
+    if (this.cc && !opts.maxParallelism && !this.ratelimit) {
+      this.hostPacing = new HostPacing({ minRate: Math.max(1000 / (opts.maxScanDelayMs ?? 1000), 0.001), caGrowth: opts.caGrowth });
     }
     // Above Linux's default ephemeral range (32768–60999) so no kernel socket shares our port.
     this.sourcePort = opts.sourcePort ?? randomInt(61000, 65536);
@@ -218,8 +273,34 @@ export class RawSession implements ScanEngine {
     return pace === undefined ? this.queueLimit : Math.min(this.queueLimit, Math.max(16384, Math.ceil(pace * 0.25)));
   }
 
+  /**
+   * Why the scan's link failed (the interface went down or away, the capture died), once it did:
+   * then nothing more is sent, what was found stays, and every probe without an answer is counted
+   * in counters.lostProbes (never reported as filtered, nor marked done for --resume).
+   */
+  failure?: string;
+
   get aborted(): boolean {
-    return this.opts.signal?.aborted === true;
+    return this.opts.signal?.aborted === true || this.failure !== undefined;
+  }
+
+  private fail(reason: string): void {
+    if (this.failure !== undefined) return;
+    this.failure = reason;
+    this.counters.lostProbes ??= 0;
+    this.opts.onWarning?.(`${this.flag}: ${reason}: stopping the scan; what it found so far is kept, probes still unanswered are lost`);
+  }
+
+  private lose(n: number): void {
+    this.counters.lostProbes = (this.counters.lostProbes ?? 0) + n;
+  }
+
+  /** Why the engine's interface cannot carry the scan any more (down or gone), or undefined while it is up. */
+  private async linkProblem(family: 4 | 6): Promise<string | undefined> {
+    const ifname = this.engines.get(family)?.route.ifname;
+    if (!ifname) return undefined;
+    const state = await linkState(ifname);
+    return state === 'up' ? undefined : `${ifname} ${state === 'gone' ? 'disappeared' : 'went down'}`;
   }
 
   /**
@@ -275,7 +356,7 @@ export class RawSession implements ScanEngine {
     const drops: Array<{ b: InFlight; entries: number[] }> = [];
     const late = new Set<string>();
     for (const b of this.inflight) {
-      if (!due.some((h) => b.hostSet?.has(h))) continue;
+      if (b.closing || !due.some((h) => b.hostSet?.has(h))) continue;
       const engine = this.engines.get(b.family)!.engine;
       const answered = engine.answered(b.slot);
       const width = b.family === 4 ? 4 : 16;
@@ -335,10 +416,10 @@ export class RawSession implements ScanEngine {
     const candidates = new Set<string>();
     for (let o = 0; o < addrs.length && candidates.size < 64; o += width) candidates.add(addrText(addrs, o, family));
     if (candidates.size > 1) {
-      const hops = await nextHopsOf([...candidates], { iface: this.opts.iface, source: this.opts.sourceAddress });
+      const hops = await this.nextHops([...candidates], { iface: this.opts.iface, source: this.opts.sourceAddress });
       chosen = [...candidates].find((a) => { const h = hops.get(a); return h && !h.local && h.type === 'unicast'; }) ?? firstAddr;
     }
-    const route = await resolveRawRoute(chosen, { iface: this.opts.iface, source: this.opts.sourceAddress });
+    const route = this.opts.boundary ? await this.opts.boundary.resolveRoute(chosen) : await resolveRawRoute(chosen, { iface: this.opts.iface, source: this.opts.sourceAddress });
     if (route.local) {
       // A frame injected on a packet socket enters the stack as if from outside, and the kernel
       // drops it as a martian when it claims to come from one of its own addresses.
@@ -346,8 +427,10 @@ export class RawSession implements ScanEngine {
         `${this.flag} cannot probe ${firstAddr}: it is an address of this machine, which drops raw frames addressed to itself; scan it with -sT`,
       );
     }
+    if (route.ipLink && this.opts.evasion?.spoofMac) {
+      throw new UserInputError(`--spoof-mac: ${route.ifname} is a ${route.linkType} link, which carries IP packets without a MAC address`);
+    }
     if (family === 6 && !this.module.ipv6) throw new UserInputError(`${this.flag} (${this.module.title}) cannot probe IPv6 targets such as ${firstAddr}`);
-    const native = loadNative();
     const ctx: WireContext = { datadir: this.opts.datadir, payload: this.opts.evasion?.payload };
     const evasion = resolveEvasion(this.opts.evasion ?? {}, family, route.sourceBytes, this.flag);
     const config: RawEngineConfig = {
@@ -364,14 +447,60 @@ export class RawSession implements ScanEngine {
       ...this.module.wire(ctx),
       ...evasion.wire,
     };
-    const engine = new native.RawEngine(config, (packed) => this.onReplies(packed));
+    const onReplies = (packed: Buffer, barrier?: number) => (barrier === undefined ? this.onReplies(packed) : this.onBarrier(family, barrier));
+    const engine = this.opts.boundary ? this.opts.boundary.openEngine(config, onReplies) : new (loadNative().RawEngine)(config, onReplies);
     engine.start();
     this.engines.set(family, {
       engine, route, hopByPrefix: new Map(), hopByAddr: new Map(),
       macOf: new Map(route.onLink ? [] : [[route.nextHop, route.nextHopMac]]),
-      ...(route.onLink ? {} : { gateway: route.nextHop }),
+      ...(route.onLink || route.ipLink ? {} : { gateway: route.nextHop }),
+      barrierDone: 0,
     });
     return engine;
+  }
+
+  private nextHops(targets: string[], overrides: { iface?: string; source?: string }): Promise<Map<string, NextHop>> {
+    return this.opts.boundary ? this.opts.boundary.nextHops(targets) : nextHopsOf(targets, overrides);
+  }
+
+  private onBarrier(family: 4 | 6, id: number): void {
+    const fam = this.engines.get(family);
+    if (fam && id > fam.barrierDone) fam.barrierDone = id;
+  }
+
+  /** This service round's barrier of each kind per family: batches closing together share one. */
+  private roundBarriers = new Map<string, number>();
+  private barrierFor(family: 4 | 6, ring: boolean): number {
+    const k = `${family}${ring ? 'r' : 'f'}`;
+    let id = this.roundBarriers.get(k);
+    if (id === undefined) this.roundBarriers.set(k, (id = this.engines.get(family)!.engine.barrier(ring)));
+    return id;
+  }
+
+  /**
+   * Starts closing a batch whose probes are all answered (`ring` false: every answer is parsed
+   * already) or whose last wait ran out (`ring` true: replies captured before now may still sit in
+   * the capture ring).
+   */
+  private beginClose(b: InFlight, ring: boolean): void {
+    if (ring) {
+      b.closing = { phase: 'ring', barrier: this.barrierFor(b.family, true) };
+      return;
+    }
+    const answered = this.engines.get(b.family)!.engine.retire(b.slot);
+    b.closing = { phase: 'flush', barrier: this.barrierFor(b.family, false), answered };
+  }
+
+  /** Moves a closing batch on as its barriers are answered; true once it is done (reported). */
+  private advanceClose(b: InFlight): boolean {
+    const c = b.closing!;
+    if (this.engines.get(b.family)!.barrierDone < c.barrier) return false;
+    if (c.phase === 'ring') {
+      this.beginClose(b, false);
+      return false;
+    }
+    this.settle(b, c.answered!);
+    return true;
   }
 
   /**
@@ -380,6 +509,11 @@ export class RawSession implements ScanEngine {
    */
   private onReplies(packed: Buffer): void {
     const v = new ReplyView(packed);
+    if (v.count > 0) {
+      v.at(v.count - 1);
+      const lag = Date.now() - v.timeMs;
+      if (lag >= 0 && Number.isFinite(lag)) this.deliveryLagMs = 0.875 * this.deliveryLagMs + 0.125 * lag;
+    }
     for (let i = 0; i < v.count; i++) {
       v.at(i);
       const rtt = v.rttMs;
@@ -392,7 +526,12 @@ export class RawSession implements ScanEngine {
       // A retransmission that got the answer: its first send was lost (nmap's drop), and the path
       // needs at least this many retries.
       if (tries > 0) this.retryAllowance.answer(tries);
-      if (tries > 1) this.cc?.drop();
+      // A host with its own pace: its answers and drops are its own, not the group's.
+      const paced = this.hostPacing && this.hostPacing.size > 0 && this.hostPacing.of(v.ip);
+      if (paced) {
+        this.laneAnswers++;
+        if (tries > 1) this.hostPacing!.drop(v.ip);
+      } else if (tries > 1) this.cc?.drop();
     }
     this.replyBuffers.push(packed);
   }
@@ -474,7 +613,7 @@ export class RawSession implements ScanEngine {
       if (!fam.hopByPrefix.has(k) && !newPrefixes.has(k)) newPrefixes.set(k, addrText(addrs, o, family));
     }
     if (newPrefixes.size > 0) {
-      const hops = await nextHopsOf([...newPrefixes.values()], overrides);
+      const hops = await this.nextHops([...newPrefixes.values()], overrides);
       for (const [k, a] of newPrefixes) {
         const hop = hops.get(a);
         if (!hop) throw new UserInputError(`no route to ${a}`);
@@ -494,7 +633,7 @@ export class RawSession implements ScanEngine {
     }
     if (!anyPerAddress && !route.onLink) return undefined; // all through the template's gateway (checked)
     if (newAddrs.size > 0) {
-      const hops = await nextHopsOf([...newAddrs.values()], overrides);
+      const hops = await this.nextHops([...newAddrs.values()], overrides);
       for (const [k, a] of newAddrs) {
         const hop = hops.get(a);
         if (!hop) throw new UserInputError(`no route to ${a}`);
@@ -502,8 +641,17 @@ export class RawSession implements ScanEngine {
         fam.hopByAddr.set(k, hop);
       }
     }
-    // 3. the MAC of every new next hop (on-link hosts and the gateway), from one neighbour table read
     const hopOf = (o: number) => fam.hopByAddr.get(keyAt(o, width)) ?? fam.hopByPrefix.get(keyAt(o, prefix))!;
+    if (route.ipLink) {
+      // A bare-IP link (tun, ppp, tunnels): no MACs; only this machine's own and special addresses stay behind.
+      let unresolved: Uint8Array | undefined;
+      for (let i = 0; anyPerAddress && i < n; i++) {
+        const hop = hopOf(i * width);
+        if (hop.local || hop.type !== 'unicast') (unresolved ??= new Uint8Array(n))[i] = hop.local ? 2 : 1;
+      }
+      return unresolved ? { unresolved } : undefined;
+    }
+    // 3. the MAC of every new next hop (on-link hosts and the gateway), from one neighbour table read
     const unknown = new Set<string>();
     for (let o = 0; o < addrs.length; o += width) {
       const hop = hopOf(o);
@@ -541,7 +689,7 @@ export class RawSession implements ScanEngine {
         `${this.flag} sends every IPv${family} probe from one interface (${route.ifname}), but ${target} is reached through ${hop.ifname}: scan it in a separate run, or use -sT`,
       );
     }
-    if (hop.onLink) return;
+    if (hop.onLink || route.ipLink) return; // a bare-IP link has no next-hop address to agree on
     fam.gateway ??= hop.nextHop;
     if (hop.nextHop !== fam.gateway) {
       throw new UserInputError(
@@ -551,8 +699,19 @@ export class RawSession implements ScanEngine {
   }
 
   private async enqueue(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array): Promise<void> {
+    if (this.failure !== undefined) return this.lose(ports.length / 2);
+    const started = this.engines.has(family);
     await this.engineFor(family, addrs);
-    let plan = await this.nextHopMacs(family, addrs);
+    let plan: Awaited<ReturnType<RawSession['nextHopMacs']>>;
+    try {
+      plan = await this.nextHopMacs(family, addrs);
+    } catch (err) {
+      // Routes vanish with their link: a lookup failing mid-scan on a link that went down is that failure, not a bad target.
+      const problem = started ? await this.linkProblem(family) : undefined;
+      if (!problem) throw err;
+      this.fail(problem);
+      return this.lose(ports.length / 2);
+    }
     if (this.opts.hostTimeoutMs) {
       // Probes of hosts already given up are not sent (they count for --resume like sent ones).
       const { late } = this.noteHosts(family, addrs, performance.now());
@@ -619,13 +778,25 @@ export class RawSession implements ScanEngine {
   private async submit(family: 4 | 6, start: number, addrs: Uint8Array, ports: Uint8Array, macs?: Uint8Array): Promise<void> {
     const { engine } = this.engines.get(family)!;
     for (;;) {
-      if (this.aborted) return;
+      if (this.aborted) return this.failure !== undefined ? this.lose(ports.length / 2) : undefined;
       this.service();
       if (engine.queuedProbes() < this.queueCap) {
-        const r = engine.enqueue(family, start, addrs, ports, macs);
+        // Probes of hosts with their own pace wait in those hosts' lanes, not in the batch's job.
+        const lanes = this.hostPacing && this.hostPacing.size > 0 ? this.laneEntries(family, addrs) : undefined;
+        const hold = lanes ? Uint32Array.from([...lanes.values()].flat()) : undefined;
+        const r = engine.enqueue(family, start, addrs, ports, macs ?? null, hold);
         if (r) {
-          this.inflight.push({ slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0, hosts: this.hostRtt.hostsOf(family, addrs),
-            ...(this.opts.hostTimeoutMs ? { hostSet: hostSetOf(family, addrs) } : {}) });
+          const b: InFlight = { slot: r.slot, family, start, addrs, ports, seq: r.seq, attempt: 0, roundAt: performance.now(), roundSent: ports.length / 2, answeredBefore: 0, pacedRounds: 0, hosts: this.hostRtt.hostsOf(family, addrs),
+            ...(this.hostPacing && fewHosts(family, addrs) ? { perHost: true } : {}),
+            ...(this.opts.hostTimeoutMs ? { hostSet: hostSetOf(family, addrs) } : {}) };
+          if (lanes) {
+            b.laned = true;
+            for (const [host, entries] of lanes) {
+              const h = this.hostPacing!.of(host)!;
+              engine.resend(r.slot, h.rate, Uint32Array.from(entries), h.lane);
+            }
+          }
+          this.inflight.push(b);
           this.counters.probes += ports.length / 2;
           return;
         }
@@ -673,16 +844,23 @@ export class RawSession implements ScanEngine {
       for (const [, { engine }] of this.engines) engine.setWindow(this.opts.maxParallelism, this.rtt.timeoutMs);
     }
     const retries = this.retryAllowance.retries;
+    this.roundBarriers.clear();
     for (let k = 0; k < this.inflight.length; k++) {
       const b = this.inflight[k]!;
       if (this.aborted) {
         // Interrupted: stop now. What was answered is already reported; the rest is not waited for.
-        this.retire(this.engines.get(b.family)!.engine, b);
+        if (b.closing?.answered) this.settle(b, b.closing.answered);
+        else this.retire(this.engines.get(b.family)!.engine, b);
         this.inflight.splice(k--, 1);
         continue;
       }
+      if (b.closing) {
+        if (this.advanceClose(b)) this.inflight.splice(k--, 1);
+        continue;
+      }
       if (b.sentAt === undefined) {
-        if (b.seq <= sentSeq.get(b.family)!) b.sentAt = now;
+        const onWire = b.laned ? this.engines.get(b.family)!.engine.pendingJobs(b.slot) === 0 : b.seq <= sentSeq.get(b.family)!;
+        if (onWire) b.sentAt = now;
         else continue;
       }
       const last = b.attempt >= retries;
@@ -693,8 +871,7 @@ export class RawSession implements ScanEngine {
       // Every probe answered: nothing left to wait for (the scan's tail is then one RTT, not a timeout).
       const complete = answeredNow === b.ports.length / 2;
       if (complete) {
-        this.retire(engine, b);
-        this.inflight.splice(k--, 1);
+        this.beginClose(b, false);
         continue;
       }
       if (now - b.sentAt < wait && !this.aborted) continue;
@@ -719,7 +896,17 @@ export class RawSession implements ScanEngine {
           }
         }
       }
-      if (!last && !this.aborted) {
+      if (b.perHost) this.judgeHosts(engine, b);
+      if (!last && !this.aborted && this.hostPacing && this.hostPacing.size > 0) {
+        const answered = engine.answeredCount(b.slot);
+        const again = this.resendByLane(engine, b);
+        if (again) {
+          this.counters.retries += again.count;
+          b.attempt++;
+          Object.assign(b, { seq: again.seq, sentAt: undefined, roundAt: now, roundSent: again.count, answeredBefore: answered });
+          continue;
+        }
+      } else if (!last && !this.aborted) {
         const answered = engine.answeredCount(b.slot);
         const again = engine.resend(b.slot, b.pace);
         if (again) {
@@ -729,9 +916,127 @@ export class RawSession implements ScanEngine {
           continue;
         }
       }
-      this.retire(engine, b);
-      this.inflight.splice(k--, 1);
+      this.beginClose(b, true);
     }
+  }
+
+  /** The entries of a batch that belong to hosts with their own pace, by host (undefined: none). */
+  private laneEntries(family: 4 | 6, addrs: Uint8Array, only?: (i: number) => boolean): Map<string, number[]> | undefined {
+    const width = family === 4 ? 4 : 16;
+    let out: Map<string, number[]> | undefined;
+    for (let o = 0, i = 0; o < addrs.length; o += width, i++) {
+      if (only && !only(i)) continue;
+      const h = addrText(addrs, o, family);
+      if (!this.hostPacing!.of(h)) continue;
+      out ??= new Map();
+      let list = out.get(h);
+      if (!list) out.set(h, (list = []));
+      list.push(i);
+    }
+    return out;
+  }
+
+  /**
+   * A round of a batch of few hosts ended: each host's probes in it and their answers. Hosts with
+   * their own pace adjust it from their share; the others are compared with the rest of the round
+   * (one far behind gets its own pace, see HostPacing).
+   */
+  private judgeHosts(engine: RawEngine, b: InFlight): void {
+    const bits = engine.answered(b.slot);
+    const before = b.roundBits;
+    const width = b.family === 4 ? 4 : 16;
+    const paced = new Map<string, { sent: number; answered: number }>();
+    const others = new Map<string, { sent: number; answered: number }>();
+    for (let i = 0, o = 0; i < b.ports.length / 2; i++, o += width) {
+      if (before && before[i >> 3]! & (1 << (i & 7))) continue; // answered in an earlier round: not in this one
+      const h = addrText(b.addrs, o, b.family);
+      const m = this.hostPacing!.of(h) ? paced : others;
+      let c = m.get(h);
+      if (!c) m.set(h, (c = { sent: 0, answered: 0 }));
+      c.sent++;
+      if (bits[i >> 3]! & (1 << (i & 7))) c.answered++;
+    }
+    b.roundBits = bits;
+    const ceiling = this.cc!.rate;
+    for (const [h, c] of paced) {
+      const rate = this.hostPacing!.laneRound(h, c.sent, c.answered, ceiling);
+      if (rate !== undefined) engine.setLanePace(this.hostPacing!.of(h)!.lane, rate);
+    }
+    const seconds = engine.roundSeconds(b.slot) + 2 * this.rtt.srttMs / 1000;
+    const singled = this.hostPacing!.judgeRound(others, seconds, ceiling);
+    if (singled.length) this.counters.pacedHosts = this.hostPacing!.size;
+  }
+
+  /**
+   * Asked by the group's congestion control before it cuts the pace: looks at the batches of few
+   * hosts whose round is on the wire (for at least an RTT) and, host by host, at what was answered.
+   * Hosts far behind the rest get their own pace (HostPacing.judgeRound); the cut goes ahead only
+   * if the hosts left with the group's pace fall short too. Without such batches (a sweep of many
+   * hosts), every shortfall is the path's.
+   */
+  private shortfallIsPathWide(): boolean {
+    if (!this.hostPacing) return true;
+    const now = performance.now();
+    const perHost = new Map<string, { sent: number; answered: number }>();
+    let looked = false;
+    // Probes sent within the last RTT (and a little) may not have their answer yet.
+    const recent = Math.ceil((this.cc!.rate * this.rtt.srttMs * 1.5) / 1000) + 16;
+    for (const b of this.inflight) {
+      // A batch being closed may have left its slot already (see beginClose).
+      if (!b.perHost || b.closing) continue;
+      const engine = this.engines.get(b.family)!.engine;
+      const n = b.ports.length / 2;
+      // The whole round on the wire for an RTT, or the entries the sender is past (it goes in order).
+      const upto = b.sentAt !== undefined && now - b.sentAt >= this.rtt.srttMs ? n : Math.min(n, engine.sentUpTo(b.slot) - recent);
+      if (upto <= 0) continue;
+      const bits = engine.answered(b.slot);
+      const width = b.family === 4 ? 4 : 16;
+      for (let i = 0, o = 0; i < upto; i++, o += width) {
+        if (b.roundBits && b.roundBits[i >> 3]! & (1 << (i & 7))) continue;
+        const h = addrText(b.addrs, o, b.family);
+        if (this.hostPacing.of(h)) continue;
+        let c = perHost.get(h);
+        if (!c) perHost.set(h, (c = { sent: 0, answered: 0 }));
+        c.sent++;
+        if (bits[i >> 3]! & (1 << (i & 7))) c.answered++;
+        looked = true;
+      }
+    }
+    if (!looked) return true;
+    const singled = this.hostPacing.judgeRound(perHost, Math.max(0.001, 2 * this.rtt.srttMs / 1000 + 0.05), this.cc!.rate);
+    if (singled.length === 0) return true;
+    this.counters.pacedHosts = this.hostPacing.size;
+    for (const h of singled) perHost.delete(h);
+    let sent = 0, answered = 0;
+    for (const c of perHost.values()) { sent += c.sent; answered += c.answered; }
+    const base = this.cc!.baseline ?? 1;
+    // The rest answer as the path does when not congested: the shortfall was the singled-out hosts'.
+    return sent >= 96 && answered / sent < base - 0.02;
+  }
+
+  /** Re-sends a batch's unanswered probes: those of paced hosts through their lanes, the rest as one job. */
+  private resendByLane(engine: RawEngine, b: InFlight): { seq: number; count: number } | null {
+    const bits = engine.answered(b.slot);
+    const unanswered = (i: number) => !(bits[i >> 3]! & (1 << (i & 7)));
+    const lanes = this.laneEntries(b.family, b.addrs, unanswered);
+    if (!lanes) return engine.resend(b.slot, b.pace);
+    const inLane = new Set<number>();
+    let count = 0, seq = 0;
+    for (const [host, entries] of lanes) {
+      const h = this.hostPacing!.of(host)!;
+      const r = engine.resend(b.slot, h.rate, Uint32Array.from(entries), h.lane);
+      for (const i of entries) inLane.add(i);
+      if (r) { count += r.count; seq = Math.max(seq, r.seq); }
+    }
+    const rest: number[] = [];
+    for (let i = 0; i < b.ports.length / 2; i++) if (unanswered(i) && !inLane.has(i)) rest.push(i);
+    if (rest.length) {
+      const r = engine.resend(b.slot, b.pace, Uint32Array.from(rest));
+      if (r) { count += r.count; seq = Math.max(seq, r.seq); }
+    }
+    if (count === 0) return null;
+    b.laned = true;
+    return { seq, count };
   }
 
   /** Congestion control: the pace from what the path answered lately (see congestion.ts). */
@@ -741,15 +1046,17 @@ export class RawSession implements ScanEngine {
     let sent = 0, answers = 0, backlog = false;
     for (const [, { engine }] of this.engines) {
       const s = engine.stats();
-      sent += s.sent;
+      // Hosts with their own pace are left out: their share is theirs, not the path's.
+      sent += s.sent - s.laneSent;
       // --defeat-rst-ratelimit: a host's RST budget says nothing about the path.
       answers += s.replies - (this.opts.defeatRstRateLimit ? s.rstReplies : 0);
       if (engine.queuedProbes() > 0) backlog = true;
     }
+    answers -= this.laneAnswers;
     const cc = this.cc!;
     const srtt = this.rtt.srttMs;
     if (this.opts.minParallelism && srtt > 0) cc.setFloor((this.opts.minParallelism * 1000) / Math.max(srtt, 0.05));
-    cc.update(now, sent, answers, srtt, backlog);
+    cc.update(now, sent, answers, srtt, backlog, srtt + this.deliveryLagMs);
     if (cc.rate !== this.pushedRate) {
       this.pushedRate = cc.rate;
       for (const [, { engine }] of this.engines) engine.setRate(cc.rate);
@@ -760,8 +1067,21 @@ export class RawSession implements ScanEngine {
   }
 
   private retire(engine: RawEngine, b: InFlight): void {
-    const answered = engine.retire(b.slot);
-    if (this.aborted) return; // an interrupted scan reports what it found, not what it did not wait for
+    this.settle(b, engine.retire(b.slot));
+  }
+
+  /** A retired batch: its unanswered probes (and its progress) are reported, unless the scan stopped. */
+  private settle(b: InFlight, answered: Buffer): void {
+    if (this.aborted) {
+      // An interrupted scan reports what it found, not what it did not wait for; a failed one counts it lost.
+      if (this.failure !== undefined) {
+        const n = b.ports.length / 2;
+        let got = 0;
+        for (let i = 0; i < n; i++) if (answered[i >> 3]! & (1 << (i & 7))) got++;
+        this.lose(n - got);
+      }
+      return;
+    }
     this.unanswered.push({ b, answered, time: Date.now() });
   }
 
@@ -782,6 +1102,21 @@ export class RawSession implements ScanEngine {
     }
   }
 
+  /**
+   * The end of a host group: waits out every batch in flight (answers, retries, timeouts) with
+   * the engines left running for the next group. Records held for --host-timeout are released:
+   * every host of the group is finished or given up by now.
+   */
+  async *finishGroup(): AsyncGenerator<PortRecord | ProgressRecord> {
+    while (this.inflight.length > 0 && !this.aborted) {
+      this.service();
+      yield* this.take();
+      if (this.inflight.length > 0) await sleep(5);
+    }
+    yield* this.take();
+    yield* this.releaseHeld();
+  }
+
   /** Waits out the batches in flight (yielding records as they finish), then stops the engines. */
   async *finish(): AsyncGenerator<PortRecord | ProgressRecord> {
     if (this.aborted) await this.close(); // stop sending at once; replies captured so far still arrive
@@ -798,12 +1133,14 @@ export class RawSession implements ScanEngine {
   /** Copies the engines' figures into the live counters (sent, pps, invalid, …). */
   private refreshCounters(): void {
     let sent = 0, invalid = 0, duplicates = 0, sendRetries = 0, sendErrors = 0, pcapDropped = 0, ifDropped = 0, pps = 0;
-    for (const [, { engine }] of this.engines) {
+    for (const [f, { engine }] of this.engines) {
       const s = engine.stats();
       sent += s.sent; invalid += s.invalid; duplicates += s.duplicates;
       sendRetries += s.sendRetries; sendErrors += s.sendErrors; pcapDropped += s.pcapDropped; ifDropped += s.ifDropped;
       if (s.sendSeconds > 0) pps = Math.max(pps, Math.round(s.sent / s.sendSeconds));
-      if (s.error) throw new Error(`raw engine (${this.flag}): ${s.error}`);
+      // The capture ending (its interface went down or away) or the link refusing every send stops the scan, keeping its results.
+      if (s.error) this.fail(`the capture on ${this.engines.get(f)!.route.ifname} stopped (${s.error})`);
+      else if (s.sendErrno !== undefined && LINK_GONE_ERRNOS.has(s.sendErrno)) this.fail(`${this.engines.get(f)!.route.ifname} went down (send: ${s.sendError})`);
     }
     Object.assign(this.counters, { sent, invalid, duplicates });
     if (sendRetries) this.counters.sendRetries = sendRetries;
@@ -827,7 +1164,9 @@ export class RawSession implements ScanEngine {
   private reportLosses(): void {
     const c = this.counters;
     if (c.sendErrors) {
-      this.opts.onWarning?.(`${this.flag}: ${c.sendErrors} frames could not be sent (the interface refused them): their probes count as unanswered, so results may be missing`);
+      this.opts.onWarning?.(this.failure !== undefined
+        ? `${this.flag}: ${c.sendErrors} frames could not be sent (the interface refused them): their probes are among those lost`
+        : `${this.flag}: ${c.sendErrors} frames could not be sent (the interface refused them): their probes count as unanswered, so results may be missing`);
     }
     const lost = (c.pcapDropped ?? 0) + (c.ifDropped ?? 0);
     if (lost) {

@@ -29,6 +29,36 @@ export interface RawRoute {
   onLink: boolean;
   /** True when the target is an address of this machine (route type local). */
   local: boolean;
+  /** The interface's link type as `ip link` names it (ether, loopback, none, ppp, ipip, gre, …). */
+  linkType: string;
+  /**
+   * The interface carries bare IP packets (tun, WireGuard, ppp, ipip/gre/sit tunnels): probes go
+   * out as IP packets, no next hop has a MAC, and there is no ARP/ND (nmap's ARP ping needs Ethernet).
+   */
+  ipLink: boolean;
+}
+
+/** `ip link` link types whose interfaces carry bare IP packets (native/src/pcap-info.cc agrees from ARPHRD). */
+const IP_LINK_TYPES = new Set(['none', 'ppp', 'rawip', 'ipip', 'ip6tnl', 'sit', 'gre', 'ip6gre']);
+
+/** Whether raw probes can go out on a link of this type, and how; a refusal names the reason. */
+export function linkKind(ifname: string, linkType: string): { ipLink: boolean } {
+  if (linkType === 'ether' || linkType === 'loopback') return { ipLink: false };
+  if (IP_LINK_TYPES.has(linkType)) return { ipLink: true };
+  throw new UserInputError(
+    `raw probes cannot go out on ${ifname}: its link type "${linkType}" is neither Ethernet nor a bare-IP link (tun, WireGuard, ppp, ipip/gre); use -sT`,
+  );
+}
+
+/** Link type of each interface (`ip -j link`), re-read when an interface is not known yet. */
+const linkTypes = new Map<string, string>();
+async function linkTypeOf(ifname: string): Promise<string | undefined> {
+  if (!linkTypes.has(ifname)) {
+    for (const l of await ipJson(['link', 'show'])) {
+      if (typeof l.ifname === 'string' && typeof l.link_type === 'string') linkTypes.set(l.ifname, l.link_type);
+    }
+  }
+  return linkTypes.get(ifname);
 }
 
 export interface RouteOverrides {
@@ -81,6 +111,19 @@ async function neighbourMac(ifname: string, addr: string): Promise<string | unde
     if (typeof r.lladdr === 'string' && !state.includes('FAILED') && !state.includes('INCOMPLETE')) return r.lladdr;
   }
   return undefined;
+}
+
+/** Whether an interface can carry packets now: up (administratively), down, or gone. */
+export async function linkState(ifname: string): Promise<'up' | 'down' | 'gone'> {
+  let rows: Array<Record<string, unknown>>;
+  try {
+    rows = await ipJson(['link', 'show', 'dev', ifname]);
+  } catch {
+    return 'gone';
+  }
+  const flags = (rows[0]?.flags as string[] | undefined) ?? [];
+  if (!rows[0]) return 'gone';
+  return flags.includes('UP') && rows[0].operstate !== 'DOWN' ? 'up' : 'down';
 }
 
 /** The usable entries (a link-layer address, not FAILED/INCOMPLETE) of an interface's neighbour table, by addressKey. */
@@ -156,6 +199,8 @@ export interface NextHop {
   local: boolean;
   /** The route's type: unicast, local, broadcast, multicast, … */
   type: string;
+  /** The interface carries bare IP packets (tun, ppp, tunnels): no neighbour to resolve (RawRoute.ipLink). */
+  ipLink: boolean;
 }
 
 /**
@@ -191,8 +236,14 @@ export async function nextHopsOf(targets: string[], overrides: RouteOverrides = 
       const target = wanted.get(addressKey(r.dst));
       if (target === undefined) continue;
       const gateway = typeof r.gateway === 'string' ? r.gateway : undefined;
-      out.set(target, { nextHop: gateway ?? target, onLink: gateway === undefined, ifname: r.dev, local: r.type === 'local', type: typeof r.type === 'string' ? r.type : 'unicast' });
+      out.set(target, { nextHop: gateway ?? target, onLink: gateway === undefined, ifname: r.dev, local: r.type === 'local', type: typeof r.type === 'string' ? r.type : 'unicast', ipLink: false });
     }
+  }
+  const devs = new Set([...out.values()].map((h) => h.ifname));
+  for (const dev of devs) {
+    const t = await linkTypeOf(dev);
+    if (t === undefined || !IP_LINK_TYPES.has(t)) continue;
+    for (const h of out.values()) if (h.ifname === dev) h.ipLink = true;
   }
   return out;
 }
@@ -223,12 +274,15 @@ export async function resolveRawRoute(target: string, overrides: RouteOverrides 
   if (!source) throw new UserInputError(`no source address for ${target} on ${ifname}: give one with -S`);
   const [link] = await ipJson(['link', 'show', 'dev', ifname]);
   if (!link) throw new UserInputError(`-e ${ifname}: no such interface`);
-  const loopback = link.link_type === 'loopback';
-  const srcMac = typeof link.address === 'string' ? macBytes(link.address) : new Uint8Array(6);
+  const linkType = typeof link.link_type === 'string' ? link.link_type : 'unknown';
+  const { ipLink } = linkKind(ifname, linkType);
+  const loopback = linkType === 'loopback';
+  // An IP link has no MAC (tun) or one that is not Ethernet's: the frames' header is zeros and dropped.
+  const srcMac = !ipLink && typeof link.address === 'string' ? macBytes(link.address) : new Uint8Array(6);
   const nextHop = typeof route.gateway === 'string' ? route.gateway : target;
   const onLink = nextHop === target;
   // On the link, every host's MAC is resolved with its probes (resolveNeighbours), not here.
-  let mac: string | undefined = loopback || onLink ? '00:00:00:00:00:00' : await neighbourMac(ifname, nextHop);
+  let mac: string | undefined = loopback || onLink || ipLink ? '00:00:00:00:00:00' : await neighbourMac(ifname, nextHop);
   if (!mac) {
     await triggerResolution(nextHop, family);
     for (let i = 0; i < 20 && !mac; i++) {
@@ -239,6 +293,6 @@ export async function resolveRawRoute(target: string, overrides: RouteOverrides 
   if (!mac) throw new UserInputError(`cannot resolve the MAC address of ${nextHop} on ${ifname} (ARP/NDP gave no answer)`);
   return {
     family, ifname, source, sourceBytes: addressBytes(source), srcMac, nextHop, nextHopMac: macBytes(mac),
-    onLink, local: route.type === 'local',
+    onLink, local: route.type === 'local', linkType, ipLink,
   };
 }

@@ -13,10 +13,17 @@ export interface ScanEngine {
   add(batch: ProbeBatch): AsyncGenerator<Decided, void, undefined>;
   /** Waits out the probes in flight, yielding the last records. */
   finish(): AsyncGenerator<Decided, void, undefined>;
+  /**
+   * Waits out the probes in flight (answered, retried, timed out) and stays ready for more: the
+   * end of a host group (--max-hostgroup), after which the next group's probes come.
+   */
+  finishGroup(): AsyncGenerator<Decided, void, undefined>;
   /** Releases sockets and threads; idempotent. */
   close(): Promise<void>;
-  /** True once the scan was interrupted: no new probe goes out. */
+  /** True once the scan was interrupted (or failed): no new probe goes out. */
   readonly aborted: boolean;
+  /** Why the scan failed (its link went down, …), once it did; it stopped sending, its results stand. */
+  readonly failure?: string;
   /** Counters for the trailer (sent, retries, open, closed, filtered, …). */
   readonly counters: Readonly<Record<string, number>>;
 }

@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './status.js';
 export * from './progress-gate.js';
 export * from './packet-trace.js';
+export * from './losses.js';

@@ -55,6 +55,21 @@ export interface ScanPlan {
   fingerprint?: string;
   /** Hostnames the user typed, by the address each resolved to (reports show them: nmap's type="user"). */
   names?: Record<string, string>;
+  /** --max-hostgroup / --min-hostgroup: hosts per group (positions run group by group); absent: one group of every host. */
+  hostGroup?: number;
+}
+
+/**
+ * The end of a host group (--max-hostgroup): every probe of the group's hosts came before it. The
+ * stages after targets finish the group (discovery's verdicts, the port scan's answers, retries
+ * and timeouts) before they pass this on and take the next group's probes, as nmap's groups.
+ */
+export interface HostGroupEnd {
+  type: 'hostgroup';
+  /** "4:0", "4:1", … "6:0": the family and the group's number in it. */
+  group: string;
+  /** Hosts of the group that had probes in this stream (this shard / resumed part). */
+  hosts: number;
 }
 
 export interface ScanHeader {
@@ -244,6 +259,8 @@ export interface OsRecord {
   classesPerfect?: number;
   /** The fingerprint in nmap's submission format (SCAN(…) and the test lines, `OS:`-wrapped). */
   fingerprint?: string;
+  /** Why there are no matches although the probes ran (IPv6: no IPv6 OS database). */
+  noMatchReason?: string;
   /** Hops to the target and how they were measured (L localhost, D direct, I ICMP, T traceroute). */
   distance?: { hops: number; method: 'L' | 'D' | 'I' | 'T' };
   /** From the TCP timestamps: seconds since boot and the boot time (Unix seconds). */
@@ -377,6 +394,7 @@ export type KnownRecord =
   | ScriptRecord
   | TraceRecord
   | ProgressRecord
+  | HostGroupEnd
   | StatusRecord
   | EndTrailer;
 

@@ -400,6 +400,7 @@ export function scriptRecords(options: Partial<ScriptOptions> & Pick<ScriptOptio
           const p = h.ports.get(key(s.port, s.proto));
           if (p && portWanted(p) && !started.has(`${s.ip} ${key(s.port, s.proto)}`) && !opts.signal?.aborted) {
             started.add(`${s.ip} ${key(s.port, s.proto)}`);
+            phase(`${s.ip}:${key(s.port, s.proto)} service ${s.name}: its port scripts start`);
             engine.setHost(describeHost(h));
             track(portScripts(h, p));
           }

@@ -10,6 +10,8 @@
  * is asynchronous — the Lua wrapper then yields (YIELD, id) to the runner, which resumes the
  * base thread with the operation's results once Node has them.
  */
+import { C_MODULES_LUA } from './prelude-cmodules.js';
+
 export const PRELUDE = String.raw`
 local prim = __prim
 __prim = nil
@@ -58,7 +60,7 @@ end
 ---------------------------------------------------------------- sandbox
 local ROOT = _G
 local loaded = package.loaded
-local C_MODULES_MISSING = { libssh2 = true, lfs = true, zlib = true, bit = true }
+local C_MODULES_MISSING = { bit = true }
 
 local function safe_load(chunk, name, mode, env)
   if type(chunk) ~= "string" then
@@ -509,6 +511,7 @@ nmap.socket = {
 function nmap.get_ssl_certificate() return nil end
 nmap.receive_buf = Socket.receive_buf
 nmap.receive_lines = Socket.receive_lines
+${C_MODULES_LUA}
 
 ---------------------------------------------------------------- openssl (over node:crypto)
 local openssl = {}

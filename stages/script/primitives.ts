@@ -10,6 +10,7 @@ import type { LuaIn, LuaThreadRef } from './lua-vm.js';
 import { ScriptSocket } from './sockets.js';
 import { parseCertificate } from './x509.js';
 import { bignumOp } from './bignum.js';
+import { SandboxFs, SshSessions, zlibOp } from './c-modules.js';
 
 /** Why a connection is refused, or undefined when the scan's targets include it. */
 export type TargetPolicy = (ip: string, port: number, proto: string) => string | undefined;
@@ -50,6 +51,8 @@ export class NsePrimitives {
   private nextSocket = 0;
   private readonly waiters = new Map<string, Array<() => void>>();
   private readonly libCache = new Map<string, [string, string] | [null, string]>();
+  private readonly ssh = new SshSessions();
+  private lfs: SandboxFs | undefined;
 
   constructor(
     private readonly opts: PrimitiveOptions,
@@ -57,6 +60,7 @@ export class NsePrimitives {
   ) {}
 
   closeSockets(ctx: PrimitiveContext): void {
+    this.ssh.dropClosed(ctx.sockets);
     for (const s of ctx.sockets) {
       s.close();
       this.sockets.delete(s.id);
@@ -171,6 +175,18 @@ export class NsePrimitives {
         const der = this.sockets.get(Number(a[0]))?.peerCertificate();
         return der ? [bin(der)] : [null];
       }
+      // ---- the C modules zlib, lfs, libssh2 (c-modules.ts) ----
+      case 'zlib': return zlibOp(String(a[0]), a.slice(1));
+      case 'lfs': return (this.lfs ??= new SandboxFs(this.opts.readDirs)).call(String(a[0]), a.slice(1));
+      case 'ssh_open': {
+        if (!ctx) return [null, 'sockets are only available to running scripts'];
+        const s = new ScriptSocket(++this.nextSocket, 'tcp', this.opts.policy);
+        this.sockets.set(s.id, s);
+        ctx.sockets.add(s);
+        const onWire = this.opts.trace ? (dir: '>' | '<', data?: Buffer, error?: string) => this.trace(ctx, s, dir, data, error) : undefined;
+        return this.ssh.open(s, String(a[0]), Number(a[1]), Number(a[2]) || 30000, onWire);
+      }
+      case 'ssh': return this.ssh.call(String(a[0]), a.slice(1));
       // ---- crypto ----
       case 'parse_cert': {
         try {

@@ -15,6 +15,11 @@ export class HostTable {
     this.firstAnswer.set(rec.ip, answered ? rec.reason : undefined);
   }
 
+  /** Forgets every host (their records were emitted: a finished host group). */
+  clear(): void {
+    this.firstAnswer.clear();
+  }
+
   get size(): number {
     return this.firstAnswer.size;
   }

@@ -150,6 +150,11 @@ function engineFor(opts: SendOptions, scanType: ScanTypeName): ScanEngine {
   });
 }
 
+/** True when an engine gave the host up (--host-timeout): its record comes at the end, marked. */
+function timedOutNow(engines: ScanEngine[], ip: string): boolean {
+  return engines.some((e) => (e as { timedOutHosts?: Set<string> }).timedOutHosts?.has(ip) === true);
+}
+
 /** The counters of several engines, summed (one engine: its own object, live). */
 function sumCounters(engines: ScanEngine[]): Readonly<Record<string, number>> {
   if (engines.length === 1) return engines[0]!.counters;
@@ -178,6 +183,10 @@ export function sendRecords(opts: SendOptions) {
     /** stages/discover ran upstream: its host records decide up/down, send adds none. */
     let discovered = false;
     const passedHosts: HostRecord[] = [];
+    /** Host records of finished groups (without discovery), held only for -R's names. */
+    const groupHosts: HostRecord[] = [];
+    let groups = 0;
+    let hostsSeen = 0;
     const decided = (c: Readonly<Record<string, number>>) => (c.open ?? 0) + (c.closed ?? 0) + (c.filtered ?? 0);
     const ticker = opts.statusEveryMs
       ? new StatusTicker(opts.statusEveryMs, () => ({ stage: 'send', phase: 'port scan', scanType: opts.scanType, done: decided(sumCounters(engines)), total, counters: { ...sumCounters(engines), skipped } }))
@@ -201,6 +210,20 @@ export function sendRecords(opts: SendOptions) {
           trailer = rec;
           break;
         }
+        if (rec.type === 'hostgroup') {
+          // --max-hostgroup: the group's probes all finish before its end passes and the next
+          // group's probes are taken; without discovery its hosts' records go with it.
+          for (const engine of engines) yield* noted(engine.finishGroup());
+          groups++;
+          if (!discovered && !aborted()) {
+            for (const h of hosts.records(opts.assumeUp)) if (!timedOutNow(engines, h.ip)) { groupHosts.push(h); }
+            hostsSeen += hosts.size;
+            hosts.clear();
+            if (!opts.reverseDns) yield* groupHosts.splice(0, groupHosts.length);
+          }
+          yield rec;
+          continue;
+        }
         if (rec.type !== 'probes') {
           // -R with discovery upstream: its host records are the scan's; they wait here for their names.
           if (rec.type === 'host' && discovered && opts.reverseDns) {
@@ -219,7 +242,8 @@ export function sendRecords(opts: SendOptions) {
           skippedProtos.add(PROTO_NAMES[batch.protos[i]!] ?? `protocol ${batch.protos[i]}`);
         }
         for (const engine of engines) yield* noted(engine.add(batch));
-        if (aborted()) break;
+        // Interrupted: stop reading. Failed (the link went down): read on, so every probe left is counted lost.
+        if (aborted() && !engines.some((e) => e.failure !== undefined)) break;
       }
       for (const engine of engines) yield* noted(engine.finish());
     } finally {
@@ -237,7 +261,7 @@ export function sendRecords(opts: SendOptions) {
       const held = passedHosts.find((p) => p.ip === ip);
       yield { ...held, type: 'host', ip, state: opts.assumeUp || discovered ? 'up' : 'unknown', reason: 'host-timeout', timedOut: true, time: Date.now() } satisfies HostRecord;
     }
-    const hostRecords = (discovered ? passedHosts : [...hosts.records(opts.assumeUp)]).filter((h) => !timedOut.has(h.ip));
+    const hostRecords = (discovered ? passedHosts : [...groupHosts, ...hosts.records(opts.assumeUp)]).filter((h) => !timedOut.has(h.ip));
     const dns: Record<string, number> = {};
     if (opts.reverseDns && !aborted()) {
       // Every up host's name at once, in parallel (nmap's mass reverse DNS after the ping stage).
@@ -255,7 +279,7 @@ export function sendRecords(opts: SendOptions) {
       dns.dnsNames = resolver.counters.names;
     }
     yield* hostRecords;
-    yield extendTrailer(trailer, 'send', { ...sumCounters(engines), skipped, hosts: hosts.size, ...dns }, aborted() || trailer === undefined);
+    yield extendTrailer(trailer, 'send', { ...sumCounters(engines), skipped, hosts: hostsSeen + hosts.size, ...(groups ? { hostGroups: groups } : {}), ...dns }, aborted() || trailer === undefined);
   };
 }
 

@@ -148,6 +148,11 @@ export class ConnectScanner implements ScanEngine {
     yield* this.drain();
   }
 
+  /** Nothing is kept between groups: the end of one is the end of its probes in flight. */
+  finishGroup(): AsyncGenerator<Decided, void, undefined> {
+    return this.finish();
+  }
+
   async *finish(): AsyncGenerator<Decided, void, undefined> {
     while (this.inFlight > 0) {
       await this.completion();

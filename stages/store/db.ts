@@ -34,10 +34,13 @@ export async function openDatabase(path: string, opts: { readOnly?: boolean; exi
   }
   const conn = await instance.connect();
   if (!opts.readOnly && !opts.existing) await conn.run(SCHEMA_SQL);
+  let closed = false;
   return {
     instance,
     conn,
     close() {
+      if (closed) return; // idempotent: the store stage may close it first (StoreOptions.closeDb)
+      closed = true;
       conn.closeSync();
       instance.closeSync();
     },

@@ -17,11 +17,19 @@ export interface HostChange {
   after: string | null;
 }
 
+/** The best OS match of a host OS-scanned in both scans changed (null: that scan matched nothing). */
+export interface OsChange {
+  ip: string;
+  before: { name: string; accuracy: number } | null;
+  after: { name: string; accuracy: number } | null;
+}
+
 export interface ScanDiff {
   a: string;
   b: string;
   ports: PortChange[];
   hosts: HostChange[];
+  os: OsChange[];
 }
 
 /** A scan id from a full id, a unique prefix, or @N (the Nth newest scan, @1 = newest). */
@@ -46,8 +54,10 @@ const SVC = `concat_ws(' ', name, product, version, CASE WHEN extrainfo IS NOT N
  * What changed from scan A to scan B: ports that opened (open in B, not open or unseen in A),
  * ports that closed (open in A, not open or unseen in B), services that changed on ports open
  * in both (another name, or another product/version when both scans name one — a scan that
- * only knows less, like masscan's bare names, is not a change), and hosts whose up/down changed. One row per port and scan, by the merge
- * precedence (open > closed > unfiltered > closed|filtered > open|filtered > filtered).
+ * only knows less, like masscan's bare names, is not a change), hosts whose up/down changed, and
+ * hosts OS-scanned in both whose best OS match changed (a scan without -O for the host is not a
+ * change). One row per port and scan, by the merge precedence (open > closed > unfiltered >
+ * closed|filtered > open|filtered > filtered).
  */
 export async function diffScans(db: Database, a: string, b: string): Promise<ScanDiff> {
   const ports = await query(
@@ -84,8 +94,23 @@ export async function diffScans(db: Database, a: string, b: string): Promise<Sca
      WHERE coalesce(ha.state = 'up', false) <> coalesce(hb.state = 'up', false) ORDER BY 1`,
     [a, b],
   );
+  // A host was OS-scanned when it has matches or a fingerprint (no match); its best match is rank 0.
+  const os = await query(
+    db.conn,
+    `WITH scanned AS (SELECT DISTINCT scan_id, ip FROM (
+         SELECT scan_id, ip FROM os_matches WHERE scan_id IN ($1, $2)
+         UNION ALL SELECT scan_id, ip FROM os_fingerprints WHERE scan_id IN ($1, $2))),
+     best AS (SELECT scan_id, ip, name, accuracy FROM os_matches WHERE scan_id IN ($1, $2) AND rank = 0),
+     o AS (SELECT s.scan_id, s.ip, b.name, b.accuracy FROM scanned s LEFT JOIN best b USING (scan_id, ip)),
+     oa AS (SELECT * FROM o WHERE scan_id = $1), ob AS (SELECT * FROM o WHERE scan_id = $2)
+     SELECT oa.ip, oa.name, oa.accuracy, ob.name, ob.accuracy FROM oa JOIN ob ON oa.ip = ob.ip
+     WHERE oa.name IS DISTINCT FROM ob.name ORDER BY 1`,
+    [a, b],
+  );
+  const match = (name: unknown, accuracy: unknown) => (name === null ? null : { name: String(name), accuracy: Number(accuracy) });
   return {
     a, b, ports: out,
     hosts: (hosts.rows as Array<[string, string | null, string | null]>).map(([ip, before, after]) => ({ ip, before, after })),
+    os: os.rows.map(([ip, na, aa, nb, ab]) => ({ ip: String(ip), before: match(na, aa), after: match(nb, ab) })),
   };
 }

@@ -38,8 +38,13 @@ export interface StoreOptions {
   checkpointMs?: number;
   /** … or after this many rows (default 100000). */
   checkpointRows?: number;
-  /** An already-open database (the store stage then leaves it open). */
+  /** An already-open database (the store stage then leaves it open, unless closeDb). */
   db?: Database;
+  /**
+   * Close `db` as soon as the scan is stored (prtip scan's own database): DuckDB's shutdown then
+   * happens before the outputs' last line, not between "prtip done" and the exit.
+   */
+  closeDb?: boolean;
   /** A resumed scan's -Pn/-R, for the host rows it rebuilds from port rows. */
   rebuiltHosts?: RebuiltHosts;
 }
@@ -55,41 +60,45 @@ export function storeRecords(opts: StoreOptions) {
     let trailer: EndTrailer | undefined;
     let lastCommit = Date.now();
     let rowsAtCommit = 0;
-    const checkpoint = async () => {
-      if (!writer) return;
-      await writer.commit();
+    // A checkpoint starts a commit and goes on: port rows keep arriving while DuckDB commits (the
+    // writer queues their chunks for the next transaction); other rows wait for it (ScanWriter).
+    const checkpoint = (): void => {
+      if (!writer || writer.busy) return;
       lastCommit = Date.now();
       rowsAtCommit = writer.rows;
-      await writer.begin();
+      void writer.startCommit().then(armClock, () => {}); // a failure surfaces at writer.idle()
     };
     const it = source[Symbol.asyncIterator]();
     // Commit on a timer too: quiet stretches (-sV on slow services, -T0/-T1) must not leave what
-    // arrived before them uncommitted. One clock promise outlives many records (a timer per
-    // record would cost more than the row); the wait for the next record races it.
-    let clock: Promise<undefined> | undefined;
+    // arrived before them uncommitted. One timer per commit, not per record: it commits only while
+    // the loop waits for the next record (the writer is idle then); while records flow, the loop's
+    // own check after each record commits on time. (Racing every record's wait against one clock
+    // promise instead costs a promise and a reaction per record.)
+    let waiting = false;
     let clockTimer: NodeJS.Timeout | undefined;
-    const nextClock = (): Promise<undefined> => {
-      clock ??= new Promise<undefined>((resolve) => {
-        clockTimer = setTimeout(() => {
-          clock = undefined;
-          resolve(undefined);
-        }, Math.max(1, everyMs - (Date.now() - lastCommit)));
-      });
-      return clock;
+    const onClock = () => {
+      clockTimer = undefined;
+      if (!writer || writer.busy) return;
+      if (!waiting) return armClock(); // the loop is inside a record: its own check commits
+      if (writer.rows === rowsAtCommit) {
+        lastCommit = Date.now();
+        return armClock();
+      }
+      checkpoint();
+    };
+    const armClock = () => {
+      clearTimeout(clockTimer);
+      clockTimer = setTimeout(onClock, Math.max(1, everyMs - (Date.now() - lastCommit)));
+      clockTimer.unref();
     };
     try {
       for (;;) {
-        const pending = it.next();
-        let next: IteratorResult<AnyRecord> | undefined;
-        while (next === undefined) {
-          if (!writer) {
-            next = await pending;
-            break;
-          }
-          next = await Promise.race([pending, nextClock()]);
-          if (next !== undefined) break;
-          if (writer.rows > rowsAtCommit) await checkpoint();
-          else lastCommit = Date.now();
+        waiting = true;
+        let next: IteratorResult<AnyRecord>;
+        try {
+          next = await it.next();
+        } finally {
+          waiting = false;
         }
         if (next.done) break;
         const rec = next.value;
@@ -103,13 +112,17 @@ export function storeRecords(opts: StoreOptions) {
           else await w.insertScan(header, opts.source ?? 'prtip', opts.argv);
           writer = w; // only now: a refused header must not touch the scan already stored
           await writer.begin();
+          lastCommit = Date.now();
+          armClock();
         } else if (rec.type === 'end') {
           trailer = rec as EndTrailer;
         } else if (writer) {
           switch (rec.type) {
             case 'port':
               writer.port(rec as PortRecord);
-              if (writer.portsPending) await writer.flushPorts();
+              // At most one checkpoint's worth of rows is taken while a commit runs (bounded memory,
+              // and a SIGKILL loses at most the running commit and the rows after it).
+              if (writer.busy && writer.rows - rowsAtCommit >= everyRows) await writer.idle();
               break;
             case 'host': await writer.host(rec as HostRecord); break;
             case 'service': await writer.service(rec as ServiceRecord); break;
@@ -119,10 +132,9 @@ export function storeRecords(opts: StoreOptions) {
             case 'progress': await writer.progress(rec as ProgressRecord); break;
             default: break;
           }
-          if (writer.rows - rowsAtCommit >= everyRows || Date.now() - lastCommit >= everyMs) {
-            await checkpoint();
-          }
+          if (writer.rows - rowsAtCommit >= everyRows || Date.now() - lastCommit >= everyMs) checkpoint();
         }
+        waiting = true; // from here to the next record (downstream's pull included) the writer is idle
         yield rec;
       }
     } finally {
@@ -135,7 +147,7 @@ export function storeRecords(opts: StoreOptions) {
         await writer.finishScan(trailer);
         await db.conn.run('CHECKPOINT');
       }
-      if (!opts.db) db.close();
+      if (!opts.db || opts.closeDb) db.close();
     }
   };
 }

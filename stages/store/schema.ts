@@ -3,7 +3,7 @@
  * every table carries the scan id, so many scans — prtip's own and imported Nmap/masscan
  * results — live side by side and are queried together.
  */
-export const TABLES = ['scans', 'hosts', 'ports', 'services', 'os_matches', 'scripts', 'hops', 'progress'] as const;
+export const TABLES = ['scans', 'hosts', 'ports', 'services', 'os_matches', 'os_fingerprints', 'scripts', 'hops', 'progress'] as const;
 export type TableName = (typeof TABLES)[number];
 
 export const SCHEMA_SQL = `
@@ -61,6 +61,11 @@ ALTER TABLE services ADD COLUMN IF NOT EXISTS servicefp VARCHAR;
 CREATE TABLE IF NOT EXISTS os_matches (
   scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL, rank INTEGER, name VARCHAR, accuracy INTEGER,
   vendor VARCHAR, osfamily VARCHAR, osgen VARCHAR, devicetype VARCHAR, cpe VARCHAR[]
+);
+CREATE TABLE IF NOT EXISTS os_fingerprints (
+  scan_id VARCHAR NOT NULL, ip VARCHAR NOT NULL,
+  fingerprint VARCHAR,                 -- nmap's submission format (SCAN(...E=4 or E=6...) and the tests, OS:-wrapped)
+  no_match_reason VARCHAR              -- why there are no os_matches although the probes ran (IPv6: no IPv6 OS database)
 );
 CREATE TABLE IF NOT EXISTS scripts (
   scan_id VARCHAR NOT NULL, ip VARCHAR, port INTEGER, proto VARCHAR,   -- ip NULL: pre/postrule; port NULL: hostrule

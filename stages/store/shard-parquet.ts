@@ -115,13 +115,14 @@ export async function unionShards(db: Database, scan: UnionScan, manifests: Shar
     await db.conn.run(`INSERT INTO ports SELECT $1, * EXCLUDE (scan_id) FROM ${files('ports')}`, id);
     await db.conn.run(`INSERT INTO services SELECT $1, * EXCLUDE (scan_id) FROM ${files('services')}`, id);
     await db.conn.run(`INSERT INTO os_matches SELECT $1, * EXCLUDE (scan_id) FROM ${files('os_matches')}`, id);
+    await db.conn.run(`INSERT INTO os_fingerprints SELECT $1, * EXCLUDE (scan_id) FROM ${files('os_fingerprints')}`, id);
     await db.conn.run(`INSERT INTO hops SELECT $1, * EXCLUDE (scan_id) FROM ${files('hops')}`, id);
     await db.conn.run(`INSERT INTO progress SELECT $1, * EXCLUDE (scan_id) FROM ${files('progress')}`, id);
     await db.conn.run(
       `INSERT INTO hosts SELECT $1, ip, arg_min(state, r), arg_min(reason, (r, time)), max(hostname), min(time)
        FROM (SELECT *, CASE state WHEN 'up' THEN 0 WHEN 'unknown' THEN 1 ELSE 2 END AS r FROM ${files('hosts')}) GROUP BY ip`, id);
     for (const t of TABLES) stored[t] = Number(await scalar(db.conn, `SELECT count(*) FROM ${t} WHERE scan_id = $1`, id));
-    for (const t of ['ports', 'services', 'os_matches', 'hops', 'progress'] as const) {
+    for (const t of ['ports', 'services', 'os_matches', 'os_fingerprints', 'hops', 'progress'] as const) {
       if (stored[t] !== expected[t]) throw new UserInputError(`collected ${stored[t]} ${t} rows, the manifests list ${expected[t]}`);
     }
     await db.conn.run('COMMIT');

@@ -1,15 +1,11 @@
 import {
-  BOOLEAN, DOUBLE, DuckDBDataChunk, DuckDBTimestampMillisecondsValue, INTEGER, LIST, TIMESTAMP_MS, VARCHAR, listValue,
-  type DuckDBAppender, type DuckDBConnection, type DuckDBValue,
+  DuckDBTimestampMillisecondsValue, LIST, VARCHAR, listValue, type DuckDBAppender, type DuckDBConnection, type DuckDBDataChunk,
 } from '@duckdb/node-api';
 import { UserInputError, type EndTrailer, type HostRecord, type OsRecord, type PortRecord, type ProgressRecord, type ScanHeader, type ScriptRecord, type ServiceRecord, type TraceRecord } from '../records/index.js';
+import { PortChunkBuilder } from './port-chunk.js';
 import { STATE_RANK_SQL } from './schema.js';
 
 const VARCHAR_LIST = LIST(VARCHAR);
-/** Column types of the ports table, in order; port rows go in as whole data chunks (the hot path). */
-const PORT_TYPES = [VARCHAR, VARCHAR, INTEGER, VARCHAR, VARCHAR, VARCHAR, INTEGER, DOUBLE, TIMESTAMP_MS, INTEGER, BOOLEAN, VARCHAR];
-/** DuckDB's vector size: one data chunk holds at most this many rows. */
-const CHUNK_ROWS = 2048;
 
 function ts(ms: number): DuckDBTimestampMillisecondsValue {
   return new DuckDBTimestampMillisecondsValue(BigInt(Math.round(ms)));
@@ -23,14 +19,27 @@ export interface RebuiltHosts {
   hostname?: (ip: string) => Promise<string | undefined>;
 }
 
-/** Appends one scan's rows with DuckDB appenders inside a transaction that commit() closes. */
+/**
+ * Appends one scan's rows with DuckDB appenders inside a transaction. A commit runs on DuckDB's
+ * threads while port rows keep filling data chunks here: the chunks that fill up meanwhile wait in
+ * `queued` and go into the next transaction the moment it begins (a scan's port rows are most of
+ * its rows, so the commit's cost hides behind theirs). Every other kind of row, and progress above
+ * all, waits for `idle()` first: a batch's progress row lands in the same transaction as its port
+ * rows, or a later one, never an earlier one.
+ */
 export class ScanWriter {
   private readonly appenders = new Map<string, DuckDBAppender>();
   private inTransaction = false;
-  private portColumns: DuckDBValue[][] = PORT_TYPES.map(() => []);
+  private readonly portRows: PortChunkBuilder;
+  private portAppender: DuckDBAppender | undefined;
+  private committing: Promise<void> | undefined;
+  private failure: unknown;
+  private queued: DuckDBDataChunk[] = [];
   rows = 0;
 
-  constructor(private readonly conn: DuckDBConnection, readonly scanId: string) {}
+  constructor(private readonly conn: DuckDBConnection, readonly scanId: string) {
+    this.portRows = new PortChunkBuilder(scanId);
+  }
 
   private async appender(table: string): Promise<DuckDBAppender> {
     let a = this.appenders.get(table);
@@ -42,21 +51,66 @@ export class ScanWriter {
   }
 
   async begin(): Promise<void> {
+    await this.idle();
+    this.portAppender ??= await this.appender('ports');
     if (this.inTransaction) return;
     await this.conn.run('BEGIN TRANSACTION');
     this.inTransaction = true;
   }
 
-  /** Makes everything appended so far durable (the checkpoint a killed scan falls back to). */
-  async commit(): Promise<void> {
-    await this.flushPorts();
+  /** Whether a commit is running (only port rows may be added meanwhile). */
+  get busy(): boolean {
+    return this.committing !== undefined;
+  }
+
+  /** Resolves when no commit is running; rejects if the last one failed. */
+  async idle(): Promise<void> {
+    if (this.committing) await this.committing;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /**
+   * Starts a commit of everything appended so far (the checkpoint a killed scan falls back to) and
+   * the next transaction after it; resolves when both are done. Port rows may be added meanwhile.
+   */
+  startCommit(): Promise<void> {
+    if (this.committing) return this.committing;
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    this.flushPortsNow();
     for (const a of this.appenders.values()) a.flushSync();
-    if (this.inTransaction) await this.conn.run('COMMIT');
-    this.inTransaction = false;
+    if (!this.inTransaction) return Promise.resolve();
+    this.committing = (async () => {
+      try {
+        await this.conn.run('COMMIT');
+        this.inTransaction = false;
+        await this.conn.run('BEGIN TRANSACTION');
+        this.inTransaction = true;
+        const queued = this.queued;
+        this.queued = [];
+        for (const c of queued) this.portAppender!.appendDataChunk(c);
+      } catch (err) {
+        this.failure = err;
+        throw err;
+      } finally {
+        this.committing = undefined;
+      }
+    })();
+    this.committing.catch(() => {}); // observed through idle()
+    return this.committing;
+  }
+
+  /** Commits and waits: every row added so far is durable. */
+  async commit(): Promise<void> {
+    await this.idle();
+    await this.startCommit();
+    await this.idle();
   }
 
   async close(): Promise<void> {
     await this.commit();
+    // After the last commit nothing is open: leave no empty transaction behind.
+    if (this.inTransaction) await this.conn.run('COMMIT');
+    this.inTransaction = false;
     for (const a of this.appenders.values()) a.closeSync();
     this.appenders.clear();
   }
@@ -84,42 +138,28 @@ export class ScanWriter {
   }
 
   /**
-   * Port rows are buffered as columns and appended a data chunk at a time: one native call per
-   * 2048 rows instead of one per value (about 1.7x the rows/s of per-value appends).
+   * Port rows (the hot path) fill a data chunk's column buffers in place (port-chunk.ts) and are
+   * appended 2048 rows at a time: a few native calls per chunk instead of one per value. Allowed
+   * while a commit runs (the full chunks then wait for the next transaction).
    */
   port(r: PortRecord): void {
-    const c = this.portColumns;
-    c[0]!.push(this.scanId);
-    c[1]!.push(r.ip);
-    c[2]!.push(r.port);
-    c[3]!.push(r.proto);
-    c[4]!.push(r.state);
-    c[5]!.push(r.reason ?? null);
-    c[6]!.push(r.ttl === null || r.ttl === undefined || !Number.isFinite(r.ttl) ? null : Math.round(r.ttl));
-    c[7]!.push(r.rtt === null || r.rtt === undefined || !Number.isFinite(r.rtt) ? null : r.rtt);
-    c[8]!.push(ts(r.time));
-    // stages/middlebox's marks (NULL when it did not judge the port)
-    c[9]!.push(typeof r.confidence === 'number' ? r.confidence : null);
-    c[10]!.push(typeof r.proxied === 'boolean' ? r.proxied : null);
-    c[11]!.push(typeof r.check === 'string' ? r.check : null);
+    if (this.failure !== undefined) throw this.failure;
+    this.portRows.add(r);
     this.rows++;
+    if (this.portRows.full) this.flushPortsNow();
   }
 
-  /** Whether a full chunk of port rows waits for flushPorts(). */
-  get portsPending(): boolean {
-    return this.portColumns[0]!.length >= CHUNK_ROWS;
-  }
-
-  async flushPorts(): Promise<void> {
-    const n = this.portColumns[0]!.length;
-    if (n === 0) return;
-    const chunk = DuckDBDataChunk.create(PORT_TYPES, n);
-    chunk.setColumns(this.portColumns);
-    (await this.appender('ports')).appendDataChunk(chunk);
-    this.portColumns = PORT_TYPES.map(() => []);
+  /** The port rows added so far go to the appender (or wait for the running commit's end). */
+  private flushPortsNow(): void {
+    const chunk = this.portRows.take();
+    if (!chunk) return;
+    if (this.committing) {
+      this.queued.push(chunk);
+    } else this.portAppender!.appendDataChunk(chunk);
   }
 
   async host(r: HostRecord): Promise<void> {
+    await this.idle();
     const a = await this.appender('hosts');
     a.appendVarchar(this.scanId);
     a.appendVarchar(r.ip);
@@ -132,6 +172,7 @@ export class ScanWriter {
   }
 
   async service(r: ServiceRecord): Promise<void> {
+    await this.idle();
     const a = await this.appender('services');
     a.appendVarchar(this.scanId);
     a.appendVarchar(r.ip);
@@ -160,6 +201,16 @@ export class ScanWriter {
   }
 
   async os(r: OsRecord): Promise<void> {
+    await this.idle();
+    if (r.fingerprint !== undefined || r.noMatchReason !== undefined) {
+      const f = await this.appender('os_fingerprints');
+      f.appendVarchar(this.scanId);
+      f.appendVarchar(r.ip);
+      this.str(f, r.fingerprint);
+      this.str(f, r.noMatchReason);
+      f.endRow();
+      this.rows++;
+    }
     const a = await this.appender('os_matches');
     let rank = 0;
     for (const m of r.matches) {
@@ -179,6 +230,7 @@ export class ScanWriter {
   }
 
   async trace(r: TraceRecord): Promise<void> {
+    await this.idle();
     const a = await this.appender('hops');
     for (const h of r.hops) {
       a.appendVarchar(this.scanId);
@@ -196,6 +248,7 @@ export class ScanWriter {
   }
 
   async script(r: ScriptRecord): Promise<void> {
+    await this.idle();
     const a = await this.appender('scripts');
     a.appendVarchar(this.scanId);
     this.str(a, r.ip);
@@ -210,6 +263,7 @@ export class ScanWriter {
   }
 
   async progress(r: ProgressRecord): Promise<void> {
+    await this.idle(); // after the running commit: never in an earlier transaction than the ports before it
     const a = await this.appender('progress');
     a.appendVarchar(this.scanId);
     a.appendBigInt(BigInt(r.start));
@@ -276,7 +330,7 @@ export class ScanWriter {
    * After a resumed scan: batches that were probed but not yet checkpointed as done were probed
    * again, and each run reported the hosts it saw. Keep one row per port (by the merge
    * precedence, then the latest), one service per port (probed over table, higher confidence,
-   * then the latest), one OS guess list per host (the latest run's), one row per host (up wins),
+   * then the latest), one OS guess list and fingerprint per host (the latest run's), one row per host (up wins),
    * and add the hosts only the ports show — up with reason user-set under -Pn, named under -R.
    */
   async reconcile(hosts: RebuiltHosts = {}): Promise<void> {
@@ -293,6 +347,9 @@ export class ScanWriter {
            SELECT ip, max(rowid) AS last FROM os_matches WHERE scan_id = $1 AND rank = 0 GROUP BY ip) l
          ON o.ip = l.ip WHERE o.scan_id = $1 AND o.rowid >= l.last
          QUALIFY row_number() OVER (PARTITION BY o.ip, o.rank ORDER BY o.rowid) = 1)`, id);
+    await this.conn.run(
+      `DELETE FROM os_fingerprints WHERE scan_id = $1 AND rowid NOT IN (
+         SELECT rowid FROM os_fingerprints WHERE scan_id = $1 QUALIFY row_number() OVER (PARTITION BY ip ORDER BY rowid DESC) = 1)`, id);
     await this.conn.run(
       `DELETE FROM ports WHERE scan_id = $1 AND rowid NOT IN (
          SELECT rowid FROM ports WHERE scan_id = $1

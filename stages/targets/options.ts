@@ -30,6 +30,12 @@ export interface TargetsOptions {
   shard?: { index: number; count: number };
   /** -r: no permutation (host-major sequential order). */
   sequential?: boolean;
+  /**
+   * --max-hostgroup / --min-hostgroup: hosts are scanned in groups of this many (address order);
+   * each group's probes form one run of positions, followed by a hostgroup record when it is
+   * complete (downstream stages finish the group before the next one starts). Undefined: one group.
+   */
+  hostGroup?: number;
   /** Where nmap-services lives (default: $PRTIP_DATADIR, else /usr/share/nmap). */
   datadir?: string;
   /**

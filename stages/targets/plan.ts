@@ -92,6 +92,10 @@ export async function planTargets(opts: TargetsOptions): Promise<TargetPlan> {
   const v4 = targets.v4.compile();
   const v6 = targets.v6.compile();
   const sequential = opts.sequential ?? false;
+  const hostGroup = opts.hostGroup;
+  if (hostGroup !== undefined && (!Number.isSafeInteger(hostGroup) || hostGroup < 1)) {
+    throw new UserInputError(`host group size ${String(hostGroup)}: expected a whole number of hosts, at least 1`);
+  }
   const plan: ScanPlan = {
     hosts: hosts4 + hosts6,
     portsPerHost: ports.count,
@@ -100,7 +104,8 @@ export async function planTargets(opts: TargetsOptions): Promise<TargetPlan> {
     ports: ports.lists,
     seed,
     shard,
-    fingerprint: planFingerprint(v4, v6, ports, shard, sequential),
+    fingerprint: planFingerprint(v4, v6, ports, shard, sequential, hostGroup),
+    ...(hostGroup ? { hostGroup } : {}),
   };
   const typed = typedNames(targetSpecs, addresses);
   if (typed) plan.names = typed;
@@ -119,7 +124,7 @@ export async function planTargets(opts: TargetsOptions): Promise<TargetPlan> {
 }
 
 /** What makes two plans probe the same (address, port) at the same permutation position. */
-function planFingerprint(v4: V4Table, v6: V6Table, ports: PortList, shard: { index: number; count: number }, sequential: boolean): string {
+function planFingerprint(v4: V4Table, v6: V6Table, ports: PortList, shard: { index: number; count: number }, sequential: boolean, hostGroup?: number): string {
   const h = createHash('sha256');
   const bytes = (a: ArrayBufferView) => h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   h.update(`prtip-plan-1 v4 ${v4.starts.length} `);
@@ -132,6 +137,8 @@ function planFingerprint(v4: V4Table, v6: V6Table, ports: PortList, shard: { ind
   bytes(ports.ports);
   bytes(ports.protos);
   h.update(` shard ${shard.index}/${shard.count} ${sequential ? 'sequential' : 'permuted'}`);
+  // Host groups change the order: a plan without them keeps the fingerprint it always had.
+  if (hostGroup) h.update(` hostgroup ${hostGroup}`);
   return h.digest('hex').slice(0, 32);
 }
 

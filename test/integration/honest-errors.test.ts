@@ -135,7 +135,7 @@ t.test('usage errors: one line, nothing on stdout, existing output files untouch
   t.notMatch(esc.stderr, /[\x1b\x07]/, 'no raw ESC/BEL reaches the terminal');
   t.match(esc.stderr, /\\x1b\[31m\\x07/, 'they are shown escaped');
 
-  for (const flag of ['-sR', '-PY']) {
+  for (const flag of ['-sR', '--send-ip']) {
     const u = await runCli(['scan', flag, '127.0.0.1']);
     t.equal(u.code, 1);
     t.notMatch(u.stderr, /prtip help\b/, `${flag}: no pointer to a command that does not exist`);

@@ -6,6 +6,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import http from 'node:http';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { startServe } from '../helpers/serve.js';
@@ -101,6 +102,63 @@ if (!fs.existsSync(CHROMIUM)) {
     await page.waitForSelector('#scan-error');
     t.equal(await page.textContent('#scan-error'), 'bad port spec "70000" in -p "70000": ports are 0-65535');
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-dashboard.png'), fullPage: true });
+    t.same(pageErrors, [], 'no script errors on the page');
+  });
+
+  // The host view with the deeper phases: -sV, -sC and -O (raw, so root) against loopback, where raw frames to this machine's own address cannot carry -sS.
+  t.test('host view: services, script output and OS matches, as the database holds them', { skip: process.getuid?.() !== 0 && !process.env.CI ? 'needs root (-O sends raw probes)' : false }, async (t) => {
+    t.equal(process.getuid?.(), 0, 'runs as root (CI does)');
+    const { chromium } = await import('playwright-core');
+    const title = `prtip host view ${process.pid}`;
+    const web = http.createServer((_req, res) => { res.writeHead(200, { 'Content-Type': 'text/html', Server: 'nginx/1.22.1' }); res.end(`<html><head><title>${title}</title></head><body>hi</body></html>`); });
+    web.listen(0, '127.0.0.1');
+    await once(web, 'listening');
+    t.teardown(() => web.close());
+    const open = (web.address() as net.AddressInfo).port;
+    // A port nothing listens on: -O needs a closed one as nmap does.
+    const probe = net.createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const closed = (probe.address() as net.AddressInfo).port;
+    probe.close();
+    const srv = await startServe();
+    t.teardown(async () => { await srv.stop(); });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    t.teardown(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${srv.base}/?token=${encodeURIComponent(srv.token)}`);
+    await page.waitForSelector('#scan-args');
+    await page.fill('#scan-args', `-sT -sV -sC -O -p ${open},${closed} 127.0.0.1`);
+    await page.click('#scan-start');
+    await page.waitForFunction(() => document.querySelector('#scan-state')?.textContent === 'complete', undefined, { timeout: 120_000 });
+    const id = /#\/scans\/([0-9a-f]+)$/.exec(page.url())![1]!;
+    await page.click('#open-ports tr.port-row a');
+    await page.waitForSelector('#host-detail #host-ports');
+
+    // What the database holds for the host (the page must show exactly this).
+    const sql = async (q: string) => (await srv.api('/api/sql', { method: 'POST', body: { sql: q } })).body.rows as unknown[][];
+    const dbOs = await sql(`select name, accuracy from os_matches where scan_id = '${id}' and ip = '127.0.0.1' order by rank`);
+    const dbScripts = await sql(`select script_id, output from scripts where scan_id = '${id}' and ip = '127.0.0.1' and port = ${open}`);
+    t.ok(dbOs.length > 0, 'the scan stored OS matches');
+    t.ok(dbScripts.some(([sid, out]) => sid === 'http-title' && String(out).includes(title)), 'the scan stored http-title with the page title');
+
+    t.match(await page.textContent('#host-state'), /^up/, 'host state shown');
+    const portRows = await page.$$eval('#host-ports tr.host-port', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    t.same(portRows.map((r) => [r[0], r[1], r[3]]), [[`${open}/tcp`, 'open', 'http']], 'the open port with its service; the closed one counted, not listed');
+    t.match(await page.textContent('#host-detail'), /Not shown: 1 closed ports/);
+    const shownScripts = await page.$$eval('#host-ports tr.port-scripts .script', (els) => els.map((el) => [el.querySelector('.mono')!.textContent, el.querySelector('pre')!.textContent]));
+    t.same(shownScripts.map(([sid, out]) => [sid, out]).sort(), dbScripts.map(([sid, out]) => [sid, out]).sort(), 'every port script of the database, with its output');
+    const shownOs = await page.$$eval('#host-os tr.os-match', (trs) => trs.map((tr) => [tr.children[0]!.textContent, tr.children[1]!.textContent]));
+    t.same(shownOs, dbOs.map(([name, acc]) => [name, `${acc}%`]), 'every OS match in rank order with its accuracy');
+    // The route behind it, and its 404.
+    const api = await srv.api(`/api/scans/${id}/hosts/127.0.0.1`);
+    t.equal(api.status, 200);
+    t.equal(api.body.closed, 1);
+    t.equal((await srv.api(`/api/scans/${id}/hosts/127.0.0.9`)).status, 404, 'a host the scan never saw is a 404');
+    t.equal((await srv.api(`/api/scans/${id}/hosts/127.0.0.1`, { token: 'wrong' })).status, 401, 'the token is required');
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'web-dashboard-host.png'), fullPage: true });
     t.same(pageErrors, [], 'no script errors on the page');
   });
 }

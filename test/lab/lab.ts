@@ -21,6 +21,7 @@ import { spawn, spawnSync, execFileSync, type ChildProcess, type StdioOptions } 
 import { chmodSync, cpSync, existsSync, readdirSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatIPv6, parsePcap, type CapturedPacket } from './pcap.js';
+import { prepareMariadb, prepareSnmpd } from './db-snmp-daemons.js';
 
 export { parsePcap, describePacket, tcpFlagLetters, formatIPv4, formatIPv6, TCP_FLAGS } from './pcap.js';
 export type { CapturedPacket, CapturedProto } from './pcap.js';
@@ -29,7 +30,9 @@ export type DaemonName =
   | 'nginx' | 'sshd' | 'redis'
   // service-detection targets: nginx with TLS on 443 (self-signed cert made at lab start), vsftpd,
   // postfix, memcached, postgresql, dnsmasq (DNS on UDP and TCP 53; replies from the asked address)
-  | 'nginx-tls' | 'vsftpd' | 'postfix' | 'memcached' | 'postgresql' | 'dnsmasq';
+  | 'nginx-tls' | 'vsftpd' | 'postfix' | 'memcached' | 'postgresql' | 'dnsmasq'
+  // script targets (db-snmp-daemons.ts): MariaDB 3306, snmpd on UDP 161 (and TCP 161)
+  | 'mariadb' | 'snmpd';
 
 export interface LabOptions {
   /** Real Debian daemons in the target namespace, bound to 0.0.0.0 and ::. Ports: nginx 80, sshd 22, redis 6379. */
@@ -79,6 +82,8 @@ export interface CaptureOptions {
   ns?: 'scanner' | 'target';
   /** Snapshot length. Default 262144. */
   snaplen?: number;
+  /** Interface to capture on, default the namespace's veth (e.g. a tun a test made). */
+  iface?: string;
 }
 
 export interface Capture {
@@ -145,9 +150,10 @@ const DEFAULT_LISTENERS = [8080, 31337];
 const DAEMON_PORTS: Record<DaemonName, number> = {
   nginx: 80, sshd: 22, redis: 6379,
   'nginx-tls': 443, vsftpd: 21, postfix: 25, memcached: 11211, postgresql: 5432, dnsmasq: 53,
+  mariadb: 3306, snmpd: 161,
 };
 /** Daemons that also answer on UDP, and where. */
-const DAEMON_UDP_PORTS: Partial<Record<DaemonName, number>> = { dnsmasq: 53 };
+const DAEMON_UDP_PORTS: Partial<Record<DaemonName, number>> = { dnsmasq: 53, snmpd: 161 };
 const STDERR_KEEP = 64 * 1024;
 
 // ───────────────────────────── skip check ─────────────────────────────
@@ -510,7 +516,8 @@ async function prepareDaemon(name: DaemonName, tmp: string): Promise<string[]> {
           'PermitRootLogin no',
           'PasswordAuthentication no',
           'KbdInteractiveAuthentication no',
-          'PubkeyAuthentication no',
+          // publickey is offered (scripts list it), but no key is ever accepted: AuthorizedKeysFile none
+          'PubkeyAuthentication yes',
           'AuthorizedKeysFile none',
           'StrictModes no',
           'UseDNS no',
@@ -593,6 +600,8 @@ async function prepareDaemon(name: DaemonName, tmp: string): Promise<string[]> {
       // Bound to the wildcard address, dnsmasq answers from the address it was asked on (IP_PKTINFO).
       return ['dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=53', '--no-resolv', '--no-hosts',
         '--address=/lab.test/198.18.0.2', `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--user=nobody', '--group=nogroup', '--log-facility=-'];
+    case 'mariadb': return prepareMariadb(dir);
+    case 'snmpd': return prepareSnmpd(dir);
     case 'redis':
       return [
         'redis-server',
@@ -890,7 +899,7 @@ class LabImpl implements Lab {
   async capture(filter: string, opts: CaptureOptions = {}): Promise<Capture> {
     this.checkAlive();
     const ns = this.nsName(opts.ns ?? 'target');
-    const iface = (opts.ns ?? 'target') === 'target' ? TARGET_IF : SCANNER_IF;
+    const iface = opts.iface ?? ((opts.ns ?? 'target') === 'target' ? TARGET_IF : SCANNER_IF);
     // The .pcap suffix keeps Debian's AppArmor profile for tcpdump happy; -Z root keeps it able to write here.
     const file = join(this.tmpDir, `capture-${++this.captureSeq}.pcap`);
     const argv = ['tcpdump', '-i', iface, '-n', '-U', '--immediate-mode', '-s', String(opts.snaplen ?? 262144), '-Z', 'root', '-w', file];

@@ -40,3 +40,20 @@ export async function blackhole(lab: Lab, addrs: string[]): Promise<void> {
   const r = await lab.exec(['nft', '-f', '-'], { ns: 'target', input: rules });
   if (r.code !== 0) throw new Error(`nft blackhole: ${r.stderr}`);
 }
+
+/**
+ * Polices what the target namespace receives for one address to `pps` packets per second (an
+ * nftables limit: beyond it, packets are dropped) — one host behind a tight limit while the
+ * others' path stays free.
+ */
+export async function limitHost(lab: Lab, addr: string, pps: number, burst = 10): Promise<void> {
+  const rules = [
+    'table ip prtip_hostlimit {',
+    '  chain pre { type filter hook prerouting priority -300; policy accept;',
+    `    ip daddr ${addr} limit rate over ${pps}/second burst ${burst} packets drop`,
+    '  }',
+    '}',
+  ].join('\n');
+  const r = await lab.exec(['nft', '-f', '-'], { ns: 'target', input: rules });
+  if (r.code !== 0) throw new Error(`nft host limit: ${r.stderr}`);
+}

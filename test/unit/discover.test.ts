@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { loadNative, type WireSpec } from '../../native/index.js';
 import { parseArgs, type FlagGroup } from '../../packages/oclif-cli/lib/flags.js';
 import { discoverOptions } from '../../packages/oclif-cli/lib/discover-options.js';
-import { discoverRecords, HostStates, parsePingPorts, type DiscoverOptions, type HostProber, type HostVerdict } from '../../stages/discover/index.js';
+import { describePing, discoverRecords, HostStates, parsePingPorts, type DiscoverOptions, type HostProber, type HostVerdict } from '../../stages/discover/index.js';
 import { icmpPing, ReplyView } from '../../stages/probes/index.js';
 import { newHeader, newTrailer, type AnyRecord, type HostRecord, type ProbeBatch, type ScanHeader } from '../../stages/records/index.js';
 import { probeBatches, planTargets } from '../../stages/targets/index.js';
@@ -36,7 +36,13 @@ t.test('parsePingPorts: lists and ranges as nmap takes them', async (t) => {
 
 t.test('discovery flags parse into probes; -PS with a space takes no list', async (t) => {
   const o = scan('-PS22,80', '-PA', '-PU', '-PE', '-PP', '-PM', '-PR', '--disable-arp-ping', '--discovery-ignore-rst', '198.18.0.2');
-  t.same(o.ping, { echo: true, timestamp: true, mask: true, syn: [22, 80], ack: [80], udp: [40125], arp: true });
+  t.same(o.ping, { echo: true, timestamp: true, mask: true, syn: [22, 80], ack: [80], udp: [40125], sctp: [], ipProto: [], arp: true });
+  const sctpProto = scan('-PY', '-PY2905,36412', '-PO', '-PO6,17,50-51', '198.18.0.2');
+  t.same(sctpProto.ping.sctp, [80, 2905, 36412], '-PY alone: port 80 (nmap\'s default); attached list');
+  t.same(sctpProto.ping.ipProto, [1, 2, 4, 6, 17, 50, 51], '-PO alone: protocols 1,2,4 (nmap\'s default); attached list');
+  t.throws(() => scan('-PO256', '198.18.0.2'), /-PO256: "256" is not a protocol number or range \(0-255/);
+  t.throws(() => scan('-PYx', '198.18.0.2'), /-PYx: "x" is not a port or range/);
+  t.equal(describePing(sctpProto.ping), '-PY80,2905,36412 -PO1,2,4,6,17,50,51', 'described with nmap\'s flags');
   t.ok(o.disableArpPing && o.discoveryIgnoreRst);
   const spaced = scan('-PS', '22');
   t.same(spaced.ping.syn, [80], '-PS alone: port 80');
@@ -47,7 +53,7 @@ t.test('discovery flags parse into probes; -PS with a space takes no list', asyn
   t.throws(() => discoverOptions(scan('-Pn', '-sn', '198.18.0.2'), [], sig, never, () => true), /-Pn and -sn together would probe nothing/);
   t.throws(() => discoverOptions(scan('-Pn', '-PE', '198.18.0.2'), [], sig, never, () => true), /-Pn skips host discovery/);
   t.throws(() => discoverOptions(scan('-sn', '-p', '80', '198.18.0.2'), [], sig, never, () => true), /-sn is a ping scan without port scan: drop -p/);
-  t.throws(() => discoverOptions(scan('-PE', '198.18.0.2'), [], sig, never, () => '-sS needs root or CAP_NET_RAW'), /-PE\/-PP\/-PM\/-PS\/-PA\/-PU\/-PR send raw packets: they need root/);
+  t.throws(() => discoverOptions(scan('-PE', '198.18.0.2'), [], sig, never, () => '-sS needs root or CAP_NET_RAW'), /-PE\/-PP\/-PM\/-PS\/-PA\/-PU\/-PY\/-PO\/-PR send raw packets: they need root/);
   t.equal(discoverOptions(scan('-Pn', '198.18.0.2'), [], sig, never, () => true)?.assumeUp, true, '-Pn as root: only ARP/ND on the link (as nmap), every other host up');
   t.equal(discoverOptions(scan('-Pn', '--disable-arp-ping', '198.18.0.2'), [], sig, never, () => true), undefined, '-Pn --disable-arp-ping: no discovery stage');
   t.equal(discoverOptions(scan('-Pn', '198.18.0.2'), [], sig, never, () => 'no root'), undefined, '-Pn unprivileged: no discovery stage');
@@ -163,7 +169,7 @@ async function run(opts: Partial<DiscoverOptions>, prober: StubProber, specs: st
   }
   const out: AnyRecord[] = [];
   const d: DiscoverOptions = {
-    probes: { echo: true, timestamp: false, mask: false, syn: [], ack: [], udp: [], arp: false }, privileged: true, arp: false,
+    probes: { echo: true, timestamp: false, mask: false, syn: [], ack: [], udp: [], sctp: [], ipProto: [], arp: false }, privileged: true, arp: false,
     ignoreRst: false, pingOnly: false, maxRetries: 1, initialTimeoutMs: 1000, minTimeoutMs: 100, maxTimeoutMs: 1000, prober, ...opts,
   };
   for await (const r of discoverRecords(d)(src())) out.push(r);

@@ -54,7 +54,7 @@ t.test('the sandbox: no processes, no files outside the data dirs, no binary chu
     local chunk, lerr = load("\\27Lua binary")
     out[#out+1] = tostring(chunk) .. ":" .. tostring(lerr)
     out[#out+1] = tostring(loadfile) .. tostring(dofile) .. tostring(debug.sethook) .. tostring(package.loadlib)
-    local ok, rerr = pcall(require, "lfs")
+    local ok, rerr = pcall(require, "bit")
     out[#out+1] = tostring(ok) .. ":" .. tostring(rerr):match("C module prtip does not provide") 
     return table.concat(out, "|")`);
   t.equal(r.kind, 'ok');

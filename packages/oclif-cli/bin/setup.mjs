@@ -15,7 +15,7 @@ export const GROUPS = {
   tests: [
     'nftables', 'tcpdump', 'procps', 'util-linux', 'iputils-ping', 'libxml2-utils', 'ndiff', 'python3-libnmap', 'openssl', 'time', 'git',
     'nginx-light', 'openssh-server', 'openssh-client', 'redis-server', 'vsftpd', 'postfix', 'memcached', 'postgresql',
-    'dnsmasq-base', 'zmap', 'masscan', 'chromium', 'tmux', 'clang-14', 'libclang-rt-14-dev',
+    'dnsmasq-base', 'mariadb-server', 'snmpd', 'zmap', 'masscan', 'chromium', 'tmux', 'clang-14', 'libclang-rt-14-dev',
   ],
 };
 

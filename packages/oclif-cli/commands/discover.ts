@@ -4,7 +4,7 @@ import { UserInputError } from '../../../stages/records/index.js';
 import { SCAN_TYPES } from '../../../stages/probes/index.js';
 import { commandHelp, PrtipCommand, refuseTerminalOnlyFlags } from '../lib/base-command.js';
 import type { CliOptions, FlagGroup } from '../lib/flags.js';
-import { drain, interruptController, stdinRecords, warnLine, writeRecordsToStdout } from '../lib/io.js';
+import { drain, interruptController, lossWatch, stdinRecords, warnLine, writeRecordsToStdout } from '../lib/io.js';
 import { formatOptions } from '../lib/stage-options.js';
 import { discoverOptions } from '../lib/discover-options.js';
 
@@ -30,8 +30,8 @@ export default class Discover extends PrtipCommand {
     'prtip targets … | prtip discover [options] | prtip send … | prtip format …',
     'Host discovery, as nmap does it before a port scan. Reads probe batches on stdin, sends ping\n' +
       'probes to each new host, and writes a host record for every host (up or down, with nmap\'s\n' +
-      'reason: echo-reply, syn-ack, reset, timestamp-reply, port-unreach, arp-response, nd-response,\n' +
-      'localhost-response, no-response…, and the answer\'s latency), followed by the probe batches of\n' +
+      'reason: echo-reply, syn-ack, reset, timestamp-reply, port-unreach, init-ack, abort,\n' +
+      'proto-unreach, proto-response, arp-response, nd-response, localhost-response, no-response…, and the answer\'s latency), followed by the probe batches of\n' +
       'live hosts only; every other record passes through. With -sn no probe batch goes on (a ping\n' +
       'scan). On a terminal it prints a report.\n\n' +
       'DEFAULTS (nmap\'s): as root or with CAP_NET_RAW -PE -PS443 -PA80 -PP (IPv6: no -PP); hosts on\n' +
@@ -39,7 +39,8 @@ export default class Discover extends PrtipCommand {
       'loopback are up (localhost-response) without a probe. Unprivileged: connect() to 80 and 443\n' +
       '(a refused connection proves the host up). Any -P option replaces the defaults. Timing: -T\'s\n' +
       'probe timeouts (1s at first for -T3, adapting to measured RTTs), 1 retry (--max-retries),\n' +
-      'no rate limit (--max-rate). -PY (SCTP) and -PO (IP protocol) are not available.',
+      'no rate limit (--max-rate). -PY sends SCTP INIT chunks (default port 80), -PO IP packets\n' +
+      'of the given protocols (default 1,2,4), with the headers -sO sends.',
     GROUPS,
     [
       'prtip targets 198.18.0.0/16 -p 80 | prtip discover -sn | prtip format -oN -',
@@ -60,8 +61,10 @@ export default class Discover extends PrtipCommand {
     refuseTerminalOnlyFlags(o, 'discover');
     const interrupt = interruptController();
     const opts = discoverOptions(o, [this.commandLine()], interrupt.signal, warnLine)!;
-    const records = discoverRecords(opts)(stdinRecords('discover'));
+    const losses = lossWatch();
+    const records = losses.wrap(discoverRecords(opts)(stdinRecords('discover')));
     if (process.stdout.isTTY) await drain(formatRecords(formatOptions(o, [{ format: 'normal', path: '-' }]))(records));
     else await writeRecordsToStdout(records);
+    losses.settle();
   }
 }

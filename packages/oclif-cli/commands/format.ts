@@ -1,7 +1,7 @@
 import { formatRecords } from '../../../stages/format/index.js';
 import { commandHelp, PrtipCommand } from '../lib/base-command.js';
 import type { CliOptions, FlagGroup } from '../lib/flags.js';
-import { drain, interruptController, stdinRecords } from '../lib/io.js';
+import { drain, interruptController, lossWatch, stdinRecords } from '../lib/io.js';
 import { formatOptions } from '../lib/stage-options.js';
 import { ProgressReporter } from '../lib/progress/reporter.js';
 
@@ -33,9 +33,12 @@ export default class Format extends PrtipCommand {
     const tty = process.stderr.isTTY === true;
     const reporter = new ProgressReporter({ out: process.stderr, live: tty, statsEveryMs: tty ? undefined : 0, interaction: { verbose: o.verbose, debug: 0 } });
     const input = stdinRecords('format');
+    // A stream whose scan lost probes ends this stage with EXIT_PROBES_LOST too (a pipe without pipefail shows it).
+    const losses = lossWatch();
     const watched = async function* () {
       for await (const rec of input) {
         reporter.observe(rec);
+        losses.observe(rec);
         yield rec;
       }
     };
@@ -44,5 +47,6 @@ export default class Format extends PrtipCommand {
     } finally {
       reporter.finish();
     }
+    losses.settle();
   }
 }

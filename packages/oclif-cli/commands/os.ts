@@ -27,7 +27,8 @@ export default class Os extends PrtipCommand {
       'records, else nmap\'s fallbacks; a closed UDP port for U1), several hosts at once, in up to\n' +
       '--max-os-tries rounds. Writes an os record per host: matches from DATADIR/nmap-os-db, the\n' +
       'fingerprint in nmap\'s submission format, distance, uptime and sequence classes. Needs root.\n' +
-      'IPv6 hosts are skipped with a warning (nmap\'s IPv6 classifier is not a data file).',
+      'IPv6 hosts get nmap\'s IPv6 probe set and print (SCAN E=6, the replies in hex) and no matches:\n' +
+      'nmap classifies IPv6 with a model compiled into its binary, not a data file prtip can read.',
     GROUPS,
     [
       'sudo prtip targets 198.18.0.7 -p 22,80,81 | sudo prtip send -sS | sudo prtip os | prtip format',

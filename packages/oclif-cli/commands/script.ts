@@ -24,14 +24,7 @@ export function printScriptHelp(o: CliOptions): void {
 }
 
 /** Script flags only mean something when scripts run: refused, not ignored, otherwise. */
-export function refuseScriptFlagsWithoutScripts(o: CliOptions): void {
-  if (o.scripts !== undefined) return;
-  const given = [
-    o.scriptArgs !== undefined && '--script-args', o.scriptArgsFile !== undefined && '--script-args-file',
-    o.scriptTimeoutMs !== undefined && '--script-timeout', o.debugging > 0 && '-d', o.scriptTrace === true && '--script-trace',
-  ].filter(Boolean);
-  if (given.length) throw new UserInputError(`${given.join(', ')} set how scripts run: add -sC or --script SPEC`);
-}
+export { refuseScriptFlagsWithoutScripts } from '../lib/script-flags.js';
 
 export default class Script extends PrtipCommand {
   static override summary = 'Run Nmap\'s NSE scripts against the hosts and ports read on stdin (-sC, --script)';

@@ -3,7 +3,7 @@ import { createPacketTrace, UserInputError } from '../../../stages/records/index
 import { sendRecords } from '../../../stages/send/index.js';
 import { commandHelp, PrtipCommand, refuseTerminalOnlyFlags } from '../lib/base-command.js';
 import type { CliOptions, FlagGroup } from '../lib/flags.js';
-import { drain, interruptController, stdinRecords, warnLine, writeRecordsToStdout } from '../lib/io.js';
+import { drain, interruptController, lossWatch, stdinRecords, warnLine, writeRecordsToStdout } from '../lib/io.js';
 import { formatOptions, sendOptions } from '../lib/stage-options.js';
 import { verboseObserver } from '../lib/verbose.js';
 
@@ -52,10 +52,12 @@ export default class Send extends PrtipCommand {
     sendOpts.statusEveryMs = o.statsEveryMs;
     const send = sendRecords(sendOpts);
     const input = stdinRecords('send');
-    const records = observe
+    const losses = lossWatch();
+    const records = losses.wrap(observe
       ? (async function* () { for await (const r of send(input)) { observe(r); yield r; } })()
-      : send(input);
+      : send(input));
     if (process.stdout.isTTY) await drain(formatRecords(formatOptions(o, [{ format: 'normal', path: '-' }]))(records));
     else await writeRecordsToStdout(records);
+    losses.settle();
   }
 }

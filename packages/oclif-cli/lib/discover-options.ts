@@ -15,7 +15,7 @@ const LOOPBACK_TARGET = /^(localhost|127(\.\d{1,3}){0,3}(\/\d+)?|::1|0*:(0*:){0,
 
 export function refuseDiscoveryConflicts(o: CliOptions): void {
   if (o.assumeUp && o.pingOnly) throw new UserInputError('-Pn and -sn together would probe nothing: -Pn skips discovery, -sn skips the port scan');
-  if (o.assumeUp && (!isDefault(o.ping) || o.discoveryIgnoreRst)) throw new UserInputError('-Pn skips host discovery: drop -Pn to use -PE/-PS/-PA/-PU/-PP/-PM/-PR and their options');
+  if (o.assumeUp && (!isDefault(o.ping) || o.discoveryIgnoreRst)) throw new UserInputError('-Pn skips host discovery: drop -Pn to use -PE/-PS/-PA/-PU/-PY/-PO/-PP/-PM/-PR and their options');
   if (o.pingOnly) {
     const portFlags = [o.ports !== undefined && '-p', o.fast && '-F', o.topPorts !== undefined && '--top-ports', o.scanTypes.length > 0 && 'a scan type (-s…)',
       o.versionDetect && '-sV', o.osDetect && '-O', o.scripts !== undefined && '--script/-sC'].filter(Boolean);
@@ -31,7 +31,7 @@ export function discoverOptions(o: CliOptions, args: string[], signal: AbortSign
   // -Pn: nothing to do unless hosts on the local link are still ARP/ND-resolved (as root, as nmap).
   if (o.assumeUp && (!privileged || o.disableArpPing)) return undefined;
   if (!privileged && !loopbackOnly && !isDefault(o.ping)) {
-    throw new UserInputError(`-PE/-PP/-PM/-PS/-PA/-PU/-PR send raw packets: ${typeof raw === 'string' ? raw.replace(/^-sS needs/, 'they need') : 'run prtip as root (or with CAP_NET_RAW)'}, or leave them out for the connect() ping to 80 and 443`);
+    throw new UserInputError(`-PE/-PP/-PM/-PS/-PA/-PU/-PY/-PO/-PR send raw packets: ${typeof raw === 'string' ? raw.replace(/^-sS needs/, 'they need') : 'run prtip as root (or with CAP_NET_RAW)'}, or leave them out for the connect() ping to 80 and 443`);
   }
   const t = RAW_TIMING[o.timing ?? 3]!;
   const max = o.timeoutMs ?? t.max;

@@ -9,7 +9,7 @@ import {
 } from '../../../stages/probes/index.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
 import { parseInteger, parseRate, parseShard, parseTime, parseTimingTemplate } from './nmap-values.js';
-import { DEFAULT_TCP_PING_PORT, DEFAULT_UDP_PING_PORT, noPingProbes, parsePingPorts, type PingProbes } from '../../../stages/discover/ping-spec.js';
+import { DEFAULT_SCTP_PING_PORT, DEFAULT_TCP_PING_PORT, DEFAULT_UDP_PING_PORT, noPingProbes, parsePingPorts, parsePingProtocols, type PingProbes } from '../../../stages/discover/ping-spec.js';
 import { parseDnsServer } from '../../../stages/dns/index.js';
 
 export interface CliOptions {
@@ -25,6 +25,9 @@ export interface CliOptions {
   batchSize?: number;
   shard?: { index: number; count: number };
   sequential: boolean;
+  /** --min-hostgroup / --max-hostgroup, hosts. */
+  minHostgroup?: number;
+  maxHostgroup?: number;
   datadir?: string;
   /** --unprivileged-user: who a scan started as root continues as (default nobody). */
   unprivilegedUser?: string;
@@ -195,6 +198,8 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-F'], group: 'ports', help: 'fast: the 100 most common ports', apply: (o) => { o.fast = true; } },
   { names: ['--top-ports'], value: 'N', group: 'ports', help: 'the N most common ports (nmap-services frequencies)', apply: (o, v, n) => { o.topPorts = parseInteger(n, v, 1, 65535); } },
   { names: ['-r'], group: 'ports', help: 'probe in sequential order instead of a random permutation', apply: (o) => { o.sequential = true; } },
+  { names: ['--max-hostgroup'], value: 'N', group: 'ports', help: 'scan hosts in groups of N (address order): a group\'s discovery and port probes all finish before the next group\'s start (default: one group)', apply: (o, v, n) => { o.maxHostgroup = parseInteger(n, v, 1, 1 << 24); } },
+  { names: ['--min-hostgroup'], value: 'N', group: 'ports', help: 'groups of at least N hosts; alone: groups of N (prtip\'s own group is every host, so only a given size cuts it)', apply: (o, v, n) => { o.minHostgroup = parseInteger(n, v, 1, 1 << 24); } },
   { names: ['--seed'], value: 'N', group: 'ports', help: 'seed of the random order (reproducible scans and shards)', apply: (o, v, n) => { o.seed = parseInteger(n, v, 0, 0xffffffff); } },
   { names: ['--batch-size'], value: 'N', group: 'ports', help: 'probes per batch record (default 8192); --resume restarts at batch granularity', apply: (o, v, n) => { o.batchSize = parseInteger(n, v, 1, 1 << 20); } },
   { names: ['--shard'], value: 'I/N', group: 'ports', help: 'scan only shard I of N (disjoint slices; use the same --seed on every shard)', apply: (o, v) => { o.shard = parseShard(v); } },
@@ -233,6 +238,8 @@ export const FLAGS: FlagSpec[] = [
   { names: ['-PS'], attached: 'PORTS', group: 'discovery', help: 'discovery: TCP SYN to PORTS (attached: -PS22,80,1000-1010; default 80); SYN-ACK or RST = up', apply: (o, v, n) => { o.ping.syn.push(...parsePingPorts(n, v, DEFAULT_TCP_PING_PORT)); } },
   { names: ['-PA'], attached: 'PORTS', group: 'discovery', help: 'discovery: TCP ACK to PORTS (default 80); a RST = up', apply: (o, v, n) => { o.ping.ack.push(...parsePingPorts(n, v, DEFAULT_TCP_PING_PORT)); } },
   { names: ['-PU'], attached: 'PORTS', group: 'discovery', help: 'discovery: UDP to PORTS (default 40125); a UDP answer or port unreachable = up', apply: (o, v, n) => { o.ping.udp.push(...parsePingPorts(n, v, DEFAULT_UDP_PING_PORT)); } },
+  { names: ['-PY'], attached: 'PORTS', group: 'discovery', help: 'discovery: SCTP INIT to PORTS (default 80); INIT-ACK or ABORT = up', apply: (o, v, n) => { o.ping.sctp.push(...parsePingPorts(n, v, DEFAULT_SCTP_PING_PORT)); } },
+  { names: ['-PO'], attached: 'PROTOS', group: 'discovery', help: 'discovery: IP packets of PROTOS (default 1,2,4: ICMP, IGMP, IP-in-IP); any answer in the protocol or protocol unreachable = up', apply: (o, v, n) => { o.ping.ipProto.push(...parsePingProtocols(n, v)); } },
   { names: ['-PR'], group: 'discovery', help: 'discovery: ARP (IPv4) / ND (IPv6) on the local link (always used there unless --disable-arp-ping)', apply: (o) => { o.ping.arp = true; } },
   { names: ['--disable-arp-ping'], group: 'discovery', help: 'discovery: no ARP/ND on the local link; its hosts get the ping probes too', apply: (o) => { o.disableArpPing = true; } },
   { names: ['--discovery-ignore-rst'], group: 'discovery', help: 'discovery: a TCP RST does not prove a host up (firewalls that forge them)', apply: (o) => { o.discoveryIgnoreRst = true; } },
@@ -246,7 +253,7 @@ export const FLAGS: FlagSpec[] = [
   // service/version detection
   { names: ['-sV'], group: 'version', help: 'probe open ports for service/version (nmap-service-probes, or the built-in set)', apply: (o) => { o.versionDetect = true; } },
   { names: ['--version-intensity'], value: '0-9', group: 'version', help: 'probes tried: rarity up to this (default 7); port-listed probes always', apply: (o, v, n) => { o.versionIntensity = parseInteger(n, v, 0, 9); } },
-  { names: ['-O'], group: 'os', help: "OS detection: nmap's 16 IPv4 probes, matched against DATADIR/nmap-os-db (root)", apply: (o) => { o.osDetect = true; } },
+  { names: ['-O'], group: 'os', help: "OS detection: nmap's 16 IPv4 probes matched against DATADIR/nmap-os-db; IPv6: nmap's IPv6 probes and print, no IPv6 database (root)", apply: (o) => { o.osDetect = true; } },
   { names: ['--osscan-limit'], group: 'os', help: 'OS-scan only hosts with an open and a closed TCP port', apply: (o) => { o.osscanLimit = true; } },
   { names: ['--osscan-guess', '--fuzzy'], group: 'os', help: 'print aggressive OS guesses when there is no perfect match', apply: (o) => { o.osscanGuess = true; } },
   { names: ['--max-os-tries'], value: 'N', group: 'os', help: 'OS probe rounds per host until a perfect match (1-50, default 5)', apply: (o, v, n) => { o.maxOsTries = parseInteger(n, v, 1, 50); } },
@@ -327,10 +334,8 @@ function stringData(v: string, flag: string): Uint8Array {
 const NOT_YET: Record<string, string> = {
   ...Object.fromEntries(PLANNED_SCAN_TYPES.map((p) => [p.flag, p.title])),
   '-oS': 'script kiddie output',
-  '-PY': 'SCTP INIT ping: prtip has no SCTP probes on the wire yet', '-PO': 'IP protocol ping', '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
+  '--send-ip': 'sending through raw IP sockets (the raw engine sends Ethernet frames: --send-eth)',
   '-sR': 'RPC scan',
-  '--min-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',
-  '--max-hostgroup': 'host groups: prtip interleaves every host of the scan; --host-timeout and --max-parallelism bound a host',
 };
 
 export interface ParseResult {

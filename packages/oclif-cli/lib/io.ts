@@ -3,10 +3,13 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import {
   decodeRecords,
+  EXIT_PROBES_LOST,
+  probeLosses,
   RecordWriter,
   RecordStreamError,
   UserInputError,
   type AnyRecord,
+  type EndTrailer,
 } from '../../../stages/records/index.js';
 
 export type RecordGenerator = AsyncGenerator<AnyRecord, void, undefined>;
@@ -73,6 +76,27 @@ let interruptedBy: NodeJS.Signals | undefined;
 export function finalExitCode(code: number | string | undefined): number | string | undefined {
   if (interruptedBy && (code === undefined || code === 0)) return interruptedBy === 'SIGTERM' ? 143 : 130;
   return code;
+}
+
+/**
+ * Watches a record stream for its trailer; `settle()` then makes the exit status say the scan
+ * lost probes (EXIT_PROBES_LOST, with one line on stderr) unless something already set a status.
+ */
+export function lossWatch(): { observe(rec: AnyRecord): void; wrap(records: AsyncIterable<AnyRecord>): RecordGenerator; settle(): void } {
+  let trailer: EndTrailer | undefined;
+  const observe = (rec: AnyRecord) => { if (rec.type === 'end') trailer = rec as EndTrailer; };
+  return {
+    observe,
+    async *wrap(records) {
+      for await (const rec of records) { observe(rec); yield rec; }
+    },
+    settle() {
+      const lost = probeLosses(trailer);
+      if (!lost || (process.exitCode !== undefined && process.exitCode !== 0)) return;
+      process.stderr.write(`prtip: the scan lost probes (${lost.summary}): its results are partial (exit status ${EXIT_PROBES_LOST})\n`);
+      process.exitCode = EXIT_PROBES_LOST;
+    },
+  };
 }
 
 /** A reader that went away (prtip targets … | head) is not an error: stop quietly. */

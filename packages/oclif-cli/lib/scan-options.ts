@@ -57,6 +57,8 @@ export interface ScanContext {
   outputs: OutputRequest[];
   /** An open database for --db (the store stage leaves it open). */
   db?: Database;
+  /** The store closes `db` once the scan is stored (prtip scan: before "prtip done", not after). */
+  closeDb?: boolean;
   statusEveryMs?: number;
   observe?: (rec: AnyRecord) => void;
   resume?: { scanId: string; skip: Array<[number, number]>; prior: AnyRecord[] };
@@ -106,7 +108,7 @@ export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipeli
     os: o.osDetect ? osOptions(o, [], ctx.signal, ctx.warn) : undefined,
     ...(o.traceroute && !o.listScan ? { trace: traceOptions(o, [], ctx.signal, ctx.warn) } : {}),
     script: o.scripts !== undefined ? scriptOptions(o, [], ctx.signal, ctx.warn) : undefined,
-    store: o.db ? { path: o.db, db: ctx.db, argv: ctx.argv, resumeScanId: ctx.resume?.scanId } : undefined,
+    store: o.db ? { path: o.db, db: ctx.db, closeDb: ctx.closeDb, argv: ctx.argv, resumeScanId: ctx.resume?.scanId } : undefined,
     observe: ctx.observe,
     prior: ctx.resume?.prior,
     ...(ctx.privilegeDrop === false ? {} : { privilege: { user: o.unprivilegedUser ?? DEFAULT_UNPRIVILEGED_USER } }),

@@ -16,7 +16,7 @@ import { loadNative, NATIVE_MISSING } from '../../../native/index.js';
 export function nativeMissing(err: Error): string {
   return err.message.replace(/^prtip's native engine (is not built|cannot be loaded)/, "prtip's native engine, which $1");
 }
-import { checkOsPrivileges, DEFAULT_MAX_OS_TRIES, OS_IPV6_REASON, type OsStageOptions } from '../../../stages/os/index.js';
+import { checkOsPrivileges, DEFAULT_MAX_OS_TRIES, type OsStageOptions } from '../../../stages/os/index.js';
 import { parseSpoofMac, parseZombie, probeModule, resolveTiming, scanTypeByName, type EvasionOptions, type TimingFlags } from '../../../stages/probes/index.js';
 
 /** The protocols the asked scan types probe (default TCP): what unprefixed -p items mean. */
@@ -45,10 +45,25 @@ export function targetsOptions(o: CliOptions, args: string[], signal: AbortSigna
     batchSize: o.batchSize,
     shard: o.shard,
     sequential: o.sequential,
+    ...hostGroupOption(o),
     datadir: o.datadir,
     args,
     signal,
   };
+}
+
+/**
+ * --max-hostgroup / --min-hostgroup → the group size. prtip's own group is every host (no
+ * adaptive growth as nmap's), so the size is --max-hostgroup when given (any --min-hostgroup must
+ * not exceed it), else --min-hostgroup (the smallest group that satisfies it).
+ */
+function hostGroupOption(o: CliOptions): { hostGroup?: number } {
+  const { minHostgroup: min, maxHostgroup: max } = o;
+  if (min !== undefined && max !== undefined && min > max) {
+    throw new UserInputError(`--min-hostgroup ${min} is larger than --max-hostgroup ${max}: give a minimum no larger than the maximum`);
+  }
+  const size = max ?? min;
+  return size !== undefined ? { hostGroup: size } : {};
 }
 
 /** --dns-servers / --system-dns → the resolver's options (stages/dns). */
@@ -333,9 +348,8 @@ export function traceOptions(o: CliOptions, args: string[], signal: AbortSignal,
   };
 }
 
-/** -O and friends → the os stage; refuses what cannot run (no root, IPv6). */
+/** -O and friends → the os stage (IPv4 and IPv6 hosts); refuses what cannot run (no root). */
 export function osOptions(o: CliOptions, args: string[], signal: AbortSignal, onWarning: (m: string) => void): OsStageOptions {
-  if (o.family === 6) throw new UserInputError(`-O with -6: ${OS_IPV6_REASON}`);
   checkOsPrivileges();
   return {
     datadir: o.datadir, maxOsTries: o.maxOsTries ?? DEFAULT_MAX_OS_TRIES, limit: o.osscanLimit === true, guess: o.osscanGuess === true,

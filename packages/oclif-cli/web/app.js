@@ -68,7 +68,7 @@ function ScanView({ id, onChange }) {
   const [ports, setPorts] = useState([]);
   const [services, setServices] = useState([]);
   const [host, setHost] = useState(null);
-  const [hostPorts, setHostPorts] = useState([]);
+  const [hostInfo, setHostInfo] = useState(null);
   const [error, setError] = useState('');
   const load = async () => {
     try {
@@ -92,8 +92,7 @@ function ScanView({ id, onChange }) {
   const openRows = ports.length ? ports : live;
   const showHost = async (ip) => {
     setHost(ip);
-    const r = await api(`/api/sql`, { method: 'POST', body: JSON.stringify({ sql: `select port, proto, state, reason from ports where scan_id = '${id.replace(/'/g, "''")}' and ip = '${ip.replace(/'/g, "''")}' and state <> 'closed' order by port limit 500` }) });
-    setHostPorts(r.rows.map(([port, proto, state, reason]) => ({ ip, port, proto, state, reason })));
+    try { setHostInfo(await api(`/api/scans/${id}/hosts/${encodeURIComponent(ip)}`)); } catch (err) { setHostInfo(null); setError(err.message); }
   };
   const svc = (p) => services.find((s) => s.ip === p.ip && s.port === p.port && s.proto === p.proto);
   const hosts = [...new Set(openRows.map((p) => p.ip))];
@@ -112,9 +111,31 @@ function ScanView({ id, onChange }) {
       <td class="mono">${p.port}/${p.proto}</td><td>${s?.name ?? ''}</td><td>${[s?.product, s?.version, s?.extrainfo].filter(Boolean).join(' ')}</td></tr>`; })}
     </tbody></table>
     ${hosts.length > 1 && html`<div style="font-size:12px;margin-top:6px">${hosts.length} hosts with open ports</div>`}</section>
-    ${host && html`<section id="host-detail"><h2>Host <span class="mono">${host}</span> (ports not closed)</h2><table><thead><tr><th>port</th><th>state</th><th>reason</th><th>service</th></tr></thead><tbody>
-      ${hostPorts.map((p) => html`<tr><td class="mono">${p.port}/${p.proto}</td><td>${p.state}</td><td>${p.reason}</td><td>${svc(p)?.name ?? ''}</td></tr>`)}
-      </tbody></table></section>`}`;
+    ${host && hostInfo && hostInfo.ip === host && html`<${HostView} h=${hostInfo} />`}`;
+}
+
+// One host as nmap's report shows it: ports that are not closed with their services and scripts,
+// host scripts, OS matches (best first), traceroute hops. All of it from the database.
+const scriptBlock = (sc) => html`<div class="script"><span class="mono">${sc.id}</span><pre>${sc.output}</pre></div>`;
+function HostView({ h }) {
+  const portScripts = (p) => h.scripts.filter((sc) => sc.port === p.port && sc.proto === p.proto);
+  const hostScripts = h.scripts.filter((sc) => sc.port == null);
+  return html`<section id="host-detail"><h2>Host <span class="mono">${h.ip}</span>
+      ${h.host && html` <span class="mono" id="host-state">${h.host.state}${h.host.reason ? ` (${h.host.reason})` : ''}</span>`}
+      ${h.host?.hostname && html` <span class="mono">${h.host.hostname}</span>`}</h2>
+    <table id="host-ports"><thead><tr><th>port</th><th>state</th><th>reason</th><th>service</th><th>version</th></tr></thead><tbody>
+    ${h.ports.map((p) => html`<tr class="host-port"><td class="mono">${p.port}/${p.proto}</td><td>${p.state}${p.proxied ? ' (proxied?)' : ''}</td><td>${p.reason}</td>
+        <td>${p.tunnel === 'ssl' && p.service ? `ssl/${p.service}` : (p.service ?? '')}</td><td>${[p.product, p.version, p.extrainfo].filter(Boolean).join(' ')}</td></tr>
+      ${portScripts(p).length > 0 && html`<tr class="port-scripts"><td></td><td colspan="4">${portScripts(p).map(scriptBlock)}</td></tr>`}`)}
+    </tbody></table>
+    ${h.closed > 0 && html`<div style="font-size:12px">Not shown: ${h.closed} closed ports</div>`}
+    ${hostScripts.length > 0 && html`<h3>Host script results</h3><div id="host-scripts">${hostScripts.map(scriptBlock)}</div>`}
+    ${h.os.length > 0 && html`<h3>OS</h3><table id="host-os"><thead><tr><th>match</th><th>accuracy</th><th>type</th><th>running</th><th>CPE</th></tr></thead><tbody>
+      ${h.os.map((m) => html`<tr class="os-match"><td>${m.name}</td><td>${m.accuracy}%</td><td>${m.devicetype ?? ''}</td>
+        <td>${[m.vendor, m.osfamily, m.osgen].filter(Boolean).join(' ')}</td><td class="mono">${(m.cpe ?? []).join(' ')}</td></tr>`)}</tbody></table>`}
+    ${h.hops.length > 0 && html`<h3>Traceroute</h3><table id="host-hops"><thead><tr><th>hop</th><th>rtt</th><th>address</th></tr></thead><tbody>
+      ${h.hops.map((x) => html`<tr><td>${x.ttl}</td><td>${x.rtt_ms != null ? `${x.rtt_ms.toFixed(2)} ms` : '...'}</td><td class="mono">${x.ip ? `${x.host ? `${x.host} (${x.ip})` : x.ip}` : ''}</td></tr>`)}</tbody></table>`}
+  </section>`;
 }
 
 function Sql() {

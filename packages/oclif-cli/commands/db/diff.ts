@@ -3,7 +3,7 @@ import { diffScans, openForReading, resolveScanId } from '../../../../stages/sto
 import { parseSimple, SimpleCommand } from '../../lib/simple-command.js';
 
 export default class DbDiff extends SimpleCommand {
-  static override summary = 'What changed between two scans: ports opened, closed, services changed, hosts up/down';
+  static override summary = 'What changed between two scans: ports opened, closed, services changed, hosts up/down, OS';
   static override description = [
     'USAGE: prtip db diff DBFILE [A B] [--json]',
     '',
@@ -13,6 +13,7 @@ export default class DbDiff extends SimpleCommand {
     '',
     'Lines:  + IP PORT/PROTO opened (was STATE)   - IP PORT/PROTO closed (now STATE)',
     '        ~ IP PORT/PROTO service: BEFORE -> AFTER      host IP: BEFORE -> AFTER',
+    '        ~ IP OS: BEFORE (N%) -> AFTER (N%)   (hosts OS-scanned (-O) in both whose best match changed)',
     '',
     'EXAMPLES:',
     '  prtip db diff scans.duckdb',
@@ -40,11 +41,13 @@ export default class DbDiff extends SimpleCommand {
           else if (p.change === 'closed') lines.push(`- ${where} closed (now ${p.after ?? 'not scanned'})`);
           else lines.push(`~ ${where} service: ${p.before} -> ${p.after}`);
         }
+        const osText = (m: { name: string; accuracy: number } | null) => (m ? `${m.name} (${m.accuracy}%)` : 'no OS match');
+        for (const o of d.os) lines.push(`~ ${o.ip} OS: ${osText(o.before)} -> ${osText(o.after)}`);
         lines.push(`# ${d.ports.filter((p) => p.change === 'opened').length} opened, ${d.ports.filter((p) => p.change === 'closed').length} closed, ` +
-          `${d.ports.filter((p) => p.change === 'service').length} services changed, ${d.hosts.length} hosts changed`);
+          `${d.ports.filter((p) => p.change === 'service').length} services changed, ${d.hosts.length} hosts changed, ${d.os.length} OS changed`);
         process.stdout.write(`${lines.join('\n')}\n`);
       }
-      process.exitCode = d.ports.length + d.hosts.length > 0 ? 1 : 0;
+      process.exitCode = d.ports.length + d.hosts.length + d.os.length > 0 ? 1 : 0;
     } finally {
       db.close();
     }

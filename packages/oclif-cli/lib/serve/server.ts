@@ -188,6 +188,36 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     });
   }
 
+  app.get('/api/scans/:id/hosts/:ip', {
+    schema: {
+      summary: "One host of a scan, as nmap's report gives it: state, ports that are not closed with their services and scripts, host scripts, OS matches, traceroute hops",
+      params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 }, ip: { type: 'string', maxLength: 64 } }, required: ['id', 'ip'] },
+      querystring: tokenQuery,
+      response: { 200: { type: 'object', additionalProperties: true }, 404: errorSchema },
+    },
+  }, async (req, reply) => {
+    const { id, ip } = req.params as { id: string; ip: string };
+    if (!(await knownScan(id))) return fail(reply, 404, `no scan ${id}`);
+    const rows = (r: { columns: string[]; rows: unknown[][] }) => r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]])));
+    return withConn(async (c) => {
+      const params = [id, ip];
+      // The last host record is authoritative (a --host-timeout after discovery supersedes the first).
+      const host = rows(await query(c, 'SELECT state, reason, hostname FROM hosts WHERE scan_id = $1 AND ip = $2 ORDER BY rowid DESC LIMIT 1', params))[0];
+      const ports = rows(await query(c,
+        `SELECT p.port, p.proto, p.state, p.reason, p.ttl, p.proxied, s.name AS service, s.product, s.version, s.extrainfo, s.tunnel, s.cpe
+         FROM ports p LEFT JOIN services s ON s.scan_id = p.scan_id AND s.ip = p.ip AND s.port = p.port AND s.proto = p.proto
+         WHERE p.scan_id = $1 AND p.ip = $2 AND p.state <> 'closed' ORDER BY p.port, p.proto LIMIT 1000`, params));
+      const closed = Number((await query(c, "SELECT count(*)::DOUBLE FROM ports WHERE scan_id = $1 AND ip = $2 AND state = 'closed'", params)).rows[0]![0]);
+      const scripts = rows(await query(c,
+        'SELECT port, proto, script_id AS id, output, elements FROM scripts WHERE scan_id = $1 AND ip = $2 ORDER BY port NULLS LAST, proto, script_id', params));
+      const os = rows(await query(c,
+        'SELECT rank, name, accuracy, vendor, osfamily, osgen, devicetype, cpe FROM os_matches WHERE scan_id = $1 AND ip = $2 ORDER BY rank', params));
+      const hops = rows(await query(c, 'SELECT ttl, hop_ip AS ip, rtt_ms, host FROM hops WHERE scan_id = $1 AND ip = $2 ORDER BY ttl', params));
+      if (!host && ports.length === 0 && closed === 0 && os.length === 0 && scripts.length === 0) return fail(reply, 404, `no host ${ip} in scan ${id}`);
+      return { ip, host: host ?? null, ports, closed, scripts, os, hops };
+    });
+  });
+
   app.get('/api/scans/:id/events', {
     sse: { kind: 'only', heartbeat: false },
     schema: { summary: 'Server-Sent Events: status, port (open), host (up), service, os, warning, end; Last-Event-ID replays', params: idParams, querystring: tokenQuery },
