@@ -69,7 +69,7 @@ interface Credentials {
 }
 
 function parseStatus(text: string): Credentials {
-  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
   const nums = (v: string) => v.split(/\s+/).filter(Boolean).map(Number);
   return {
     uid: nums(field('Uid')), gid: nums(field('Gid')), groups: nums(field('Groups')),
@@ -101,6 +101,18 @@ export function notDroppedReason(account: Pick<Account, 'uid' | 'gid'>, pid: num
 }
 
 /**
+ * Refuses, before anything is opened, a root that could not drop (a container without CAP_SETUID
+ * or CAP_SETGID): the same line dropPrivileges would give, but before outputs are touched.
+ */
+export function checkCanDrop(account: Account): void {
+  const eff = parseStatus(fs.readFileSync('/proc/self/status', 'utf8')).capEff;
+  const missing = [[6n, 'CAP_SETGID'], [7n, 'CAP_SETUID']].filter(([bit]) => ((eff >> (bit as bigint)) & 1n) === 0n).map(([, n]) => n);
+  if (missing.length > 0) {
+    throw new UserInputError(`cannot drop root privileges to "${account.name}": this root lacks ${missing.join(' and ')}; nothing was sent (give root CAP_SETUID and CAP_SETGID, or run prtip as an ordinary user with -sT)`);
+  }
+}
+
+/**
  * Becomes the account: supplementary groups first (only its primary group), then the gid, then
  * the uid (after which neither could change). glibc applies each to every thread of the process.
  * Every step is checked; any failure is one line, and the caller stops before sending anything.
@@ -110,7 +122,7 @@ export function dropPrivileges(account: Account): void {
     try {
       fn();
     } catch (err) {
-      throw new UserInputError(`cannot drop root privileges to "${account.name}": ${what} failed (${(err as Error).message}); nothing was sent`);
+      throw new UserInputError(`cannot drop root privileges to "${account.name}": ${what} failed (${(err as Error).message}); nothing was sent (give root CAP_SETUID and CAP_SETGID, or run prtip as an ordinary user with -sT)`);
     }
   };
   step(`setgroups([${account.gid}])`, () => process.setgroups!([account.gid]));
@@ -244,9 +256,17 @@ function leftoverDirs(real: string, ino: number | undefined): string[] {
     }
   };
   const beside = `.${path.basename(real)}.prtip-`;
+  // In the temp directory: only those whose hard link is this database (a new one's name says "new").
+  const holdsThis = (dir: string) => {
+    try {
+      return ino !== undefined && fs.statSync(path.join(dir, path.basename(real))).ino === ino;
+    } catch {
+      return false;
+    }
+  };
   return [
     ...list(path.dirname(real), (n) => n.startsWith(beside) && n.length === beside.length + 6),
-    ...(ino === undefined ? [] : list(os.tmpdir(), (n) => n.startsWith(`prtip-db-${ino}-`))),
+    ...list(os.tmpdir(), (n) => n.startsWith('prtip-db-')).filter(holdsThis),
   ];
 }
 
@@ -338,7 +358,10 @@ export function handOverDatabase(db: Database, account: Account): void {
  * before the scan starts so a bad path fails first.
  */
 export async function openScanDatabase(file: string, privilege: PrivilegeOptions | undefined): Promise<Database> {
-  if (privilege && runningAsRoot()) return openDatabaseForDrop(file);
+  if (privilege && runningAsRoot()) {
+    checkCanDrop(lookupAccount(privilege.user)); // refused before the file is created
+    return openDatabaseForDrop(file);
+  }
   const { openDatabase } = await import('../stages/store/index.js');
   return openDatabase(file);
 }

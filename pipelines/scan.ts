@@ -16,8 +16,9 @@ import type { ScriptOptions } from '../stages/script/index.js';
 import { middleboxRecords, type MiddleboxOptions } from '../stages/middlebox/index.js';
 import type { ListOptions } from '../stages/list/index.js';
 import type { TraceOptions } from '../stages/trace/index.js';
+import { loadUdpPayloads } from '../stages/datafiles/index.js';
 import {
-  dropPrivileges, handOverDatabase, lookupAccount, openDatabaseForDrop, reserveRawHandles, runningAsRoot, survivesDrop, type Account, type PrivilegeOptions,
+  checkCanDrop, dropPrivileges, handOverDatabase, lookupAccount, openDatabaseForDrop, reserveRawHandles, runningAsRoot, survivesDrop, type Account, type PrivilegeOptions,
 } from './privilege.js';
 
 export interface ScanPipelineOptions {
@@ -80,6 +81,7 @@ export function scanRecords(opts: ScanPipelineOptions): AsyncGenerator<AnyRecord
  */
 async function* droppingPrivileges(opts: ScanPipelineOptions, privilege: PrivilegeOptions): AsyncGenerator<AnyRecord, void, undefined> {
   const account = lookupAccount(privilege.user);
+  checkCanDrop(account);
   const plan = opts.plan ?? (await planTargets(opts.targets));
   let store = opts.store;
   let ownDb: Awaited<ReturnType<typeof openDatabaseForDrop>> | undefined;
@@ -90,6 +92,9 @@ async function* droppingPrivileges(opts: ScanPipelineOptions, privilege: Privile
   try {
     if (!opts.list) {
       const scanTypes = [opts.send.scanType, ...(opts.send.moreScanTypes ?? [])];
+      // UDP payloads are read when the first UDP engine starts: read them now, as the other data
+      // files (a --datadir may be readable by root only). Cached per directory.
+      if (scanTypes.includes('udp') || (opts.discover?.probes.udp.length ?? 0) > 0) loadUdpPayloads(opts.send.datadir);
       await reserveRawHandles({
         plan, discover: opts.discover, scanTypes, idleZombie: opts.send.idleZombie,
         osParallel: opts.os ? Math.max(1, opts.os.parallel ?? 8) : undefined, trace: opts.trace !== undefined,

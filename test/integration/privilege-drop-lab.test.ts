@@ -22,7 +22,7 @@ function statusOf(file: string): Status | undefined {
   } catch {
     return undefined;
   }
-  const f = (n: string) => new RegExp(`^${n}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const f = (n: string) => new RegExp(`^${n}:[ \\t]*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
   const nums = (v: string) => v.split(/\s+/).filter(Boolean).map(Number);
   return { uid: nums(f('Uid')), gid: nums(f('Gid')), groups: nums(f('Groups')), capEff: f('CapEff'), capPrm: f('CapPrm') };
 }
@@ -43,11 +43,11 @@ function start(lab: Lab, args: string[]): { child: ChildProcess; stderr: () => s
 
 /** Polls until the process runs as nobody (bounded): the drop has happened. */
 async function waitDropped(pid: number): Promise<boolean> {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 600; i++) {
     const s = statusOf(`/proc/${pid}/status`);
     if (!s) return false;
     if (s.uid[0] === NOBODY.uid) return true;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
   }
   return false;
 }
@@ -138,6 +138,23 @@ if (skip) {
     const dbOpen = (await rows(db, "select port from ports where state = 'open' order by port")).map((r) => Number(r[0]));
     t.same(dbOpen, open, 'the open ports');
     t.same(await rows(db, 'select count(*), count(distinct port) from ports'), [[PORT_COUNT, PORT_COUNT]], 'every port once');
+  });
+
+  t.test('-O, --traceroute and discovery run on handles reserved before the drop', async (t) => {
+    const cap = await lab.capture(`src host ${lab.scannerV4} and dst host ${lab.targetV4}`, { snaplen: 128 });
+    const jsonl = path.join(dir, 'os.jsonl');
+    const run = start(lab, ['scan', '-sS', '-O', '--traceroute', '-p', '22,80,1', '-oD', jsonl, lab.targetV4]);
+    t.ok(await waitDropped(run.child.pid!), `dropped: ${run.stderr()}`);
+    t.equal(await run.done, 0, run.stderr());
+    const packets = await cap.stop();
+    const recs = fs.readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    t.ok(recs.some((r) => r.type === 'host' && r.state === 'up'), 'discovery found the host up');
+    t.ok(recs.some((r) => r.type === 'os'), 'an OS record');
+    t.ok(recs.some((r) => r.type === 'trace'), 'a trace record');
+    t.notMatch(run.stderr(), /warning|Operation not permitted/i, 'no raw handle was missing');
+    // nmap's OS probes include ICMP echo with code 9 and a UDP probe to the closed port; discovery an echo request.
+    t.ok(packets.some((p) => p.proto === 'icmp'), 'ICMP probes on the wire');
+    t.ok(packets.some((p) => p.proto === 'udp'), 'the OS UDP probe on the wire');
   });
 
   t.test('a drop that cannot happen is refused in one line and nothing is sent', async (t) => {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { parseArgs, helpText, FLAGS, type FlagGroup } from '../../packages/oclif-cli/lib/flags.js';
 import { UserInputError } from '../../stages/records/index.js';
 
-const ALL: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'probedb', 'timing', 'output', 'database', 'interaction', 'cluster', 'misc'];
+const ALL: FlagGroup[] = ['targets', 'ports', 'scan', 'evasion', 'discovery', 'version', 'os', 'script', 'probedb', 'timing', 'output', 'database', 'interaction', 'cluster', 'privilege', 'misc'];
 const scan = (...argv: string[]) => parseArgs(argv, ALL, 'scan', true);
 
 t.test('nmap spellings parse into options', async (t) => {

@@ -21,6 +21,7 @@ export const NOT_FOR_CLUSTER: Readonly<Record<string, string>> = Object.fromEntr
   ['--db', 'use prtip cluster collect ID --db FILE once the shards are done'],
   ['--resume', 'a cluster scan resumes by itself: a shard a worker dropped is continued by another from its checkpoint'],
   ['--shard', '--shards N makes the shards'],
+  ['--unprivileged-user', 'workers do not drop privileges yet: prtip worker runs its shards with the privileges it was started with'],
   ['--open', 'it shapes a terminal report; query the collected database instead'],
   ['--show-proxied', 'it shapes a terminal report; the collected ports table has a proxied column'],
   ['--reason', 'it shapes a terminal report; the collected ports table has a reason column'],

@@ -4,7 +4,7 @@
  * is the same scan, refused for the same reasons with the same messages.
  */
 import type { ScanPipelineOptions } from '../../../pipelines/scan.js';
-import { DEFAULT_UNPRIVILEGED_USER } from '../../../pipelines/privilege.js';
+import { DEFAULT_UNPRIVILEGED_USER, runningAsRoot } from '../../../pipelines/privilege.js';
 import type { OutputRequest } from '../../../stages/format/index.js';
 import { UserInputError, type AnyRecord, type PacketTrace } from '../../../stages/records/index.js';
 import type { Database } from '../../../stages/store/index.js';
@@ -80,6 +80,9 @@ function checkListScan(o: CliOptions): void {
 
 export function scanPipelineOptions(o: CliOptions, ctx: ScanContext): ScanPipelineOptions {
   if (o.listScan) checkListScan(o);
+  if (o.unprivilegedUser !== undefined && !runningAsRoot()) {
+    ctx.warn(`--unprivileged-user ${o.unprivilegedUser}: prtip is not running as root (uid ${process.getuid?.() ?? '?'}), so there is nothing to drop`);
+  }
   const targets = targetsOptions(o, ctx.args, ctx.signal);
   if (o.listScan) {
     // One entry per host, in address order: the list scan needs hosts, not ports.
