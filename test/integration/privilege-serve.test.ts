@@ -1,6 +1,7 @@
 // prtip serve started as root runs many scans, so it cannot open each one's raw handles before a
-// drop: it drops once, at start-up, after opening its database and its port and before reading a
-// request. Its scans then run as nobody: connect scans work, raw scan types are refused.
+// drop: with --unprivileged-user it drops once, at start-up, after opening its database and its
+// port and before reading a request. Its scans then run as nobody: connect scans work, raw scan
+// types are refused. Without the flag a root server keeps root (its raw scans: web-dashboard test).
 import fs from 'node:fs';
 import t from 'tap';
 import { startServe } from '../helpers/serve.js';
@@ -8,8 +9,17 @@ import { startServe } from '../helpers/serve.js';
 if (process.geteuid?.() !== 0) {
   t.pass('prtip serve drops root only when started as root: skipped (not root)');
 } else {
-  const served = await startServe();
+  const served = await startServe(['--unprivileged-user', 'nobody']);
   t.teardown(() => served.stop());
+
+  t.test('without --unprivileged-user a root server keeps root, and says so', async (t) => {
+    const root = await startServe();
+    t.teardown(() => root.stop());
+    t.match(fs.readFileSync(`/proc/${root.child.pid}/status`, 'utf8'), /^Uid:\s+0\s+0\s+0\s+0$/m);
+    t.match(root.stderr(), /prtip serve: running as root: API scans may send raw packets/);
+    const raw = await root.api('/api/scans', { method: 'POST', body: { args: ['-sA', '-p', '80', '127.0.0.9'] } });
+    t.equal(raw.status, 201, 'a raw scan type is accepted');
+  });
 
   t.test('the server runs as nobody without capabilities, on every thread', async (t) => {
     const pid = served.child.pid!;

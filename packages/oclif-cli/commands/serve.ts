@@ -27,11 +27,13 @@ export default class Serve extends SimpleCommand {
     '  --token-file F               read the token from F (at least 16 characters) instead of generating one',
     '  --allow-targets CIDR,…       what API clients may scan besides loopback (default: loopback only)',
     '  --max-scans N                scans running at once (default 4)',
-    '  --unprivileged-user USER     started as root: who the server becomes once it listens (default nobody)',
+    '  --unprivileged-user USER     started as root: drop to USER once the server listens',
     '',
-    'Started as root, the server opens its database and its port, then drops to --unprivileged-user',
-    'before it reads a request: its scans then run without root (kernel sockets, -sT; raw scan',
-    'types, -O and --traceroute are refused as for any user without root).',
+    'Scans run inside the server, with its privileges. Started as root, the server keeps root, so',
+    'API scans may use raw scan types, -O and --traceroute (within --allow-targets). With',
+    '--unprivileged-user USER it opens its database and its port, then drops to USER before it',
+    'reads a request: its scans then run without root (kernel sockets, -sT; raw scan types, -O and',
+    '--traceroute are refused as for any user without root).',
     '',
     'EXAMPLES:',
     '  prtip serve --db scans.duckdb',
@@ -66,8 +68,13 @@ export default class Serve extends SimpleCommand {
     }
 
     // As root: the account is checked first, the database opened so its WAL survives the drop.
-    const privilege = { user: a.values.get('--unprivileged-user') ?? DEFAULT_UNPRIVILEGED_USER };
-    const account = runningAsRoot() ? lookupAccount(privilege.user) : undefined;
+    // A server runs many scans in one process, so it cannot drop per scan: started as root it keeps
+    // root (raw scan types, -O and --traceroute work for API clients) unless told
+    // to drop with --unprivileged-user.
+    const dropTo = a.values.get('--unprivileged-user');
+    const privilege = { user: dropTo ?? DEFAULT_UNPRIVILEGED_USER };
+    const account = runningAsRoot() && dropTo !== undefined ? lookupAccount(dropTo) : undefined;
+    if (dropTo !== undefined && !runningAsRoot()) process.stderr.write(`prtip serve: warning: --unprivileged-user ${dropTo}: not running as root, nothing to drop\n`);
     const db = await openScanDatabase(dbPath, privilege);
     await lockDown(db.conn);
     const manager = new ScanManager({ dbPath, instance: db.instance, allowed, maxRunning });
@@ -88,6 +95,8 @@ export default class Serve extends SimpleCommand {
         throw err;
       }
       process.stderr.write(`prtip serve: running as ${account.name} (uid ${account.uid}): its scans run without root (-sT; raw scan types are refused)\n`);
+    } else if (runningAsRoot()) {
+      process.stderr.write('prtip serve: running as root: API scans may send raw packets (-sS, -O, …) within --allow-targets; --unprivileged-user USER drops root after start-up (connect scans only)\n');
     }
     const addr = app.server.address() as net.AddressInfo;
     const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
