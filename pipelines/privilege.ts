@@ -287,6 +287,10 @@ export async function openDatabaseForDrop(file: string): Promise<Database> {
   const { openDatabase } = await import('../stages/store/index.js');
   const real = path.resolve(file);
   const name = path.basename(real);
+  const parent = path.dirname(real);
+  if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) {
+    throw new UserInputError(`cannot open DuckDB database "${file}": there is no directory ${parent}`);
+  }
   const existing = fs.existsSync(real) ? fs.statSync(real) : undefined;
   for (const old of leftoverDirs(real, existing?.ino)) {
     const link = path.join(old, name);

@@ -43,7 +43,7 @@ const LOCAL_SHORTAGE = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'ENOBUFS', 
  * One TCP connect attempt, closed with a RST as soon as it succeeds (so an open port costs the
  * target no TIME_WAIT and us no lingering socket). Never rejects.
  */
-export function connectOnce(ip: string, port: number, timeoutMs: number): Promise<ConnectOutcome> {
+export function connectOnce(ip: string, port: number, timeoutMs: number, selfConnects = 0): Promise<ConnectOutcome> {
   return new Promise((resolve) => {
     const started = performance.now();
     const socket = new net.Socket();
@@ -62,9 +62,21 @@ export function connectOnce(ip: string, port: number, timeoutMs: number): Promis
       () => finish({ state: 'filtered', reason: 'no-response', rtt: null, retryable: true }),
       timeoutMs,
     );
-    socket.once('connect', () =>
-      finish({ state: 'open', reason: 'syn-ack', rtt: performance.now() - started, retryable: false }),
-    );
+    socket.once('connect', () => {
+      // A connect to one of this machine's addresses on a port in the ephemeral range can be given
+      // that very port as its source: TCP's simultaneous open then connects the socket to itself,
+      // and nothing listens there. Try again from another source port.
+      if (socket.localPort === port && socket.localAddress === socket.remoteAddress && selfConnects < 3) {
+        settled = true;
+        clearTimeout(timer);
+        socket.removeAllListeners();
+        socket.on('error', () => {});
+        socket.destroy();
+        resolve(connectOnce(ip, port, timeoutMs, selfConnects + 1));
+        return;
+      }
+      finish({ state: 'open', reason: 'syn-ack', rtt: performance.now() - started, retryable: false });
+    });
     socket.once('error', (err: NodeJS.ErrnoException) => {
       const code = err.code ?? '';
       classify(code, performance.now() - started, (o) => finish({ ...o, code }));

@@ -28,6 +28,9 @@ if (!isRoot) {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'prtip-test', '-f', join(dir, 'hostkey')]);
   execFileSync('cp', [join(data, 'id_user'), join(dir, 'id_outside')]);
   execFileSync('cp', [join(data, 'id_user.pub'), join(dir, 'authorized_keys')]);
+  // A scan started as root runs its scripts after dropping to nobody: the keys it reads must be
+  // readable by that user (a user's own key file would be, for a scan run as that user).
+  for (const k of [join(data, 'id_user'), join(data, 'id_other'), join(dir, 'id_outside')]) chmodSync(k, 0o644);
   const port = await new Promise<number>((res) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => res(p)); });
   });
