@@ -10,6 +10,7 @@ import { Resolver } from '../stages/dns/index.js';
 import type { DetectOptions } from '../stages/detect/index.js';
 import { discoverRecords, type DiscoverOptions } from '../stages/discover/index.js';
 import type { OsStageOptions } from '../stages/os/index.js';
+import { DEFAULT_OS_PARALLEL } from '../stages/os/defaults.js';
 import type { StoreOptions } from '../stages/store/index.js';
 import { planTargets, targetRecords, type TargetPlan, type TargetsOptions } from '../stages/targets/index.js';
 import type { ScriptOptions } from '../stages/script/index.js';
@@ -97,7 +98,7 @@ async function* droppingPrivileges(opts: ScanPipelineOptions, privilege: Privile
       if (scanTypes.includes('udp') || (opts.discover?.probes.udp.length ?? 0) > 0) loadUdpPayloads(opts.send.datadir);
       await reserveRawHandles({
         plan, discover: opts.discover, scanTypes, idleZombie: opts.send.idleZombie,
-        osParallel: opts.os ? Math.max(1, opts.os.parallel ?? 8) : undefined, trace: opts.trace !== undefined,
+        osParallel: opts.os ? Math.max(1, Math.min(opts.os.parallel ?? DEFAULT_OS_PARALLEL, plan.plan.hosts)) : undefined, trace: opts.trace !== undefined,
         route: { iface: opts.send.iface, source: opts.send.sourceAddress },
       });
     }

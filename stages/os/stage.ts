@@ -3,6 +3,7 @@
  * state and port records; at the end of the stream OS-scans the up hosts (several at once, each
  * with its own 100 ms SEQ spacing; IPv6 hosts with nmap's IPv6 probes, exchange6.ts) and emits an os record per host before the trailer.
  */
+import { DEFAULT_OS_PARALLEL } from './defaults.js';
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
 import { loadNative } from '../../native/index.js';
@@ -24,7 +25,7 @@ export interface OsStageOptions {
   scanDelayMs?: number;
   /** -T level (default 3). */
   timingLevel?: number;
-  /** Hosts OS-scanned at once (default 8). */
+  /** Hosts OS-scanned at once (default DEFAULT_OS_PARALLEL). */
   parallel?: number;
   route?: RouteOverrides;
   args?: string[];
@@ -136,7 +137,7 @@ export function osRecords(options: OsStageOptions = {}) {
           options.onWarning?.(`OS detection of ${ip} failed: ${(err as Error).message}`);
         }
       };
-      const parallel = Math.max(1, options.parallel ?? 8);
+      const parallel = Math.max(1, options.parallel ?? DEFAULT_OS_PARALLEL);
       while (queue.length || active) {
         while (active < parallel && queue.length && !options.signal?.aborted) {
           const [ip, chosen] = queue.shift()!;
